@@ -40,6 +40,10 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'server-busy',
 ];
 
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
 export type ServerFrame =
   | { readonly v: 1; readonly type: 'joined'; readonly self: string; readonly peers: readonly string[] }
   | { readonly v: 1; readonly type: 'peer-joined'; readonly peer: string }
@@ -112,11 +116,11 @@ export function parseServerFrame(text: unknown): ParseResult<ServerFrame> {
         !isMatching(obj['self'], PEER_ID_PATTERN) ||
         !Array.isArray(peers) ||
         peers.length > 64 ||
-        !peers.every((peer) => isMatching(peer, PEER_ID_PATTERN))
+        !peers.every((peer): peer is string => isMatching(peer, PEER_ID_PATTERN))
       ) {
         return fail('malformed', 'joined needs a peer id and a list of peer ids');
       }
-      return { ok: true, value: { v: 1, type: 'joined', self: obj['self'], peers: peers as string[] } };
+      return { ok: true, value: { v: 1, type: 'joined', self: obj['self'], peers } };
     }
     case 'peer-joined':
     case 'peer-left': {
@@ -140,13 +144,13 @@ export function parseServerFrame(text: unknown): ParseResult<ServerFrame> {
       const message = obj['message'];
       if (
         !hasExactKeys(obj, ['v', 'type', 'code', 'message']) ||
-        !ERROR_CODES.includes(code as ErrorCode) ||
+        !isErrorCode(code) ||
         typeof message !== 'string' ||
         message.length > 500
       ) {
         return fail('malformed', 'error needs a known code and a short message');
       }
-      return { ok: true, value: { v: 1, type: 'error', code: code as ErrorCode, message } };
+      return { ok: true, value: { v: 1, type: 'error', code, message } };
     }
     default:
       return fail('unknown-type', 'unknown frame type');

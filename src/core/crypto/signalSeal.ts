@@ -1,0 +1,73 @@
+/**
+ * Seals WebRTC signals for the signaling server to relay: AES-GCM under the room's signal key, with the
+ * room id and both server-assigned peer ids as additional data, so a relay cannot read, alter, redirect
+ * between members, or move a blob to another room. A per-sender sequence number refuses replays.
+ */
+import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, fromUtf8, toBufferSource, utf8 } from '../encoding.ts';
+import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
+import type { Random } from '../ports.ts';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface SignalRoute {
+  readonly roomId: string;
+  readonly fromPeerId: string;
+  readonly toPeerId: string;
+}
+
+export type OpenSignalResult =
+  | { readonly ok: true; readonly seq: number; readonly signal: PeerSignal }
+  | { readonly ok: false; readonly reason: 'undecodable' | 'unauthentic' | 'malformed' };
+
+function additionalData(route: SignalRoute): Uint8Array<ArrayBuffer> {
+  return toBufferSource(framedConcat(utf8('parley/v1 signal'), utf8(route.roomId), utf8(route.fromPeerId), utf8(route.toPeerId)));
+}
+
+export async function sealSignal(
+  signalKey: CryptoKey,
+  route: SignalRoute,
+  seq: number,
+  signal: PeerSignal,
+  random: Random,
+): Promise<string> {
+  const iv = toBufferSource(random.bytes(IV_BYTES));
+  const plaintext = utf8(JSON.stringify({ seq, signal }));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: additionalData(route) },
+    signalKey,
+    toBufferSource(plaintext),
+  );
+  return bytesToBase64url(concatBytes(iv, new Uint8Array(ciphertext)));
+}
+
+export async function openSignal(signalKey: CryptoKey, route: SignalRoute, blob: string): Promise<OpenSignalResult> {
+  const bytes = base64urlToBytes(blob);
+  if (bytes === null || bytes.length < IV_BYTES + TAG_BYTES) return { ok: false, reason: 'undecodable' };
+  let plaintext: ArrayBuffer;
+  try {
+    plaintext = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: toBufferSource(bytes.slice(0, IV_BYTES)), additionalData: additionalData(route) },
+      signalKey,
+      toBufferSource(bytes.slice(IV_BYTES)),
+    );
+  } catch {
+    return { ok: false, reason: 'unauthentic' };
+  }
+  // Authentic but still parsed strictly: a member who knows the secret is not trusted to send well-formed data.
+  const text = fromUtf8(new Uint8Array(plaintext));
+  if (text === null) return { ok: false, reason: 'malformed' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (typeof value !== 'object' || value === null) return { ok: false, reason: 'malformed' };
+  const seq: unknown = Reflect.get(value, 'seq');
+  const signal = parsePeerSignal(Reflect.get(value, 'signal'));
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || signal === null || Object.keys(value).length !== 2) {
+    return { ok: false, reason: 'malformed' };
+  }
+  return { ok: true, seq, signal };
+}

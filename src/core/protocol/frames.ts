@@ -1,0 +1,63 @@
+/**
+ * Binary frames on the data channel. Header: version (u8), type (u8), sequence number (u64, big endian).
+ * Handshake frames carry a plaintext body; every later frame's body is AES-GCM ciphertext (see sessionCipher).
+ */
+
+export const FRAME_VERSION = 1;
+export const FRAME_HEADER_BYTES = 10;
+/** Chromium refuses data-channel messages over 262144 bytes, so nothing larger is ever legitimate. */
+export const MAX_FRAME_BYTES = 262_144;
+
+export const FrameType = {
+  hello: 0x01,
+  confirm: 0x02,
+  chat: 0x10,
+  receipt: 0x11,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+export type HandshakeFrameType = typeof FrameType.hello | typeof FrameType.confirm;
+export type SealedFrameType = typeof FrameType.chat | typeof FrameType.receipt;
+
+const FRAME_TYPES: ReadonlySet<number> = new Set(Object.values(FrameType));
+
+export interface Frame {
+  readonly type: FrameType;
+  readonly seq: bigint;
+  /** The 10 header bytes, authenticated as additional data of sealed frames. */
+  readonly header: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+export type FrameParseResult = { readonly ok: true; readonly frame: Frame } | { readonly ok: false; readonly reason: string };
+
+function isFrameType(value: number): value is FrameType {
+  return FRAME_TYPES.has(value);
+}
+
+export function encodeFrameHeader(type: FrameType, seq: bigint): Uint8Array {
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint8(0, FRAME_VERSION);
+  view.setUint8(1, type);
+  view.setBigUint64(2, seq);
+  return header;
+}
+
+export function parseFrame(bytes: Uint8Array): FrameParseResult {
+  if (bytes.length > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}` };
+  if (bytes.length < FRAME_HEADER_BYTES) return { ok: false, reason: `frame of ${bytes.length} bytes is shorter than its header` };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint8(0);
+  if (version !== FRAME_VERSION) return { ok: false, reason: `unsupported frame version ${version}` };
+  const type = view.getUint8(1);
+  if (!isFrameType(type)) return { ok: false, reason: `unknown frame type ${type}` };
+  return {
+    ok: true,
+    frame: {
+      type,
+      seq: view.getBigUint64(2),
+      header: bytes.slice(0, FRAME_HEADER_BYTES),
+      body: bytes.slice(FRAME_HEADER_BYTES),
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** What a room needs from its platform: a signaling socket and WebRTC peers, both supplied by adapters. */
+import type { PeerSignal } from '../protocol/peerSignal.ts';
+import type { Clock, Random } from '../ports.ts';
+
+export interface SignalingHandlers {
+  onOpen(): void;
+  /** A raw frame from the server; the room parses it. */
+  onMessage(data: unknown): void;
+  onClose(): void;
+}
+
+export interface SignalingSocket {
+  send(text: string): void;
+  close(): void;
+}
+
+export interface PeerHandlers {
+  /** A signal produced by the local WebRTC stack, to be sealed and relayed. Unknown until parsed. */
+  onSignal(signal: unknown): void;
+  onConnect(): void;
+  onData(bytes: Uint8Array): void;
+  onClose(): void;
+}
+
+export interface PeerHandle {
+  signal(signal: PeerSignal): void;
+  send(bytes: Uint8Array): void;
+  destroy(): void;
+}
+
+export interface RoomPlatform {
+  readonly connectSignaling: (handlers: SignalingHandlers) => SignalingSocket;
+  readonly createPeer: (initiator: boolean, handlers: PeerHandlers) => PeerHandle;
+  readonly clock: Clock;
+  readonly random: Random;
+}

@@ -1,0 +1,413 @@
+/**
+ * One person's presence in one room: joins through the signaling server, sets up a WebRTC peer with
+ * whoever else is there (sealing every signal), runs the secure session over it, and reports what is
+ * happening as a RoomStatus. Platform pieces (socket, peer, clock, randomness) come in through ports.
+ */
+import { assertNever } from '../assertNever.ts';
+import { generateSessionKeyPair, type Role, type SessionKeyPair } from '../crypto/handshake.ts';
+import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
+import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
+import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
+import { MAX_MESSAGE_TEXT_BYTES, textSizeBytes } from '../protocol/messages.ts';
+import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
+import { encodeFrame, parseServerFrame, type ServerFrame } from '../protocol/signaling.ts';
+import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
+import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
+import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
+
+export type RoomEvent =
+  | { readonly type: 'status'; readonly status: RoomStatus }
+  | { readonly type: 'chat'; readonly id: string; readonly text: string; readonly receivedAtMs: number }
+  | { readonly type: 'receipt'; readonly id: string };
+
+export type SendResult =
+  | { readonly ok: true; readonly id: string; readonly sentAtMs: number }
+  | { readonly ok: false; readonly reason: 'not-secure' | 'empty' | 'too-long' };
+
+export interface RoomSessionOptions {
+  readonly secret: Uint8Array;
+  readonly platform: RoomPlatform;
+  readonly onEvent: (event: RoomEvent) => void;
+  /** How long a direct connection may take from first contact to verified; then we give up visibly. */
+  readonly connectTimeoutMs?: number;
+  readonly generateKeyPair?: () => Promise<SessionKeyPair>;
+}
+
+/** Data that arrives between the channel opening and our key pair being ready; a hello and a confirm at most. */
+const MAX_EARLY_MESSAGES = 4;
+const MAX_RECONNECT_DELAY_MS = 15_000;
+/** After a direct connection drops while both are still in the room, wait this long before trying again. */
+const REDIAL_DELAY_MS = 1_000;
+
+interface PeerAttempt {
+  readonly peerId: string;
+  readonly role: Role;
+  readonly handle: PeerHandle;
+  localFingerprint: string | null;
+  remoteFingerprint: string | null;
+  session: SecureSession | null;
+  readonly earlyMessages: Uint8Array[];
+  readonly cancelTimeout: () => void;
+}
+
+export class RoomSession {
+  private status: RoomStatus = { kind: 'preparing' };
+  private keys: RoomKeys | null = null;
+  private socket: SignalingSocket | null = null;
+  private selfId: string | null = null;
+  private readonly peersInRoom = new Set<string>();
+  private attempt: PeerAttempt | null = null;
+  private nextKeyPair: Promise<SessionKeyPair>;
+  private outboundSignalSeq = 0;
+  private readonly lastInboundSignalSeq = new Map<string, number>();
+  // Signals are sealed and opened asynchronously; chaining keeps the offer ahead of its candidates.
+  private outboundSignals: Promise<void> = Promise.resolve();
+  private inboundSignals: Promise<void> = Promise.resolve();
+  private reconnectAttempts = 0;
+  private cancelReconnect: () => void = () => {};
+  private cancelRedial: () => void = () => {};
+  private hasBeenSecure = false;
+  private stopped = false;
+
+  constructor(private readonly options: RoomSessionOptions) {
+    // RSA-3072 generation takes a noticeable moment: start before anyone else is even in the room.
+    this.nextKeyPair = this.generateKeyPair();
+  }
+
+  get currentStatus(): RoomStatus {
+    return this.status;
+  }
+
+  async start(): Promise<void> {
+    this.keys = await deriveRoomKeys(this.options.secret);
+    if (!this.stopped) this.connect();
+  }
+
+  send(text: string): SendResult {
+    const session = this.attempt?.session;
+    if (session === null || session === undefined || !session.isSecure) return { ok: false, reason: 'not-secure' };
+    if (text.trim() === '') return { ok: false, reason: 'empty' };
+    if (textSizeBytes(text) > MAX_MESSAGE_TEXT_BYTES) return { ok: false, reason: 'too-long' };
+    return { ok: true, id: session.sendChat(text), sentAtMs: this.options.platform.clock.nowMs() };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelReconnect();
+    this.cancelRedial();
+    this.dropAttempt();
+    this.closeSocket();
+  }
+
+  private generateKeyPair(): Promise<SessionKeyPair> {
+    const pending = (this.options.generateKeyPair ?? generateSessionKeyPair)();
+    // Failure surfaces when the pair is awaited; this only stops an unhandled-rejection report meanwhile.
+    pending.catch(() => {});
+    return pending;
+  }
+
+  private setStatus(status: RoomStatus): void {
+    if (this.stopped || isTerminal(this.status)) return;
+    this.status = status;
+    this.options.onEvent({ type: 'status', status });
+  }
+
+  private failRoom(failure: RoomFailure): void {
+    this.setStatus({ kind: 'failed', failure });
+    this.stop();
+  }
+
+  // ---- signaling -------------------------------------------------------------------------------
+
+  private connect(): void {
+    const socket = this.options.platform.connectSignaling({
+      onOpen: () => {
+        if (this.socket !== socket || this.keys === null) return;
+        this.reconnectAttempts = 0;
+        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId }));
+      },
+      onMessage: (data) => {
+        if (this.socket === socket) this.onServerMessage(data);
+      },
+      onClose: () => {
+        if (this.socket === socket) this.onSocketClosed();
+      },
+    });
+    this.socket = socket;
+  }
+
+  private closeSocket(): void {
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close();
+  }
+
+  private onSocketClosed(): void {
+    this.socket = null;
+    this.selfId = null;
+    this.peersInRoom.clear();
+    if (this.stopped || isTerminal(this.status)) return;
+    // A verified session lives on the direct connection and does not need the server; anything less does.
+    if (this.attempt?.session?.isSecure !== true) {
+      this.dropAttempt();
+      this.setStatus({ kind: 'reconnecting' });
+    }
+    const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** this.reconnectAttempts);
+    this.reconnectAttempts += 1;
+    this.cancelReconnect = this.options.platform.clock.setTimer(delayMs, () => this.connect());
+  }
+
+  private onServerMessage(data: unknown): void {
+    const parsed = parseServerFrame(data);
+    if (!parsed.ok) {
+      this.failRoom({ kind: 'signaling-error', detail: `The server sent a message Parley does not understand (${parsed.error.detail}).` });
+      return;
+    }
+    this.onServerFrame(parsed.value);
+  }
+
+  private onServerFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'joined':
+        this.selfId = frame.self;
+        this.peersInRoom.clear();
+        frame.peers.forEach((peer) => this.peersInRoom.add(peer));
+        this.pickPeer();
+        return;
+      case 'peer-joined':
+        this.peersInRoom.add(frame.peer);
+        this.pickPeer();
+        return;
+      case 'peer-left':
+        this.peersInRoom.delete(frame.peer);
+        if (this.attempt?.peerId === frame.peer) {
+          this.endAttempt();
+        } else if (this.status.kind === 'reconnecting' && this.selfId !== null) {
+          // The direct link closed just before the server said the peer left: they left, we are not redialling.
+          this.cancelRedial();
+          this.settleAlone();
+        }
+        return;
+      case 'signal':
+        this.enqueueInboundSignal(frame.from, frame.blob);
+        return;
+      case 'error':
+        switch (frame.code) {
+          case 'room-full':
+            this.setStatus({ kind: 'room-full' });
+            this.stop();
+            return;
+          case 'unknown-peer':
+            // Our signal raced the peer leaving; the server's peer-left follows and settles the state.
+            return;
+          case 'malformed':
+          case 'unknown-type':
+          case 'frame-too-large':
+          case 'rate-limited':
+          case 'not-joined':
+          case 'already-joined':
+          case 'idle-timeout':
+          case 'server-busy':
+            this.failRoom({ kind: 'signaling-error', detail: frame.message });
+            return;
+          default:
+            assertNever(frame.code, 'signaling error code');
+        }
+        return;
+      default:
+        assertNever(frame, 'server frame');
+    }
+  }
+
+  /** Both sides apply the same rule to the two peer ids, so exactly one of them makes the offer. */
+  private pickPeer(): void {
+    if (this.attempt !== null || this.selfId === null || this.stopped) return;
+    const [peerId] = this.peersInRoom;
+    if (peerId === undefined) {
+      this.settleAlone();
+      return;
+    }
+    if (this.selfId < peerId) {
+      this.startAttempt(peerId, 'initiator');
+    } else {
+      this.setStatus({ kind: 'connecting' });
+    }
+  }
+
+  private enqueueInboundSignal(from: string, blob: string): void {
+    this.inboundSignals = this.inboundSignals.then(() => this.onInboundSignal(from, blob));
+  }
+
+  private async onInboundSignal(from: string, blob: string): Promise<void> {
+    const keys = this.keys;
+    const selfId = this.selfId;
+    if (keys === null || selfId === null || this.stopped) return;
+    const opened = await openSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: from, toPeerId: selfId }, blob);
+    if (this.stopped) return;
+    if (!opened.ok) {
+      this.failRoom({ kind: 'signal-rejected' });
+      return;
+    }
+    const lastSeq = this.lastInboundSignalSeq.get(from) ?? -1;
+    if (opened.seq <= lastSeq) {
+      this.failRoom({ kind: 'signal-rejected' });
+      return;
+    }
+    this.lastInboundSignalSeq.set(from, opened.seq);
+    const signal = opened.signal;
+    if (this.attempt === null && signal.type === 'offer') this.startAttempt(from, 'responder');
+    const attempt = this.attempt;
+    // Late candidates from an attempt that already ended have nowhere to go.
+    if (attempt === null || attempt.peerId !== from) return;
+    if (signal.type === 'offer' || signal.type === 'answer') attempt.remoteFingerprint = dtlsFingerprintFromSdp(signal.sdp);
+    attempt.handle.signal(signal);
+  }
+
+  private sendSignal(attempt: PeerAttempt, signal: PeerSignal): void {
+    const keys = this.keys;
+    const selfId = this.selfId;
+    if (keys === null || selfId === null) return;
+    const seq = this.outboundSignalSeq++;
+    const route = { roomId: keys.roomId, fromPeerId: selfId, toPeerId: attempt.peerId };
+    this.outboundSignals = this.outboundSignals.then(async () => {
+      const blob = await sealSignal(keys.signalKey, route, seq, signal, this.options.platform.random);
+      if (this.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to: attempt.peerId, blob }));
+    });
+  }
+
+  // ---- the direct connection ---------------------------------------------------------------------
+
+  private startAttempt(peerId: string, role: Role): void {
+    const { platform, connectTimeoutMs = 30_000 } = this.options;
+    this.setStatus({ kind: 'connecting' });
+    const handle = platform.createPeer(role === 'initiator', {
+      onSignal: (raw) => {
+        const signal = parsePeerSignal(raw);
+        if (this.attempt !== attempt || signal === null) return;
+        if (signal.type === 'offer' || signal.type === 'answer') attempt.localFingerprint = dtlsFingerprintFromSdp(signal.sdp);
+        this.sendSignal(attempt, signal);
+      },
+      onConnect: () => {
+        if (this.attempt === attempt) void this.startSession(attempt);
+      },
+      onData: (bytes) => {
+        if (this.attempt !== attempt) return;
+        if (attempt.session !== null) {
+          attempt.session.receive(bytes);
+        } else if (attempt.earlyMessages.length < MAX_EARLY_MESSAGES) {
+          attempt.earlyMessages.push(bytes);
+        } else {
+          this.failRoom({ kind: 'verification-failed', detail: 'the peer sent data before the handshake could start' });
+        }
+      },
+      onClose: () => {
+        if (this.attempt === attempt) this.endAttempt();
+      },
+    });
+    const attempt: PeerAttempt = {
+      peerId,
+      role,
+      handle,
+      localFingerprint: null,
+      remoteFingerprint: null,
+      session: null,
+      earlyMessages: [],
+      cancelTimeout: platform.clock.setTimer(connectTimeoutMs, () => {
+        if (this.attempt === attempt && attempt.session?.isSecure !== true) {
+          this.failRoom(
+            attempt.session === null
+              ? { kind: 'no-connection' }
+              : { kind: 'verification-failed', detail: 'the handshake did not finish in time' },
+          );
+        }
+      }),
+    };
+    this.attempt = attempt;
+  }
+
+  private async startSession(attempt: PeerAttempt): Promise<void> {
+    const keys = this.keys;
+    const { localFingerprint, remoteFingerprint } = attempt;
+    if (keys === null) return;
+    if (localFingerprint === null || remoteFingerprint === null) {
+      this.failRoom({ kind: 'verification-failed', detail: 'the connection offered no DTLS fingerprint to verify' });
+      return;
+    }
+    this.setStatus({ kind: 'verifying' });
+    let keyPair: SessionKeyPair;
+    try {
+      keyPair = await this.nextKeyPair;
+    } catch (error) {
+      this.failRoom({ kind: 'verification-failed', detail: `could not make session keys: ${String(error)}` });
+      return;
+    } finally {
+      // Every session gets a key pair of its own; the next one starts now, off the critical path.
+      this.nextKeyPair = this.generateKeyPair();
+    }
+    if (this.attempt !== attempt) return;
+    const session = new SecureSession({
+      role: attempt.role,
+      authKey: keys.authKey,
+      keyPair,
+      localFingerprint,
+      remoteFingerprint,
+      send: (frame) => attempt.handle.send(frame),
+      random: this.options.platform.random,
+      onEvent: (event) => {
+        if (this.attempt === attempt) this.onSessionEvent(attempt, event);
+      },
+    });
+    attempt.session = session;
+    session.start();
+    attempt.earlyMessages.splice(0).forEach((bytes) => session.receive(bytes));
+  }
+
+  private onSessionEvent(attempt: PeerAttempt, event: SessionEvent): void {
+    switch (event.type) {
+      case 'secure':
+        attempt.cancelTimeout();
+        this.hasBeenSecure = true;
+        this.setStatus({ kind: 'secure' });
+        return;
+      case 'chat':
+        this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs: this.options.platform.clock.nowMs() });
+        return;
+      case 'receipt':
+        this.options.onEvent({ type: 'receipt', id: event.id });
+        return;
+      case 'failed':
+        this.failRoom(event.failure);
+        return;
+      default:
+        assertNever(event, 'session event');
+    }
+  }
+
+  private dropAttempt(): void {
+    const attempt = this.attempt;
+    if (attempt === null) return;
+    this.attempt = null;
+    attempt.cancelTimeout();
+    attempt.session?.end();
+    attempt.handle.destroy();
+  }
+
+  /** The direct connection ended: the peer left, or the network between us failed. */
+  private endAttempt(): void {
+    const attempt = this.attempt;
+    this.dropAttempt();
+    if (attempt === null || this.stopped || isTerminal(this.status)) return;
+    if (this.peersInRoom.has(attempt.peerId)) {
+      // Still both in the room, so the link itself broke: try again shortly instead of giving up.
+      this.setStatus({ kind: 'reconnecting' });
+      this.cancelRedial = this.options.platform.clock.setTimer(REDIAL_DELAY_MS, () => this.pickPeer());
+    } else {
+      this.settleAlone();
+    }
+  }
+
+  /** Alone in the room: say that the other person left if there was one, else that we are waiting. */
+  private settleAlone(): void {
+    this.setStatus(this.hasBeenSecure ? { kind: 'peer-left' } : { kind: 'waiting' });
+  }
+}

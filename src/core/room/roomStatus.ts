@@ -1,0 +1,24 @@
+/** Where a room stands, as a union the UI turns into words. */
+
+export type RoomFailure =
+  | { readonly kind: 'signal-rejected' }
+  | { readonly kind: 'verification-failed'; readonly detail: string }
+  | { readonly kind: 'frame-rejected'; readonly detail: string }
+  | { readonly kind: 'no-connection' }
+  | { readonly kind: 'signaling-error'; readonly detail: string };
+
+export type RoomStatus =
+  | { readonly kind: 'preparing' }
+  | { readonly kind: 'waiting' }
+  | { readonly kind: 'connecting' }
+  | { readonly kind: 'verifying' }
+  | { readonly kind: 'secure' }
+  | { readonly kind: 'peer-left' }
+  | { readonly kind: 'reconnecting' }
+  | { readonly kind: 'room-full' }
+  | { readonly kind: 'failed'; readonly failure: RoomFailure };
+
+/** A status the room will not leave on its own; the user must start again. */
+export function isTerminal(status: RoomStatus): boolean {
+  return status.kind === 'failed' || status.kind === 'room-full';
+}

@@ -1,0 +1,214 @@
+/**
+ * One end-to-end encrypted session over an open data channel: runs the handshake, then seals outgoing
+ * and opens incoming frames. Nothing is sent before the peer is verified, and any frame that fails
+ * ends the session: a message that cannot be authenticated is never delivered.
+ */
+import { assertNever } from '../assertNever.ts';
+import { bytesToBase64url, concatBytes } from '../encoding.ts';
+import {
+  buildTranscript,
+  createConfirm,
+  createHello,
+  encodeHello,
+  importPeerPublicKey,
+  openConfirm,
+  otherRole,
+  parseHello,
+  type Hello,
+  type Role,
+  type SessionKeyPair,
+} from '../crypto/handshake.ts';
+import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
+import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
+import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type SessionMessage } from '../protocol/messages.ts';
+import type { Random } from '../ports.ts';
+
+export type SessionFailure =
+  | { readonly kind: 'verification-failed'; readonly detail: string }
+  | { readonly kind: 'frame-rejected'; readonly detail: string };
+
+export type SessionEvent =
+  | { readonly type: 'secure' }
+  | { readonly type: 'chat'; readonly id: string; readonly text: string }
+  | { readonly type: 'receipt'; readonly id: string }
+  | { readonly type: 'failed'; readonly failure: SessionFailure };
+
+export interface SecureSessionOptions {
+  readonly role: Role;
+  readonly authKey: CryptoKey;
+  readonly keyPair: SessionKeyPair;
+  /** DTLS fingerprints of this side's and the peer's certificates, as found in the exchanged SDPs. */
+  readonly localFingerprint: string;
+  readonly remoteFingerprint: string;
+  readonly send: (frame: Uint8Array) => void;
+  readonly random: Random;
+  readonly onEvent: (event: SessionEvent) => void;
+}
+
+type State =
+  | { readonly kind: 'awaiting-hello' }
+  | { readonly kind: 'awaiting-confirm'; readonly transcript: Uint8Array }
+  | { readonly kind: 'secure'; readonly sealer: FrameSealer; readonly opener: FrameOpener }
+  | { readonly kind: 'ended' };
+
+function directionOf(sender: Role): Direction {
+  return sender === 'initiator' ? 'initiator-to-responder' : 'responder-to-initiator';
+}
+
+export class SecureSession {
+  private state: State = { kind: 'awaiting-hello' };
+  private readonly ownHello: Hello;
+  private sendKey: CryptoKey | null = null;
+  // Both chains keep async crypto from reordering frames: sequence numbers must match wire order.
+  private inbound: Promise<void> = Promise.resolve();
+  private outbound: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: SecureSessionOptions) {
+    this.ownHello = createHello(options.keyPair, options.random);
+  }
+
+  get isSecure(): boolean {
+    return this.state.kind === 'secure';
+  }
+
+  /** Sends our hello; call once, as soon as the data channel opens. */
+  start(): void {
+    this.options.send(concatBytes(encodeFrameHeader(FrameType.hello, 0n), encodeHello(this.ownHello)));
+  }
+
+  /** Feeds one message from the data channel. Processing is strictly one message at a time. */
+  receive(bytes: Uint8Array): void {
+    this.inbound = this.inbound.then(() => this.handle(bytes));
+  }
+
+  /** Sends a chat message and returns its id; refused unless the session is verified. */
+  sendChat(text: string): string {
+    if (this.state.kind !== 'secure') throw new Error('The conversation is not secure yet; nothing was sent.');
+    const id = bytesToBase64url(this.options.random.bytes(MESSAGE_ID_BYTES));
+    this.enqueueSealed({ type: 'chat', id, text });
+    return id;
+  }
+
+  /** Ends the session without an error (the peer left or the user closed the room). */
+  end(): void {
+    this.state = { kind: 'ended' };
+  }
+
+  private enqueueSealed(message: SessionMessage): void {
+    const { type, plaintext } = encodeMessage(message);
+    this.outbound = this.outbound.then(async () => {
+      if (this.state.kind !== 'secure') return;
+      const frame = await this.state.sealer.seal(type, plaintext);
+      if (this.state.kind === 'secure') this.options.send(frame);
+    });
+  }
+
+  private fail(failure: SessionFailure): void {
+    if (this.state.kind === 'ended') return;
+    this.state = { kind: 'ended' };
+    this.options.onEvent({ type: 'failed', failure });
+  }
+
+  private async handle(bytes: Uint8Array): Promise<void> {
+    if (this.state.kind === 'ended') return;
+    const parsed = parseFrame(bytes);
+    if (!parsed.ok) {
+      this.failFor(parsed.reason);
+      return;
+    }
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case FrameType.hello:
+      case FrameType.confirm:
+        await this.handleHandshake(frame.type, frame);
+        return;
+      case FrameType.chat:
+      case FrameType.receipt:
+        await this.handleSealed(frame.type, frame);
+        return;
+      default:
+        assertNever(frame.type, 'frame type');
+    }
+  }
+
+  /** Before the session is verified a bad frame is a failed verification; afterwards it is a rejected frame. */
+  private failFor(detail: string): void {
+    this.fail(this.state.kind === 'secure' ? { kind: 'frame-rejected', detail } : { kind: 'verification-failed', detail });
+  }
+
+  private async handleHandshake(type: HandshakeFrameType, frame: Frame): Promise<void> {
+    if (frame.seq !== 0n) {
+      this.failFor('handshake frame with a non-zero sequence number');
+      return;
+    }
+    if (type === FrameType.hello && this.state.kind === 'awaiting-hello') {
+      await this.acceptHello(frame.body);
+    } else if (type === FrameType.confirm && this.state.kind === 'awaiting-confirm') {
+      await this.acceptConfirm(this.state.transcript, frame.body);
+    } else {
+      this.failFor(`unexpected handshake frame ${type} while ${this.state.kind}`);
+    }
+  }
+
+  private async acceptHello(body: Uint8Array): Promise<void> {
+    const { role, authKey, random, localFingerprint, remoteFingerprint } = this.options;
+    const peerHello = parseHello(body);
+    const peerKey = peerHello === null ? null : await importPeerPublicKey(peerHello.spki);
+    if (peerHello === null || peerKey === null) {
+      this.fail({ kind: 'verification-failed', detail: 'the peer hello is malformed or its key is not RSA-OAEP-3072' });
+      return;
+    }
+    const transcript = buildTranscript({ role, own: this.ownHello, peer: peerHello, localFingerprint, remoteFingerprint });
+    const confirm = await createConfirm(authKey, role, transcript, peerKey, random);
+    if (this.state.kind === 'ended') return;
+    this.sendKey = confirm.sendKey;
+    this.state = { kind: 'awaiting-confirm', transcript };
+    this.options.send(concatBytes(encodeFrameHeader(FrameType.confirm, 0n), confirm.body));
+  }
+
+  private async acceptConfirm(transcript: Uint8Array, body: Uint8Array): Promise<void> {
+    const { role, authKey, keyPair } = this.options;
+    const opened = await openConfirm(authKey, otherRole(role), transcript, body, keyPair.privateKey);
+    if (this.state.kind === 'ended') return;
+    if (!opened.ok || this.sendKey === null) {
+      this.fail({ kind: 'verification-failed', detail: opened.ok ? 'no sending key' : opened.reason });
+      return;
+    }
+    this.state = {
+      kind: 'secure',
+      sealer: new FrameSealer(this.sendKey, directionOf(role)),
+      opener: new FrameOpener(opened.receiveKey, directionOf(otherRole(role))),
+    };
+    this.sendKey = null;
+    this.options.onEvent({ type: 'secure' });
+  }
+
+  private async handleSealed(type: SealedFrameType, frame: Frame): Promise<void> {
+    if (this.state.kind !== 'secure') {
+      this.failFor('an encrypted frame arrived before the handshake finished');
+      return;
+    }
+    const opened = await this.state.opener.open(frame);
+    if (!opened.ok) {
+      this.fail({ kind: 'frame-rejected', detail: opened.reason });
+      return;
+    }
+    const parsed = parseMessage(type, opened.plaintext);
+    if (!parsed.ok) {
+      this.fail({ kind: 'frame-rejected', detail: parsed.reason });
+      return;
+    }
+    const message = parsed.message;
+    switch (message.type) {
+      case 'chat':
+        this.options.onEvent({ type: 'chat', id: message.id, text: message.text });
+        this.enqueueSealed({ type: 'receipt', id: message.id });
+        return;
+      case 'receipt':
+        this.options.onEvent({ type: 'receipt', id: message.id });
+        return;
+      default:
+        assertNever(message, 'session message');
+    }
+  }
+}

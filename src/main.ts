@@ -1,0 +1,39 @@
+/** Composition root: checks the page can do crypto, loads config.json, wires adapters into the app. */
+import { mount } from 'svelte';
+import './ui/app.css';
+import App from './ui/App.svelte';
+import Notice from './ui/Notice.svelte';
+import { loadConfig } from './adapters/config/loadConfig.ts';
+import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
+import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
+import { resolveSignalingUrl } from './core/protocol/appConfig.ts';
+import { systemClock, systemRandom } from './core/ports.ts';
+
+async function main(target: HTMLElement): Promise<void> {
+  // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
+  if (!window.isSecureContext || globalThis.crypto?.subtle === undefined) {
+    mount(Notice, {
+      target,
+      props: {
+        title: 'This page needs a secure connection',
+        body: `Parley encrypts in your browser, which browsers allow only on https:// pages (or on this computer at http://localhost). Open it at https://${location.host}${location.pathname}, or ask whoever runs this server to enable HTTPS (see the README: TLS_CERT and TLS_KEY).`,
+      },
+    });
+    return;
+  }
+  const loaded = await loadConfig();
+  if (!loaded.ok) {
+    mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
+    return;
+  }
+  const platform = {
+    connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
+    createPeer: simplePeerFactory(loaded.config.iceServers),
+    clock: systemClock,
+    random: systemRandom,
+  };
+  mount(App, { target, props: { platform } });
+}
+
+const target = document.getElementById('app');
+if (target !== null) void main(target);

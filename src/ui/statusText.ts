@@ -1,0 +1,47 @@
+/** Turns a room's status into the words a person sees, and a tone for styling. */
+import { assertNever } from '../core/assertNever.ts';
+import type { RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
+
+export type Tone = 'progress' | 'good' | 'attention' | 'error';
+
+export function failureText(failure: RoomFailure): string {
+  switch (failure.kind) {
+    case 'signal-rejected':
+      return 'Could not connect: a connection message did not open with this link’s key. The link may be incomplete or wrong, or someone tampered with the connection.';
+    case 'verification-failed':
+      return 'The connection could not be verified, so nothing was sent. Someone may be interfering with it.';
+    case 'frame-rejected':
+      return 'A message could not be verified, so the conversation was closed to keep you safe. That message was not shown.';
+    case 'no-connection':
+      return 'No direct connection could be opened to the other person. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
+    case 'signaling-error':
+      return `The signaling server refused the connection: ${failure.detail}`;
+    default:
+      return assertNever(failure, 'room failure');
+  }
+}
+
+export function statusText(status: RoomStatus): { readonly text: string; readonly tone: Tone } {
+  switch (status.kind) {
+    case 'preparing':
+      return { text: 'Getting ready…', tone: 'progress' };
+    case 'waiting':
+      return { text: 'Waiting for the other person to open the link…', tone: 'progress' };
+    case 'connecting':
+      return { text: 'Connecting to the other person…', tone: 'progress' };
+    case 'verifying':
+      return { text: 'Verifying the connection…', tone: 'progress' };
+    case 'secure':
+      return { text: 'Secure: end-to-end encrypted', tone: 'good' };
+    case 'peer-left':
+      return { text: 'The other person left. They can come back with the same link.', tone: 'attention' };
+    case 'reconnecting':
+      return { text: 'Connection lost. Reconnecting…', tone: 'attention' };
+    case 'room-full':
+      return { text: 'This room is full: a Parley room holds two people. Ask for a new link, or create a room of your own.', tone: 'error' };
+    case 'failed':
+      return { text: failureText(status.failure), tone: 'error' };
+    default:
+      return assertNever(status, 'room status');
+  }
+}
