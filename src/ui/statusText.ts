@@ -21,6 +21,13 @@ export function failureText(failure: RoomFailure): string {
   }
 }
 
+/** The technical reason behind a failure, for the "Details" line and for bug reports; never secret material. */
+export function failureDetail(status: RoomStatus): string | null {
+  if (status.kind !== 'failed') return null;
+  const failure = status.failure;
+  return 'detail' in failure ? failure.detail : null;
+}
+
 export function statusText(status: RoomStatus): { readonly text: string; readonly tone: Tone } {
   switch (status.kind) {
     case 'preparing':

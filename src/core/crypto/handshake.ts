@@ -46,7 +46,8 @@ export async function generateSessionKeyPair(): Promise<SessionKeyPair> {
   const pair = await crypto.subtle.generateKey(
     { ...RSA_OAEP, modulusLength: RSA_MODULUS_BITS, publicExponent: Uint8Array.of(1, 0, 1) },
     false,
-    ['encrypt', 'decrypt'],
+    // The private key only ever unwraps the peer's session key, and WebCrypto's unwrapKey demands this usage.
+    ['encrypt', 'unwrapKey'],
   );
   const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
   return { privateKey: pair.privateKey, publicKey: pair.publicKey, spki };

@@ -1,0 +1,183 @@
+/** Starts Parley's one HTTP(S) server: the web app, a health check and the signaling WebSocket, all on one port. */
+
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type ServerOptions } from 'ws';
+import type { ServerConfig, TlsFiles } from './config.ts';
+import { SignalingHub } from './hub.ts';
+import { createLogger, writeToStdout, type LineWriter } from './logger.ts';
+import { sendJson, sendPlainText } from './respond.ts';
+import { readSignalingOrigin, securityHeaders, type SecurityHeaders } from './securityHeaders.ts';
+import { serveStaticFile } from './staticFiles.ts';
+
+export type RunningServer = {
+  /** http(s)://host:port with the port actually bound, which matters when the config asked for port 0. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+};
+
+export const WEBSOCKET_PATH = '/ws';
+
+/**
+ * Frames between maxFrameBytes and this many times it are read, then refused with `frame-too-large`, so an
+ * honest client that overshoots learns why. Beyond it ws stops reading and closes the socket with 1009
+ * (message too big), so no one can make the server buffer an unbounded message.
+ */
+const HARD_PAYLOAD_FACTOR = 4;
+
+/** How long ws waits for a client to answer our close frame before cutting the TCP connection. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
+
+type TlsMaterial = { readonly cert: Buffer; readonly key: Buffer };
+
+async function readTlsFile(filePath: string, setting: string): Promise<Buffer> {
+  try {
+    return await readFile(filePath);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Could not read the ${setting} file ${filePath}: ${reason}`, { cause: error });
+  }
+}
+
+async function readTls(files: TlsFiles): Promise<TlsMaterial> {
+  const [cert, key] = await Promise.all([readTlsFile(files.certPath, 'TLS_CERT'), readTlsFile(files.keyPath, 'TLS_KEY')]);
+  return { cert, key };
+}
+
+function pathOf(requestTarget: string | undefined): string {
+  return (requestTarget ?? '/').split('?', 1)[0] ?? '/';
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** For answers written straight to a socket, outside Node's response machinery (refused upgrades, unparsable requests). */
+function rawHttpResponse(status: number, statusText: string, headers: SecurityHeaders, body: string): string {
+  const lines = [
+    `HTTP/1.1 ${status} ${statusText}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+function handleRequest(req: http.IncomingMessage, res: http.ServerResponse, headers: SecurityHeaders, staticDir: string): void {
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendPlainText(res, 405, 'Only GET and HEAD are allowed here.', { Allow: 'GET, HEAD' });
+    return;
+  }
+  if (pathOf(req.url) === '/healthz') {
+    sendJson(res, 200, { status: 'ok' });
+    return;
+  }
+  serveStaticFile(res, staticDir, req.url ?? '/').catch(() => {
+    if (res.headersSent) res.destroy();
+    else sendPlainText(res, 500, 'Internal error.');
+  });
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const where = `${urlHost(host)}:${port}`;
+      switch (error.code) {
+        case 'EADDRINUSE':
+          reject(new Error(`Port ${port} on ${host} is already in use. Set PORT to a free port.`, { cause: error }));
+          return;
+        case 'EACCES':
+          reject(new Error(`Not allowed to listen on ${where}. Pick a PORT above 1023 or run with the needed rights.`, { cause: error }));
+          return;
+        case 'EADDRNOTAVAIL':
+        case 'ENOTFOUND':
+          reject(new Error(`HOST ${host} is not an address of this machine.`, { cause: error }));
+          return;
+        default:
+          reject(new Error(`Could not listen on ${where}: ${error.message}`, { cause: error }));
+      }
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        reject(new Error('The server is not listening on a TCP port.'));
+        return;
+      }
+      resolve(address);
+    });
+  });
+}
+
+export async function startServer(config: ServerConfig, writeLine: LineWriter = writeToStdout): Promise<RunningServer> {
+  const log = createLogger(config.log, writeLine);
+  const tls = config.tls === null ? null : await readTls(config.tls);
+  const headers = securityHeaders({
+    tls: tls !== null,
+    extraConnectOrigin: await readSignalingOrigin(config.staticDir),
+  });
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void =>
+    handleRequest(req, res, headers, config.staticDir);
+  const server = tls === null ? http.createServer(onRequest) : https.createServer({ cert: tls.cert, key: tls.key }, onRequest);
+
+  const hub = new SignalingHub(config, log);
+  // closeTimeout exists in ws 8.23 but not yet in @types/ws, so it rides along on a widened object.
+  const wsOptions: ServerOptions & { readonly closeTimeout: number } = {
+    noServer: true,
+    maxPayload: HARD_PAYLOAD_FACTOR * config.maxFrameBytes,
+    // Compression would let a small frame inflate into a large one and costs CPU for blobs that are already random.
+    perMessageDeflate: false,
+    // The hub tracks its own sockets.
+    clientTracking: false,
+    closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS,
+  };
+  const wss = new WebSocketServer(wsOptions);
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    if (pathOf(req.url) !== WEBSOCKET_PATH) {
+      socket.end(rawHttpResponse(404, 'Not Found', headers, 'WebSocket connections are only accepted at /ws.\n'));
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws));
+  });
+
+  server.on('clientError', (_error: Error, socket: Duplex) => {
+    if (socket.writable) socket.end(rawHttpResponse(400, 'Bad Request', headers, 'Bad request.\n'));
+    else socket.destroy();
+  });
+
+  let address: AddressInfo;
+  try {
+    address = await listen(server, config.port, config.host);
+  } catch (error) {
+    await hub.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `${tls === null ? 'http' : 'https'}://${urlHost(config.host)}:${address.port}`,
+    port: address.port,
+    close() {
+      closing ??= Promise.all([
+        hub.close(),
+        new Promise<void>((resolve) => {
+          wss.close();
+          server.close(() => resolve());
+          // Keep-alive HTTP connections would otherwise hold close() open until they time out.
+          server.closeAllConnections();
+        }),
+      ]).then(() => undefined);
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/** Playwright fixtures: the real signaling server serving the built site, and helpers that act as a person would. */
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { existsSync } from 'node:fs';
+import { parseConfig } from '../../signaling/config.ts';
+import { startServer, type RunningServer } from '../../signaling/server.ts';
+
+export { expect };
+
+async function startParley(): Promise<RunningServer> {
+  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: 'silent' });
+  if (!parsed.ok) throw new Error(parsed.message);
+  if (!existsSync(`${parsed.config.staticDir}/index.html`)) throw new Error('The site is not built: run `npm run build` first.');
+  return startServer(parsed.config);
+}
+
+export const test = base.extend<{ newPerson: () => Promise<Page> }, { parley: RunningServer }>({
+  parley: [
+    async ({}, use) => {
+      const server = await startParley();
+      await use(server);
+      await server.close();
+    },
+    { scope: 'worker' },
+  ],
+  /** Each call is a different person: a fresh browser context (own storage, own WebRTC identity). */
+  newPerson: async ({ browser }, use) => {
+    const contexts: BrowserContext[] = [];
+    await use(async () => {
+      const context = await newContext(browser);
+      contexts.push(context);
+      return context.newPage();
+    });
+    await Promise.all(contexts.map((context) => context.close()));
+  },
+});
+
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+}
+
+export function statusOf(page: Page) {
+  return page.getByRole('status');
+}
+
+/** Opens the landing page at `baseUrl`, creates a room, and returns its link. */
+export async function createRoom(page: Page, baseUrl: string): Promise<string> {
+  await page.goto(baseUrl);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  const link = await page.getByLabel('Room link').inputValue();
+  expect(link).toMatch(/#[A-Za-z0-9_-]{43}$/);
+  return link;
+}
+
+export async function expectSecure(...pages: Page[]): Promise<void> {
+  await Promise.all(
+    pages.map(async (page) => {
+      try {
+        await expect(statusOf(page)).toContainText('Secure');
+      } catch (error) {
+        // Carry the on-screen details (failure reason) into the report: a bare "expected Secure" says little.
+        const header = await page.locator('header').innerText().catch(() => '(no header)');
+        throw new Error(`${page.url()} did not reach Secure; it shows:\n${header}`, { cause: error });
+      }
+    }),
+  );
+}
+
+/** Two people in one room, both verified. */
+export async function securePair(newPerson: () => Promise<Page>, baseUrl: string): Promise<{ alice: Page; bob: Page; link: string }> {
+  const alice = await newPerson();
+  const bob = await newPerson();
+  const link = await createRoom(alice, baseUrl);
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  return { alice, bob, link };
+}
+
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+export function messages(page: Page) {
+  return page.getByRole('list', { name: 'Conversation' }).getByRole('listitem');
+}

@@ -1,0 +1,705 @@
+/** Behaviour of the signaling server, driven through real sockets against a real server on an ephemeral port. */
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, type ClientOptions } from 'ws';
+import { DEFAULT_STATIC_DIR, parseConfig, type Env } from '../../signaling/config.ts';
+import { FrameRateLimiter } from '../../signaling/rateLimit.ts';
+import { signalingOriginFromSiteConfig } from '../../signaling/securityHeaders.ts';
+import { resolveRequestPath } from '../../signaling/staticFiles.ts';
+import { startServer, type RunningServer } from '../../signaling/server.ts';
+import type { ErrorCode, ServerFrame } from '../../src/core/protocol/signaling.ts';
+import {
+  TestClient,
+  newBlob,
+  newRoomId,
+  request,
+  waitUntil,
+  wsUrl,
+  type HttpResult,
+} from '../fixtures/signalingClient.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PEER_ID = /^[A-Za-z0-9_-]{22}$/;
+
+let scratchDir = '';
+let emptyStaticDir = '';
+const servers: RunningServer[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(() => {
+  scratchDir = mkdtempSync(path.join(tmpdir(), 'parley-signaling-'));
+  emptyStaticDir = path.join(scratchDir, 'empty');
+  mkdirSync(emptyStaticDir);
+});
+
+afterAll(() => {
+  rmSync(scratchDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function start(env: Env = {}, writeLine?: (line: string) => void): Promise<RunningServer> {
+  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: 'silent', STATIC_DIR: emptyStaticDir, ...env });
+  if (!parsed.ok) throw new Error(parsed.message);
+  const server = await startServer(parsed.config, writeLine);
+  servers.push(server);
+  return server;
+}
+
+async function connect(server: RunningServer, options: ClientOptions = {}): Promise<TestClient> {
+  const client = await TestClient.connect(wsUrl(server.url), { rejectUnauthorized: false, ...options });
+  clients.push(client);
+  return client;
+}
+
+/** Connects `count` clients into one fresh room and returns them with their peer ids, in join order. */
+async function roomOf(server: RunningServer, count: number): Promise<{ clients: TestClient[]; ids: string[] }> {
+  const room = newRoomId();
+  const members: TestClient[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = await connect(server);
+    const joined = await client.join(room);
+    for (const earlier of members) expect(await earlier.nextOfType('peer-joined')).toMatchObject({ peer: joined.self });
+    members.push(client);
+    ids.push(joined.self);
+  }
+  return { clients: members, ids };
+}
+
+function at<T>(items: readonly T[], index: number): T {
+  const item = items[index];
+  if (item === undefined) throw new Error(`nothing at index ${index}`);
+  return item;
+}
+
+async function expectRelay(from: TestClient, fromId: string, to: TestClient, toId: string): Promise<void> {
+  const blob = newBlob();
+  from.signal(toId, blob);
+  expect(await to.next()).toEqual({ v: 1, type: 'signal', from: fromId, blob });
+}
+
+describe('config', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const parsed = parseConfig({});
+    expect(parsed).toEqual({
+      ok: true,
+      config: {
+        port: 8080,
+        host: '127.0.0.1',
+        staticDir: path.join(REPO_ROOT, 'dist'),
+        tls: null,
+        maxFrameBytes: 65536,
+        maxRoomMembers: 2,
+        maxFramesPerSecond: 20,
+        joinTimeoutMs: 10000,
+        heartbeatIntervalMs: 30000,
+        maxConnections: 1000,
+        log: 'info',
+      },
+    });
+    expect(DEFAULT_STATIC_DIR).toBe(path.join(REPO_ROOT, 'dist'));
+  });
+
+  it('reads every setting, treating empty values as unset', () => {
+    const parsed = parseConfig({
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      STATIC_DIR: '/srv/parley',
+      TLS_CERT: '/etc/c.pem',
+      TLS_KEY: '/etc/k.pem',
+      MAX_FRAME_BYTES: '4096',
+      MAX_ROOM_MEMBERS: '8',
+      MAX_FRAMES_PER_SECOND: '50',
+      JOIN_TIMEOUT_MS: '500',
+      HEARTBEAT_INTERVAL_MS: '1000',
+      MAX_CONNECTIONS: '10',
+      LOG: 'silent',
+    });
+    expect(parsed).toEqual({
+      ok: true,
+      config: {
+        port: 9000,
+        host: '0.0.0.0',
+        staticDir: '/srv/parley',
+        tls: { certPath: '/etc/c.pem', keyPath: '/etc/k.pem' },
+        maxFrameBytes: 4096,
+        maxRoomMembers: 8,
+        maxFramesPerSecond: 50,
+        joinTimeoutMs: 500,
+        heartbeatIntervalMs: 1000,
+        maxConnections: 10,
+        log: 'silent',
+      },
+    });
+    const blank = parseConfig({ PORT: '', LOG: '  ', TLS_CERT: '' });
+    expect(blank.ok && blank.config.port === 8080 && blank.config.log === 'info' && blank.config.tls === null).toBe(true);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['MAX_FRAME_BYTES', '1e5'],
+    ['MAX_ROOM_MEMBERS', '1'],
+    ['MAX_ROOM_MEMBERS', '65'],
+    ['MAX_FRAMES_PER_SECOND', '0'],
+    ['JOIN_TIMEOUT_MS', '10s'],
+    ['HEARTBEAT_INTERVAL_MS', '0x10'],
+    ['MAX_CONNECTIONS', '0'],
+    ['LOG', 'verbose'],
+  ])('refuses %s=%s with a message naming the setting', (name, value) => {
+    const parsed = parseConfig({ [name]: value });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.message).toContain(name);
+  });
+
+  it.each([
+    [{ TLS_CERT: '/c.pem' }],
+    [{ TLS_KEY: '/k.pem' }],
+  ])('refuses only one of TLS_CERT and TLS_KEY (%o)', (env) => {
+    const parsed = parseConfig(env);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.message).toMatch(/TLS_CERT and TLS_KEY/);
+  });
+});
+
+describe('rate limiter', () => {
+  it('allows a burst of the rate, refuses beyond it, refills over time, and spots a flood', () => {
+    const limiter = new FrameRateLimiter(4, 0);
+    const burst = Array.from({ length: 6 }, () => limiter.take(0));
+    expect(burst).toEqual(['allow', 'allow', 'allow', 'allow', 'limit', 'limit']);
+    expect(limiter.refusalsInWindow).toBe(2);
+    expect(limiter.take(250)).toBe('allow');
+    expect(limiter.take(250)).toBe('limit');
+    const rest = Array.from({ length: 14 }, () => limiter.take(300));
+    // 8 frames so far in this second; the flood line is 5 × 4 = 20.
+    expect(rest.slice(0, 12).every((decision) => decision === 'limit')).toBe(true);
+    expect(rest.slice(12)).toEqual(['flood', 'flood']);
+    expect(limiter.take(1000)).toBe('allow');
+  });
+});
+
+describe('rooms and relay', () => {
+  it('reports the real port when started on port 0', async () => {
+    const server = await start();
+    expect(server.port).toBeGreaterThan(0);
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+  });
+
+  it('answers join with a fresh peer id and the peers already there, and announces newcomers', async () => {
+    const server = await start({ MAX_ROOM_MEMBERS: '3' });
+    const room = newRoomId();
+    const a = await connect(server);
+    const b = await connect(server);
+    const c = await connect(server);
+    const joinedA = await a.join(room);
+    expect(joinedA.self).toMatch(PEER_ID);
+    expect(joinedA.peers).toEqual([]);
+    const joinedB = await b.join(room);
+    expect(joinedB.peers).toEqual([joinedA.self]);
+    expect(await a.next()).toEqual({ v: 1, type: 'peer-joined', peer: joinedB.self });
+    const joinedC = await c.join(room);
+    expect([...joinedC.peers].sort()).toEqual([joinedA.self, joinedB.self].sort());
+    expect(await a.nextOfType('peer-joined')).toMatchObject({ peer: joinedC.self });
+    expect(await b.nextOfType('peer-joined')).toMatchObject({ peer: joinedC.self });
+    expect(new Set([joinedA.self, joinedB.self, joinedC.self]).size).toBe(3);
+  });
+
+  it('relays blobs both ways, byte for byte, naming the sender', async () => {
+    const server = await start();
+    const { clients: members, ids } = await roomOf(server, 2);
+    const [a, b, idA, idB] = [at(members, 0), at(members, 1), at(ids, 0), at(ids, 1)];
+    await expectRelay(a, idA, b, idB);
+    await expectRelay(b, idB, a, idA);
+    // The largest blob the protocol allows still fits the default frame limit and arrives unchanged.
+    const bigBlob = 'A_-z'.repeat(15000);
+    a.signal(idB, bigBlob);
+    expect(await b.next()).toEqual({ v: 1, type: 'signal', from: idA, blob: bigBlob });
+  });
+
+  it('tells the others when a peer leaves, and forgets the leaver', async () => {
+    const server = await start();
+    const room = newRoomId();
+    const a = await connect(server);
+    const b = await connect(server);
+    const idA = (await a.join(room)).self;
+    const idB = (await b.join(room)).self;
+    await a.nextOfType('peer-joined');
+    a.close();
+    expect(await b.next()).toEqual({ v: 1, type: 'peer-left', peer: idA });
+    const c = await connect(server);
+    const joinedC = await c.join(room);
+    expect(joinedC.peers).toEqual([idB]);
+    expect(await b.next()).toEqual({ v: 1, type: 'peer-joined', peer: joinedC.self });
+    b.signal(idA, newBlob());
+    expect(await b.nextError()).toBe('unknown-peer');
+  });
+
+  it('refuses a third member with the default room size, leaving the socket open and unjoined', async () => {
+    const server = await start();
+    const room = newRoomId();
+    const a = await connect(server);
+    await a.join(room);
+    await (await connect(server)).join(room);
+    await a.nextOfType('peer-joined');
+    const late = await connect(server);
+    late.send({ v: 1, type: 'join', room });
+    expect(await late.nextError()).toBe('room-full');
+    expect(late.socket.readyState).toBe(WebSocket.OPEN);
+    late.signal('x'.repeat(22), newBlob());
+    expect(await late.nextError()).toBe('not-joined');
+    expect((await late.join(newRoomId())).peers).toEqual([]);
+    expect(a.pending).toEqual([]);
+  });
+
+  it('honours a configured room size of 3', async () => {
+    const server = await start({ MAX_ROOM_MEMBERS: '3' });
+    const room = newRoomId();
+    for (let i = 0; i < 3; i++) expect((await (await connect(server)).join(room)).peers).toHaveLength(i);
+    const fourth = await connect(server);
+    fourth.send({ v: 1, type: 'join', room });
+    expect(await fourth.nextError()).toBe('room-full');
+  });
+
+  it('never routes across rooms', async () => {
+    const server = await start();
+    const roomA = await roomOf(server, 2);
+    const roomB = await roomOf(server, 2);
+    const [a1, a2] = roomA.clients;
+    const [b1, b2] = roomB.clients;
+    if (a1 === undefined || a2 === undefined || b1 === undefined || b2 === undefined) throw new Error('setup');
+    a1.signal(at(roomB.ids, 0), newBlob());
+    expect(await a1.nextError()).toBe('unknown-peer');
+    // The server handled a1's frame before answering it, so anything it had sent b1 would arrive before this.
+    await expectRelay(b2, at(roomB.ids, 1), b1, at(roomB.ids, 0));
+    await expectRelay(a1, at(roomA.ids, 0), a2, at(roomA.ids, 1));
+    expect(a2.pending).toEqual([]);
+  });
+
+  it('refuses a signal to oneself', async () => {
+    const server = await start();
+    const { clients: members, ids } = await roomOf(server, 2);
+    at(members, 0).signal(at(ids, 0), newBlob());
+    expect(await at(members, 0).nextError()).toBe('unknown-peer');
+    await expectRelay(at(members, 1), at(ids, 1), at(members, 0), at(ids, 0));
+  });
+
+  it('refuses a second join on one socket and keeps the first membership', async () => {
+    const server = await start();
+    const { clients: members, ids } = await roomOf(server, 2);
+    at(members, 0).send({ v: 1, type: 'join', room: newRoomId() });
+    expect(await at(members, 0).nextError()).toBe('already-joined');
+    await expectRelay(at(members, 0), at(ids, 0), at(members, 1), at(ids, 1));
+  });
+
+  it('refuses a signal before join, then lets the socket join', async () => {
+    const server = await start();
+    const client = await connect(server);
+    client.signal('p'.repeat(22), newBlob());
+    const frame = await client.nextOfType('error');
+    expect(frame.code).toBe('not-joined');
+    expect(frame.message.length).toBeGreaterThan(0);
+    await client.join(newRoomId());
+  });
+
+  const badFrames: ReadonlyArray<readonly [string, string | Buffer, ErrorCode]> = [
+    ['text that is not JSON', '{"v":1,"type":', 'malformed'],
+    ['a JSON array', '[1,2]', 'malformed'],
+    ['a join without a room', JSON.stringify({ v: 1, type: 'join' }), 'malformed'],
+    ['a join with an extra key', JSON.stringify({ v: 1, type: 'join', room: 'r'.repeat(22), extra: 1 }), 'malformed'],
+    ['a join with a bad room id', JSON.stringify({ v: 1, type: 'join', room: 'short' }), 'malformed'],
+    ['a frame of another protocol version', JSON.stringify({ v: 2, type: 'join', room: 'r'.repeat(22) }), 'malformed'],
+    ['a signal with a blob that is not base64url', JSON.stringify({ v: 1, type: 'signal', to: 'p', blob: 'a b' }), 'malformed'],
+    ['a binary frame', Buffer.from(JSON.stringify({ v: 1, type: 'join', room: 'r'.repeat(22) })), 'malformed'],
+    ['an unknown type', JSON.stringify({ v: 1, type: 'shout', text: 'hi' }), 'unknown-type'],
+  ];
+
+  it.each(badFrames)('answers %s with the right error and keeps the connection usable', async (_name, data, code) => {
+    const server = await start();
+    const peer = await connect(server);
+    const room = newRoomId();
+    const idPeer = (await peer.join(room)).self;
+    const client = await connect(server);
+    client.sendRaw(data, { binary: Buffer.isBuffer(data) });
+    const error = await client.nextOfType('error');
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(/^[A-Z].*[.]$/);
+    const idClient = (await client.join(room)).self;
+    await peer.nextOfType('peer-joined');
+    await expectRelay(client, idClient, peer, idPeer);
+    expect(peer.pending).toEqual([]);
+  });
+
+  it('refuses an oversized frame without relaying it, and the sender can go on', async () => {
+    const server = await start({ MAX_FRAME_BYTES: '1024' });
+    const { clients: members, ids } = await roomOf(server, 2);
+    const [sender, receiver] = members;
+    if (sender === undefined || receiver === undefined) throw new Error('setup');
+    sender.signal(at(ids, 1), newBlob(1500));
+    expect(await sender.nextError()).toBe('frame-too-large');
+    await expectRelay(sender, at(ids, 0), receiver, at(ids, 1));
+  });
+
+  it('closes with 1009 a socket that sends past the hard payload cap, without touching its room mate', async () => {
+    const server = await start({ MAX_FRAME_BYTES: '1024' });
+    const { clients: members, ids } = await roomOf(server, 2);
+    at(members, 0).sendRaw('x'.repeat(5000));
+    expect((await at(members, 0).closed).code).toBe(1009);
+    expect(await at(members, 1).next()).toEqual({ v: 1, type: 'peer-left', peer: at(ids, 0) });
+    const newcomer = await connect(server);
+    expect((await newcomer.join(newRoomId())).peers).toEqual([]);
+  });
+});
+
+describe('abuse', () => {
+  it('drops frames beyond the rate with rate-limited, relaying only what the rate allows', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5', MAX_ROOM_MEMBERS: '3' });
+    const busy = await roomOf(server, 3);
+    const quiet = await roomOf(server, 2);
+    const [flooder, receiver, witness] = busy.clients;
+    if (flooder === undefined || receiver === undefined || witness === undefined) throw new Error('setup');
+    const sent = 10;
+    for (let i = 0; i < sent; i++) flooder.signal(at(busy.ids, 1), newBlob());
+    await waitUntil(() => flooder.pending.length + receiver.pending.length >= sent, 2000, 'all frames answered');
+    const errors = flooder.pending;
+    const relayed = receiver.pending.length;
+    expect(errors.every((frame) => frame.type === 'error' && frame.code === 'rate-limited')).toBe(true);
+    // The join used one token of five; the burst may have earned back one more while it was being sent.
+    expect(relayed).toBeGreaterThanOrEqual(4);
+    expect(relayed).toBeLessThanOrEqual(5);
+    expect(errors.length).toBe(sent - relayed);
+    for (let i = 0; i < relayed; i++) expect((await receiver.next()).type).toBe('signal');
+    // Sent after the flooder's frames were all handled, so any late relay of a dropped frame would show up first.
+    await expectRelay(witness, at(busy.ids, 2), receiver, at(busy.ids, 1));
+    await expectRelay(at(quiet.clients, 0), at(quiet.ids, 0), at(quiet.clients, 1), at(quiet.ids, 1));
+    await expectRelay(at(quiet.clients, 1), at(quiet.ids, 1), at(quiet.clients, 0), at(quiet.ids, 0));
+  });
+
+  it('closes a connection that keeps flooding with 1008, leaving other rooms working', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5' });
+    const busy = await roomOf(server, 2);
+    const quiet = await roomOf(server, 2);
+    const [flooder, mate] = busy.clients;
+    if (flooder === undefined || mate === undefined) throw new Error('setup');
+    for (let i = 0; i < 100; i++) flooder.signal(at(busy.ids, 1), newBlob());
+    expect((await flooder.closed).code).toBe(1008);
+    expect(flooder.pending.at(-1)).toMatchObject({ type: 'error', code: 'rate-limited', message: expect.stringMatching(/closing/) });
+    const seen: ServerFrame[] = [];
+    for (;;) {
+      const frame = await mate.next();
+      seen.push(frame);
+      if (frame.type === 'peer-left') break;
+    }
+    expect(seen.length).toBeLessThanOrEqual(6);
+    expect(at(seen, seen.length - 1)).toEqual({ v: 1, type: 'peer-left', peer: at(busy.ids, 0) });
+    await expectRelay(at(quiet.clients, 0), at(quiet.ids, 0), at(quiet.clients, 1), at(quiet.ids, 1));
+  });
+
+  it('closes a socket that has not joined within the join timeout, but not one that joined', async () => {
+    const server = await start({ JOIN_TIMEOUT_MS: '150' });
+    // Joined first, so had their join timers survived the join they would have fired before the idle one's.
+    const { clients: members, ids } = await roomOf(server, 2);
+    const idle = await connect(server);
+    expect(await idle.nextError()).toBe('idle-timeout');
+    expect((await idle.closed).code).toBe(1000);
+    await expectRelay(at(members, 0), at(ids, 0), at(members, 1), at(ids, 1));
+    expect(at(members, 0).socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('terminates a client that stops answering heartbeats and keeps those that answer', async () => {
+    const server = await start({ HEARTBEAT_INTERVAL_MS: '50' });
+    const room = newRoomId();
+    const alive = await connect(server);
+    const idAlive = (await alive.join(room)).self;
+    // A client that never pongs looks, to the server, exactly like one whose network went away.
+    const dead = await connect(server, { autoPong: false });
+    const idDead = (await dead.join(room)).self;
+    await alive.nextOfType('peer-joined');
+    let pingsSeen = 0;
+    alive.socket.on('ping', () => (pingsSeen += 1));
+    expect(await alive.next()).toEqual({ v: 1, type: 'peer-left', peer: idDead });
+    expect((await dead.closed).code).toBe(1006);
+    await waitUntil(() => pingsSeen >= 3, 2000, 'more heartbeats');
+    const newcomer = await connect(server);
+    const idNew = (await newcomer.join(room)).self;
+    await alive.nextOfType('peer-joined');
+    await expectRelay(newcomer, idNew, alive, idAlive);
+  });
+
+  it('refuses connections beyond MAX_CONNECTIONS with server-busy, and admits again once one leaves', async () => {
+    const server = await start({ MAX_CONNECTIONS: '2' });
+    const { clients: members, ids } = await roomOf(server, 2);
+    const extra = await connect(server);
+    expect(await extra.nextError()).toBe('server-busy');
+    expect((await extra.closed).code).toBe(1013);
+    at(members, 0).close();
+    expect(await at(members, 1).next()).toEqual({ v: 1, type: 'peer-left', peer: at(ids, 0) });
+    const admitted = await connect(server);
+    expect((await admitted.join(newRoomId())).peers).toEqual([]);
+  });
+
+  it('rejects WebSocket upgrades on any path but /ws', async () => {
+    const server = await start();
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/elsewhere`);
+    const error = await new Promise<Error>((resolve) => socket.once('error', resolve));
+    expect(error.message).toMatch(/404/);
+  });
+});
+
+const SECURITY_HEADERS = {
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+const BASE_CSP =
+  "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; " +
+  "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
+  "frame-ancestors 'none'; object-src 'none'";
+
+function expectSecurityHeaders(result: HttpResult, csp = BASE_CSP): void {
+  expect(result.headers).toMatchObject(SECURITY_HEADERS);
+  expect(result.headers['content-security-policy']).toBe(csp);
+  expect(result.headers['strict-transport-security']).toBeUndefined();
+}
+
+describe('HTTP', () => {
+  it('answers /healthz with JSON ok and the security headers', async () => {
+    const server = await start();
+    const result = await request(server.url, '/healthz');
+    expect(result.status).toBe(200);
+    expect(result.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(result.body)).toEqual({ status: 'ok' });
+    expectSecurityHeaders(result);
+  });
+
+  it('answers / with 503 and build instructions when there is no build, with security headers', async () => {
+    const server = await start();
+    const result = await request(server.url, '/');
+    expect(result.status).toBe(503);
+    expect(result.headers['content-type']).toMatch(/^text\/plain/);
+    expect(result.body).toContain('npm run build');
+    expectSecurityHeaders(result);
+  });
+
+  it('answers a missing file with a plain 404 carrying the security headers', async () => {
+    const server = await start();
+    const result = await request(server.url, '/nope.js');
+    expect(result.status).toBe(404);
+    expect(result.headers['content-type']).toMatch(/^text\/plain/);
+    expectSecurityHeaders(result);
+  });
+
+  it.each(['POST', 'PUT', 'DELETE'])('answers %s with 405', async (method) => {
+    const server = await start();
+    const result = await request(server.url, '/', method);
+    expect(result.status).toBe(405);
+    expect(result.headers['allow']).toBe('GET, HEAD');
+    expectSecurityHeaders(result);
+  });
+
+  describe('with a built site', () => {
+    let siteDir = '';
+    const files: Readonly<Record<string, string>> = {
+      'index.html': '<!doctype html><title>Parley</title>',
+      'config.json': JSON.stringify({ signalingUrl: 'wss://signal.example.org:8443/ws' }),
+      'assets/app-3f2a.js': 'console.log(1);',
+      'assets/app-3f2a.css': 'body{}',
+      'assets/crypto-9c1d.wasm': '\0asm',
+      'assets/app-3f2a.js.map': '{}',
+      'assets/font-1.woff2': 'w2',
+      'icon.svg': '<svg/>',
+      'favicon.ico': 'ico',
+      'logo.png': 'png',
+      'robots.txt': 'User-agent: *',
+    };
+
+    beforeAll(() => {
+      const parent = path.join(scratchDir, 'built');
+      siteDir = path.join(parent, 'site');
+      mkdirSync(path.join(siteDir, 'assets'), { recursive: true });
+      for (const [name, content] of Object.entries(files)) writeFileSync(path.join(siteDir, name), content);
+      writeFileSync(path.join(parent, 'package.json'), '{"secret":"OUTSIDE-THE-SITE"}');
+      symlinkSync(path.join(parent, 'package.json'), path.join(siteDir, 'linked.json'));
+    });
+
+    const csp = BASE_CSP.replace("connect-src 'self'", "connect-src 'self' wss://signal.example.org:8443");
+
+    it.each([
+      ['/', 'index.html', 'text/html; charset=utf-8', 'no-cache'],
+      ['/index.html', 'index.html', 'text/html; charset=utf-8', 'no-cache'],
+      ['/config.json', 'config.json', 'application/json; charset=utf-8', 'no-cache'],
+      ['/assets/app-3f2a.js', 'assets/app-3f2a.js', 'text/javascript; charset=utf-8', 'public, max-age=31536000, immutable'],
+      ['/assets/app-3f2a.css', 'assets/app-3f2a.css', 'text/css; charset=utf-8', 'public, max-age=31536000, immutable'],
+      ['/assets/crypto-9c1d.wasm', 'assets/crypto-9c1d.wasm', 'application/wasm', 'public, max-age=31536000, immutable'],
+      ['/assets/app-3f2a.js.map', 'assets/app-3f2a.js.map', 'application/json; charset=utf-8', 'public, max-age=31536000, immutable'],
+      ['/assets/font-1.woff2', 'assets/font-1.woff2', 'font/woff2', 'public, max-age=31536000, immutable'],
+      ['/icon.svg', 'icon.svg', 'image/svg+xml', 'no-cache'],
+      ['/favicon.ico?v=2', 'favicon.ico', 'image/x-icon', 'no-cache'],
+      ['/logo.png', 'logo.png', 'image/png', 'no-cache'],
+      ['/robots.txt', 'robots.txt', 'text/plain; charset=utf-8', 'no-cache'],
+    ])('serves %s with its type, caching and the configured CSP', async (target, file, type, cacheControl) => {
+      const server = await start({ STATIC_DIR: siteDir });
+      const result = await request(server.url, target);
+      expect(result.status).toBe(200);
+      expect(result.body).toBe(files[file]);
+      expect(result.headers['content-type']).toBe(type);
+      expect(result.headers['cache-control']).toBe(cacheControl);
+      expectSecurityHeaders(result, csp);
+    });
+
+    it('answers HEAD with headers and no body', async () => {
+      const server = await start({ STATIC_DIR: siteDir });
+      const result = await request(server.url, '/index.html', 'HEAD');
+      expect(result.status).toBe(200);
+      expect(result.body).toBe('');
+      expect(result.headers['content-length']).toBe(String(files['index.html']?.length));
+    });
+
+    it.each([
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/%2E%2E%2Fpackage.json',
+      '/assets/..%2f..%2fpackage.json',
+      '/assets/%2e%2e/%2e%2e/package.json',
+      '/..%5cpackage.json',
+      '/index.html%00.txt',
+      '/linked.json',
+      '/assets/',
+      '/assets',
+    ])('never serves anything outside the site or a directory for %s', async (target) => {
+      const server = await start({ STATIC_DIR: siteDir });
+      const result = await request(server.url, target);
+      expect([400, 404]).toContain(result.status);
+      expect(result.body).not.toContain('OUTSIDE-THE-SITE');
+      expectSecurityHeaders(result, csp);
+    });
+  });
+
+  it('maps request targets to files inside the site and refuses the rest before touching the disk', () => {
+    expect(resolveRequestPath('/srv/site', '/')).toEqual({ kind: 'file', urlPath: '/index.html', filePath: '/srv/site/index.html' });
+    expect(resolveRequestPath('/srv/site', '/assets/a%20b.js?x=1')).toEqual({
+      kind: 'file',
+      urlPath: '/assets/a b.js',
+      filePath: '/srv/site/assets/a b.js',
+    });
+    for (const target of ['/..', '/a/../../b', '/%2e%2e/b', '/./a', '/a%5c..%5cb', '/a%00', '/%E0%A4%A', 'a.js', '//']) {
+      expect(resolveRequestPath('/srv/site', target).kind, target).toBe('bad-request');
+    }
+  });
+
+  it('reads the CSP connect origin only from a valid ws: or wss: signalingUrl', () => {
+    expect(signalingOriginFromSiteConfig('{"signalingUrl":"wss://sig.example.net/ws"}')).toBe('wss://sig.example.net');
+    expect(signalingOriginFromSiteConfig('{"signalingUrl":"ws://10.0.0.2:8080/ws?x=1"}')).toBe('ws://10.0.0.2:8080');
+    expect(signalingOriginFromSiteConfig('{"signalingUrl":"https://sig.example.net"}')).toBeNull();
+    expect(signalingOriginFromSiteConfig('{"signalingUrl":"wss://a.example; script-src *"}')).toBeNull();
+    expect(signalingOriginFromSiteConfig('{"signalingUrl":42}')).toBeNull();
+    expect(signalingOriginFromSiteConfig('not json')).toBeNull();
+    expect(signalingOriginFromSiteConfig('["wss://x.example"]')).toBeNull();
+  });
+
+  it('keeps the base CSP when config.json has no usable signalingUrl', async () => {
+    const dir = path.join(scratchDir, 'bad-config');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ signalingUrl: 'https://elsewhere.example' }));
+    const server = await start({ STATIC_DIR: dir });
+    expectSecurityHeaders(await request(server.url, '/healthz'));
+  });
+});
+
+describe('TLS', () => {
+  let certPath = '';
+  let keyPath = '';
+
+  beforeAll(() => {
+    const dir = path.join(scratchDir, 'tls');
+    mkdirSync(dir);
+    certPath = path.join(dir, 'c.pem');
+    keyPath = path.join(dir, 'k.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', keyPath, '-out', certPath],
+      { stdio: 'ignore' },
+    );
+  });
+
+  it('serves HTTPS with HSTS and relays over WSS on the same port', async () => {
+    const server = await start({ TLS_CERT: certPath, TLS_KEY: keyPath });
+    expect(server.url).toBe(`https://127.0.0.1:${server.port}`);
+    const health = await request(server.url, '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect(health.headers['content-security-policy']).toBe(BASE_CSP);
+    const { clients: members, ids } = await roomOf(server, 2);
+    await expectRelay(at(members, 0), at(ids, 0), at(members, 1), at(ids, 1));
+    await expectRelay(at(members, 1), at(ids, 1), at(members, 0), at(ids, 0));
+  });
+
+  it('fails to start with a plain message when a TLS file is missing', async () => {
+    const parsed = parseConfig({ PORT: '0', LOG: 'silent', TLS_CERT: certPath, TLS_KEY: path.join(scratchDir, 'missing.pem') });
+    if (!parsed.ok) throw new Error(parsed.message);
+    await expect(startServer(parsed.config)).rejects.toThrow(/TLS_KEY/);
+  });
+});
+
+describe('logging and shutdown', () => {
+  it('logs opens, closes and refusals with peer ids, never a blob or a room id', async () => {
+    const lines: string[] = [];
+    const server = await start({ LOG: 'info' }, (line) => lines.push(line));
+    const room = newRoomId();
+    const a = await connect(server);
+    const b = await connect(server);
+    const idA = (await a.join(room)).self;
+    const idB = (await b.join(room)).self;
+    await a.nextOfType('peer-joined');
+    const blob = newBlob();
+    a.signal(idB, blob);
+    await b.nextOfType('signal');
+    a.signal('q'.repeat(22), newBlob());
+    expect(await a.nextError()).toBe('unknown-peer');
+    a.close();
+    await waitUntil(() => lines.some((line) => line.includes(`close peer=${idA}`)), 2000, 'close line');
+    const log = lines.join('\n');
+    expect(log).toContain(`open peer=${idA}`);
+    expect(log).toContain(`open peer=${idB}`);
+    expect(log).toMatch(new RegExp(`refused peer=${idA} code=unknown-peer`));
+    expect(log).not.toContain(blob);
+    expect(log).not.toContain(room);
+    expect(lines.every((line) => !line.includes('\n'))).toBe(true);
+  });
+
+  it('logs nothing when LOG=silent', async () => {
+    const lines: string[] = [];
+    const server = await start({ LOG: 'silent' }, (line) => lines.push(line));
+    const { clients: members, ids } = await roomOf(server, 2);
+    await expectRelay(at(members, 0), at(ids, 0), at(members, 1), at(ids, 1));
+    at(members, 0).sendRaw('junk');
+    await at(members, 0).nextError();
+    expect(lines).toEqual([]);
+  });
+
+  it('close() ends every socket and leaves no timer behind', async () => {
+    const timersBefore = process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    const server = await start({ JOIN_TIMEOUT_MS: '60000', HEARTBEAT_INTERVAL_MS: '60000' });
+    const waiting = await connect(server);
+    const { clients: members } = await roomOf(server, 2);
+    await server.close();
+    await Promise.all([waiting.closed, ...members.map((member) => member.closed)]);
+    const timersAfter = process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    expect(timersAfter).toBeLessThanOrEqual(timersBefore);
+    await expect(request(server.url, '/healthz')).rejects.toThrow();
+  });
+});
