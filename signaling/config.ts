@@ -35,7 +35,7 @@ const PORT: IntegerSetting = { name: 'PORT', fallback: 8080, min: 0, max: 65535 
 const MAX_FRAME_BYTES: IntegerSetting = { name: 'MAX_FRAME_BYTES', fallback: 65536, min: 256, max: 1048576 };
 // Browsers reject a `joined` frame listing more than 64 peers, so a room can never be bigger than that.
 const MAX_ROOM_MEMBERS: IntegerSetting = { name: 'MAX_ROOM_MEMBERS', fallback: 2, min: 2, max: 64 };
-const MAX_FRAMES_PER_SECOND: IntegerSetting = { name: 'MAX_FRAMES_PER_SECOND', fallback: 20, min: 1, max: 10000 };
+const MAX_FRAMES_PER_SECOND: IntegerSetting = { name: 'MAX_FRAMES_PER_SECOND', fallback: 50, min: 1, max: 10000 };
 const JOIN_TIMEOUT_MS: IntegerSetting = { name: 'JOIN_TIMEOUT_MS', fallback: 10000, min: 1, max: 3600000 };
 const HEARTBEAT_INTERVAL_MS: IntegerSetting = { name: 'HEARTBEAT_INTERVAL_MS', fallback: 30000, min: 10, max: 3600000 };
 const MAX_CONNECTIONS: IntegerSetting = { name: 'MAX_CONNECTIONS', fallback: 1000, min: 1, max: 1000000 };

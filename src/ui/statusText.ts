@@ -1,8 +1,32 @@
 /** Turns a room's status into the words a person sees, and a tone for styling. */
 import { assertNever } from '../core/assertNever.ts';
 import type { RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
+import type { ErrorCode } from '../core/protocol/signaling.ts';
 
 export type Tone = 'progress' | 'good' | 'attention' | 'error';
+
+/** Our own words for each refusal: the server's message text is never shown, so it cannot put words in our mouth. */
+function serverRefusalText(code: ErrorCode): string {
+  switch (code) {
+    case 'server-busy':
+      return 'The server is too busy right now. Try again in a minute.';
+    case 'rate-limited':
+      return 'The server received too much from this page too quickly and stopped relaying it. Try again.';
+    case 'idle-timeout':
+      return 'The server closed the connection because joining took too long. Try again.';
+    case 'room-full':
+      return 'This room is full.';
+    case 'malformed':
+    case 'unknown-type':
+    case 'frame-too-large':
+    case 'not-joined':
+    case 'already-joined':
+    case 'unknown-peer':
+      return `The server refused a message from this page (${code}). This page and the server may be different versions; reload the page and try again.`;
+    default:
+      return assertNever(code, 'server error code');
+  }
+}
 
 export function failureText(failure: RoomFailure): string {
   switch (failure.kind) {
@@ -14,8 +38,10 @@ export function failureText(failure: RoomFailure): string {
       return 'A message could not be verified, so the conversation was closed to keep you safe. That message was not shown.';
     case 'no-connection':
       return 'No direct connection could be opened to the other person. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
-    case 'signaling-error':
-      return `The signaling server refused the connection: ${failure.detail}`;
+    case 'server-refused':
+      return serverRefusalText(failure.code);
+    case 'server-unintelligible':
+      return 'The server sent a message Parley does not understand, so the connection was stopped. The server may be misconfigured or tampered with.';
     default:
       return assertNever(failure, 'room failure');
   }

@@ -10,7 +10,7 @@ import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
 import { MAX_MESSAGE_TEXT_BYTES, textSizeBytes } from '../protocol/messages.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
-import { encodeFrame, parseServerFrame, type ServerFrame } from '../protocol/signaling.ts';
+import { encodeFrame, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
 import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
 import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
@@ -67,9 +67,13 @@ export class RoomSession {
   private cancelReconnect: () => void = () => {};
   private cancelRedial: () => void = () => {};
   private hasBeenSecure = false;
+  private hasJoined = false;
   private stopped = false;
 
+  private readonly connectTimeoutMs: number;
+
   constructor(private readonly options: RoomSessionOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     // RSA-3072 generation takes a noticeable moment: start before anyone else is even in the room.
     this.nextKeyPair = this.generateKeyPair();
   }
@@ -160,7 +164,7 @@ export class RoomSession {
   private onServerMessage(data: unknown): void {
     const parsed = parseServerFrame(data);
     if (!parsed.ok) {
-      this.failRoom({ kind: 'signaling-error', detail: `The server sent a message Parley does not understand (${parsed.error.detail}).` });
+      this.failRoom({ kind: 'server-unintelligible', detail: parsed.error.detail });
       return;
     }
     this.onServerFrame(parsed.value);
@@ -169,6 +173,7 @@ export class RoomSession {
   private onServerFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'joined':
+        this.hasJoined = true;
         this.selfId = frame.self;
         this.peersInRoom.clear();
         frame.peers.forEach((peer) => this.peersInRoom.add(peer));
@@ -181,7 +186,9 @@ export class RoomSession {
       case 'peer-left':
         this.peersInRoom.delete(frame.peer);
         if (this.attempt?.peerId === frame.peer) {
-          this.endAttempt();
+          // A verified session runs on the direct connection: the peer losing its server connection
+          // does not end it. When they really leave, the data channel closes and ends it then.
+          if (this.attempt.session?.isSecure !== true) this.endAttempt();
         } else if (this.status.kind === 'reconnecting' && this.selfId !== null) {
           // The direct link closed just before the server said the peer left: they left, we are not redialling.
           this.cancelRedial();
@@ -192,30 +199,41 @@ export class RoomSession {
         this.enqueueInboundSignal(frame.from, frame.blob);
         return;
       case 'error':
-        switch (frame.code) {
-          case 'room-full':
-            this.setStatus({ kind: 'room-full' });
-            this.stop();
-            return;
-          case 'unknown-peer':
-            // Our signal raced the peer leaving; the server's peer-left follows and settles the state.
-            return;
-          case 'malformed':
-          case 'unknown-type':
-          case 'frame-too-large':
-          case 'rate-limited':
-          case 'not-joined':
-          case 'already-joined':
-          case 'idle-timeout':
-          case 'server-busy':
-            this.failRoom({ kind: 'signaling-error', detail: frame.message });
-            return;
-          default:
-            assertNever(frame.code, 'signaling error code');
-        }
+        this.onServerRefusal(frame.code);
         return;
       default:
         assertNever(frame, 'server frame');
+    }
+  }
+
+  private onServerRefusal(code: ErrorCode): void {
+    switch (code) {
+      case 'room-full':
+        if (this.hasJoined) {
+          // We were in this room a moment ago: the server is probably still counting our dropped
+          // connection until its heartbeat notices. Keep trying instead of giving up our place.
+          this.closeSocket();
+          this.onSocketClosed();
+        } else {
+          this.setStatus({ kind: 'room-full' });
+          this.stop();
+        }
+        return;
+      case 'unknown-peer':
+        // Our signal raced the peer leaving; the server's peer-left follows and settles the state.
+        return;
+      case 'malformed':
+      case 'unknown-type':
+      case 'frame-too-large':
+      case 'rate-limited':
+      case 'not-joined':
+      case 'already-joined':
+      case 'idle-timeout':
+      case 'server-busy':
+        this.failRoom({ kind: 'server-refused', code });
+        return;
+      default:
+        assertNever(code, 'signaling error code');
     }
   }
 
@@ -231,6 +249,11 @@ export class RoomSession {
       this.startAttempt(peerId, 'initiator');
     } else {
       this.setStatus({ kind: 'connecting' });
+      // The offer should follow at once; if it never does, say so rather than wait forever.
+      this.cancelRedial();
+      this.cancelRedial = this.options.platform.clock.setTimer(this.connectTimeoutMs, () => {
+        if (this.attempt === null && this.status.kind === 'connecting') this.failRoom({ kind: 'no-connection' });
+      });
     }
   }
 
@@ -255,11 +278,18 @@ export class RoomSession {
     }
     this.lastInboundSignalSeq.set(from, opened.seq);
     const signal = opened.signal;
-    if (this.attempt === null && signal.type === 'offer') this.startAttempt(from, 'responder');
+    // Only the member whose id sorts first may offer, and only to start a connection.
+    if (this.attempt === null && signal.type === 'offer' && this.peersInRoom.has(from) && from < selfId) {
+      this.startAttempt(from, 'responder');
+    }
     const attempt = this.attempt;
     // Late candidates from an attempt that already ended have nowhere to go.
     if (attempt === null || attempt.peerId !== from) return;
-    if (signal.type === 'offer' || signal.type === 'answer') attempt.remoteFingerprint = dtlsFingerprintFromSdp(signal.sdp);
+    if (signal.type === 'offer' || signal.type === 'answer') {
+      // Renegotiation is not part of the protocol: once the handshake started, its fingerprints are fixed.
+      if (attempt.session !== null || attempt.remoteFingerprint !== null) return;
+      attempt.remoteFingerprint = dtlsFingerprintFromSdp(signal.sdp);
+    }
     attempt.handle.signal(signal);
   }
 
@@ -278,7 +308,8 @@ export class RoomSession {
   // ---- the direct connection ---------------------------------------------------------------------
 
   private startAttempt(peerId: string, role: Role): void {
-    const { platform, connectTimeoutMs = 30_000 } = this.options;
+    const { platform } = this.options;
+    this.cancelRedial();
     this.setStatus({ kind: 'connecting' });
     const handle = platform.createPeer(role === 'initiator', {
       onSignal: (raw) => {
@@ -312,7 +343,7 @@ export class RoomSession {
       remoteFingerprint: null,
       session: null,
       earlyMessages: [],
-      cancelTimeout: platform.clock.setTimer(connectTimeoutMs, () => {
+      cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
         if (this.attempt === attempt && attempt.session?.isSecure !== true) {
           this.failRoom(
             attempt.session === null

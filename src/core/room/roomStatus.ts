@@ -1,11 +1,14 @@
 /** Where a room stands, as a union the UI turns into words. */
+import type { ErrorCode } from '../protocol/signaling.ts';
 
 export type RoomFailure =
   | { readonly kind: 'signal-rejected' }
   | { readonly kind: 'verification-failed'; readonly detail: string }
   | { readonly kind: 'frame-rejected'; readonly detail: string }
   | { readonly kind: 'no-connection' }
-  | { readonly kind: 'signaling-error'; readonly detail: string };
+  /** The server refused us. Only the code is kept: the server's own wording is never shown to the user. */
+  | { readonly kind: 'server-refused'; readonly code: ErrorCode }
+  | { readonly kind: 'server-unintelligible'; readonly detail: string };
 
 export type RoomStatus =
   | { readonly kind: 'preparing' }

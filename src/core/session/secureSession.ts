@@ -1,6 +1,6 @@
 /**
  * One end-to-end encrypted session over an open data channel: runs the handshake, then seals outgoing
- * and opens incoming frames. Nothing is sent before the peer is verified, and any frame that fails
+ * and opens incoming frames. No message is sent before the peer is verified, and any frame that fails
  * ends the session: a message that cannot be authenticated is never delivered.
  */
 import { assertNever } from '../assertNever.ts';
@@ -78,7 +78,7 @@ export class SecureSession {
 
   /** Feeds one message from the data channel. Processing is strictly one message at a time. */
   receive(bytes: Uint8Array): void {
-    this.inbound = this.inbound.then(() => this.handle(bytes));
+    this.inbound = this.inbound.then(() => this.handle(bytes)).catch((error: unknown) => this.failFor(`receiving failed: ${String(error)}`));
   }
 
   /** Sends a chat message and returns its id; refused unless the session is verified. */
@@ -101,6 +101,8 @@ export class SecureSession {
       const frame = await this.state.sealer.seal(type, plaintext);
       if (this.state.kind === 'secure') this.options.send(frame);
     });
+    // A throw inside the chain would otherwise wedge every later send silently; end the session instead.
+    this.outbound = this.outbound.catch((error: unknown) => this.failFor(`sending failed: ${String(error)}`));
   }
 
   private fail(failure: SessionFailure): void {

@@ -1,0 +1,592 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { concatBytes, utf8 } from '../../src/core/encoding.ts';
+import { createHello, encodeHello, generateSessionKeyPair, type Role, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
+import { deriveRoomKeys, type RoomKeys } from '../../src/core/crypto/roomSecret.ts';
+import { FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
+import { encodeFrameHeader, FrameType, MAX_FRAME_BYTES } from '../../src/core/protocol/frames.ts';
+import { MAX_MESSAGE_TEXT_BYTES } from '../../src/core/protocol/messages.ts';
+import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
+import { systemRandom } from '../../src/core/ports.ts';
+import { aesKey, FINGERPRINT_A, FINGERPRINT_B, FINGERPRINT_M, flipBit, secretFromSeed } from './support/coreFixtures.ts';
+
+// ---- fixtures ------------------------------------------------------------------------------------
+
+let alicePair: SessionKeyPair;
+let bobPair: SessionKeyPair;
+let malloryPair: SessionKeyPair;
+let room: RoomKeys;
+let otherRoom: RoomKeys;
+
+beforeAll(async () => {
+  [alicePair, bobPair, malloryPair, room, otherRoom] = await Promise.all([
+    generateSessionKeyPair(),
+    generateSessionKeyPair(),
+    generateSessionKeyPair(),
+    deriveRoomKeys(secretFromSeed(600)),
+    deriveRoomKeys(secretFromSeed(601)),
+  ]);
+}, 30_000);
+
+// ---- an in-memory wire between two sessions -------------------------------------------------------
+
+interface Endpoint {
+  readonly session: SecureSession;
+  readonly events: SessionEvent[];
+  /** Every frame this endpoint handed to `send`, in order, whether or not the wire delivered it. */
+  readonly sent: Uint8Array[];
+}
+
+interface EndpointOverrides {
+  readonly role?: Role;
+  readonly authKey?: CryptoKey;
+  readonly keyPair?: SessionKeyPair;
+  readonly localFingerprint?: string;
+  readonly remoteFingerprint?: string;
+}
+
+interface LinkOptions {
+  readonly initiator?: EndpointOverrides;
+  readonly responder?: EndpointOverrides;
+  /** Rewrites what crosses the wire from one side in auto mode: return the frames to deliver instead. */
+  readonly tap?: (from: Role, frame: Uint8Array) => readonly Uint8Array[];
+  /** Connects the initiator to itself: everything it sends comes straight back to it. */
+  readonly reflect?: boolean;
+}
+
+interface Link {
+  readonly initiator: Endpoint;
+  readonly responder: Endpoint;
+  /** Frames captured from a side while it is held, instead of being delivered. */
+  readonly held: Record<Role, Uint8Array[]>;
+  /** Stops automatic delivery of what `from` sends; its frames collect in `held[from]`. */
+  hold(from: Role): void;
+  /** Delivers bytes to the other side of `from`, asynchronously and in order with other deliveries. */
+  deliver(from: Role, frame: Uint8Array): void;
+  /** Waits until nothing is in flight on the wire and neither session has work queued. */
+  settle(): Promise<void>;
+}
+
+function createLink(options: LinkOptions = {}): Link {
+  let pending = 0;
+  const heldSides = new Set<Role>();
+  const held: Record<Role, Uint8Array[]> = { initiator: [], responder: [] };
+  const endpoints = {} as Record<Role, Endpoint>;
+
+  const deliver = (from: Role, frame: Uint8Array): void => {
+    const target = options.reflect === true ? endpoints.initiator : endpoints[from === 'initiator' ? 'responder' : 'initiator'];
+    pending += 1;
+    setTimeout(() => {
+      pending -= 1;
+      target.session.receive(frame);
+    }, 0);
+  };
+
+  const make = (side: Role, overrides: EndpointOverrides = {}): Endpoint => {
+    const events: SessionEvent[] = [];
+    const sent: Uint8Array[] = [];
+    const defaults = side === 'initiator'
+      ? { keyPair: alicePair, localFingerprint: FINGERPRINT_A, remoteFingerprint: FINGERPRINT_B }
+      : { keyPair: bobPair, localFingerprint: FINGERPRINT_B, remoteFingerprint: FINGERPRINT_A };
+    const session = new SecureSession({
+      role: side,
+      authKey: room.authKey,
+      ...defaults,
+      ...overrides,
+      random: systemRandom,
+      onEvent: (event) => events.push(event),
+      send: (frame) => {
+        sent.push(frame.slice());
+        if (heldSides.has(side)) {
+          held[side].push(frame.slice());
+          return;
+        }
+        for (const out of options.tap ? options.tap(side, frame) : [frame]) deliver(side, out);
+      },
+    });
+    return { session, events, sent };
+  };
+
+  endpoints.initiator = make('initiator', options.initiator);
+  endpoints.responder = make('responder', options.responder);
+
+  // The sessions' internal promise chains are read (TypeScript allows bracket access to `private`) so
+  // that settling is exact rather than a guess based on elapsed time.
+  const chains = (): Promise<void>[] =>
+    [endpoints.initiator, endpoints.responder].flatMap(({ session }) => [session['inbound'], session['outbound']]);
+
+  return {
+    initiator: endpoints.initiator,
+    responder: endpoints.responder,
+    held,
+    hold: (from) => heldSides.add(from),
+    deliver,
+    async settle() {
+      for (let round = 0; round < 1000; round++) {
+        const before = chains();
+        await Promise.all(before);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const after = chains();
+        if (pending === 0 && after.every((chain, index) => chain === before[index])) return;
+      }
+      throw new Error('the link did not settle');
+    },
+  };
+}
+
+function startBoth(link: Link): void {
+  link.initiator.session.start();
+  link.responder.session.start();
+}
+
+/** A link whose handshake completed, asserted rather than assumed. */
+async function secureLink(options: LinkOptions = {}): Promise<Link> {
+  const link = createLink(options);
+  startBoth(link);
+  await link.settle();
+  expect(link.initiator.events).toEqual([{ type: 'secure' }]);
+  expect(link.responder.events).toEqual([{ type: 'secure' }]);
+  return link;
+}
+
+const chats = (endpoint: Endpoint) => endpoint.events.filter((event) => event.type === 'chat');
+const failures = (endpoint: Endpoint) => endpoint.events.flatMap((event) => (event.type === 'failed' ? [event.failure] : []));
+const frameTypes = (frames: readonly Uint8Array[]) => frames.map((frame) => frame[1]);
+
+/** The receiver failed exactly once with `kind`, and the failure is its last event: nothing came after it. */
+function expectFailedLast(endpoint: Endpoint, kind: 'verification-failed' | 'frame-rejected'): void {
+  const found = failures(endpoint);
+  expect(found, JSON.stringify(endpoint.events)).toHaveLength(1);
+  expect(found[0]?.kind).toBe(kind);
+  expect(endpoint.events.at(-1)?.type).toBe('failed');
+  expect(endpoint.session.isSecure).toBe(false);
+  expect(() => endpoint.session.sendChat('after the failure')).toThrow();
+}
+
+/** Neither side got anywhere: both failed verification, neither became secure, nothing sealed was sent. */
+function expectHandshakeFailedBoth(link: Link): void {
+  for (const endpoint of [link.initiator, link.responder]) {
+    expect(endpoint.events.some((event) => event.type === 'secure')).toBe(false);
+    expectFailedLast(endpoint, 'verification-failed');
+    for (const type of frameTypes(endpoint.sent)) expect([FrameType.hello, FrameType.confirm]).toContain(type);
+  }
+}
+
+/** Holds the initiator's side after the handshake and lets it seal `texts`; returns the captured frames. */
+async function captureChats(link: Link, texts: readonly string[]): Promise<Uint8Array[]> {
+  link.hold('initiator');
+  for (const text of texts) link.initiator.session.sendChat(text);
+  await link.settle();
+  expect(link.held.initiator).toHaveLength(texts.length);
+  return link.held.initiator.slice();
+}
+
+// ---- the honest path -------------------------------------------------------------------------------
+
+describe('SecureSession between two honest endpoints', () => {
+  it('both sides become secure, exactly once, with nothing else happening', async () => {
+    const link = await secureLink();
+    expect(link.initiator.session.isSecure).toBe(true);
+    expect(link.responder.session.isSecure).toBe(true);
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+  });
+
+  it('chat goes both ways with identical text, and each chat brings a receipt with its id back to the sender', async () => {
+    const link = await secureLink();
+    const fromAlice = link.initiator.session.sendChat('Hello Bob 👋');
+    const fromBob = link.responder.session.sendChat('مرحبا Alice — e\u0301');
+    await link.settle();
+    expect(chats(link.responder)).toEqual([{ type: 'chat', id: fromAlice, text: 'Hello Bob 👋' }]);
+    expect(chats(link.initiator)).toEqual([{ type: 'chat', id: fromBob, text: 'مرحبا Alice — e\u0301' }]);
+    expect(link.initiator.events.filter((event) => event.type === 'receipt')).toEqual([{ type: 'receipt', id: fromAlice }]);
+    expect(link.responder.events.filter((event) => event.type === 'receipt')).toEqual([{ type: 'receipt', id: fromBob }]);
+    expect(fromAlice).not.toBe(fromBob);
+    expect(failures(link.initiator)).toEqual([]);
+    expect(failures(link.responder)).toEqual([]);
+  });
+
+  it('many chats sent back to back arrive complete and in order, with one receipt each', async () => {
+    const link = await secureLink();
+    const texts = Array.from({ length: 12 }, (_, i) => `message ${i}`);
+    const ids = texts.map((text) => link.initiator.session.sendChat(text));
+    await link.settle();
+    expect(chats(link.responder).map((event) => event.type === 'chat' && event.text)).toEqual(texts);
+    expect(chats(link.responder).map((event) => event.type === 'chat' && event.id)).toEqual(ids);
+    expect(link.initiator.events.filter((event) => event.type === 'receipt').map((event) => event.type === 'receipt' && event.id)).toEqual(ids);
+  });
+
+  it('carries a maximum-size (65536-byte) message intact', async () => {
+    const link = await secureLink();
+    const text = `${'€'.repeat(21_845)}!`;
+    link.responder.session.sendChat(text);
+    await link.settle();
+    expect(chats(link.initiator)).toEqual([expect.objectContaining({ text })]);
+  });
+
+  it('does not put chat text on the wire in the clear', async () => {
+    const link = await secureLink();
+    link.initiator.session.sendChat('the secret plan');
+    await link.settle();
+    const wire = new TextDecoder('latin1').decode(concatBytes(...link.initiator.sent, ...link.responder.sent));
+    expect(wire.includes('secret plan')).toBe(false);
+  });
+});
+
+describe('sendChat is refused unless the session is verified', () => {
+  it('throws before start and before the handshake finishes, and sends nothing sealed', async () => {
+    const link = createLink();
+    expect(() => link.initiator.session.sendChat('too early')).toThrow();
+    startBoth(link);
+    expect(() => link.initiator.session.sendChat('still too early')).toThrow();
+    expect(() => link.responder.session.sendChat('still too early')).toThrow();
+    await link.settle();
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    expect(chats(link.responder)).toEqual([]);
+  });
+
+  it('throws for empty or oversized text after secure, and sends nothing', async () => {
+    const link = await secureLink();
+    const before = link.initiator.sent.length;
+    expect(() => link.initiator.session.sendChat('')).toThrow();
+    expect(() => link.initiator.session.sendChat('a'.repeat(MAX_MESSAGE_TEXT_BYTES + 1))).toThrow();
+    await link.settle();
+    expect(link.initiator.sent).toHaveLength(before);
+  });
+
+  it('throws after end(), and an ended session ignores incoming frames', async () => {
+    const link = await secureLink();
+    link.responder.session.end();
+    expect(link.responder.session.isSecure).toBe(false);
+    expect(() => link.responder.session.sendChat('bye')).toThrow();
+    link.initiator.session.sendChat('are you there?');
+    await link.settle();
+    expect(link.responder.events).toEqual([{ type: 'secure' }]);
+  });
+});
+
+// ---- handshake-phase attacks ---------------------------------------------------------------------------
+
+describe('SecureSession refuses a handshake it cannot verify', () => {
+  it('a relay that swapped the DTLS fingerprint the responder sees: both sides fail verification', async () => {
+    const link = createLink({ responder: { remoteFingerprint: FINGERPRINT_M } });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it("a relay that swapped the initiator's own certificate: both sides fail verification", async () => {
+    const link = createLink({ initiator: { localFingerprint: FINGERPRINT_M } });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it('different room secrets: both sides fail verification', async () => {
+    const link = createLink({ responder: { authKey: otherRoom.authKey } });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it('both sides believing they are the initiator: both fail verification', async () => {
+    const link = createLink({ responder: { role: 'initiator' } });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it('a relay that substitutes its own public key in the initiator’s hello: both fail, and the responder seals nothing', async () => {
+    const malloryHello = encodeHello(createHello(malloryPair, systemRandom));
+    const link = createLink({
+      tap: (from, frame) => (from === 'initiator' && frame[1] === FrameType.hello ? [concatBytes(frame.subarray(0, 10), malloryHello)] : [frame]),
+    });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it('a relay that replaces the hello nonce: both fail verification', async () => {
+    const link = createLink({ tap: (from, frame) => (from === 'responder' && frame[1] === FrameType.hello ? [flipBit(frame, 12)] : [frame]) });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+
+  it('a hello carrying an RSA-2048 key is refused', async () => {
+    const weak = await crypto.subtle.generateKey(
+      { name: 'RSA-OAEP', hash: 'SHA-256', modulusLength: 2048, publicExponent: Uint8Array.of(1, 0, 1) },
+      true,
+      ['encrypt', 'decrypt'],
+    );
+    const spki = new Uint8Array(await crypto.subtle.exportKey('spki', weak.publicKey));
+    const link = createLink();
+    link.hold('initiator');
+    startBoth(link);
+    link.deliver('initiator', concatBytes(encodeFrameHeader(FrameType.hello, 0n), systemRandom.bytes(32), spki));
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello]);
+  });
+
+  it('a session wired to itself (everything reflected) fails verification', async () => {
+    const link = createLink({ reflect: true });
+    link.initiator.session.start();
+    await link.settle();
+    expect(link.initiator.events.some((event) => event.type === 'secure')).toBe(false);
+    expectFailedLast(link.initiator, 'verification-failed');
+  });
+
+  it('a tampered confirm fails verification at its receiver', async () => {
+    const link = createLink({ tap: (from, frame) => (from === 'initiator' && frame[1] === FrameType.confirm ? [flipBit(frame, 50)] : [frame]) });
+    startBoth(link);
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+    expect(link.responder.events.some((event) => event.type === 'secure')).toBe(false);
+    // The initiator verified the honest responder, so it alone reaches secure; its chats have no reader.
+    expect(link.initiator.events).toEqual([{ type: 'secure' }]);
+  });
+
+  it('a handshake frame with a non-zero sequence number fails verification', async () => {
+    const link = createLink({
+      tap: (from, frame) => {
+        if (from !== 'initiator' || frame[1] !== FrameType.hello) return [frame];
+        const renumbered = frame.slice();
+        renumbered[9] = 1;
+        return [renumbered];
+      },
+    });
+    startBoth(link);
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+  });
+
+  it('a duplicated hello during the handshake fails verification', async () => {
+    const link = createLink({ tap: (from, frame) => (from === 'initiator' && frame[1] === FrameType.hello ? [frame, frame] : [frame]) });
+    startBoth(link);
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+    expect(link.responder.events.some((event) => event.type === 'secure')).toBe(false);
+  });
+
+  it('a confirm arriving before any hello fails verification', async () => {
+    const link = createLink();
+    link.hold('initiator');
+    startBoth(link);
+    await link.settle();
+    link.deliver('initiator', concatBytes(encodeFrameHeader(FrameType.confirm, 0n), new Uint8Array(32 + 384)));
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+  });
+});
+
+describe('a sealed frame before the handshake completes', () => {
+  it('a forged chat frame as the very first message → verification-failed, never delivered', async () => {
+    const link = createLink();
+    link.hold('initiator');
+    startBoth(link);
+    const forged = await new FrameSealer(await aesKey(), 'initiator-to-responder').seal(FrameType.chat, concatBytes(new Uint8Array(16), utf8('hi')));
+    link.deliver('initiator', forged);
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+    expect(chats(link.responder)).toEqual([]);
+  });
+
+  it("the initiator's genuine first chat delivered ahead of its confirm → verification-failed, never delivered, and the late confirm does not revive the session", async () => {
+    const link = createLink();
+    link.hold('initiator');
+    startBoth(link);
+    await link.settle();
+    // The initiator answered the responder's hello with its confirm; both are held back so far.
+    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm]);
+    const [hello] = link.held.initiator;
+    if (hello === undefined) throw new Error('unreachable');
+    link.deliver('initiator', hello);
+    await link.settle();
+    // The responder answered with its confirm, so the initiator is secure and can seal a chat.
+    expect(link.initiator.events).toEqual([{ type: 'secure' }]);
+    expect(link.responder.events).toEqual([]);
+    link.initiator.session.sendChat('sent before you verified me');
+    await link.settle();
+    const [, ownConfirm, chat] = link.held.initiator;
+    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm, FrameType.chat]);
+    if (ownConfirm === undefined || chat === undefined) throw new Error('unreachable');
+    link.deliver('initiator', chat);
+    link.deliver('initiator', ownConfirm);
+    await link.settle();
+    expectFailedLast(link.responder, 'verification-failed');
+    expect(chats(link.responder)).toEqual([]);
+    expect(link.responder.events.some((event) => event.type === 'secure')).toBe(false);
+  });
+});
+
+// ---- attacks on an established session ---------------------------------------------------------------
+
+describe('SecureSession after secure: any replay, reorder, drop or tampering ends it without delivery', () => {
+  it('a replayed frame: the chat is delivered once, then frame-rejected, and nothing after is delivered', async () => {
+    const link = await secureLink();
+    const [f0, f1] = await captureChats(link, ['once', 'never']);
+    if (f0 === undefined || f1 === undefined) throw new Error('unreachable');
+    link.deliver('initiator', f0);
+    link.deliver('initiator', f0);
+    link.deliver('initiator', f1);
+    await link.settle();
+    expect(chats(link.responder).map((event) => event.type === 'chat' && event.text)).toEqual(['once']);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('two reordered frames: frame-rejected, neither delivered', async () => {
+    const link = await secureLink();
+    const [f0, f1] = await captureChats(link, ['first', 'second']);
+    if (f0 === undefined || f1 === undefined) throw new Error('unreachable');
+    link.deliver('initiator', f1);
+    link.deliver('initiator', f0);
+    await link.settle();
+    expect(chats(link.responder)).toEqual([]);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('a dropped frame: what came before is delivered, the gap is frame-rejected, nothing after is delivered', async () => {
+    const link = await secureLink();
+    const [f0, f1, f2] = await captureChats(link, ['zero', 'one (dropped)', 'two']);
+    if (f0 === undefined || f1 === undefined || f2 === undefined) throw new Error('unreachable');
+    link.deliver('initiator', f0);
+    link.deliver('initiator', f2);
+    link.deliver('initiator', f1);
+    await link.settle();
+    expect(chats(link.responder).map((event) => event.type === 'chat' && event.text)).toEqual(['zero']);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('a flipped bit anywhere (version, type, sequence number, ciphertext, tag): frame-rejected, never delivered', async () => {
+    const positions = [0, 1, 2, 9, 10, 20, -16, -1];
+    for (const position of positions) {
+      const link = await secureLink();
+      const [f0] = await captureChats(link, ['tamper with me']);
+      if (f0 === undefined) throw new Error('unreachable');
+      link.deliver('initiator', flipBit(f0, position < 0 ? f0.length + position : position));
+      link.deliver('initiator', f0); // the genuine frame, too late
+      await link.settle();
+      expect(chats(link.responder), `position ${position}`).toEqual([]);
+      expectFailedLast(link.responder, 'frame-rejected');
+    }
+  });
+
+  it('a truncated frame (one byte short, or shorter than a header): frame-rejected, never delivered', async () => {
+    for (const cut of [1, 16, 30]) {
+      const link = await secureLink();
+      const [f0] = await captureChats(link, ['cut me short']);
+      if (f0 === undefined) throw new Error('unreachable');
+      link.deliver('initiator', f0.subarray(0, Math.max(0, f0.length - cut)));
+      link.deliver('initiator', f0);
+      await link.settle();
+      expect(chats(link.responder), `cut ${cut}`).toEqual([]);
+      expectFailedLast(link.responder, 'frame-rejected');
+    }
+  });
+
+  it('an injected frame larger than 262144 bytes: frame-rejected, and nothing after is delivered', async () => {
+    const link = await secureLink();
+    const [f0] = await captureChats(link, ['after the giant']);
+    if (f0 === undefined) throw new Error('unreachable');
+    link.deliver('initiator', concatBytes(f0.subarray(0, 10), new Uint8Array(MAX_FRAME_BYTES + 1 - 10)));
+    link.deliver('initiator', f0);
+    await link.settle();
+    expect(chats(link.responder)).toEqual([]);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('a second hello (replayed or fresh): frame-rejected, and nothing after is delivered', async () => {
+    for (const which of ['replayed', 'fresh'] as const) {
+      const link = await secureLink();
+      const [f0] = await captureChats(link, ['after the hello']);
+      const originalHello = link.initiator.sent[0];
+      if (f0 === undefined || originalHello === undefined) throw new Error('unreachable');
+      const hello = which === 'replayed'
+        ? originalHello
+        : concatBytes(encodeFrameHeader(FrameType.hello, 0n), encodeHello(createHello(malloryPair, systemRandom)));
+      link.deliver('initiator', hello);
+      link.deliver('initiator', f0);
+      await link.settle();
+      expect(chats(link.responder), which).toEqual([]);
+      expectFailedLast(link.responder, 'frame-rejected');
+    }
+  });
+
+  it('a replayed confirm: frame-rejected', async () => {
+    const link = await secureLink();
+    const confirm = link.initiator.sent[1];
+    if (confirm === undefined) throw new Error('unreachable');
+    link.deliver('initiator', confirm);
+    await link.settle();
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it("a frame reflected back to its own sender: frame-rejected, never delivered", async () => {
+    const link = await secureLink();
+    link.hold('responder');
+    link.responder.session.sendChat('talking to myself');
+    await link.settle();
+    const [own] = link.held.responder;
+    if (own === undefined) throw new Error('unreachable');
+    link.deliver('initiator', own); // arrives at the responder as if the initiator had sent it
+    await link.settle();
+    expect(chats(link.responder)).toEqual([]);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('a frame from another session between the same people: frame-rejected, never delivered', async () => {
+    const first = await secureLink();
+    const [fromFirst] = await captureChats(first, ['from the first session']);
+    const second = await secureLink();
+    if (fromFirst === undefined) throw new Error('unreachable');
+    second.deliver('initiator', fromFirst);
+    await second.settle();
+    expect(chats(second.responder)).toEqual([]);
+    expectFailedLast(second.responder, 'frame-rejected');
+  });
+
+  it('an authentic receipt relabelled as a chat: frame-rejected, never delivered', async () => {
+    const link = await secureLink();
+    link.hold('responder');
+    link.initiator.session.sendChat('please confirm');
+    await link.settle();
+    const [receipt] = link.held.responder;
+    if (receipt === undefined) throw new Error('unreachable');
+    expect(receipt[1]).toBe(FrameType.receipt);
+    const relabelled = receipt.slice();
+    relabelled[1] = FrameType.chat;
+    link.deliver('responder', relabelled);
+    await link.settle();
+    expect(link.initiator.events.filter((event) => event.type === 'chat' || event.type === 'receipt')).toEqual([]);
+    expectFailedLast(link.initiator, 'frame-rejected');
+  });
+
+  it('the sender of a rejected frame is not told by the protocol (it stays secure until the transport closes)', async () => {
+    const link = await secureLink();
+    const [f0] = await captureChats(link, ['x']);
+    if (f0 === undefined) throw new Error('unreachable');
+    link.deliver('initiator', flipBit(f0, 12));
+    await link.settle();
+    expectFailedLast(link.responder, 'frame-rejected');
+    expect(link.initiator.session.isSecure).toBe(true);
+    expect(failures(link.initiator)).toEqual([]);
+  });
+});
+
+describe('a failure inside the session is never silent', () => {
+  it('when the channel throws on send, the sender ends the session visibly instead of wedging', async () => {
+    let channelBroken = false;
+    const link = await secureLink({
+      tap: (side, frame) => {
+        if (channelBroken && side === 'initiator') throw new Error('channel closed');
+        return [frame];
+      },
+    });
+    channelBroken = true;
+    link.initiator.session.sendChat('into the void');
+    await link.settle();
+    expectFailedLast(link.initiator, 'frame-rejected');
+    expect(chats(link.responder)).toHaveLength(0);
+  });
+});
