@@ -186,9 +186,10 @@ export class RoomSession {
       case 'peer-left':
         this.peersInRoom.delete(frame.peer);
         if (this.attempt?.peerId === frame.peer) {
-          // A verified session runs on the direct connection: the peer losing its server connection
-          // does not end it. When they really leave, the data channel closes and ends it then.
-          if (this.attempt.session?.isSecure !== true) this.endAttempt();
+          // The server is the prompt witness of a closed tab: Chromium may keep a dead data channel
+          // looking open for many seconds. A peer whose server connection merely dropped rejoins and
+          // runs a fresh handshake on its own.
+          this.endAttempt();
         } else if (this.status.kind === 'reconnecting' && this.selfId !== null) {
           // The direct link closed just before the server said the peer left: they left, we are not redialling.
           this.cancelRedial();
