@@ -8,15 +8,13 @@ import { encodeFrame, parseClientFrame, type ErrorCode, type ServerFrame } from 
 import type { Logger } from './logger.ts';
 import { FrameRateLimiter } from './rateLimit.ts';
 import { Rooms } from './rooms.ts';
+import type { ServerConfig } from './config.ts';
 
-export type HubSettings = {
-  readonly maxFrameBytes: number;
-  readonly maxRoomMembers: number;
-  readonly maxFramesPerSecond: number;
-  readonly joinTimeoutMs: number;
-  readonly heartbeatIntervalMs: number;
-  readonly maxConnections: number;
-};
+/** The part of the server's configuration that governs connections and rooms. */
+export type HubSettings = Pick<
+  ServerConfig,
+  'maxFrameBytes' | 'maxRoomMembers' | 'maxFramesPerSecond' | 'joinTimeoutMs' | 'heartbeatIntervalMs' | 'maxConnections'
+>;
 
 type Membership = { readonly kind: 'lobby' } | { readonly kind: 'room'; readonly roomId: string };
 
