@@ -1,0 +1,116 @@
+/**
+ * Two bench pages (dist-bench) in two browser contexts, joined in one Parley room through the real server, and
+ * baseline echo links between the same two pages whose WebRTC signals Node relays. Later sections (file transfer,
+ * vault) can reuse the pair and add their own page functions.
+ */
+import type { JSHandle, Page } from '@playwright/test';
+import { generateRoomSecret, roomFragment } from '../src/core/crypto/roomSecret.ts';
+import { systemRandom } from '../src/core/ports.ts';
+import type { BenchApi, EchoTransport } from './page/benchApi.ts';
+import { errorText, withTimeout, type BenchContext } from './harness.ts';
+
+export interface BenchPair {
+  /** Both pages are cross-origin isolated, so their timers step in 5 µs rather than 100 µs. */
+  readonly fineTimers: boolean;
+  /** Sends the messages and measures. */
+  readonly pinger: JSHandle<BenchApi>;
+  /** Answers: receipts from its RoomSession, replies on echo links. */
+  readonly echoer: JSHandle<BenchApi>;
+  /** Waits until both RoomSessions are verified, and says where each one is if they are not. */
+  waitSecure(timeoutMs: number): Promise<void>;
+  /** Opens an echo link of `transport` whose echoer answers each ping with `replyBytes` bytes. */
+  openEchoLink(transport: EchoTransport, replyBytes: number, timeoutMs: number): Promise<string>;
+  closeEchoLink(linkId: string): Promise<void>;
+}
+
+const isolatedPages = new WeakSet<Page>();
+
+/**
+ * The server already sends COOP same-origin; adding COEP to the bench page's own responses makes it cross-origin
+ * isolated, which gives performance.now() 5 µs steps instead of 100 µs. Only page loads pass through this route,
+ * never WebRTC or WebSocket data.
+ */
+async function isolate(page: Page, origin: string): Promise<void> {
+  if (isolatedPages.has(page)) return;
+  isolatedPages.add(page);
+  // A response fulfilled by Playwright has no known address space, so Chromium's Local Network Access checks would
+  // block the page's WebSocket to 127.0.0.1; granting the permission is what a person's "Allow" would do.
+  await page.context().grantPermissions(['local-network-access'], { origin });
+  await page.route(`${origin}/**`, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, headers: { ...response.headers(), 'cross-origin-embedder-policy': 'require-corp' } });
+  });
+}
+
+/** Loads the bench page at `url` (again, if the page is reused) and returns its API once main.ts has installed it. */
+export async function loadBenchPage(page: Page, url: string): Promise<JSHandle<BenchApi>> {
+  await isolate(page, new URL(url).origin);
+  await page.goto(url);
+  const handle = await page.waitForFunction(() => window.parleyBench, undefined, { timeout: 10_000 });
+  // waitForFunction resolves only on a truthy value, so the handle holds the API.
+  return handle as JSHandle<BenchApi>;
+}
+
+/** Relays one page's echo-link signals to the other page, strictly in the order they were produced. */
+function relayTo(target: Page, failures: string[]): (linkId: string, json: string) => Promise<void> {
+  let chain: Promise<void> = Promise.resolve();
+  return (linkId, json) => {
+    chain = chain
+      .then(() => target.evaluate(([id, signal]) => window.parleyBench?.deliverSignal(id, signal), [linkId, json] as const))
+      .catch((error: unknown) => {
+        failures.push(`relay of ${linkId}: ${errorText(error)}`);
+      });
+    return chain;
+  };
+}
+
+export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
+  const fragment = roomFragment(generateRoomSecret(systemRandom));
+  const [first, second] = [await ctx.newPage(), await ctx.newPage()];
+  const relayFailures: string[] = [];
+  // Exposed before navigation so the binding exists before any page script runs.
+  await first.exposeFunction('parleyBenchRelay', relayTo(second, relayFailures));
+  await second.exposeFunction('parleyBenchRelay', relayTo(first, relayFailures));
+  const url = `${ctx.benchUrl}/#${fragment}`;
+  const pinger = await loadBenchPage(first, url);
+  const echoer = await loadBenchPage(second, url);
+  let nextLink = 0;
+
+  const statuses = async (): Promise<string> => {
+    const [a, b] = await Promise.all([pinger.evaluate((api) => api.status()), echoer.evaluate((api) => api.status())]);
+    return `pinger ${a}, echoer ${b}`;
+  };
+
+  const fineTimers = (await pinger.evaluate((api) => api.isolated())) && (await echoer.evaluate((api) => api.isolated()));
+
+  return {
+    fineTimers,
+    pinger,
+    echoer,
+    async waitSecure(timeoutMs) {
+      try {
+        await Promise.all(
+          [first, second].map((page) => page.waitForFunction(() => window.parleyBench?.status() === 'secure', undefined, { timeout: timeoutMs })),
+        );
+      } catch (error) {
+        throw new Error(`the bench pages did not reach secure (${await statuses()})`, { cause: error });
+      }
+    },
+    async openEchoLink(transport, replyBytes, timeoutMs) {
+      const linkId = `${transport}-${nextLink++}`;
+      // The answering end must exist before the offer arrives, so it is opened first.
+      await echoer.evaluate((api, [id, kind, bytes]) => api.openEcho(id, kind, false, 'echoer', bytes), [linkId, transport, replyBytes] as const);
+      await pinger.evaluate((api, [id, kind, bytes]) => api.openEcho(id, kind, true, 'pinger', bytes), [linkId, transport, replyBytes] as const);
+      const opened = Promise.all([pinger.evaluate((api, id) => api.echoOpen(id), linkId), echoer.evaluate((api, id) => api.echoOpen(id), linkId)]);
+      try {
+        await withTimeout(opened, timeoutMs, `opening echo link ${linkId}`);
+      } catch (error) {
+        throw new Error(`${errorText(error)}${relayFailures.length > 0 ? ` (relay: ${relayFailures.join('; ')})` : ''}`, { cause: error });
+      }
+      return linkId;
+    },
+    async closeEchoLink(linkId) {
+      await Promise.all([pinger.evaluate((api, id) => api.closeEcho(id), linkId), echoer.evaluate((api, id) => api.closeEcho(id), linkId)]);
+    },
+  };
+}

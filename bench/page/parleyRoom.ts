@@ -1,0 +1,92 @@
+/** A real Parley RoomSession, wired with the app's own adapters, plus a timer for chat → receipt round trips. */
+import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
+import { webSocketSignaling } from '../../src/adapters/webrtc/signalingSocket.ts';
+import { resolveSignalingUrl } from '../../src/core/protocol/appConfig.ts';
+import { systemClock, systemRandom } from '../../src/core/ports.ts';
+import type { SessionKeyPair } from '../../src/core/crypto/handshake.ts';
+import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import type { RoomStatus } from '../../src/core/room/roomStatus.ts';
+
+interface PendingReceipt {
+  readonly id: string;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+function describe(status: RoomStatus): string {
+  // The whole failure, whatever its kind carries: this text only ever reaches the bench's error messages.
+  return status.kind === 'failed' ? `failed: ${JSON.stringify(status.failure)}` : status.kind;
+}
+
+export class BenchRoom {
+  private readonly session: RoomSession;
+  private status: RoomStatus = { kind: 'preparing' };
+  private pending: PendingReceipt | null = null;
+  private readonly startedAt = performance.now();
+  private secureAt: number | null = null;
+
+  constructor(secret: Uint8Array, generateKeyPair: () => Promise<SessionKeyPair>) {
+    // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
+    this.session = new RoomSession({
+      secret,
+      platform: {
+        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [] }, location.href)),
+        createPeer: simplePeerFactory([]),
+        clock: systemClock,
+        random: systemRandom,
+      },
+      onEvent: (event) => this.onEvent(event),
+      generateKeyPair,
+    });
+    void this.session.start();
+  }
+
+  get secureAfterMs(): number | null {
+    return this.secureAt === null ? null : this.secureAt - this.startedAt;
+  }
+
+  describeStatus(): string {
+    return describe(this.status);
+  }
+
+  async roundTrips(count: number, text: string): Promise<number[]> {
+    const rtts: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const startedAt = performance.now();
+      const sent = this.session.send(text);
+      if (!sent.ok) throw new Error(`RoomSession refused to send: ${sent.reason} (status ${this.describeStatus()})`);
+      // The receipt cannot arrive before this line runs: it needs at least one trip through the data channel.
+      await this.receiptFor(sent.id);
+      rtts.push(performance.now() - startedAt);
+    }
+    return rtts;
+  }
+
+  private receiptFor(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending = { id, resolve, reject };
+    });
+  }
+
+  private onEvent(event: RoomEvent): void {
+    switch (event.type) {
+      case 'status':
+        this.status = event.status;
+        if (event.status.kind === 'secure') this.secureAt ??= performance.now();
+        // A room that fails mid-measurement would otherwise leave the waiting round trip hanging until Node's timeout.
+        if (event.status.kind === 'failed' || event.status.kind === 'peer-left') this.pending?.reject(new Error(`room went ${describe(event.status)}`));
+        return;
+      case 'chat':
+        // The echoing side needs nothing here: SecureSession sends the receipt by itself, as in the app.
+        return;
+      case 'receipt': {
+        const pending = this.pending;
+        if (pending === null) return;
+        this.pending = null;
+        if (pending.id === event.id) pending.resolve();
+        else pending.reject(new Error(`receipt for ${event.id} while waiting for ${pending.id}`));
+        return;
+      }
+    }
+  }
+}

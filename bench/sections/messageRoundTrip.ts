@@ -1,0 +1,147 @@
+/**
+ * Message round trip: 1,000 chat messages one at a time through the full Parley stack (seal, simple-peer, open,
+ * encrypted receipt back), against a bare RTCDataChannel between the same two pages carrying the same bytes.
+ * The app's simple-peer adapter without crypto, and the crypto work alone, are measured too, to say where a gap comes from.
+ */
+import type { JSHandle } from '@playwright/test';
+import { openBenchPair } from '../benchPages.ts';
+import { frameSizes } from '../frames.ts';
+import type { BenchApi } from '../page/benchApi.ts';
+import type { Check, JsonObject, Section, SectionResult } from '../harness.ts';
+import { round, roundSummary, summarize, type Summary } from '../stats.ts';
+
+const MESSAGES = 1000;
+const WARMUP_MESSAGES = 100;
+/**
+ * The variants take turns in blocks, so a burst of load from elsewhere on this shared machine hits all of
+ * them alike instead of spoiling one variant's whole series.
+ */
+const BLOCKS = 10;
+const TEXT_CHARS = 100;
+const P50_TARGET_DIFF_MS = 2;
+/** RSA-3072 generation took up to about 0.8 s here on a loaded machine. */
+const SETTLE_AFTER_SECURE_MS = 1500;
+
+type Variant = 'raw' | 'simplePeer' | 'parley';
+type Measure = (count: number) => Promise<number[]>;
+
+function benchText(chars: number): string {
+  return 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(chars / 45)).slice(0, chars);
+}
+
+function ms(value: number): string {
+  return value.toFixed(3);
+}
+
+function summaryRow(label: string, summary: Summary): string[] {
+  return [label, String(summary.n), ms(summary.p50), ms(summary.p90), ms(summary.p99), ms(summary.max), ms(summary.mean)];
+}
+
+function echoMeasure(pinger: JSHandle<BenchApi>, linkId: string, pingBytes: number): Measure {
+  return (count) => pinger.evaluate((api, [id, n, bytes]) => api.echoRoundTrips(id, n, bytes), [linkId, count, pingBytes] as const);
+}
+
+export const messageRoundTrip: Section = {
+  id: 'messageRoundTrip',
+  title: 'Message round trip, Parley vs raw RTCDataChannel',
+  timeoutMs: 120_000,
+  async run(ctx): Promise<SectionResult> {
+    const text = benchText(TEXT_CHARS);
+    const sizes = await frameSizes(text);
+    const pair = await openBenchPair(ctx);
+    await pair.waitSecure(20_000);
+    // Right after Secure each RoomSession starts generating its next RSA key pair; let that finish off the clock.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_SECURE_MS));
+    // The baselines carry exactly our frame sizes, so only the work done per message differs, not the bytes.
+    const rawLink = await pair.openEchoLink('raw', sizes.receiptFrameBytes, 20_000);
+    const simplePeerLink = await pair.openEchoLink('simple-peer', sizes.receiptFrameBytes, 20_000);
+    const measures: Record<Variant, Measure> = {
+      raw: echoMeasure(pair.pinger, rawLink, sizes.chatFrameBytes),
+      simplePeer: echoMeasure(pair.pinger, simplePeerLink, sizes.chatFrameBytes),
+      parley: (count) => pair.pinger.evaluate((api, [n, message]) => api.roundTrips(n, message), [count, text] as const),
+    };
+    const variants: readonly Variant[] = ['raw', 'simplePeer', 'parley'];
+    for (const variant of variants) await measures[variant](WARMUP_MESSAGES);
+
+    const samples: Record<Variant, number[]> = { raw: [], simplePeer: [], parley: [] };
+    for (let block = 0; block < BLOCKS; block++) {
+      const order = variants.map((_, index) => variants[(index + block) % variants.length]).filter((v): v is Variant => v !== undefined);
+      for (const variant of order) samples[variant].push(...(await measures[variant](MESSAGES / BLOCKS)));
+    }
+    ctx.log('round trips: measured; now the crypto path alone');
+    const cryptoOnly = await pair.pinger.evaluate((api, [n, message]) => api.cryptoPath(n, message), [MESSAGES, text] as const);
+    await Promise.all([pair.closeEchoLink(rawLink), pair.closeEchoLink(simplePeerLink)]);
+
+    const raw = roundSummary(summarize(samples.raw));
+    const simplePeer = roundSummary(summarize(samples.simplePeer));
+    const parley = roundSummary(summarize(samples.parley));
+    const crypto = roundSummary(summarize(cryptoOnly));
+    const p50DiffMs = round(parley.p50 - raw.p50);
+    const p99DiffMs = round(parley.p99 - raw.p99);
+    const vsRaw = {
+      p50Ratio: round(parley.p50 / raw.p50, 2),
+      p99Ratio: round(parley.p99 / raw.p99, 2),
+      p50DiffMs,
+      p99DiffMs,
+    };
+    const simplePeerVsRaw = {
+      p50Ratio: round(simplePeer.p50 / raw.p50, 2),
+      p99Ratio: round(simplePeer.p99 / raw.p99, 2),
+      p50DiffMs: round(simplePeer.p50 - raw.p50),
+      p99DiffMs: round(simplePeer.p99 - raw.p99),
+    };
+    const parleyVsSimplePeer = { p50DiffMs: round(parley.p50 - simplePeer.p50), p99DiffMs: round(parley.p99 - simplePeer.p99) };
+    const check: Check = {
+      name: 'Round trip p50, Parley minus raw',
+      target: `<= ${P50_TARGET_DIFF_MS} ms`,
+      measured: `${ms(p50DiffMs)} ms`,
+      met: p50DiffMs <= P50_TARGET_DIFF_MS,
+    };
+    const data: JsonObject = {
+      fineTimers: pair.fineTimers,
+      messages: MESSAGES,
+      warmupMessages: WARMUP_MESSAGES,
+      interleavedBlocks: BLOCKS,
+      textChars: sizes.textChars,
+      textBytes: sizes.textBytes,
+      pingBytes: sizes.chatFrameBytes,
+      replyBytes: sizes.receiptFrameBytes,
+      rttMs: { raw, simplePeer, parley },
+      parleyVsRaw: vsRaw,
+      simplePeerVsRaw,
+      parleyVsSimplePeer,
+      cryptoPathMsPerRoundTrip: crypto,
+    };
+    return {
+      data,
+      checks: [check],
+      tables: [
+        {
+          title: `Round trip, ${MESSAGES} messages of ${sizes.textChars} chars one at a time (ms; raw and simple-peer carry ${sizes.chatFrameBytes}-byte pings and ${sizes.receiptFrameBytes}-byte replies, our frame sizes)`,
+          columns: ['variant', 'n', 'p50', 'p90', 'p99', 'max', 'mean'],
+          rows: [
+            summaryRow('raw RTCDataChannel', raw),
+            summaryRow('simple-peer adapter, no crypto', simplePeer),
+            summaryRow('Parley (RoomSession, sealed + receipt)', parley),
+            summaryRow('crypto path alone, one page, no network', crypto),
+          ],
+        },
+        {
+          title: 'Compared in this run',
+          columns: ['comparison', 'p50 ratio', 'p50 diff ms', 'p99 ratio', 'p99 diff ms'],
+          rows: [
+            ['Parley / raw', vsRaw.p50Ratio.toFixed(2), ms(vsRaw.p50DiffMs), vsRaw.p99Ratio.toFixed(2), ms(vsRaw.p99DiffMs)],
+            ['simple-peer / raw', simplePeerVsRaw.p50Ratio.toFixed(2), ms(simplePeerVsRaw.p50DiffMs), simplePeerVsRaw.p99Ratio.toFixed(2), ms(simplePeerVsRaw.p99DiffMs)],
+            ['Parley - simple-peer', '-', ms(parleyVsSimplePeer.p50DiffMs), '-', ms(parleyVsSimplePeer.p99DiffMs)],
+          ],
+        },
+      ],
+      notes: [
+        pair.fineTimers
+          ? 'Timed in the page with performance.now(); the bench pages are cross-origin isolated, so it steps in 5 µs.'
+          : 'Timed in the page with performance.now(); the pages are NOT cross-origin isolated, so it steps in 100 µs (figures are multiples of 0.1 ms).',
+        'Parley here is RoomSession without the Svelte UI: rendering the conversation is not in these figures.',
+      ],
+    };
+  },
+};
