@@ -45,8 +45,9 @@ export function contentSecurityPolicy(extraConnectOrigin: string | null): string
   const connectSrc = extraConnectOrigin === null ? "'self'" : `'self' ${extraConnectOrigin}`;
   return [
     "default-src 'none'",
-    // Only our own script files: no inline script, no eval. (All crypto is WebCrypto; no WebAssembly yet.)
-    "script-src 'self'",
+    // Only our own script files: no inline script, no eval. 'wasm-unsafe-eval' lets hash-wasm compile its
+    // SHA-256 (and later argon2id) WebAssembly, which WebCrypto cannot do incrementally; it allows no JS eval.
+    "script-src 'self' 'wasm-unsafe-eval'",
     "style-src 'self'",
     "img-src 'self' blob: data:",
     "font-src 'self'",

@@ -8,6 +8,11 @@ import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
 import { resolveSignalingUrl } from './core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
+import { SpillStore } from './adapters/storage/spillSink.ts';
+import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
+import { fileSource } from './adapters/transfer/fileSource.ts';
+import { createSha256 } from './adapters/transfer/sha256.ts';
+import type { AppPlatform } from './ui/roomState.svelte.ts';
 
 async function main(target: HTMLElement): Promise<void> {
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
@@ -26,11 +31,25 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
   }
-  const platform = {
-    connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
-    createPeer: simplePeerFactory(loaded.config.iceServers),
-    clock: systemClock,
-    random: systemRandom,
+  const spill = new SpillStore();
+  // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
+  void SpillStore.removeAbandoned().catch(() => {});
+  const platform: AppPlatform = {
+    room: {
+      connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
+      createPeer: simplePeerFactory(loaded.config.iceServers),
+      clock: systemClock,
+      random: systemRandom,
+    },
+    transfers: {
+      clock: systemClock,
+      random: systemRandom,
+      createHasher: createSha256,
+      openSink: async (offer) => spill.sink(offer),
+      maxFileBytes: loaded.config.maxFileBytes,
+    },
+    fileSource,
+    checkImage: checkRasterImage,
   };
   mount(App, { target, props: { platform } });
 }

@@ -1,7 +1,7 @@
 /** A real Parley RoomSession, wired with the app's own adapters, plus a timer for chat → receipt round trips. */
 import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from '../../src/adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrl } from '../../src/core/protocol/appConfig.ts';
+import { DEFAULT_MAX_FILE_BYTES, resolveSignalingUrl } from '../../src/core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
@@ -30,7 +30,7 @@ export class BenchRoom {
     this.session = new RoomSession({
       secret,
       platform: {
-        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [] }, location.href)),
+        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href)),
         createPeer: simplePeerFactory([]),
         clock: systemClock,
         random: systemRandom,

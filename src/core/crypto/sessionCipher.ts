@@ -7,6 +7,7 @@ import { concatBytes, toBufferSource } from '../encoding.ts';
 import { encodeFrameHeader, MAX_FRAME_BYTES, type Frame, type SealedFrameType } from '../protocol/frames.ts';
 
 export type Direction = 'initiator-to-responder' | 'responder-to-initiator';
+const EMPTY = new Uint8Array(0);
 const GCM_TAG_BYTES = 16;
 
 function directionPrefix(direction: Direction): Uint8Array {
@@ -31,18 +32,24 @@ export class FrameSealer {
     private readonly direction: Direction,
   ) {}
 
-  /** Callers must await each seal before the next send: frames must leave in sequence order. */
-  async seal(type: SealedFrameType, plaintext: Uint8Array): Promise<Uint8Array> {
-    if (plaintext.length > MAX_SEALED_PLAINTEXT_BYTES) throw new Error(`plaintext of ${plaintext.length} bytes does not fit one frame`);
+  /**
+   * Seals `plaintext` into a frame: header, then `associated` in the clear, then ciphertext; the header and
+   * `associated` together are the additional data. Callers must await each seal before the next send:
+   * frames must leave in sequence order.
+   */
+  async seal(type: SealedFrameType, plaintext: Uint8Array, associated: Uint8Array = EMPTY): Promise<Uint8Array> {
+    if (associated.length + plaintext.length > MAX_SEALED_PLAINTEXT_BYTES) {
+      throw new Error(`plaintext of ${plaintext.length} bytes does not fit one frame`);
+    }
     const seq = this.nextSeq;
     this.nextSeq += 1n;
     const header = encodeFrameHeader(type, seq);
     const ciphertext = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: frameIv(this.direction, seq), additionalData: toBufferSource(header) },
+      { name: 'AES-GCM', iv: frameIv(this.direction, seq), additionalData: toBufferSource(concatBytes(header, associated)) },
       this.key,
       toBufferSource(plaintext),
     );
-    return concatBytes(header, new Uint8Array(ciphertext));
+    return concatBytes(header, associated, new Uint8Array(ciphertext));
   }
 }
 
@@ -56,16 +63,25 @@ export class FrameOpener {
     private readonly direction: Direction,
   ) {}
 
-  /** Callers must open frames one at a time, in arrival order. */
-  async open(frame: Frame): Promise<OpenResult> {
+  /**
+   * Opens one frame whose body starts with `associatedBytes` of clear, authenticated data (0 for most
+   * types). Callers must open frames one at a time, in arrival order.
+   */
+  async open(frame: Frame, associatedBytes = 0): Promise<OpenResult> {
     if (frame.seq !== this.expectedSeq) {
       return { ok: false, reason: `expected frame ${this.expectedSeq}, got ${frame.seq} (replayed, reordered or dropped)` };
     }
+    if (frame.body.length < associatedBytes) return { ok: false, reason: `frame ${frame.seq} is shorter than its clear header` };
+    const associated = frame.body.subarray(0, associatedBytes);
     try {
       const plaintext = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: frameIv(this.direction, frame.seq), additionalData: toBufferSource(frame.header) },
+        {
+          name: 'AES-GCM',
+          iv: frameIv(this.direction, frame.seq),
+          additionalData: toBufferSource(concatBytes(frame.header, associated)),
+        },
         this.key,
-        toBufferSource(frame.body),
+        toBufferSource(frame.body.subarray(associatedBytes)),
       );
       this.expectedSeq += 1n;
       return { ok: true, plaintext: new Uint8Array(plaintext) };

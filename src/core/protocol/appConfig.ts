@@ -10,7 +10,12 @@ export interface AppConfig {
   /** ws:// or wss:// URL of the signaling server; null means the server that served the page, at /ws. */
   readonly signalingUrl: string | null;
   readonly iceServers: readonly IceServerConfig[];
+  /** The largest file this page sends or accepts. */
+  readonly maxFileBytes: number;
 }
+
+export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
+const MAX_FILE_BYTES_CEILING = 4 * 1024 * 1024 * 1024;
 
 export type ConfigResult = { readonly ok: true; readonly config: AppConfig } | { readonly ok: false; readonly reason: string };
 
@@ -62,7 +67,11 @@ export function parseAppConfig(value: unknown): ConfigResult {
     if (typeof parsed === 'string') return { ok: false, reason: parsed };
     iceServers.push(parsed);
   }
-  return { ok: true, config: { signalingUrl, iceServers } };
+  const maxFileBytes = value['maxFileBytes'] ?? DEFAULT_MAX_FILE_BYTES;
+  if (typeof maxFileBytes !== 'number' || !Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0 || maxFileBytes > MAX_FILE_BYTES_CEILING) {
+    return { ok: false, reason: `maxFileBytes must be a whole number of bytes up to ${MAX_FILE_BYTES_CEILING}` };
+  }
+  return { ok: true, config: { signalingUrl, iceServers, maxFileBytes } };
 }
 
 /** The signaling URL to use from a page at `pageUrl`: the configured one, or `/ws` on the page's own origin. */

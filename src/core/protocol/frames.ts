@@ -13,10 +13,18 @@ export const FrameType = {
   confirm: 0x02,
   chat: 0x10,
   receipt: 0x11,
+  /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
+  transferControl: 0x20,
+  /** One chunk of a file: a clear 21-byte chunk header, authenticated as additional data, then sealed bytes. */
+  transferChunk: 0x21,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export type HandshakeFrameType = typeof FrameType.hello | typeof FrameType.confirm;
-export type SealedFrameType = typeof FrameType.chat | typeof FrameType.receipt;
+export type SealedFrameType =
+  | typeof FrameType.chat
+  | typeof FrameType.receipt
+  | typeof FrameType.transferControl
+  | typeof FrameType.transferChunk;
 
 const FRAME_TYPES: ReadonlySet<number> = new Set(Object.values(FrameType));
 

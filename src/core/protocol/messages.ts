@@ -1,6 +1,9 @@
 /** The plaintext inside sealed frames: chat messages and delivery receipts, each with a strict parser. */
 import { bytesToBase64url, base64urlToBytes, concatBytes, fromUtf8, utf8 } from '../encoding.ts';
-import { FrameType, type SealedFrameType } from './frames.ts';
+import { FrameType } from './frames.ts';
+
+/** The frame types whose plaintext this module encodes. */
+export type MessageFrameType = typeof FrameType.chat | typeof FrameType.receipt;
 
 export const MESSAGE_ID_BYTES = 16;
 /** The most text one message may carry, in UTF-8 bytes. */
@@ -16,7 +19,7 @@ export function textSizeBytes(text: string): number {
   return utf8(text).length;
 }
 
-export function encodeMessage(message: SessionMessage): { readonly type: SealedFrameType; readonly plaintext: Uint8Array } {
+export function encodeMessage(message: SessionMessage): { readonly type: MessageFrameType; readonly plaintext: Uint8Array } {
   const id = base64urlToBytes(message.id);
   if (id === null || id.length !== MESSAGE_ID_BYTES) throw new Error(`message id ${message.id} is not ${MESSAGE_ID_BYTES} bytes of base64url`);
   switch (message.type) {
@@ -30,7 +33,7 @@ export function encodeMessage(message: SessionMessage): { readonly type: SealedF
   }
 }
 
-export function parseMessage(type: SealedFrameType, plaintext: Uint8Array): MessageParseResult {
+export function parseMessage(type: MessageFrameType, plaintext: Uint8Array): MessageParseResult {
   if (plaintext.length < MESSAGE_ID_BYTES) return { ok: false, reason: 'message shorter than its id' };
   const id = bytesToBase64url(plaintext.subarray(0, MESSAGE_ID_BYTES));
   switch (type) {

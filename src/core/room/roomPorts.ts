@@ -25,6 +25,8 @@ export interface PeerHandlers {
 export interface PeerHandle {
   signal(signal: PeerSignal): void;
   send(bytes: Uint8Array): void;
+  /** Resolves when the channel's send buffer has drained below its low-water mark (or the channel closed). */
+  writable(): Promise<void>;
   destroy(): void;
 }
 

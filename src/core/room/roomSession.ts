@@ -13,6 +13,8 @@ import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
 import { encodeFrame, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
 import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
+import type { TransferChannel } from '../transfer/transferManager.ts';
+import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
 import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
 
 export type RoomEvent =
@@ -31,6 +33,16 @@ export interface RoomSessionOptions {
   /** How long a direct connection may take from first contact to verified; then we give up visibly. */
   readonly connectTimeoutMs?: number;
   readonly generateKeyPair?: () => Promise<SessionKeyPair>;
+  /** Where file transfers live; they outlast sessions so that an interrupted one can resume. */
+  readonly transfers?: TransferEndpoint;
+}
+
+/** The room's view of its transfer manager. */
+export interface TransferEndpoint {
+  attach(channel: TransferChannel): void;
+  detach(): void;
+  onControl(message: TransferControl): void;
+  onChunk(header: ChunkHeader, data: Uint8Array): void;
 }
 
 /** Data that arrives between the channel opening and our key pair being ready; a hello and a confirm at most. */
@@ -396,10 +408,25 @@ export class RoomSession {
 
   private onSessionEvent(attempt: PeerAttempt, event: SessionEvent): void {
     switch (event.type) {
-      case 'secure':
+      case 'secure': {
         attempt.cancelTimeout();
         this.hasBeenSecure = true;
         this.setStatus({ kind: 'secure' });
+        const session = attempt.session;
+        if (session !== null) {
+          this.options.transfers?.attach({
+            sendControl: (message) => session.sendControl(message),
+            sendChunk: (header, data) => session.sendChunk(header, data),
+            writable: () => attempt.handle.writable(),
+          });
+        }
+        return;
+      }
+      case 'transfer-control':
+        this.options.transfers?.onControl(event.message);
+        return;
+      case 'transfer-chunk':
+        this.options.transfers?.onChunk(event.header, event.data);
         return;
       case 'chat':
         this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs: this.options.platform.clock.nowMs() });
@@ -420,6 +447,7 @@ export class RoomSession {
     if (attempt === null) return;
     this.attempt = null;
     attempt.cancelTimeout();
+    if (attempt.session?.isSecure === true) this.options.transfers?.detach();
     attempt.session?.end();
     attempt.handle.destroy();
   }

@@ -20,7 +20,16 @@ import {
 } from '../crypto/handshake.ts';
 import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
-import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type SessionMessage } from '../protocol/messages.ts';
+import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type MessageFrameType, type SessionMessage } from '../protocol/messages.ts';
+import {
+  CHUNK_HEADER_BYTES,
+  encodeChunkHeader,
+  encodeTransferControl,
+  parseChunkHeader,
+  parseTransferControl,
+  type ChunkHeader,
+  type TransferControl,
+} from '../transfer/transferMessages.ts';
 import type { Random } from '../ports.ts';
 
 export type SessionFailure =
@@ -31,6 +40,8 @@ export type SessionEvent =
   | { readonly type: 'secure' }
   | { readonly type: 'chat'; readonly id: string; readonly text: string }
   | { readonly type: 'receipt'; readonly id: string }
+  | { readonly type: 'transfer-control'; readonly message: TransferControl }
+  | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array }
   | { readonly type: 'failed'; readonly failure: SessionFailure };
 
 export interface SecureSessionOptions {
@@ -94,15 +105,35 @@ export class SecureSession {
     this.state = { kind: 'ended' };
   }
 
+  /** Sends a transfer control message (offer, accept, ack, cancel, complete) once the session is verified. */
+  sendControl(message: TransferControl): void {
+    if (this.state.kind !== 'secure') throw new Error('The conversation is not secure yet; nothing was sent.');
+    void this.enqueueFrame(FrameType.transferControl, encodeTransferControl(message));
+  }
+
+  /**
+   * Sends one file chunk; resolves once it is sealed and handed to the channel, so a sender can bound how
+   * much it has queued. The chunk header travels in the clear but is authenticated with the frame.
+   */
+  sendChunk(header: ChunkHeader, data: Uint8Array): Promise<void> {
+    if (this.state.kind !== 'secure') return Promise.reject(new Error('The conversation is not secure; the chunk was not sent.'));
+    return this.enqueueFrame(FrameType.transferChunk, data, encodeChunkHeader(header));
+  }
+
   private enqueueSealed(message: SessionMessage): void {
     const { type, plaintext } = encodeMessage(message);
-    this.outbound = this.outbound.then(async () => {
+    void this.enqueueFrame(type, plaintext);
+  }
+
+  private enqueueFrame(type: SealedFrameType, plaintext: Uint8Array, associated?: Uint8Array): Promise<void> {
+    const sent = this.outbound.then(async () => {
       if (this.state.kind !== 'secure') return;
-      const frame = await this.state.sealer.seal(type, plaintext);
+      const frame = await this.state.sealer.seal(type, plaintext, associated);
       if (this.state.kind === 'secure') this.options.send(frame);
     });
     // A throw inside the chain would otherwise wedge every later send silently; end the session instead.
-    this.outbound = this.outbound.catch((error: unknown) => this.failFor(`sending failed: ${String(error)}`));
+    this.outbound = sent.catch((error: unknown) => this.failFor(`sending failed: ${String(error)}`));
+    return this.outbound;
   }
 
   private fail(failure: SessionFailure): void {
@@ -126,7 +157,13 @@ export class SecureSession {
         return;
       case FrameType.chat:
       case FrameType.receipt:
-        await this.handleSealed(frame.type, frame);
+        await this.handleMessage(frame.type, frame);
+        return;
+      case FrameType.transferControl:
+        await this.handleTransferControl(frame);
+        return;
+      case FrameType.transferChunk:
+        await this.handleTransferChunk(frame);
         return;
       default:
         assertNever(frame.type, 'frame type');
@@ -185,17 +222,47 @@ export class SecureSession {
     this.options.onEvent({ type: 'secure' });
   }
 
-  private async handleSealed(type: SealedFrameType, frame: Frame): Promise<void> {
+  /** Opens a sealed frame, or ends the session; null means it failed and nothing may be delivered. */
+  private async openSealed(frame: Frame, associatedBytes = 0): Promise<Uint8Array | null> {
     if (this.state.kind !== 'secure') {
       this.failFor('an encrypted frame arrived before the handshake finished');
-      return;
+      return null;
     }
-    const opened = await this.state.opener.open(frame);
+    const opened = await this.state.opener.open(frame, associatedBytes);
     if (!opened.ok) {
       this.fail({ kind: 'frame-rejected', detail: opened.reason });
+      return null;
+    }
+    return opened.plaintext;
+  }
+
+  private async handleTransferControl(frame: Frame): Promise<void> {
+    const plaintext = await this.openSealed(frame);
+    if (plaintext === null) return;
+    const parsed = parseTransferControl(plaintext);
+    if (!parsed.ok) {
+      this.fail({ kind: 'frame-rejected', detail: parsed.reason });
       return;
     }
-    const parsed = parseMessage(type, opened.plaintext);
+    this.options.onEvent({ type: 'transfer-control', message: parsed.message });
+  }
+
+  private async handleTransferChunk(frame: Frame): Promise<void> {
+    const data = await this.openSealed(frame, CHUNK_HEADER_BYTES);
+    if (data === null) return;
+    // The header was authenticated with the frame; parsing it can still find it nonsensical.
+    const header = parseChunkHeader(frame.body.subarray(0, CHUNK_HEADER_BYTES));
+    if (header === null) {
+      this.fail({ kind: 'frame-rejected', detail: 'malformed chunk header' });
+      return;
+    }
+    this.options.onEvent({ type: 'transfer-chunk', header, data });
+  }
+
+  private async handleMessage(type: MessageFrameType, frame: Frame): Promise<void> {
+    const plaintext = await this.openSealed(frame);
+    if (plaintext === null) return;
+    const parsed = parseMessage(type, plaintext);
     if (!parsed.ok) {
       this.fail({ kind: 'frame-rejected', detail: parsed.reason });
       return;

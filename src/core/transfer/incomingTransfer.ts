@@ -1,0 +1,120 @@
+/** The receiver's check of one transfer: every chunk against the offer, acknowledgements, and the final hash. */
+import { assertNever } from '../assertNever.ts';
+import { bytesEqual } from '../encoding.ts';
+import { chunkIndexAtOffset, chunkRange, isLastChunk, planChunks, type ChunkPlan } from './chunkPlan.ts';
+import { ACK_EVERY_BYTES } from './transferLimits.ts';
+import { offerProblem, type CancelReason, type ChunkHeader, type TransferOffer } from './transferMessages.ts';
+
+/** Streaming SHA-256, supplied by the platform: WebCrypto only digests whole buffers. */
+export interface IncrementalHasher {
+  update(bytes: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+export type ChunkVerdict =
+  | {
+      readonly kind: 'store';
+      /** Where `data` goes in the file. */
+      readonly offsetBytes: number;
+      /** Cumulative bytes to acknowledge now (a multiple of ACK_EVERY_BYTES was crossed, or this is the last chunk), else null. */
+      readonly ack: number | null;
+      /** Set on the last chunk: whether the content's SHA-256 equals the announced one. */
+      readonly done: null | { readonly hashMatches: boolean };
+    }
+  | { readonly kind: 'reject'; readonly reason: string };
+
+export type IncomingStatus = 'receiving' | 'done' | 'dead';
+
+export type IncomingResult =
+  | { readonly ok: true; readonly transfer: IncomingTransfer }
+  | { readonly ok: false; readonly reason: CancelReason; readonly detail: string };
+
+export class IncomingTransfer {
+  private readonly plan: ChunkPlan;
+  private nextIndex: number;
+  private received: number;
+  private state: IncomingStatus = 'receiving';
+
+  private constructor(
+    readonly offer: TransferOffer,
+    private readonly hasher: IncrementalHasher,
+    heldBytes: number,
+    heldIndex: number,
+  ) {
+    this.plan = planChunks(offer.sizeBytes, offer.chunkBytes);
+    this.received = heldBytes;
+    this.nextIndex = heldIndex;
+  }
+
+  /** Refuses an offer over this receiver's size limit (`too-large`) or one no parser would have let through. */
+  static fromOffer(offer: TransferOffer, maxFileBytes: number, hasher: IncrementalHasher): IncomingResult {
+    return IncomingTransfer.resume(offer, maxFileBytes, hasher, 0);
+  }
+
+  /**
+   * Continues a transfer of which the first `heldBytes` are already stored, for a receiver that lost this
+   * object (a reload) but kept the data. `hasher` must already have absorbed exactly those bytes, and
+   * `heldBytes` must be a chunk start: it is what this receiver then sends as its `accept` offset.
+   */
+  static resume(offer: TransferOffer, maxFileBytes: number, hasher: IncrementalHasher, heldBytes: number): IncomingResult {
+    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0) throw new RangeError(`maximum file size ${maxFileBytes} is not a byte count`);
+    const problem = offerProblem(offer);
+    if (problem !== null) return { ok: false, reason: 'protocol-error', detail: problem };
+    if (offer.sizeBytes > maxFileBytes) {
+      return { ok: false, reason: 'too-large', detail: `${offer.sizeBytes} bytes exceeds the limit of ${maxFileBytes}` };
+    }
+    const heldIndex = chunkIndexAtOffset(planChunks(offer.sizeBytes, offer.chunkBytes), heldBytes);
+    if (heldIndex === null) throw new RangeError(`held bytes ${heldBytes} is not the start of a chunk`);
+    return { ok: true, transfer: new IncomingTransfer(offer, hasher, heldBytes, heldIndex) };
+  }
+
+  /** Bytes accepted so far, all of them in order from the start: the offset to resume from. */
+  get receivedBytes(): number {
+    return this.received;
+  }
+
+  get status(): IncomingStatus {
+    return this.state;
+  }
+
+  /**
+   * Accepts only the exact next chunk of exactly the planned length with the right "last" flag, so the
+   * receiver never holds more than the announced size. Any violation kills the transfer: this and every
+   * later chunk is rejected and must not be stored.
+   */
+  onChunk(header: ChunkHeader, data: Uint8Array): ChunkVerdict {
+    const problem = this.chunkProblem(header, data);
+    if (problem !== null) {
+      this.state = 'dead';
+      return { kind: 'reject', reason: problem };
+    }
+    const { startByte, endByte } = chunkRange(this.plan, header.index);
+    this.hasher.update(data);
+    this.received = endByte;
+    this.nextIndex += 1;
+    const crossedAckPoint = Math.floor(endByte / ACK_EVERY_BYTES) > Math.floor(startByte / ACK_EVERY_BYTES);
+    if (!header.isLast) return { kind: 'store', offsetBytes: startByte, ack: crossedAckPoint ? endByte : null, done: null };
+    this.state = 'done';
+    const hashMatches = bytesEqual(this.hasher.digest(), this.offer.sha256);
+    return { kind: 'store', offsetBytes: startByte, ack: endByte, done: { hashMatches } };
+  }
+
+  private chunkProblem(header: ChunkHeader, data: Uint8Array): string | null {
+    switch (this.state) {
+      case 'dead':
+        return 'transfer already failed';
+      case 'done':
+        return 'chunk after the last one';
+      case 'receiving':
+        break;
+      default:
+        return assertNever(this.state, 'incoming transfer status');
+    }
+    if (header.id !== this.offer.id) return 'chunk of another transfer';
+    if (header.index !== this.nextIndex) return `chunk ${header.index} arrived, ${this.nextIndex} expected`;
+    if (header.isLast !== isLastChunk(this.plan, header.index)) return header.isLast ? 'last flag before the last chunk' : 'last chunk without its flag';
+    const { startByte, endByte } = chunkRange(this.plan, header.index);
+    if (data.length !== endByte - startByte) return `chunk of ${data.length} bytes, ${endByte - startByte} planned`;
+    return null;
+  }
+}

@@ -1,0 +1,24 @@
+/** Sizes and counts that bound file transfers, shared by sender, receiver and tests. */
+
+/** A transfer id is 16 random bytes, sent as base64url (22 characters). */
+export const TRANSFER_ID_BYTES = 16;
+
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
+export const MIN_CHUNK_BYTES = 1024;
+/** Chunk plus chunk header, frame header and GCM tag stays well under the 262 144-byte frame limit. */
+export const MAX_CHUNK_BYTES = 192 * 1024;
+
+/** Receiver policy, not a protocol limit: the offer parser accepts any safe size; IncomingTransfer enforces this. */
+export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/** The receiver acknowledges cumulatively each time its received byte count crosses a multiple of this. */
+export const ACK_EVERY_BYTES = 1024 * 1024;
+/** Unacknowledged bytes a sender keeps in flight; must exceed ACK_EVERY_BYTES plus one chunk (see OutgoingWindow). */
+export const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** Limits of the announced name and MIME type, in UTF-16 code units (JavaScript string length). */
+export const MAX_NAME_CHARS = 255;
+export const MAX_MIME_CHARS = 127;
+
+export const MAX_CONCURRENT_INCOMING = 4;
+export const DEFAULT_MAX_OFFERS_PER_MINUTE = 30;

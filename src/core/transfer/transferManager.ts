@@ -1,0 +1,557 @@
+/**
+ * Runs every file transfer of one room: queues outgoing files and streams them chunk by chunk under
+ * backpressure and an acknowledgement window, receives incoming ones into a sink while checking every
+ * chunk against the announcement and the SHA-256 at the end, and survives a dropped connection by
+ * resuming from what the receiver holds. `F` is the platform's handle of a finished received file.
+ */
+import { assertNever } from '../assertNever.ts';
+import type { Clock, Random } from '../ports.ts';
+import { chunkRange, isLastChunk, planChunks } from './chunkPlan.ts';
+import { IncomingTransfer, type IncrementalHasher } from './incomingTransfer.ts';
+import { OfferGate } from './incomingPolicy.ts';
+import { OutgoingWindow } from './outgoingWindow.ts';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES } from './transferLimits.ts';
+import { isSameOffer, newTransferId, type CancelReason, type ChunkHeader, type TransferControl, type TransferOffer } from './transferMessages.ts';
+
+export interface FileSource {
+  readonly name: string;
+  readonly mimeType: string;
+  readonly sizeBytes: number;
+  read(startByte: number, endByte: number): Promise<Uint8Array>;
+}
+
+export interface ReceiveSink<F> {
+  append(bytes: Uint8Array): Promise<void>;
+  finish(): Promise<F>;
+  discard(): Promise<void>;
+}
+
+export interface TransferPlatform<F> {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly createHasher: () => Promise<IncrementalHasher>;
+  readonly openSink: (offer: TransferOffer) => Promise<ReceiveSink<F>>;
+  readonly maxFileBytes: number;
+  readonly chunkBytes?: number;
+  readonly windowBytes?: number;
+  /** A receiving transfer that gets no chunk for this long while connected is given up. */
+  readonly stallTimeoutMs?: number;
+  /** A paused incoming transfer whose sender does not come back within this long is given up. */
+  readonly abandonTimeoutMs?: number;
+}
+
+/** The live secure session's sending side, as transfers see it. */
+export interface TransferChannel {
+  sendControl(message: TransferControl): void;
+  sendChunk(header: ChunkHeader, data: Uint8Array): Promise<void>;
+  /** Resolves when the data channel has room for more (its buffer is below the low-water mark). */
+  writable(): Promise<void>;
+}
+
+export type TransferFailure = CancelReason | 'read-failed';
+
+export type TransferState =
+  | { readonly kind: 'preparing' }
+  | { readonly kind: 'queued' }
+  | { readonly kind: 'offered' }
+  | { readonly kind: 'sending' }
+  | { readonly kind: 'receiving' }
+  | { readonly kind: 'paused' }
+  | { readonly kind: 'verifying' }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'cancelled'; readonly by: 'me' | 'peer' }
+  | { readonly kind: 'failed'; readonly reason: TransferFailure };
+
+export interface TransferView<F> {
+  readonly id: string;
+  readonly direction: 'outgoing' | 'incoming';
+  readonly name: string;
+  readonly mimeType: string;
+  readonly sizeBytes: number;
+  /** Bytes the receiver holds: acknowledged ones for the sender, stored ones for the receiver. */
+  readonly transferredBytes: number;
+  /** Bytes sent again after a resume; 0 when nothing had to be repeated. */
+  readonly resentBytes: number;
+  /** Where the latest resume started (the receiver already held this much); null if never resumed. */
+  readonly resumedAtBytes: number | null;
+  readonly state: TransferState;
+  readonly startedAtMs: number;
+  readonly file: F | null;
+}
+
+const HASH_READ_BYTES = 4 * 1024 * 1024;
+/** Chunks handed to the session but not yet sealed and sent: enough to overlap reading, sealing and sending. */
+const MAX_CHUNKS_IN_SEAL = 2;
+
+function isActive(state: TransferState): boolean {
+  return state.kind === 'offered' || state.kind === 'sending' || state.kind === 'verifying' || state.kind === 'receiving';
+}
+
+export function isFinal(state: TransferState): boolean {
+  return state.kind === 'done' || state.kind === 'cancelled' || state.kind === 'failed';
+}
+
+interface Outgoing {
+  readonly direction: 'outgoing';
+  readonly id: string;
+  readonly source: FileSource;
+  /** Known once the file is hashed. */
+  offer: TransferOffer | null;
+  state: TransferState;
+  window: OutgoingWindow | null;
+  resentBytes: number;
+  resumedAtBytes: number | null;
+  readonly startedAtMs: number;
+  /** Wakes a sender loop that waits for an acknowledgement, a cancel or a lost connection. */
+  wake: () => void;
+}
+
+interface Incoming<F> {
+  readonly direction: 'incoming';
+  readonly id: string;
+  readonly offer: TransferOffer;
+  readonly transfer: IncomingTransfer;
+  readonly sink: ReceiveSink<F>;
+  state: TransferState;
+  file: F | null;
+  readonly startedAtMs: number;
+  /** Chunks are stored strictly one after another. */
+  chain: Promise<void>;
+  cancelTimer: () => void;
+}
+
+type Entry<F> = Outgoing | Incoming<F>;
+
+export class TransferManager<F> {
+  private readonly entries = new Map<string, Entry<F>>();
+  private channel: TransferChannel | null = null;
+  private readonly gate: OfferGate;
+  /** Offers admitted but still being set up (hasher, sink): they count against the limit already. */
+  private incomingBeingOpened = 0;
+  private readonly chunkBytes: number;
+  private readonly windowBytes: number;
+
+  constructor(
+    private readonly platform: TransferPlatform<F>,
+    private readonly onChange: (view: TransferView<F>) => void,
+  ) {
+    this.gate = new OfferGate(platform.clock);
+    this.chunkBytes = platform.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.windowBytes = platform.windowBytes ?? DEFAULT_WINDOW_BYTES;
+  }
+
+  // ---- the session comes and goes ----------------------------------------------------------------
+
+  /** A verified session is up: resume and start what waits. */
+  attach(channel: TransferChannel): void {
+    this.channel = channel;
+    this.pumpOutgoing();
+  }
+
+  /** The session ended: everything in flight pauses, to resume on the next session. */
+  detach(): void {
+    this.channel = null;
+    for (const entry of this.entries.values()) {
+      if (!isActive(entry.state)) continue;
+      this.setState(entry, { kind: 'paused' });
+      if (entry.direction === 'outgoing') entry.wake();
+      else this.armAbandonTimer(entry);
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------------------------------
+
+  /** Queues a file and returns its transfer id. Over the size limit it is refused at once, before anything is sent. */
+  send(source: FileSource): string {
+    const entry: Outgoing = {
+      direction: 'outgoing',
+      id: newTransferId(this.platform.random),
+      source,
+      offer: null,
+      state: { kind: 'preparing' },
+      window: null,
+      resentBytes: 0,
+      resumedAtBytes: null,
+      startedAtMs: this.platform.clock.nowMs(),
+      wake: () => {},
+    };
+    this.entries.set(entry.id, entry);
+    if (source.sizeBytes > this.platform.maxFileBytes) {
+      this.setState(entry, { kind: 'failed', reason: 'too-large' });
+    } else {
+      this.emit(entry);
+      void this.prepare(entry);
+    }
+    return entry.id;
+  }
+
+  /** Cancels a transfer from this side, telling the peer when connected. */
+  cancel(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined || isFinal(entry.state)) return;
+    const reason: CancelReason = entry.direction === 'outgoing' ? 'cancelled-by-sender' : 'cancelled-by-receiver';
+    if (entry.offer !== null) this.channel?.sendControl({ type: 'cancel', id, reason });
+    this.finish(entry, { kind: 'cancelled', by: 'me' });
+  }
+
+  private async prepare(entry: Outgoing): Promise<void> {
+    const { source } = entry;
+    let sha256: Uint8Array;
+    try {
+      const hasher = await this.platform.createHasher();
+      for (let start = 0; start < source.sizeBytes; start += HASH_READ_BYTES) {
+        hasher.update(await source.read(start, Math.min(source.sizeBytes, start + HASH_READ_BYTES)));
+        if (isFinal(entry.state)) return;
+      }
+      sha256 = hasher.digest();
+    } catch {
+      this.finish(entry, { kind: 'failed', reason: 'read-failed' });
+      return;
+    }
+    if (isFinal(entry.state)) return;
+    const plan = planChunks(source.sizeBytes, this.chunkBytes);
+    entry.offer = {
+      id: entry.id,
+      name: source.name,
+      mimeType: source.mimeType,
+      sizeBytes: source.sizeBytes,
+      sha256,
+      chunkBytes: plan.chunkBytes,
+      chunkCount: plan.chunkCount,
+    };
+    this.setState(entry, { kind: 'queued' });
+    this.pumpOutgoing();
+  }
+
+  /** One outgoing transfer at a time gets the channel; the rest wait in order. Paused ones go first. */
+  private pumpOutgoing(): void {
+    const channel = this.channel;
+    if (channel === null) return;
+    const outgoing = [...this.entries.values()].filter((entry): entry is Outgoing => entry.direction === 'outgoing');
+    if (outgoing.some((entry) => isActive(entry.state))) return;
+    const next = outgoing.find((entry) => entry.state.kind === 'paused') ?? outgoing.find((entry) => entry.state.kind === 'queued');
+    if (next === undefined || next.offer === null) return;
+    this.setState(next, { kind: 'offered' });
+    channel.sendControl({ type: 'offer', offer: next.offer });
+  }
+
+  private onAccept(entry: Outgoing, offsetBytes: number): void {
+    const channel = this.channel;
+    if (entry.state.kind !== 'offered' || entry.offer === null || channel === null) {
+      this.protocolError(entry);
+      return;
+    }
+    const window = entry.window ?? new OutgoingWindow(planChunks(entry.offer.sizeBytes, entry.offer.chunkBytes), this.windowBytes);
+    const sentBefore = window.sentBytes;
+    if (!window.resumeFrom(offsetBytes).ok) {
+      this.protocolError(entry);
+      return;
+    }
+    // A second accept for the same transfer means the connection dropped and it resumes.
+    if (entry.window !== null) entry.resumedAtBytes = offsetBytes;
+    entry.window = window;
+    // Only what was sent before and goes out again counts as resent.
+    entry.resentBytes += Math.max(0, sentBefore - offsetBytes);
+    this.setState(entry, { kind: 'sending' });
+    void this.runSender(entry, window, channel);
+  }
+
+  private async runSender(entry: Outgoing, window: OutgoingWindow, channel: TransferChannel): Promise<void> {
+    const offer = entry.offer;
+    if (offer === null) return;
+    const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
+    const stillMine = (): boolean => entry.state.kind === 'sending' && this.channel === channel;
+    const inSeal: Promise<void>[] = [];
+    try {
+      for (let index = window.nextIndex; index !== null; index = window.nextIndex) {
+        if (!window.canSend()) {
+          await new Promise<void>((resolve) => {
+            entry.wake = resolve;
+          });
+          if (!stillMine()) return;
+          continue;
+        }
+        await channel.writable();
+        if (!stillMine()) return;
+        const { startByte, endByte } = chunkRange(plan, index);
+        const data = await entry.source.read(startByte, endByte);
+        if (!stillMine()) return;
+        window.markSent(index);
+        inSeal.push(channel.sendChunk({ id: entry.id, index, isLast: isLastChunk(plan, index) }, data));
+        if (inSeal.length >= MAX_CHUNKS_IN_SEAL) await inSeal.shift();
+      }
+      await Promise.all(inSeal);
+    } catch {
+      if (stillMine()) {
+        channel.sendControl({ type: 'cancel', id: entry.id, reason: 'cancelled-by-sender' });
+        this.finish(entry, { kind: 'failed', reason: 'read-failed' });
+      }
+      return;
+    }
+    if (stillMine()) this.setState(entry, { kind: 'verifying' });
+  }
+
+  // ---- from the peer -------------------------------------------------------------------------------
+
+  /** Control messages from the peer, for both directions. */
+  onControl(message: TransferControl): void {
+    switch (message.type) {
+      case 'offer':
+        void this.onOffer(message.offer);
+        return;
+      case 'accept':
+        this.withOutgoing(message.id, (entry) => this.onAccept(entry, message.offsetBytes));
+        return;
+      case 'ack':
+        this.withOutgoing(message.id, (entry) => {
+          const result = entry.window?.onAck(message.receivedBytes) ?? { ok: false };
+          if (!result.ok) {
+            this.protocolError(entry);
+            return;
+          }
+          this.emit(entry);
+          entry.wake();
+        });
+        return;
+      case 'complete':
+        this.withOutgoing(message.id, (entry) => {
+          // 'offered' too: after a reconnect the receiver may already hold the whole file and says so.
+          if (entry.state.kind === 'verifying' || entry.state.kind === 'offered') this.finish(entry, { kind: 'done' });
+          else this.protocolError(entry);
+        });
+        return;
+      case 'cancel': {
+        const entry = this.entries.get(message.id);
+        if (entry === undefined || isFinal(entry.state)) return;
+        const byPeer = message.reason === 'cancelled-by-sender' || message.reason === 'cancelled-by-receiver';
+        this.finish(entry, byPeer ? { kind: 'cancelled', by: 'peer' } : { kind: 'failed', reason: message.reason });
+        return;
+      }
+      default:
+        assertNever(message, 'transfer control');
+    }
+  }
+
+  onChunk(header: ChunkHeader, data: Uint8Array): void {
+    const entry = this.entries.get(header.id);
+    if (entry?.direction !== 'incoming' || entry.state.kind !== 'receiving') {
+      this.refuse(header.id);
+      return;
+    }
+    entry.chain = entry.chain.then(() => this.storeChunk(entry, header, data));
+  }
+
+  private withOutgoing(id: string, act: (entry: Outgoing) => void): void {
+    const entry = this.entries.get(id);
+    if (entry?.direction === 'outgoing' && !isFinal(entry.state)) act(entry);
+    else if (entry === undefined) this.refuse(id);
+  }
+
+  private async onOffer(offer: TransferOffer): Promise<void> {
+    const channel = this.channel;
+    if (channel === null) return;
+    const known = this.entries.get(offer.id);
+    if (known !== undefined) {
+      this.onRepeatedOffer(known, offer, channel);
+      return;
+    }
+    const activeIncoming = [...this.entries.values()].filter((entry) => entry.direction === 'incoming' && !isFinal(entry.state)).length;
+    // Decided before any await, so a burst of offers cannot all slip in while the first ones are set up.
+    if (!this.gate.admit(activeIncoming + this.incomingBeingOpened).ok) {
+      // A flood: refused without putting one more line on the screen for each offer.
+      channel.sendControl({ type: 'cancel', id: offer.id, reason: 'too-many-transfers' });
+      return;
+    }
+    this.incomingBeingOpened += 1;
+    try {
+      await this.openIncoming(offer, channel);
+    } finally {
+      this.incomingBeingOpened -= 1;
+    }
+  }
+
+  private async openIncoming(offer: TransferOffer, channel: TransferChannel): Promise<void> {
+    const accepted = IncomingTransfer.fromOffer(offer, this.platform.maxFileBytes, await this.platform.createHasher());
+    if (!accepted.ok) {
+      channel.sendControl({ type: 'cancel', id: offer.id, reason: accepted.reason });
+      this.emitRefused(offer, accepted.reason);
+      return;
+    }
+    let sink: ReceiveSink<F>;
+    try {
+      sink = await this.platform.openSink(offer);
+    } catch {
+      channel.sendControl({ type: 'cancel', id: offer.id, reason: 'storage-failed' });
+      this.emitRefused(offer, 'storage-failed');
+      return;
+    }
+    // The same id may have been offered twice while we awaited; the first one wins.
+    if (this.entries.has(offer.id)) {
+      await sink.discard();
+      return;
+    }
+    const entry: Incoming<F> = {
+      direction: 'incoming',
+      id: offer.id,
+      offer,
+      transfer: accepted.transfer,
+      sink,
+      state: { kind: 'receiving' },
+      file: null,
+      startedAtMs: this.platform.clock.nowMs(),
+      chain: Promise.resolve(),
+      cancelTimer: () => {},
+    };
+    this.entries.set(offer.id, entry);
+    this.armStallTimer(entry);
+    this.emit(entry);
+    channel.sendControl({ type: 'accept', id: offer.id, offsetBytes: 0 });
+  }
+
+  /** The sender came back after a drop and offers the same transfer again. */
+  private onRepeatedOffer(known: Entry<F>, offer: TransferOffer, channel: TransferChannel): void {
+    if (known.direction !== 'incoming' || !isSameOffer(known.offer, offer)) {
+      channel.sendControl({ type: 'cancel', id: offer.id, reason: 'protocol-error' });
+      return;
+    }
+    switch (known.state.kind) {
+      case 'done':
+        channel.sendControl({ type: 'complete', id: offer.id });
+        return;
+      case 'paused':
+        // Holding every byte means the file is being finished; 'complete' goes out when it is.
+        if (known.transfer.receivedBytes === offer.sizeBytes && offer.sizeBytes > 0) return;
+        this.setState(known, { kind: 'receiving' });
+        this.armStallTimer(known);
+        channel.sendControl({ type: 'accept', id: offer.id, offsetBytes: known.transfer.receivedBytes });
+        return;
+      case 'cancelled':
+      case 'failed':
+        channel.sendControl({ type: 'cancel', id: offer.id, reason: 'cancelled-by-receiver' });
+        return;
+      case 'preparing':
+      case 'queued':
+      case 'offered':
+      case 'sending':
+      case 'receiving':
+      case 'verifying':
+        this.protocolError(known);
+        return;
+      default:
+        assertNever(known.state, 'transfer state');
+    }
+  }
+
+  private async storeChunk(entry: Incoming<F>, header: ChunkHeader, data: Uint8Array): Promise<void> {
+    if (entry.state.kind !== 'receiving') return;
+    const verdict = entry.transfer.onChunk(header, data);
+    if (verdict.kind === 'reject') {
+      this.protocolError(entry);
+      return;
+    }
+    try {
+      await entry.sink.append(data);
+    } catch {
+      this.fail(entry, 'storage-failed');
+      return;
+    }
+    if (isFinal(entry.state)) return;
+    // The connection may have dropped while this chunk was being stored: it is kept all the same, and
+    // a last chunk still completes the file, so the sender's re-offer is answered with 'complete'.
+    const connected = entry.state.kind === 'receiving';
+    if (connected) this.armStallTimer(entry);
+    // Acknowledge only what is stored: the sender's window then bounds what waits in memory here.
+    if (connected && verdict.ack !== null) this.channel?.sendControl({ type: 'ack', id: entry.id, receivedBytes: verdict.ack });
+    this.emit(entry);
+    if (verdict.done === null) return;
+    if (!verdict.done.hashMatches) {
+      this.fail(entry, 'hash-mismatch');
+      return;
+    }
+    if (connected) this.setState(entry, { kind: 'verifying' });
+    try {
+      entry.file = await entry.sink.finish();
+    } catch {
+      this.fail(entry, 'storage-failed');
+      return;
+    }
+    this.channel?.sendControl({ type: 'complete', id: entry.id });
+    this.finish(entry, { kind: 'done' });
+  }
+
+  // ---- shared ----------------------------------------------------------------------------------------
+
+  private armStallTimer(entry: Incoming<F>): void {
+    entry.cancelTimer();
+    entry.cancelTimer = this.platform.clock.setTimer(this.platform.stallTimeoutMs ?? 30_000, () => {
+      if (entry.state.kind === 'receiving') this.fail(entry, 'timed-out');
+    });
+  }
+
+  private armAbandonTimer(entry: Incoming<F>): void {
+    entry.cancelTimer();
+    entry.cancelTimer = this.platform.clock.setTimer(this.platform.abandonTimeoutMs ?? 10 * 60_000, () => {
+      if (entry.state.kind === 'paused') this.finish(entry, { kind: 'failed', reason: 'timed-out' });
+    });
+  }
+
+  /** Gives up one transfer, telling the peer why; the conversation itself goes on. */
+  private fail(entry: Entry<F>, reason: CancelReason): void {
+    if (isFinal(entry.state)) return;
+    this.channel?.sendControl({ type: 'cancel', id: entry.id, reason });
+    this.finish(entry, { kind: 'failed', reason });
+  }
+
+  /** The peer broke the transfer protocol (a lying or broken sender or receiver). */
+  private protocolError(entry: Entry<F>): void {
+    this.fail(entry, 'protocol-error');
+  }
+
+  private refuse(id: string): void {
+    this.channel?.sendControl({ type: 'cancel', id, reason: 'protocol-error' });
+  }
+
+  private finish(entry: Entry<F>, state: TransferState): void {
+    this.setState(entry, state);
+    if (entry.direction === 'incoming') {
+      entry.cancelTimer();
+      // Half a file never lingers: whatever did not finish is thrown away.
+      if (state.kind !== 'done') void entry.sink.discard().catch(() => {});
+    } else {
+      entry.wake();
+      this.pumpOutgoing();
+    }
+  }
+
+  private setState(entry: Entry<F>, state: TransferState): void {
+    entry.state = state;
+    this.emit(entry);
+  }
+
+  private emitRefused(offer: TransferOffer, reason: CancelReason): void {
+    this.onChange({
+      id: offer.id,
+      direction: 'incoming',
+      name: offer.name,
+      mimeType: offer.mimeType,
+      sizeBytes: offer.sizeBytes,
+      transferredBytes: 0,
+      resentBytes: 0,
+      resumedAtBytes: null,
+      state: { kind: 'failed', reason },
+      startedAtMs: this.platform.clock.nowMs(),
+      file: null,
+    });
+  }
+
+  private emit(entry: Entry<F>): void {
+    const common = { id: entry.id, direction: entry.direction, state: entry.state, startedAtMs: entry.startedAtMs };
+    if (entry.direction === 'outgoing') {
+      const { name, mimeType, sizeBytes } = entry.source;
+      this.onChange({ ...common, name, mimeType, sizeBytes, transferredBytes: entry.window?.ackedBytes ?? 0, resentBytes: entry.resentBytes, resumedAtBytes: entry.resumedAtBytes, file: null });
+    } else {
+      const { name, mimeType, sizeBytes } = entry.offer;
+      this.onChange({ ...common, name, mimeType, sizeBytes, transferredBytes: entry.transfer.receivedBytes, resentBytes: 0, resumedAtBytes: null, file: entry.file });
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/** Files and images between two people: odd sizes, previews, paste and drop, cancel, resume, unsafe types. */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
+import { startHostileRelay } from '../fixtures/hostileRelay.ts';
+import { makePng } from '../fixtures/images.ts';
+import { createRoom, expect, expectSecure, messages, securePair, test } from './fixtures.ts';
+
+const CHUNK_BYTES = 64 * 1024;
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function fileItem(page: Page, name: string) {
+  return messages(page).filter({ hasText: name });
+}
+
+async function attach(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
+  await page.getByLabel('Attach file').setInputFiles({ name, mimeType, buffer });
+}
+
+/** Makes a file of `sizeBytes` random bytes inside the page and attaches it, keeping its SHA-256 for later. */
+async function attachGenerated(page: Page, name: string, sizeBytes: number): Promise<string> {
+  return page.evaluate(
+    async ({ name, sizeBytes }) => {
+      const bytes = new Uint8Array(sizeBytes);
+      for (let offset = 0; offset < sizeBytes; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, offset + 65_536));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+      const input = document.querySelector<HTMLInputElement>('input[type=file]');
+      if (input === null) throw new Error('no file input');
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+      return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    },
+    { name, sizeBytes },
+  );
+}
+
+/** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
+async function save(page: Page, name: string) {
+  const link = fileItem(page, name).getByRole('link', { name: 'Save' });
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  return download;
+}
+
+/** The SHA-256 of the file the receiver's Save link saves. */
+async function savedSha256(page: Page, name: string): Promise<string> {
+  const download = await save(page, name);
+  return sha256Hex(await readFile(await download.path()));
+}
+
+async function progressOf(page: Page, name: string): Promise<number> {
+  const value = await page.getByRole('progressbar', { name }).getAttribute('value').catch(() => null);
+  return value === null ? -1 : Number(value);
+}
+
+for (const { label, sizeBytes } of [
+  { label: 'an empty file', sizeBytes: 0 },
+  { label: 'a 1-byte file', sizeBytes: 1 },
+  { label: 'a file of exactly one chunk', sizeBytes: CHUNK_BYTES },
+  { label: 'a file of one chunk plus one byte', sizeBytes: CHUNK_BYTES + 1 },
+]) {
+  test(`${label} arrives byte for byte and can be saved`, async ({ newPerson, parley }) => {
+    const { alice, bob } = await securePair(newPerson, parley.url);
+    const buffer = Buffer.alloc(sizeBytes, 0x5a);
+    const name = `odd-${sizeBytes}.bin`;
+    await attach(alice, name, 'application/octet-stream', buffer);
+    await expect(fileItem(bob, name)).toContainText('Received');
+    await expect(fileItem(alice, name)).toContainText('Sent');
+    const download = await save(bob, name);
+    expect(download.suggestedFilename()).toBe(name);
+    expect(sha256Hex(await readFile(await download.path()))).toBe(sha256Hex(buffer));
+    // Not an image: offered as a download only.
+    await expect(fileItem(bob, name).getByRole('img')).toHaveCount(0);
+  });
+}
+
+test('a 5 MiB PNG arrives intact and is shown inline, and larger on click', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  const png = makePng(1280, 1024);
+  expect(png.length).toBeGreaterThan(5 * 1024 * 1024);
+  await attach(alice, 'holiday.png', 'image/png', png);
+  const preview = bob.getByRole('img', { name: 'holiday.png' });
+  await expect(preview).toBeVisible({ timeout: 30_000 });
+  expect(await preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1280);
+  expect(await savedSha256(bob, 'holiday.png')).toBe(sha256Hex(png));
+  await preview.click();
+  const viewer = bob.getByRole('dialog', { name: 'holiday.png' });
+  await expect(viewer.getByRole('img', { name: 'holiday.png' })).toBeVisible();
+  await expect(viewer.getByRole('link', { name: 'Save' })).toBeVisible();
+  await viewer.getByRole('button', { name: 'Close' }).click();
+  await expect(viewer).toBeHidden();
+});
+
+test('an image pasted into the page is sent', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  const png = makePng(32, 32);
+  await alice.evaluate(async (bytes) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }));
+    document.querySelector('textarea')?.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }, [...png]);
+  await expect(bob.getByRole('img', { name: 'pasted.png' })).toBeVisible();
+  expect(await savedSha256(bob, 'pasted.png')).toBe(sha256Hex(png));
+});
+
+test('a file dropped on the conversation is sent', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  const dataTransfer = await alice.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['dropped text'], 'notes.txt', { type: 'text/plain' }));
+    return transfer;
+  });
+  await alice.dispatchEvent('main', 'dragover', { dataTransfer });
+  await alice.dispatchEvent('main', 'drop', { dataTransfer });
+  await expect(fileItem(bob, 'notes.txt')).toContainText('Received');
+  expect(await savedSha256(bob, 'notes.txt')).toBe(sha256Hex(Buffer.from('dropped text')));
+});
+
+test('an SVG is never rendered, only offered as a download that cannot open in our origin', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=1"><script>window.__pwned=2</script><rect width="10" height="10"/></svg>');
+  await attach(alice, 'logo.svg', 'image/svg+xml', svg);
+  const item = fileItem(bob, 'logo.svg');
+  await expect(item).toContainText('Received');
+  await expect(item.getByRole('img')).toHaveCount(0);
+  await expect(bob.locator('img[src^="blob:"], object, embed, iframe')).toHaveCount(0);
+  // Save downloads the exact bytes; it never opens the SVG as a page of our origin.
+  const roomUrl = bob.url();
+  const download = await save(bob, 'logo.svg');
+  expect(download.suggestedFilename()).toBe('logo.svg');
+  expect(sha256Hex(await readFile(await download.path()))).toBe(sha256Hex(svg));
+  expect(bob.url()).toBe(roomUrl);
+  expect(await bob.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+});
+
+test('a file over the size limit is refused before anything is sent', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  // Building a real 256 MiB file is slow; a sparse Blob of that size costs nothing to make.
+  await alice.evaluate(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Blob([new ArrayBuffer(256 * 1024 * 1024 + 1)])], 'huge.iso'));
+    const input = document.querySelector<HTMLInputElement>('input[type=file]');
+    if (input === null) throw new Error('no file input');
+    input.files = transfer.files;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  await expect(fileItem(alice, 'huge.iso')).toContainText('Too large to send');
+  await alice.waitForTimeout(500);
+  await expect(fileItem(bob, 'huge.iso')).toHaveCount(0);
+});
+
+for (const side of ['sender', 'receiver'] as const) {
+  test(`the ${side} can cancel a running transfer, and both sides are told`, async ({ newPerson, parley }) => {
+    const { alice, bob } = await securePair(newPerson, parley.url);
+    await attachGenerated(alice, 'big.bin', 48 * 1024 * 1024);
+    await expect.poll(() => progressOf(bob, 'big.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    const canceller = side === 'sender' ? alice : bob;
+    const other = side === 'sender' ? bob : alice;
+    await fileItem(canceller, 'big.bin').getByRole('button', { name: 'Cancel' }).click();
+    await expect(fileItem(canceller, 'big.bin')).toContainText('You cancelled this.');
+    await expect(fileItem(other, 'big.bin')).toContainText('The other person cancelled this.');
+    // Nothing half-received is left to save, and the conversation goes on.
+    await expect(fileItem(bob, 'big.bin').getByRole('link', { name: 'Save' })).toHaveCount(0);
+    await expectSecure(alice, bob);
+  });
+}
+
+test('a transfer cut by a lost connection resumes from what was acknowledged when both are back', async ({ newPerson, parley }) => {
+  const relay = await startHostileRelay(parley.url, 'pass');
+  try {
+    const alice = await newPerson();
+    const bob = await newPerson();
+    const link = await createRoom(alice, relay.url);
+    await bob.goto(link);
+    await expectSecure(alice, bob);
+    const sizeBytes = 48 * 1024 * 1024;
+    const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
+    await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
+    // Bob's network drops: the server tells Alice he left, and the direct connection goes with it.
+    relay.dropConnection(1);
+    await expect(fileItem(alice, 'resume.bin')).toContainText('Paused');
+    await expect(fileItem(alice, 'resume.bin')).toContainText('Sent', { timeout: 45_000 });
+    await expect(fileItem(bob, 'resume.bin')).toContainText('Received');
+    expect(await savedSha256(bob, 'resume.bin')).toBe(sentHash);
+    const item = fileItem(alice, 'resume.bin').locator('[data-transfer-state]');
+    const resumedAt = Number(await item.getAttribute('data-resumed-at-bytes'));
+    const resent = Number(await item.getAttribute('data-resent-bytes'));
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resent).toBeLessThan(sizeBytes);
+  } finally {
+    await relay.close();
+  }
+});

@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/core/ports.ts';
+import { chunkRange, planChunks } from '../../src/core/transfer/chunkPlan.ts';
+import { OfferGate } from '../../src/core/transfer/incomingPolicy.ts';
+import { IncomingTransfer, type ChunkVerdict, type IncrementalHasher } from '../../src/core/transfer/incomingTransfer.ts';
+import { ACK_EVERY_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_FILE_BYTES, MAX_CHUNK_BYTES } from '../../src/core/transfer/transferLimits.ts';
+import { newTransferId, type ChunkHeader, type TransferOffer } from '../../src/core/transfer/transferMessages.ts';
+import { seededRandom } from './support/coreFixtures.ts';
+
+const CHUNK = DEFAULT_CHUNK_BYTES;
+const MiB = 1024 * 1024;
+const random = seededRandom(99);
+
+function nodeHasher(): IncrementalHasher {
+  const hash = createHash('sha256');
+  return { update: (bytes) => void hash.update(bytes), digest: () => new Uint8Array(hash.digest()) };
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+function contentOf(sizeBytes: number): Uint8Array {
+  const content = new Uint8Array(sizeBytes);
+  for (let i = 0; i < sizeBytes; i++) content[i] = (i * 31 + (i >>> 8)) & 0xff;
+  return content;
+}
+
+function offerFor(content: Uint8Array, chunkBytes = CHUNK, overrides: Partial<TransferOffer> = {}): TransferOffer {
+  return {
+    id: newTransferId(random),
+    name: 'data.bin',
+    mimeType: 'application/octet-stream',
+    sizeBytes: content.length,
+    sha256: sha256(content),
+    chunkBytes,
+    chunkCount: planChunks(content.length, chunkBytes).chunkCount,
+    ...overrides,
+  };
+}
+
+function open(offer: TransferOffer, maxFileBytes = DEFAULT_MAX_FILE_BYTES): IncomingTransfer {
+  const result = IncomingTransfer.fromOffer(offer, maxFileBytes, nodeHasher());
+  if (!result.ok) throw new Error(`refused: ${result.detail}`);
+  return result.transfer;
+}
+
+/** The chunks a correct sender produces for `content`. */
+function chunksOf(offer: TransferOffer, content: Uint8Array): { header: ChunkHeader; data: Uint8Array }[] {
+  const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
+  return Array.from({ length: plan.chunkCount }, (_, index) => {
+    const { startByte, endByte } = chunkRange(plan, index);
+    return { header: { id: offer.id, index, isLast: index === plan.chunkCount - 1 }, data: content.subarray(startByte, endByte) };
+  });
+}
+
+/** A receiver that writes what it is told to store, as the adapter would. */
+function receive(transfer: IncomingTransfer, chunks: readonly { header: ChunkHeader; data: Uint8Array }[]): { verdicts: ChunkVerdict[]; stored: Uint8Array } {
+  const stored = new Uint8Array(transfer.offer.sizeBytes);
+  let storedBytes = 0;
+  const verdicts = chunks.map(({ header, data }) => {
+    const verdict = transfer.onChunk(header, data);
+    if (verdict.kind === 'store') {
+      stored.set(data, verdict.offsetBytes);
+      storedBytes = verdict.offsetBytes + data.length;
+    }
+    return verdict;
+  });
+  return { verdicts, stored: stored.subarray(0, storedBytes) };
+}
+
+function storedCount(verdicts: readonly ChunkVerdict[]): number {
+  return verdicts.filter((verdict) => verdict.kind === 'store').length;
+}
+
+describe('IncomingTransfer happy path', () => {
+  it.each([
+    ['empty', 0],
+    ['one byte', 1],
+    ['exactly one chunk', CHUNK],
+    ['one chunk and a byte', CHUNK + 1],
+    ['5 MiB and 3 bytes', 5 * MiB + 3],
+  ])('%s (%i bytes) stores everything in order and ends with a matching hash', (_label, sizeBytes) => {
+    const content = contentOf(sizeBytes);
+    const offer = offerFor(content);
+    const transfer = open(offer);
+    const { verdicts, stored } = receive(transfer, chunksOf(offer, content));
+    expect(verdicts.every((verdict) => verdict.kind === 'store')).toBe(true);
+    // Buffer comparison: a deep equality over 5 MiB element by element would take seconds.
+    expect(stored.length).toBe(content.length);
+    expect(Buffer.from(stored).equals(Buffer.from(content))).toBe(true);
+    expect(transfer.receivedBytes).toBe(sizeBytes);
+    expect(transfer.status).toBe('done');
+    const last = verdicts.at(-1);
+    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: true });
+    expect(verdicts.slice(0, -1).every((verdict) => verdict.kind === 'store' && verdict.done === null)).toBe(true);
+  });
+
+  it('acknowledges at each 1 MiB crossing and at the end, cumulatively', () => {
+    const content = contentOf(5 * MiB + 3);
+    const offer = offerFor(content);
+    const { verdicts } = receive(open(offer), chunksOf(offer, content));
+    const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
+    expect(acks).toEqual([MiB, 2 * MiB, 3 * MiB, 4 * MiB, 5 * MiB, 5 * MiB + 3]);
+  });
+
+  it('acknowledges at the end of the chunk that crosses a boundary when chunks do not tile 1 MiB', () => {
+    const content = contentOf(3 * MiB);
+    const offer = offerFor(content, MAX_CHUNK_BYTES);
+    const { verdicts } = receive(open(offer), chunksOf(offer, content));
+    const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
+    // 192 KiB chunks end at 1152 KiB (first past 1 MiB), 2112 KiB (first past 2 MiB), then 3 MiB is the end.
+    expect(acks).toEqual([6 * MAX_CHUNK_BYTES, 11 * MAX_CHUNK_BYTES, 3 * MiB]);
+    expect(acks.every((ack, i) => i === 0 || ack > (acks[i - 1] ?? 0))).toBe(true);
+  });
+
+  it('acknowledges a file smaller than 1 MiB once, at the end (0 for an empty file)', () => {
+    for (const sizeBytes of [0, 1000, ACK_EVERY_BYTES - 1]) {
+      const content = contentOf(sizeBytes);
+      const offer = offerFor(content);
+      const { verdicts } = receive(open(offer), chunksOf(offer, content));
+      const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
+      expect(acks).toEqual([sizeBytes]);
+    }
+  });
+
+  it('resumes from held bytes with a hasher that has absorbed them', () => {
+    const content = contentOf(3 * MiB + 17);
+    const offer = offerFor(content);
+    const heldBytes = 20 * CHUNK;
+    const hasher = nodeHasher();
+    hasher.update(content.subarray(0, heldBytes));
+    const result = IncomingTransfer.resume(offer, DEFAULT_MAX_FILE_BYTES, hasher, heldBytes);
+    if (!result.ok) throw new Error(result.detail);
+    expect(result.transfer.receivedBytes).toBe(heldBytes);
+    const rest = chunksOf(offer, content).slice(20);
+    const { verdicts } = receive(result.transfer, rest);
+    expect(verdicts[0]?.kind === 'store' && verdicts[0].offsetBytes).toBe(heldBytes);
+    const last = verdicts.at(-1);
+    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: true });
+    expect(() => IncomingTransfer.resume(offer, DEFAULT_MAX_FILE_BYTES, nodeHasher(), heldBytes + 1)).toThrow();
+  });
+});
+
+describe('IncomingTransfer refuses hostile senders', () => {
+  const content = contentOf(3 * CHUNK + 100);
+
+  /** Runs `chunks` and then every correct chunk again: after the first reject nothing may be stored. */
+  function expectDeadAfter(chunks: { header: ChunkHeader; data: Uint8Array }[], storedBefore: number): void {
+    const offer = offerFor(content);
+    const transfer = open(offer);
+    const good = chunksOf(offer, content);
+    const hostile = chunks.map((chunk) => ({ header: { ...chunk.header, id: chunk.header.id === 'OFFER' ? offer.id : chunk.header.id }, data: chunk.data }));
+    const { verdicts } = receive(transfer, [...hostile, ...good]);
+    const firstReject = verdicts.findIndex((verdict) => verdict.kind === 'reject');
+    expect(firstReject).toBe(storedBefore);
+    expect(storedCount(verdicts)).toBe(storedBefore);
+    expect(verdicts.slice(firstReject).every((verdict) => verdict.kind === 'reject')).toBe(true);
+    expect(transfer.status).toBe('dead');
+    expect(transfer.receivedBytes).toBe(storedBefore === 0 ? 0 : chunkRange(planChunks(content.length, CHUNK), storedBefore - 1).endByte);
+  }
+
+  /** Correct chunk `index` of `content`, addressed to whichever offer expectDeadAfter opens. */
+  function chunk(index: number, change: Partial<ChunkHeader> = {}, data?: Uint8Array): { header: ChunkHeader; data: Uint8Array } {
+    const plan = planChunks(content.length, CHUNK);
+    const range = index < plan.chunkCount ? chunkRange(plan, index) : { startByte: 0, endByte: 0 };
+    return { header: { id: 'OFFER', index, isLast: index === plan.chunkCount - 1, ...change }, data: data ?? content.subarray(range.startByte, range.endByte) };
+  }
+
+  it('a chunk of another transfer', () => expectDeadAfter([chunk(0, { id: newTransferId(random) })], 0));
+  it('an index out of range', () => expectDeadAfter([chunk(0), chunk(4, {}, new Uint8Array(0)), chunk(2 ** 32 - 1)], 1));
+  it('a skipped index', () => expectDeadAfter([chunk(0), chunk(2)], 1));
+  it('a duplicate chunk', () => expectDeadAfter([chunk(0), chunk(1), chunk(1)], 2));
+  it('reordered chunks', () => expectDeadAfter([chunk(1), chunk(0)], 0));
+  it('the last chunk without its flag', () => expectDeadAfter([chunk(0), chunk(1), chunk(2), chunk(3, { isLast: false })], 3));
+  it('the last flag on a middle chunk (an early end)', () => expectDeadAfter([chunk(0), chunk(1, { isLast: true })], 1));
+  it('a chunk shorter than planned', () => expectDeadAfter([chunk(0, {}, content.subarray(0, CHUNK - 1))], 0));
+  it('a chunk longer than planned', () => expectDeadAfter([chunk(0, {}, content.subarray(0, CHUNK + 1))], 0));
+  it('a last chunk longer than planned (more than the announced size)', () => {
+    expectDeadAfter([chunk(0), chunk(1), chunk(2), chunk(3, {}, new Uint8Array(CHUNK))], 3);
+  });
+
+  it('an extra chunk after the last', () => {
+    const offer = offerFor(content);
+    const transfer = open(offer);
+    const good = chunksOf(offer, content);
+    const { verdicts } = receive(transfer, [...good, { header: { id: offer.id, index: 4, isLast: true }, data: new Uint8Array(10) }, good[3] ?? chunk(3)]);
+    expect(verdicts.map((verdict) => verdict.kind)).toEqual(['store', 'store', 'store', 'store', 'reject', 'reject']);
+    expect(transfer.receivedBytes).toBe(content.length);
+  });
+
+  it('content that does not match the announced hash ends with hashMatches false', () => {
+    const offer = offerFor(content);
+    const tampered = content.slice();
+    tampered[CHUNK + 5] = (tampered[CHUNK + 5] ?? 0) ^ 1;
+    const transfer = open(offer);
+    const { verdicts } = receive(transfer, chunksOf(offer, tampered));
+    const last = verdicts.at(-1);
+    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: false });
+    expect(transfer.onChunk({ id: offer.id, index: 3, isLast: true }, new Uint8Array(100)).kind).toBe('reject');
+  });
+
+  it('an offer larger than the receiver allows is refused as too-large', () => {
+    const offer = offerFor(content);
+    const refused = IncomingTransfer.fromOffer(offer, content.length - 1, nodeHasher());
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.reason).toBe('too-large');
+    expect(IncomingTransfer.fromOffer(offer, content.length, nodeHasher()).ok).toBe(true);
+    const huge = { ...offer, sizeBytes: 2 ** 40, chunkCount: planChunks(2 ** 40, CHUNK).chunkCount };
+    const hugeResult = IncomingTransfer.fromOffer(huge, DEFAULT_MAX_FILE_BYTES, nodeHasher());
+    expect(!hugeResult.ok && hugeResult.reason).toBe('too-large');
+  });
+
+  it('an offer no parser would accept is refused as a protocol error', () => {
+    const offer = offerFor(content, CHUNK, { chunkCount: 99 });
+    const result = IncomingTransfer.fromOffer(offer, DEFAULT_MAX_FILE_BYTES, nodeHasher());
+    expect(!result.ok && result.reason).toBe('protocol-error');
+  });
+});
+
+class ManualClock implements Clock {
+  now = 0;
+  nowMs(): number {
+    return this.now;
+  }
+  setTimer(): () => void {
+    throw new Error('OfferGate sets no timers');
+  }
+}
+
+describe('OfferGate', () => {
+  it('refuses beyond the concurrent limit (default 4)', () => {
+    const gate = new OfferGate(new ManualClock());
+    expect(gate.admit(3)).toEqual({ ok: true });
+    expect(gate.admit(4)).toEqual({ ok: false, reason: 'too-many-transfers' });
+    expect(new OfferGate(new ManualClock(), { maxConcurrent: 1 }).admit(1).ok).toBe(false);
+  });
+
+  it('admits at most 30 offers in any 60 s, sliding', () => {
+    const clock = new ManualClock();
+    const gate = new OfferGate(clock);
+    for (let i = 0; i < 30; i++) {
+      clock.now = i * 1000;
+      expect(gate.admit(0).ok).toBe(true);
+    }
+    clock.now = 59_999;
+    expect(gate.admit(0).ok).toBe(false);
+    // The first admission (at 0) ages out at 60 000; the second (at 1 000) still counts.
+    clock.now = 60_000;
+    expect(gate.admit(0).ok).toBe(true);
+    expect(gate.admit(0).ok).toBe(false);
+    clock.now = 61_000;
+    expect(gate.admit(0).ok).toBe(true);
+  });
+
+  it('does not count refused offers against the rate', () => {
+    const clock = new ManualClock();
+    const gate = new OfferGate(clock, { maxOffersPerMinute: 2 });
+    for (let i = 0; i < 50; i++) expect(gate.admit(4).ok).toBe(false);
+    expect(gate.admit(0).ok).toBe(true);
+    expect(gate.admit(0).ok).toBe(true);
+    expect(gate.admit(0).ok).toBe(false);
+  });
+
+  it('throws for limits that are not positive integers', () => {
+    expect(() => new OfferGate(new ManualClock(), { maxConcurrent: 0 })).toThrow();
+    expect(() => new OfferGate(new ManualClock(), { maxOffersPerMinute: 1.5 })).toThrow();
+  });
+});

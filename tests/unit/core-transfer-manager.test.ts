@@ -1,0 +1,434 @@
+/** TransferManager between two in-memory endpoints: the whole transfer protocol without a browser. */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/core/ports.ts';
+import { systemRandom } from '../../src/core/ports.ts';
+import type { IncrementalHasher } from '../../src/core/transfer/incomingTransfer.ts';
+import {
+  TransferManager,
+  type FileSource,
+  type ReceiveSink,
+  type TransferChannel,
+  type TransferView,
+} from '../../src/core/transfer/transferManager.ts';
+import type { ChunkHeader, TransferControl, TransferOffer } from '../../src/core/transfer/transferMessages.ts';
+
+const CHUNK = 64 * 1024;
+
+/** Compares large byte arrays by digest: a deep toEqual over megabytes is needlessly slow. */
+function digestOf(bytes: Uint8Array | null | undefined): string {
+  return bytes === null || bytes === undefined ? 'none' : createHash('sha256').update(bytes).digest('hex');
+}
+
+function nodeHasher(): Promise<IncrementalHasher> {
+  const hash = createHash('sha256');
+  return Promise.resolve({ update: (bytes) => void hash.update(bytes), digest: () => new Uint8Array(hash.digest()) });
+}
+
+/** A clock whose timers fire only when the test advances it. */
+class FakeClock implements Clock {
+  private now = 1_000;
+  private timers: { atMs: number; callback: () => void; live: boolean }[] = [];
+  nowMs(): number {
+    return this.now;
+  }
+  setTimer(delayMs: number, callback: () => void): () => void {
+    const timer = { atMs: this.now + delayMs, callback, live: true };
+    this.timers.push(timer);
+    return () => {
+      timer.live = false;
+    };
+  }
+  advance(ms: number): void {
+    this.now += ms;
+    const due = this.timers.filter((timer) => timer.live && timer.atMs <= this.now);
+    this.timers = this.timers.filter((timer) => !due.includes(timer));
+    due.forEach((timer) => timer.callback());
+  }
+}
+
+function bytesOf(sizeBytes: number, seed = 7): Uint8Array {
+  const bytes = new Uint8Array(sizeBytes);
+  for (let i = 0; i < sizeBytes; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
+}
+
+function sourceOf(bytes: Uint8Array, name = 'file.bin'): FileSource & { reads: number } {
+  const source = {
+    name,
+    mimeType: 'application/octet-stream',
+    sizeBytes: bytes.length,
+    reads: 0,
+    read: async (start: number, end: number) => {
+      source.reads += 1;
+      return bytes.slice(start, end);
+    },
+  };
+  return source;
+}
+
+interface Stored {
+  readonly chunks: Uint8Array[];
+  discarded: boolean;
+}
+
+type Wire = { kind: 'control'; message: TransferControl } | { kind: 'chunk'; header: ChunkHeader; data: Uint8Array };
+
+interface Side {
+  readonly manager: TransferManager<Uint8Array>;
+  readonly views: Map<string, TransferView<Uint8Array>>;
+  readonly sinks: Stored[];
+}
+
+/** Two managers joined by a wire that delivers asynchronously and in order, like a data channel. */
+function pair(
+  options: {
+    maxFileBytes?: number;
+    receiverMaxFileBytes?: number;
+    windowBytes?: number;
+    tap?: (wire: Wire, from: 'a' | 'b') => Wire[];
+    /** Awaited by the receiver's sink before it stores each chunk: lets a test hold a write in progress. */
+    beforeAppend?: (chunkCount: number) => Promise<void>;
+  } = {},
+) {
+  const clock = new FakeClock();
+  let inFlight = 0;
+  const make = (maxFileBytes: number): Side => {
+    const views = new Map<string, TransferView<Uint8Array>>();
+    const sinks: Stored[] = [];
+    const manager = new TransferManager<Uint8Array>(
+      {
+        clock,
+        random: systemRandom,
+        createHasher: nodeHasher,
+        maxFileBytes,
+        chunkBytes: CHUNK,
+        windowBytes: options.windowBytes ?? 1024 * 1024,
+        openSink: async (_offer: TransferOffer): Promise<ReceiveSink<Uint8Array>> => {
+          const stored: Stored = { chunks: [], discarded: false };
+          sinks.push(stored);
+          return {
+            append: async (bytes) => {
+              await options.beforeAppend?.(stored.chunks.length);
+              stored.chunks.push(bytes.slice());
+            },
+            finish: async () => {
+              const whole = new Uint8Array(stored.chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+              let offset = 0;
+              for (const chunk of stored.chunks) {
+                whole.set(chunk, offset);
+                offset += chunk.length;
+              }
+              return whole;
+            },
+            discard: async () => {
+              stored.discarded = true;
+              stored.chunks.length = 0;
+            },
+          };
+        },
+      },
+      (view) => views.set(view.id, view),
+    );
+    return { manager, views, sinks };
+  };
+  const senderLimit = options.maxFileBytes ?? 64 * 1024 * 1024;
+  const a = make(senderLimit);
+  const b = make(options.receiverMaxFileBytes ?? senderLimit);
+  const deliver = (to: Side, wire: Wire): void => {
+    inFlight += 1;
+    setImmediate(() => {
+      inFlight -= 1;
+      if (wire.kind === 'control') to.manager.onControl(wire.message);
+      else to.manager.onChunk(wire.header, wire.data);
+    });
+  };
+  const channelFrom = (from: 'a' | 'b'): TransferChannel => {
+    const to = from === 'a' ? b : a;
+    const send = (wire: Wire): void => (options.tap ? options.tap(wire, from) : [wire]).forEach((out) => deliver(to, out));
+    return {
+      sendControl: (message) => send({ kind: 'control', message }),
+      sendChunk: async (header, data) => send({ kind: 'chunk', header, data: data.slice() }),
+      writable: () => Promise.resolve(),
+    };
+  };
+  const connect = (): void => {
+    a.manager.attach(channelFrom('a'));
+    b.manager.attach(channelFrom('b'));
+  };
+  const disconnect = (): void => {
+    a.manager.detach();
+    b.manager.detach();
+  };
+  /** Lets every pending delivery and async step run until the wire is quiet. */
+  const settle = async (): Promise<void> => {
+    for (let round = 0; round < 20_000; round++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (inFlight === 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (inFlight === 0) return;
+      }
+    }
+    throw new Error('the wire did not settle');
+  };
+  return { a, b, clock, connect, disconnect, settle };
+}
+
+const only = (side: Side): TransferView<Uint8Array> => {
+  const views = [...side.views.values()];
+  expect(views).toHaveLength(1);
+  return views[0] as TransferView<Uint8Array>;
+};
+
+describe('TransferManager between two honest endpoints', () => {
+  for (const sizeBytes of [0, 1, CHUNK, CHUNK + 1, 5 * CHUNK + 3, 3 * 1024 * 1024 + 17]) {
+    it(`moves ${sizeBytes} bytes intact and both sides end done`, async () => {
+      const { a, b, connect, settle } = pair();
+      connect();
+      const bytes = bytesOf(sizeBytes);
+      a.manager.send(sourceOf(bytes));
+      await settle();
+      expect(only(a).state).toEqual({ kind: 'done' });
+      const received = only(b);
+      expect(received.state).toEqual({ kind: 'done' });
+      expect(digestOf(received.file)).toBe(digestOf(bytes));
+      expect(received.transferredBytes).toBe(sizeBytes);
+      expect(only(a).transferredBytes).toBe(sizeBytes);
+    });
+  }
+
+  it('queues several files and sends them one after another, all intact', async () => {
+    const { a, b, connect, settle } = pair();
+    const files = [bytesOf(200_000, 1), bytesOf(3, 2), bytesOf(CHUNK * 2, 3)];
+    files.forEach((bytes, index) => a.manager.send(sourceOf(bytes, `f${index}.bin`)));
+    connect();
+    await settle();
+    const received = [...b.views.values()].sort((x, y) => x.name.localeCompare(y.name));
+    expect(received.map((view) => view.state.kind)).toEqual(['done', 'done', 'done']);
+    expect(received.map((view) => digestOf(view.file))).toEqual(files.map(digestOf));
+  });
+
+  it('files queued before the session is secure wait, then go', async () => {
+    const { a, b, connect, settle } = pair();
+    a.manager.send(sourceOf(bytesOf(10)));
+    await settle();
+    expect(only(a).state.kind).toBe('queued');
+    expect(b.views.size).toBe(0);
+    connect();
+    await settle();
+    expect(only(b).state.kind).toBe('done');
+  });
+
+  it('keeps no more than the window unacknowledged', async () => {
+    // The smallest window the ack cadence (every 1 MiB) allows.
+    let maxInFlight = 0;
+    let sent = 0;
+    let acked = 0;
+    const { a, connect, settle } = pair({
+      windowBytes: 1024 * 1024,
+      tap: (wire, from) => {
+        if (from === 'a' && wire.kind === 'chunk') sent += wire.data.length;
+        if (from === 'b' && wire.kind === 'control' && wire.message.type === 'ack') acked = wire.message.receivedBytes;
+        maxInFlight = Math.max(maxInFlight, sent - acked);
+        return [wire];
+      },
+    });
+    connect();
+    a.manager.send(sourceOf(bytesOf(4 * 1024 * 1024)));
+    await settle();
+    expect(only(a).state.kind).toBe('done');
+    expect(maxInFlight).toBeLessThanOrEqual(1024 * 1024);
+    expect(maxInFlight).toBeGreaterThan(0);
+  });
+});
+
+describe('TransferManager resumes after a dropped connection', () => {
+  it('continues from what the receiver holds, resending less than the whole', async () => {
+    const sizeBytes = 8 * 1024 * 1024;
+    let chunksSeen = 0;
+    let cut = false;
+    const harness = pair({
+      tap: (wire, from) => {
+        if (from === 'a' && wire.kind === 'chunk') chunksSeen += 1;
+        // The line goes dead mid-transfer: nothing more arrives until the next session.
+        return cut ? [] : [wire];
+      },
+    });
+    const { a, b, connect, disconnect, settle } = harness;
+    connect();
+    const bytes = bytesOf(sizeBytes);
+    const source = sourceOf(bytes);
+    a.manager.send(source);
+    for (let round = 0; round < 10_000 && chunksSeen < 40; round++) await new Promise((resolve) => setImmediate(resolve));
+    cut = true;
+    await settle();
+    disconnect();
+    expect(only(a).state.kind).toBe('paused');
+    expect(only(b).state.kind).toBe('paused');
+    const heldBefore = only(b).transferredBytes;
+    expect(heldBefore).toBeGreaterThan(0);
+    cut = false;
+    connect();
+    await settle();
+    const sent = only(a);
+    expect(sent.state.kind).toBe('done');
+    expect(sent.resumedAtBytes).toBe(heldBefore);
+    expect(sent.resentBytes).toBeLessThan(sizeBytes);
+    expect(digestOf(only(b).file)).toBe(digestOf(bytes));
+  });
+
+  it('a drop while the last chunk is being stored still completes the file once both are back', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { a, b, connect, disconnect, settle } = pair({ beforeAppend: (count) => (count === 2 ? held : Promise.resolve()) });
+    connect();
+    const bytes = bytesOf(3 * CHUNK);
+    a.manager.send(sourceOf(bytes));
+    await settle();
+    expect(only(b).state.kind).toBe('receiving');
+    disconnect();
+    release();
+    await settle();
+    connect();
+    await settle();
+    expect(only(b).state.kind).toBe('done');
+    expect(digestOf(only(b).file)).toBe(digestOf(bytes));
+    expect(only(a).state.kind).toBe('done');
+  });
+
+  it('a receiver that already holds the whole file just says complete', async () => {
+    let dropCompletes = true;
+    const { a, b, connect, disconnect, settle } = pair({
+      tap: (wire) => (dropCompletes && wire.kind === 'control' && wire.message.type === 'complete' ? [] : [wire]),
+    });
+    connect();
+    a.manager.send(sourceOf(bytesOf(1000)));
+    await settle();
+    expect(only(b).state.kind).toBe('done');
+    expect(only(a).state.kind).toBe('verifying');
+    disconnect();
+    dropCompletes = false;
+    connect();
+    await settle();
+    expect(only(a).state.kind).toBe('done');
+  });
+});
+
+describe('TransferManager cancels and refuses visibly', () => {
+  for (const side of ['a', 'b'] as const) {
+    it(`a cancel from ${side === 'a' ? 'the sender' : 'the receiver'} reaches the other side and discards the partial file`, async () => {
+      let chunks = 0;
+      const { a, b, connect, settle } = pair({
+        tap: (wire) => {
+          if (wire.kind === 'chunk') chunks += 1;
+          return [wire];
+        },
+      });
+      connect();
+      const id = a.manager.send(sourceOf(bytesOf(8 * 1024 * 1024)));
+      for (let round = 0; round < 10_000 && chunks < 5; round++) await new Promise((resolve) => setImmediate(resolve));
+      (side === 'a' ? a : b).manager.cancel(id);
+      await settle();
+      expect(only(side === 'a' ? a : b).state).toEqual({ kind: 'cancelled', by: 'me' });
+      expect(only(side === 'a' ? b : a).state).toEqual({ kind: 'cancelled', by: 'peer' });
+      expect(b.sinks[0]?.discarded).toBe(true);
+      expect(only(b).file).toBeNull();
+    });
+  }
+
+  it('refuses a file over the limit before sending anything', async () => {
+    const wires: Wire[] = [];
+    const { a, b, connect, settle } = pair({ maxFileBytes: 1000, tap: (wire) => (wires.push(wire), [wire]) });
+    connect();
+    const source = sourceOf(bytesOf(1001));
+    a.manager.send(source);
+    await settle();
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'too-large' });
+    expect(wires).toHaveLength(0);
+    expect(source.reads).toBe(0);
+    expect(b.views.size).toBe(0);
+  });
+
+  it('a receiver with a lower limit refuses the offer, keeps nothing, and both sides say why', async () => {
+    const { a, b, connect, settle } = pair({ receiverMaxFileBytes: 500 });
+    connect();
+    a.manager.send(sourceOf(bytesOf(1000)));
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'too-large' });
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'too-large' });
+    expect(b.sinks).toHaveLength(0);
+  });
+
+  it('a tampered chunk ends that transfer with a hash mismatch, nothing kept', async () => {
+    const { a, b, connect, settle } = pair({
+      tap: (wire) => {
+        if (wire.kind !== 'chunk' || wire.header.index !== 1) return [wire];
+        const data = wire.data.slice();
+        data[0] = (data[0] ?? 0) ^ 0xff;
+        return [{ ...wire, data }];
+      },
+    });
+    connect();
+    a.manager.send(sourceOf(bytesOf(3 * CHUNK)));
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'hash-mismatch' });
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'hash-mismatch' });
+    expect(only(b).file).toBeNull();
+    expect(b.sinks[0]?.discarded).toBe(true);
+  });
+
+  it('a duplicated chunk is a protocol error on both sides, nothing kept', async () => {
+    const { a, b, connect, settle } = pair({ tap: (wire) => (wire.kind === 'chunk' && wire.header.index === 0 ? [wire, wire] : [wire]) });
+    connect();
+    a.manager.send(sourceOf(bytesOf(3 * CHUNK)));
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'protocol-error' });
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'protocol-error' });
+    expect(b.sinks[0]?.discarded).toBe(true);
+  });
+
+  it('a dropped last chunk never looks complete: the receiver times out and discards', async () => {
+    const { a, b, clock, connect, settle } = pair({ tap: (wire) => (wire.kind === 'chunk' && wire.header.isLast ? [] : [wire]) });
+    connect();
+    a.manager.send(sourceOf(bytesOf(3 * CHUNK)));
+    await settle();
+    expect(only(b).state.kind).toBe('receiving');
+    clock.advance(30_000);
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'timed-out' });
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'timed-out' });
+    expect(b.sinks[0]?.discarded).toBe(true);
+  });
+
+  it('a flood of offers is refused beyond the limits without a line on screen for each', async () => {
+    const { b, connect, settle } = pair();
+    connect();
+    const offer = (index: number): TransferControl => ({
+      type: 'offer',
+      offer: {
+        id: Buffer.from(new Uint8Array(16).fill(index)).toString('base64url'),
+        name: `flood-${index}.bin`,
+        mimeType: 'application/octet-stream',
+        sizeBytes: 10 * CHUNK,
+        sha256: new Uint8Array(32),
+        chunkBytes: CHUNK,
+        chunkCount: 10,
+      },
+    });
+    for (let index = 0; index < 50; index++) b.manager.onControl(offer(index));
+    await settle();
+    expect(b.views.size).toBeLessThanOrEqual(4);
+    expect(b.sinks.length).toBeLessThanOrEqual(4);
+  });
+
+  it('chunks for a transfer that was never offered are refused and stored nowhere', async () => {
+    const { b, connect, settle } = pair();
+    connect();
+    b.manager.onChunk({ id: Buffer.from(new Uint8Array(16).fill(9)).toString('base64url'), index: 0, isLast: true }, bytesOf(10));
+    await settle();
+    expect(b.views.size).toBe(0);
+    expect(b.sinks).toHaveLength(0);
+  });
+});
