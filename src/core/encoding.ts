@@ -43,6 +43,17 @@ export function fromUtf8(bytes: Uint8Array): string | null {
   }
 }
 
+/** Strict UTF-8, then JSON: the value as `unknown` for a parser to check, or which layer was wrong. */
+export function parseJsonBytes(bytes: Uint8Array): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: 'not UTF-8' | 'not JSON' } {
+  const text = fromUtf8(bytes);
+  if (text === null) return { ok: false, reason: 'not UTF-8' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+}
+
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   const total = parts.reduce((sum, part) => sum + part.length, 0);
   const out = new Uint8Array(total);

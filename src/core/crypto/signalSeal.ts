@@ -3,7 +3,7 @@
  * room id and both server-assigned peer ids as additional data, so a relay cannot read, alter, redirect
  * between members, or move a blob to another room. A per-sender sequence number refuses replays.
  */
-import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, fromUtf8, toBufferSource, utf8 } from '../encoding.ts';
+import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
 import type { Random } from '../ports.ts';
 
@@ -55,14 +55,9 @@ export async function openSignal(signalKey: CryptoKey, route: SignalRoute, blob:
     return { ok: false, reason: 'unauthentic' };
   }
   // Authentic but still parsed strictly: a member who knows the secret is not trusted to send well-formed data.
-  const text = fromUtf8(new Uint8Array(plaintext));
-  if (text === null) return { ok: false, reason: 'malformed' };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'malformed' };
-  }
+  const parsed = parseJsonBytes(new Uint8Array(plaintext));
+  if (!parsed.ok) return { ok: false, reason: 'malformed' };
+  const value = parsed.value;
   if (typeof value !== 'object' || value === null) return { ok: false, reason: 'malformed' };
   const seq: unknown = Reflect.get(value, 'seq');
   const signal = parsePeerSignal(Reflect.get(value, 'signal'));

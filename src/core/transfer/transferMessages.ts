@@ -1,6 +1,6 @@
 /** Transfer control messages (offer, accept, ack, cancel, complete) and the binary chunk header, with strict codecs. */
 import { assertNever } from '../assertNever.ts';
-import { base64urlToBytes, bytesEqual, bytesToBase64url, fromUtf8, utf8 } from '../encoding.ts';
+import { base64urlToBytes, bytesEqual, bytesToBase64url, parseJsonBytes, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 import { planChunks } from './chunkPlan.ts';
 import { hasUnsafeNameChar } from './fileName.ts';
@@ -187,14 +187,9 @@ function parseOffer(obj: Record<string, unknown>): TransferControlParseResult {
 
 export function parseTransferControl(plaintext: Uint8Array): TransferControlParseResult {
   if (plaintext.length > MAX_CONTROL_BYTES) return { ok: false, reason: `control message of ${plaintext.length} bytes exceeds ${MAX_CONTROL_BYTES}` };
-  const text = fromUtf8(plaintext);
-  if (text === null) return { ok: false, reason: 'control message is not valid UTF-8' };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'control message is not JSON' };
-  }
+  const parsed = parseJsonBytes(plaintext);
+  if (!parsed.ok) return { ok: false, reason: `control message is ${parsed.reason}` };
+  const value = parsed.value;
   if (!isRecord(value)) return { ok: false, reason: 'control message is not a JSON object' };
   const type = value['type'];
   if (type === 'offer') return parseOffer(value);
