@@ -58,6 +58,8 @@ interface PeerAttempt {
   localFingerprint: string | null;
   remoteFingerprint: string | null;
   session: SecureSession | null;
+  /** Whether this attempt's session was handed to the transfer manager, which must then be told it ended. */
+  transfersAttached: boolean;
   readonly earlyMessages: Uint8Array[];
   readonly cancelTimeout: () => void;
 }
@@ -355,6 +357,7 @@ export class RoomSession {
       localFingerprint: null,
       remoteFingerprint: null,
       session: null,
+      transfersAttached: false,
       earlyMessages: [],
       cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
         if (this.attempt === attempt && attempt.session?.isSecure !== true) {
@@ -413,8 +416,9 @@ export class RoomSession {
         this.hasBeenSecure = true;
         this.setStatus({ kind: 'secure' });
         const session = attempt.session;
-        if (session !== null) {
-          this.options.transfers?.attach({
+        if (session !== null && this.options.transfers !== undefined) {
+          attempt.transfersAttached = true;
+          this.options.transfers.attach({
             sendControl: (message) => session.sendControl(message),
             sendChunk: (header, data) => session.sendChunk(header, data),
             writable: () => attempt.handle.writable(),
@@ -447,7 +451,8 @@ export class RoomSession {
     if (attempt === null) return;
     this.attempt = null;
     attempt.cancelTimeout();
-    if (attempt.session?.isSecure === true) this.options.transfers?.detach();
+    // Also after a failed session: its transfers must pause, not wait on a dead channel forever.
+    if (attempt.transfersAttached) this.options.transfers?.detach();
     attempt.session?.end();
     attempt.handle.destroy();
   }
