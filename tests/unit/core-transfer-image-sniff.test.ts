@@ -25,8 +25,14 @@ function png(widthPx: number, heightPx: number): Uint8Array {
   return concatBytes(signature, u32be(13), ascii('IHDR'), ihdr, bytes(0, 0, 0, 0));
 }
 
-function gif(widthPx: number, heightPx: number, version = 'GIF89a'): Uint8Array {
-  return concatBytes(ascii(version), u16le(widthPx), u16le(heightPx), bytes(0xf7, 0, 0));
+/** One GIF image block: descriptor at (left, top) of the given size, no local colour table, a tiny LZW body. */
+function gifFrame(widthPx: number, heightPx: number, left = 0, top = 0): Uint8Array {
+  return concatBytes(bytes(0x2c), u16le(left), u16le(top), u16le(widthPx), u16le(heightPx), bytes(0), bytes(2, 2, 0x44, 0x01, 0));
+}
+
+/** A complete minimal GIF: screen descriptor with a 2-entry global colour table, the frames, the trailer. */
+function gif(widthPx: number, heightPx: number, version = 'GIF89a', frames: readonly Uint8Array[] = [gifFrame(widthPx, heightPx)]): Uint8Array {
+  return concatBytes(ascii(version), u16le(widthPx), u16le(heightPx), bytes(0x80, 0, 0), new Uint8Array(6), ...frames, bytes(0x3b));
 }
 
 function segment(marker: number, payload: Uint8Array): Uint8Array {
@@ -213,7 +219,8 @@ describe('sniffRasterImage refuses', () => {
     const samples = [png(640, 480), gif(320, 200), jpeg(100, 50), webpLossy(8, 8), webpLossless(8, 8), webpExtended(8, 8), avif(8, 8)];
     // For AVIF, everything up to the end of its ispe box (4 bytes of type, 4 of version and flags, 8 of size).
     const ispeAt = Buffer.from(avif(8, 8)).indexOf('ispe');
-    const minimalLength = [24, 10, 2 + APP0.length + 9, 30, 25, 30, ispeAt + 16];
+    // A GIF is only complete at its trailer: every frame must be seen.
+    const minimalLength = [24, gif(320, 200).length, 2 + APP0.length + 9, 30, 25, 30, ispeAt + 16];
     for (const [i, sample] of samples.entries()) {
       const needed = minimalLength[i] ?? 0;
       expect(sniffRasterImage(sample.subarray(0, needed)), `sample ${i} complete`).not.toBeNull();
@@ -312,5 +319,32 @@ describe('sniffRasterImage under hostile input', () => {
     const hugeIpma = concatBytes(ftyp('avif'), fullBox('meta', 0, 0, fullBox('pitm', 0, 0, u16be(9)), box('iprp', box('ipco', ispe(3, 3)), fullBox('ipma', 0, 0, u32be(0xffffffff), new Uint8Array(30_000)))));
     expect(sniffRasterImage(hugeIpma)).toEqual({ format: 'avif', widthPx: 3, heightPx: 3 });
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('GIF frames larger than the logical screen', () => {
+  it('reports the extent that covers every frame, not just the screen', () => {
+    expect(sniffRasterImage(gif(10, 10, 'GIF89a', [gifFrame(10, 10), gifFrame(300, 20, 5, 0)]))).toEqual({ format: 'gif', widthPx: 305, heightPx: 20 });
+  });
+
+  it('refuses a 1×1 screen hiding a 20000×20000 frame (a decompression bomb)', () => {
+    expect(sniffRasterImage(gif(1, 1, 'GIF89a', [gifFrame(20_000, 20_000)]))).toBeNull();
+  });
+
+  it('refuses a bomb in a later frame of an animation', () => {
+    expect(sniffRasterImage(gif(100, 100, 'GIF89a', [gifFrame(100, 100), gifFrame(100, 100), gifFrame(10_000, 10_000)]))).toBeNull();
+  });
+
+  it('walks past the first 64 KiB: a large extension before the frame does not hide it', () => {
+    const comment = concatBytes(bytes(0x21, 0xfe), ...Array.from({ length: 400 }, () => concatBytes(bytes(255), new Uint8Array(255))), bytes(0));
+    expect(comment.length).toBeGreaterThan(64 * 1024);
+    expect(sniffRasterImage(gif(1, 1, 'GIF89a', [comment, gifFrame(20_000, 20_000)]))).toBeNull();
+    expect(sniffRasterImage(gif(8, 8, 'GIF89a', [comment, gifFrame(8, 8)]))).toEqual({ format: 'gif', widthPx: 8, heightPx: 8 });
+  });
+
+  it('refuses a GIF without a frame or without its trailer', () => {
+    expect(sniffRasterImage(gif(8, 8, 'GIF89a', []))).toBeNull();
+    const whole = gif(8, 8);
+    expect(sniffRasterImage(whole.subarray(0, whole.length - 1))).toBeNull();
   });
 });

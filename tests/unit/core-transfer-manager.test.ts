@@ -89,18 +89,19 @@ function pair(
     tap?: (wire: Wire, from: 'a' | 'b') => Wire[];
     /** Awaited by the receiver's sink before it stores each chunk: lets a test hold a write in progress. */
     beforeAppend?: (chunkCount: number) => Promise<void>;
+    receiverHasherFails?: boolean;
   } = {},
 ) {
   const clock = new FakeClock();
   let inFlight = 0;
-  const make = (maxFileBytes: number): Side => {
+  const make = (maxFileBytes: number, hasherFails = false): Side => {
     const views = new Map<string, TransferView<Uint8Array>>();
     const sinks: Stored[] = [];
     const manager = new TransferManager<Uint8Array>(
       {
         clock,
         random: systemRandom,
-        createHasher: nodeHasher,
+        createHasher: hasherFails ? () => Promise.reject(new Error('no WebAssembly here')) : nodeHasher,
         maxFileBytes,
         chunkBytes: CHUNK,
         windowBytes: options.windowBytes ?? 1024 * 1024,
@@ -134,7 +135,7 @@ function pair(
   };
   const senderLimit = options.maxFileBytes ?? 64 * 1024 * 1024;
   const a = make(senderLimit);
-  const b = make(options.receiverMaxFileBytes ?? senderLimit);
+  const b = make(options.receiverMaxFileBytes ?? senderLimit, options.receiverHasherFails);
   const deliver = (to: Side, wire: Wire): void => {
     inFlight += 1;
     setImmediate(() => {
@@ -430,5 +431,85 @@ describe('TransferManager cancels and refuses visibly', () => {
     await settle();
     expect(b.views.size).toBe(0);
     expect(b.sinks).toHaveLength(0);
+  });
+});
+
+describe('TransferManager against awkward files and hostile peers', () => {
+  it('a local name or type the protocol refuses is cleaned, and the file still goes', async () => {
+    const { a, b, connect, settle } = pair();
+    connect();
+    const bytes = bytesOf(100);
+    a.manager.send({ ...sourceOf(bytes, 'invoice\u202Efdp.exe'), mimeType: 'not a mime type' });
+    await settle();
+    const received = only(b);
+    expect(received.state.kind).toBe('done');
+    expect(received.name).not.toContain('\u202E');
+    expect(received.name).toContain('invoice');
+    expect(received.mimeType).toBe('application/octet-stream');
+    expect(only(a).state.kind).toBe('done');
+  });
+
+  it('chunks still waiting to be stored when the connection drops are counted in the resume offset', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = true;
+    const { a, b, connect, disconnect, settle } = pair({
+      beforeAppend: (count) => (holding && count === 3 ? held : Promise.resolve()),
+    });
+    connect();
+    const bytes = bytesOf(12 * CHUNK);
+    a.manager.send(sourceOf(bytes));
+    await settle();
+    // Chunk 3 is being written and later chunks queue behind it; then the line drops.
+    expect(only(b).state.kind).toBe('receiving');
+    disconnect();
+    connect();
+    await settle();
+    holding = false;
+    release();
+    await settle();
+    expect(only(b).state.kind).toBe('done');
+    expect(digestOf(only(b).file)).toBe(digestOf(bytes));
+    expect(only(a).state.kind).toBe('done');
+    expect(only(a).resentBytes).toBe(0);
+  });
+
+  it('a sender that ignores the window cannot make the receiver hold more than its bound in memory', async () => {
+    const { b, connect, settle } = pair({ beforeAppend: () => new Promise(() => {}) });
+    connect();
+    const sizeBytes = 64 * 1024 * 1024;
+    const id = Buffer.from(new Uint8Array(16).fill(3)).toString('base64url');
+    b.manager.onControl({
+      type: 'offer',
+      offer: { id, name: 'flood.bin', mimeType: 'application/octet-stream', sizeBytes, sha256: new Uint8Array(32), chunkBytes: CHUNK, chunkCount: sizeBytes / CHUNK },
+    });
+    await settle();
+    const chunk = new Uint8Array(CHUNK);
+    for (let index = 0; index < sizeBytes / CHUNK; index++) b.manager.onChunk({ id, index, isLast: index === sizeBytes / CHUNK - 1 }, chunk);
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'protocol-error' });
+    expect(b.sinks[0]?.discarded).toBe(true);
+  });
+
+  it('a receiver that cannot start hashing refuses the offer instead of leaving the sender waiting', async () => {
+    const { a, b, connect, settle } = pair({ receiverHasherFails: true });
+    connect();
+    a.manager.send(sourceOf(bytesOf(10)));
+    await settle();
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'storage-failed' });
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'storage-failed' });
+  });
+
+  it('a receiver claiming completion of a file it was never sent does not make it "sent"', async () => {
+    const { a, connect, settle } = pair({
+      tap: (wire, from) =>
+        from === 'b' && wire.kind === 'control' && wire.message.type === 'accept' ? [{ kind: 'control', message: { type: 'complete', id: wire.message.id } }] : [wire],
+    });
+    connect();
+    a.manager.send(sourceOf(bytesOf(5 * CHUNK)));
+    await settle();
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'protocol-error' });
   });
 });

@@ -47,13 +47,19 @@ export class SpillStore {
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     let partCount = 0;
+    /** The write in progress, so a discard waits for it instead of racing it and leaving a part behind. */
+    let writing: Promise<void> = Promise.resolve();
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return;
       const part = new Blob(pending as BlobPart[]);
       pending = [];
       pendingBytes = 0;
-      await (await this.open()).put('parts', part, [offer.id, partCount]);
+      const index = partCount;
       partCount += 1;
+      writing = writing.then(async () => {
+        await (await this.open()).put('parts', part, [offer.id, index]);
+      });
+      await writing;
     };
     return {
       append: async (bytes) => {
@@ -73,6 +79,7 @@ export class SpillStore {
       discard: async () => {
         pending = [];
         pendingBytes = 0;
+        await writing.catch(() => {});
         if (partCount > 0) await (await this.open()).delete('parts', range());
       },
     };

@@ -1,4 +1,7 @@
-/** The run-time configuration in `config.json` (signaling URL, ICE servers), parsed strictly. */
+/** The run-time configuration in `config.json` (signaling URL, ICE servers, file size limit), parsed strictly. */
+import { DEFAULT_MAX_FILE_BYTES } from '../transfer/transferLimits.ts';
+
+export { DEFAULT_MAX_FILE_BYTES };
 
 export interface IceServerConfig {
   readonly urls: readonly string[];
@@ -14,7 +17,6 @@ export interface AppConfig {
   readonly maxFileBytes: number;
 }
 
-export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 const MAX_FILE_BYTES_CEILING = 4 * 1024 * 1024 * 1024;
 
 export type ConfigResult = { readonly ok: true; readonly config: AppConfig } | { readonly ok: false; readonly reason: string };

@@ -141,7 +141,6 @@ export class RoomSession {
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
-        this.reconnectAttempts = 0;
         socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId }));
       },
       onMessage: (data) => {
@@ -187,6 +186,8 @@ export class RoomSession {
   private onServerFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'joined':
+        // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
+        this.reconnectAttempts = 0;
         this.hasJoined = true;
         this.selfId = frame.self;
         this.peersInRoom.clear();
@@ -204,8 +205,9 @@ export class RoomSession {
           // looking open for many seconds. A peer whose server connection merely dropped rejoins and
           // runs a fresh handshake on its own.
           this.endAttempt();
-        } else if (this.status.kind === 'reconnecting' && this.selfId !== null) {
-          // The direct link closed just before the server said the peer left: they left, we are not redialling.
+        } else if (this.attempt === null && this.selfId !== null && (this.status.kind === 'reconnecting' || this.status.kind === 'connecting')) {
+          // Either the direct link closed just before the server said the peer left, or the peer who was
+          // to send us an offer left first: either way we are alone, not redialling or awaiting an offer.
           this.cancelRedial();
           this.settleAlone();
         }

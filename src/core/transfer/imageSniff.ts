@@ -86,9 +86,53 @@ function sniffPng(r: Reader): SniffedImage | null {
   return image('png', widthPx, heightPx);
 }
 
-/** The logical screen descriptor follows the 6-byte signature: u16le width, u16le height. */
+/** The most GIF blocks walked before giving up: bounds the work a hostile file can cause. */
+const MAX_GIF_BLOCKS = 100_000;
+
+/**
+ * The logical screen (u16le width and height after the signature) is not enough: a frame may be far
+ * larger than the screen, decoders size the bitmap to cover it, and an animated <img> decodes every
+ * frame. So every image descriptor up to the trailer must lie within the limit; the caller passes the
+ * whole file for GIFs, and one whose trailer is not within `bytes` is not shown.
+ */
 function sniffGif(r: Reader): SniffedImage | null {
-  return image('gif', r.u16le(6), r.u16le(8));
+  const screenWidth = r.u16le(6);
+  const screenHeight = r.u16le(8);
+  const flags = r.u8(10);
+  if (screenWidth === null || screenHeight === null || flags === null) return null;
+  let widthPx = screenWidth;
+  let heightPx = screenHeight;
+  let sawImage = false;
+  // Skip the global colour table when there is one: 3 bytes × 2^(size+1) entries.
+  let at = 13 + ((flags & 0x80) !== 0 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
+  for (let blocks = 0; blocks < MAX_GIF_BLOCKS; blocks++) {
+    const introducer = r.u8(at);
+    if (introducer === 0x3b) return sawImage ? image('gif', widthPx, heightPx) : null;
+    if (introducer === 0x2c) {
+      const left = r.u16le(at + 1);
+      const top = r.u16le(at + 3);
+      const frameWidth = r.u16le(at + 5);
+      const frameHeight = r.u16le(at + 7);
+      const frameFlags = r.u8(at + 9);
+      if (left === null || top === null || frameWidth === null || frameHeight === null || frameFlags === null) return null;
+      widthPx = Math.max(widthPx, left + frameWidth);
+      heightPx = Math.max(heightPx, top + frameHeight);
+      sawImage = true;
+      // Local colour table, then the LZW minimum code size byte, then the data sub-blocks.
+      at += 10 + ((frameFlags & 0x80) !== 0 ? 3 * 2 ** ((frameFlags & 0x07) + 1) : 0) + 1;
+    } else if (introducer === 0x21) {
+      at += 2; // introducer and label, then sub-blocks
+    } else {
+      return null;
+    }
+    // Sub-blocks: a length byte then that many bytes, until a zero length.
+    for (let size = r.u8(at); size !== 0; size = r.u8(at)) {
+      if (size === null) return null;
+      at += 1 + size;
+    }
+    at += 1;
+  }
+  return null;
 }
 
 /** DHT, JPG and DAC share the SOF range (C0..CF) but are not frame headers. */
@@ -294,11 +338,15 @@ function sniffAvif(r: Reader): SniffedImage | null {
   return image('avif', widthPx, heightPx);
 }
 
-/** Null for anything that is not one of the five formats with a complete, plausible header (SVG and HTML included). */
-export function sniffRasterImage(head: Uint8Array): SniffedImage | null {
-  const r = new Reader(head.subarray(0, MAX_SNIFF_BYTES));
+/**
+ * Null for anything that is not one of the five formats with a complete, plausible header (SVG and HTML
+ * included). Only the first MAX_SNIFF_BYTES are read, except for GIFs, which must be passed whole.
+ */
+export function sniffRasterImage(bytes: Uint8Array): SniffedImage | null {
+  const whole = new Reader(bytes);
+  if (whole.ascii(0, 6) === 'GIF87a' || whole.ascii(0, 6) === 'GIF89a') return sniffGif(whole);
+  const r = new Reader(bytes.subarray(0, MAX_SNIFF_BYTES));
   if (r.startsWith(0, PNG_SIGNATURE)) return sniffPng(r);
-  if (r.ascii(0, 6) === 'GIF87a' || r.ascii(0, 6) === 'GIF89a') return sniffGif(r);
   if (r.startsWith(0, [0xff, 0xd8, 0xff])) return sniffJpeg(r);
   if (r.ascii(0, 4) === 'RIFF' && r.ascii(8, 4) === 'WEBP') return sniffWebp(r);
   if (r.ascii(4, 4) === 'ftyp') return sniffAvif(r);

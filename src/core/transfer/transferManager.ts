@@ -11,7 +11,7 @@ import { IncomingTransfer, type IncrementalHasher } from './incomingTransfer.ts'
 import { OfferGate } from './incomingPolicy.ts';
 import { OutgoingWindow } from './outgoingWindow.ts';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES } from './transferLimits.ts';
-import { isSameOffer, newTransferId, type CancelReason, type ChunkHeader, type TransferControl, type TransferOffer } from './transferMessages.ts';
+import { announceableMimeType, announceableName, isSameOffer, newTransferId, type CancelReason, type ChunkHeader, type TransferControl, type TransferOffer } from './transferMessages.ts';
 
 export interface FileSource {
   readonly name: string;
@@ -80,6 +80,11 @@ export interface TransferView<F> {
 }
 
 const HASH_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * An honest sender never has more than its window unacknowledged, and we acknowledge only what is stored;
+ * more than this waiting to be stored means a sender ignoring the window to make us hold its data in memory.
+ */
+const MAX_QUEUED_INCOMING_BYTES = 2 * DEFAULT_WINDOW_BYTES;
 /** Chunks handed to the session but not yet sealed and sent: enough to overlap reading, sealing and sending. */
 const MAX_CHUNKS_IN_SEAL = 2;
 
@@ -117,6 +122,8 @@ interface Incoming<F> {
   readonly startedAtMs: number;
   /** Chunks are stored strictly one after another. */
   chain: Promise<void>;
+  /** Bytes that arrived and wait in `chain` to be stored. */
+  queuedBytes: number;
   cancelTimer: () => void;
 }
 
@@ -212,8 +219,9 @@ export class TransferManager<F> {
     const plan = planChunks(source.sizeBytes, this.chunkBytes);
     entry.offer = {
       id: entry.id,
-      name: source.name,
-      mimeType: source.mimeType,
+      // A local name or type the protocol refuses (bidi marks, odd MIME strings) is cleaned, not fatal.
+      name: announceableName(source.name),
+      mimeType: announceableMimeType(source.mimeType),
       sizeBytes: source.sizeBytes,
       sha256,
       chunkBytes: plan.chunkBytes,
@@ -232,7 +240,12 @@ export class TransferManager<F> {
     const next = outgoing.find((entry) => entry.state.kind === 'paused') ?? outgoing.find((entry) => entry.state.kind === 'queued');
     if (next === undefined || next.offer === null) return;
     this.setState(next, { kind: 'offered' });
-    channel.sendControl({ type: 'offer', offer: next.offer });
+    try {
+      channel.sendControl({ type: 'offer', offer: next.offer });
+    } catch {
+      // An offer our own encoder refuses must fail this file, not the conversation (nor block the queue).
+      this.finish(next, { kind: 'failed', reason: 'protocol-error' });
+    }
   }
 
   private onAccept(entry: Outgoing, offsetBytes: number): void {
@@ -315,8 +328,10 @@ export class TransferManager<F> {
         return;
       case 'complete':
         this.withOutgoing(message.id, (entry) => {
-          // 'offered' too: after a reconnect the receiver may already hold the whole file and says so.
-          if (entry.state.kind === 'verifying' || entry.state.kind === 'offered') this.finish(entry, { kind: 'done' });
+          // 'offered' too, but only on a re-offer: after a reconnect the receiver may already hold the
+          // whole file. On a first offer it would be a receiver claiming a file it was never sent.
+          const resumed = entry.state.kind === 'offered' && entry.window !== null;
+          if (entry.state.kind === 'verifying' || resumed) this.finish(entry, { kind: 'done' });
           else this.protocolError(entry);
         });
         return;
@@ -334,11 +349,21 @@ export class TransferManager<F> {
 
   onChunk(header: ChunkHeader, data: Uint8Array): void {
     const entry = this.entries.get(header.id);
+    // Chunks still in flight after a cancel: the peer already knows, one cancel is enough.
+    if (entry !== undefined && isFinal(entry.state)) return;
     if (entry?.direction !== 'incoming' || entry.state.kind !== 'receiving') {
       this.refuse(header.id);
       return;
     }
-    entry.chain = entry.chain.then(() => this.storeChunk(entry, header, data));
+    entry.queuedBytes += data.length;
+    if (entry.queuedBytes > MAX_QUEUED_INCOMING_BYTES) {
+      this.protocolError(entry);
+      return;
+    }
+    entry.chain = entry.chain.then(async () => {
+      await this.storeChunk(entry, header, data);
+      entry.queuedBytes -= data.length;
+    });
   }
 
   private withOutgoing(id: string, act: (entry: Outgoing) => void): void {
@@ -371,7 +396,15 @@ export class TransferManager<F> {
   }
 
   private async openIncoming(offer: TransferOffer, channel: TransferChannel): Promise<void> {
-    const accepted = IncomingTransfer.fromOffer(offer, this.platform.maxFileBytes, await this.platform.createHasher());
+    let hasher: IncrementalHasher;
+    try {
+      hasher = await this.platform.createHasher();
+    } catch {
+      channel.sendControl({ type: 'cancel', id: offer.id, reason: 'storage-failed' });
+      this.emitRefused(offer, 'storage-failed');
+      return;
+    }
+    const accepted = IncomingTransfer.fromOffer(offer, this.platform.maxFileBytes, hasher);
     if (!accepted.ok) {
       channel.sendControl({ type: 'cancel', id: offer.id, reason: accepted.reason });
       this.emitRefused(offer, accepted.reason);
@@ -400,6 +433,7 @@ export class TransferManager<F> {
       file: null,
       startedAtMs: this.platform.clock.nowMs(),
       chain: Promise.resolve(),
+      queuedBytes: 0,
       cancelTimer: () => {},
     };
     this.entries.set(offer.id, entry);
@@ -419,11 +453,9 @@ export class TransferManager<F> {
         channel.sendControl({ type: 'complete', id: offer.id });
         return;
       case 'paused':
-        // Holding every byte means the file is being finished; 'complete' goes out when it is.
-        if (known.transfer.receivedBytes === offer.sizeBytes && offer.sizeBytes > 0) return;
-        this.setState(known, { kind: 'receiving' });
-        this.armStallTimer(known);
-        channel.sendControl({ type: 'accept', id: offer.id, offsetBytes: known.transfer.receivedBytes });
+        // Chunks that arrived before the drop may still wait to be stored: answer only once they are,
+        // so the offset we give counts them and the sender does not send them again.
+        known.chain = known.chain.then(() => this.answerResume(known, channel));
         return;
       case 'cancelled':
       case 'failed':
@@ -442,8 +474,19 @@ export class TransferManager<F> {
     }
   }
 
+  private answerResume(entry: Incoming<F>, channel: TransferChannel): void {
+    if (entry.state.kind !== 'paused' || this.channel !== channel) return;
+    // Holding every byte means the file is being finished; 'complete' goes out when it is.
+    if (entry.transfer.status === 'done') return;
+    this.setState(entry, { kind: 'receiving' });
+    this.armStallTimer(entry);
+    channel.sendControl({ type: 'accept', id: entry.id, offsetBytes: entry.transfer.receivedBytes });
+  }
+
   private async storeChunk(entry: Incoming<F>, header: ChunkHeader, data: Uint8Array): Promise<void> {
-    if (entry.state.kind !== 'receiving') return;
+    // Paused is fine: a chunk that arrived, authenticated, before the connection dropped is kept, and
+    // the resume answer (queued behind it) counts it, so it is not sent twice.
+    if (isFinal(entry.state)) return;
     const verdict = entry.transfer.onChunk(header, data);
     if (verdict.kind === 'reject') {
       this.protocolError(entry);

@@ -3,7 +3,7 @@ import { assertNever } from '../assertNever.ts';
 import { base64urlToBytes, bytesEqual, bytesToBase64url, parseJsonBytes, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 import { planChunks } from './chunkPlan.ts';
-import { hasUnsafeNameChar } from './fileName.ts';
+import { hasUnsafeNameChar, safeFileName } from './fileName.ts';
 import { MAX_CHUNK_BYTES, MAX_MIME_CHARS, MAX_NAME_CHARS, MIN_CHUNK_BYTES, TRANSFER_ID_BYTES } from './transferLimits.ts';
 
 export const SHA256_BYTES = 32;
@@ -115,6 +115,18 @@ export function offerProblem(offer: TransferOffer): string | null {
   if (offer.chunkCount !== expectedCount) return `chunk count ${offer.chunkCount} does not match the ${expectedCount} the size implies`;
   if (expectedCount > MAX_CHUNK_COUNT) return 'more chunks than a u32 index can number';
   return null;
+}
+
+/** The name to announce for a local file: itself when the protocol accepts it, else a cleaned one. */
+export function announceableName(name: string): string {
+  if (name.length > 0 && name.length <= MAX_NAME_CHARS && !hasUnsafeNameChar(name)) return name;
+  const cleaned = safeFileName(name);
+  return hasUnsafeNameChar(cleaned) ? 'file' : cleaned;
+}
+
+/** The MIME type to announce: the local one when it is a plain `type/subtype`, else a generic one. */
+export function announceableMimeType(mimeType: string): string {
+  return mimeType.length <= MAX_MIME_CHARS && MIME_PATTERN.test(mimeType) ? mimeType : 'application/octet-stream';
 }
 
 /** True if a re-offer announces the same content as the offer being resumed (same id, name, type, size, hash, chunking). */

@@ -1,0 +1,962 @@
+/**
+ * RoomSession end to end over fake ports: an in-memory signaling server speaking the real protocol, fake
+ * WebRTC peers that pair through the real sealed-signal path, a manual clock, and a recording transfer
+ * endpoint. The crypto (room keys, sealed signals, the data-channel handshake, frames) is the real thing.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
+import { deriveRoomKeys } from '../../src/core/crypto/roomSecret.ts';
+import { sealSignal } from '../../src/core/crypto/signalSeal.ts';
+import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts';
+import { systemRandom } from '../../src/core/ports.ts';
+import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
+import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
+import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import type { RoomFailure, RoomStatus } from '../../src/core/room/roomStatus.ts';
+import { newTransferId, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
+import { secretFromSeed } from './support/coreFixtures.ts';
+import { fakeSdp, FakeClock, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer } from './support/roomFakes.ts';
+
+const SECRET = secretFromSeed(700);
+const OTHER_SECRET = secretFromSeed(701);
+/** RoomSession's own constants (not exported): first reconnect delay and the redial delay after a broken link. */
+const FIRST_RECONNECT_MS = 500;
+const REDIAL_MS = 1_000;
+
+// ---- key pairs -----------------------------------------------------------------------------------
+
+// RSA-3072 generation is slow; a small pool, handed out round robin, serves every session of the suite.
+let keyPairs: SessionKeyPair[] = [];
+let handedOut = 0;
+
+function pooledKeyPair(): Promise<SessionKeyPair> {
+  const pair = keyPairs[handedOut++ % keyPairs.length];
+  return pair === undefined ? Promise.reject(new Error('key pool is empty')) : Promise.resolve(pair);
+}
+
+beforeAll(async () => {
+  keyPairs = await Promise.all(Array.from({ length: 4 }, () => generateSessionKeyPair()));
+}, 30_000);
+
+// ---- a world of fakes ----------------------------------------------------------------------------
+
+interface Member {
+  readonly name: string;
+  readonly session: RoomSession;
+  readonly events: RoomEvent[];
+  readonly transfers: FakeTransfers;
+  readonly started: Promise<void>;
+}
+
+interface MemberOptions {
+  readonly secret?: Uint8Array;
+  readonly connectTimeoutMs?: number;
+  /** Whether to pass the recording transfer endpoint (default true). */
+  readonly withTransfers?: boolean;
+  readonly generateKeyPair?: () => Promise<SessionKeyPair>;
+}
+
+interface World {
+  readonly scheduler: Scheduler;
+  readonly clock: FakeClock;
+  readonly server: FakeSignalingServer;
+  readonly net: FakePeerNetwork;
+  /** Creates a RoomSession for `name` and starts it. */
+  add(name: string, options?: MemberOptions): Member;
+  /** Waits until no fake has anything in flight and no session has async work queued. */
+  settle(): Promise<void>;
+  /** Advances the clock (firing due timers), then settles. */
+  advance(ms: number): Promise<void>;
+}
+
+function createWorld(): World {
+  const scheduler = new Scheduler();
+  const clock = new FakeClock();
+  const server = new FakeSignalingServer(scheduler);
+  const net = new FakePeerNetwork(scheduler);
+  const members: Member[] = [];
+
+  const add = (name: string, options: MemberOptions = {}): Member => {
+    const events: RoomEvent[] = [];
+    const transfers = new FakeTransfers();
+    const session = new RoomSession({
+      secret: options.secret ?? SECRET,
+      platform: {
+        connectSignaling: server.connector(name),
+        createPeer: net.creator(name),
+        clock: clock.for(name),
+        random: systemRandom,
+      },
+      onEvent: (event) => events.push(event),
+      generateKeyPair: options.generateKeyPair ?? pooledKeyPair,
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.withTransfers === false ? {} : { transfers }),
+    });
+    const member: Member = { name, session, events, transfers, started: session.start() };
+    members.push(member);
+    return member;
+  };
+
+  // RoomSession's and SecureSession's private promise chains are read (bracket access to `private` is
+  // allowed) so that settling is exact rather than a guess based on elapsed time. The key-pair promise is
+  // left out on purpose: a test may hold it back.
+  const chains = (): unknown[] =>
+    members.flatMap(({ session, started }) => {
+      const attempt = session['attempt'];
+      const secure = attempt?.session ?? null;
+      return [started, session['inboundSignals'], session['outboundSignals'], attempt, secure, secure?.['inbound'], secure?.['outbound'], session.currentStatus];
+    });
+
+  const settle = async (): Promise<void> => {
+    let quietRounds = 0;
+    for (let round = 0; round < 5_000; round++) {
+      const before = chains();
+      await Promise.allSettled(before);
+      await new Promise((resolve) => setImmediate(resolve));
+      const after = chains();
+      const unchanged = after.length === before.length && after.every((item, index) => item === before[index]);
+      quietRounds = scheduler.inFlight === 0 && unchanged ? quietRounds + 1 : 0;
+      if (quietRounds >= 3) return;
+    }
+    throw new Error('the world did not settle');
+  };
+
+  return {
+    scheduler,
+    clock,
+    server,
+    net,
+    add,
+    settle,
+    async advance(ms) {
+      clock.advance(ms);
+      await settle();
+    },
+  };
+}
+
+// ---- reading what happened -------------------------------------------------------------------------
+
+const statuses = (member: Member): RoomStatus[] => member.events.flatMap((event) => (event.type === 'status' ? [event.status] : []));
+const kinds = (member: Member): string[] => statuses(member).map((status) => status.kind);
+/** Status kinds with immediate repeats folded (a responder announces `connecting` once per step). */
+const collapsed = (list: readonly string[]): string[] => list.filter((kind, index) => index === 0 || list[index - 1] !== kind);
+const kindsSince = (member: Member, count: number): string[] => kinds(member).slice(count);
+const chats = (member: Member) => member.events.flatMap((event) => (event.type === 'chat' ? [event] : []));
+const receipts = (member: Member) => member.events.flatMap((event) => (event.type === 'receipt' ? [event] : []));
+const everSecure = (member: Member): boolean => kinds(member).includes('secure');
+
+function onlyPeer(world: World, name: string): FakePeer {
+  const peers = world.net.peersOf(name);
+  expect(peers, `${name} should have exactly one fake peer`).toHaveLength(1);
+  return peers[0] as FakePeer;
+}
+
+function lastPeer(world: World, name: string): FakePeer {
+  const peer = world.net.peersOf(name).at(-1);
+  if (peer === undefined) throw new Error(`${name} has no fake peer`);
+  return peer;
+}
+
+function expectFailed(member: Member, failure: RoomFailure): void {
+  const expected: RoomStatus = { kind: 'failed', failure };
+  expect(member.session.currentStatus).toEqual(expected);
+  // The failure is the last thing reported, exactly once.
+  expect(statuses(member).at(-1)).toEqual(expected);
+  expect(kinds(member).filter((kind) => kind === 'failed')).toHaveLength(1);
+}
+
+/** Two members with the same secret, both verified. */
+async function securePair(world: World, options: { readonly alice?: MemberOptions; readonly bob?: MemberOptions } = {}) {
+  const alice = world.add('alice', options.alice);
+  await world.settle();
+  const bob = world.add('bob', options.bob);
+  await world.settle();
+  expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+  expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+  return { alice, bob };
+}
+
+/** A chat from `from` reaches `to` with its text, and the receipt comes back to `from`. */
+async function expectChatWorks(world: World, from: Member, to: Member, text: string): Promise<void> {
+  const sent = from.session.send(text);
+  if (!sent.ok) throw new Error(`send refused: ${sent.reason}`);
+  await world.settle();
+  expect(chats(to).at(-1)).toEqual({ type: 'chat', id: sent.id, text, receivedAtMs: world.clock.nowMs() });
+  expect(receipts(from).at(-1)).toEqual({ type: 'receipt', id: sent.id });
+}
+
+// ---- 1. the honest path -------------------------------------------------------------------------------
+
+describe('RoomSession: two members with the same secret', () => {
+  it('reach secure through preparing → waiting → connecting → verifying → secure, and chat both ways with receipts', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    expect(alice.session.currentStatus).toEqual({ kind: 'preparing' });
+    await world.settle();
+    expect(kinds(alice)).toEqual(['waiting']);
+
+    const bob = world.add('bob');
+    expect(bob.session.currentStatus).toEqual({ kind: 'preparing' });
+    await world.settle();
+    expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'secure']);
+    expect(collapsed(kinds(bob))).toEqual(['connecting', 'verifying', 'secure']);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+
+    const sent = alice.session.send('Hello Bob 👋');
+    expect(sent).toEqual({ ok: true, id: expect.any(String), sentAtMs: world.clock.nowMs() });
+    await world.settle();
+    if (!sent.ok) throw new Error('unreachable');
+    expect(chats(bob)).toEqual([{ type: 'chat', id: sent.id, text: 'Hello Bob 👋', receivedAtMs: world.clock.nowMs() }]);
+    expect(receipts(alice)).toEqual([{ type: 'receipt', id: sent.id }]);
+    expect(chats(alice)).toEqual([]);
+    expect(receipts(bob)).toEqual([]);
+
+    await expectChatWorks(world, bob, alice, 'مرحبا Alice');
+  });
+
+  it('refuses empty and oversized text once secure, and anything before secure', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    expect(alice.session.send('too early')).toEqual({ ok: false, reason: 'not-secure' });
+    await world.settle();
+    expect(alice.session.send('still alone')).toEqual({ ok: false, reason: 'not-secure' });
+    const bob = world.add('bob');
+    await world.settle();
+    expect(bob.session.currentStatus.kind).toBe('secure');
+    expect(alice.session.send('   ')).toEqual({ ok: false, reason: 'empty' });
+    expect(alice.session.send('x'.repeat(65_537))).toEqual({ ok: false, reason: 'too-long' });
+  });
+
+  it('uses the real signaling protocol: join with the derived room id, sealed signals only', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const keys = await deriveRoomKeys(SECRET);
+    for (const member of [alice, bob]) {
+      const [first] = world.server.connectionsOf(member.name);
+      expect(first?.fromClient[0]).toBe(JSON.stringify({ v: 1, type: 'join', room: keys.roomId }));
+    }
+    expect(world.server.membersOf(keys.roomId)).toEqual(['alice0', 'bob0']);
+    // Offer + candidate one way, answer + candidate the other; no SDP text ever reaches the server.
+    expect(world.server.relayed.map((signal) => `${signal.from}->${signal.to}`)).toEqual(['alice0->bob0', 'alice0->bob0', 'bob0->alice0', 'bob0->alice0']);
+    const wire = world.server.connections.flatMap((conn) => conn.fromClient).join('\n');
+    expect(wire).not.toContain('fingerprint');
+    expect(wire).not.toContain('candidate');
+  });
+});
+
+// ---- 2. the initiator rule -----------------------------------------------------------------------------
+
+describe('RoomSession: the smaller peer id makes the offer', () => {
+  it.each([
+    { case: 'first joiner has the smaller id', aliceId: 'Aaaa', bobId: 'Bbbb', aliceInitiates: true },
+    { case: 'second joiner has the smaller id', aliceId: 'zzzz', bobId: 'aaaa', aliceInitiates: false },
+    { case: 'ids compared by code unit (- < 0 < A < _ < a)', aliceId: 'a', bobId: '_', aliceInitiates: false },
+    { case: 'upper case sorts before lower case (code units, not locale order)', aliceId: 'a', bobId: 'B', aliceInitiates: false },
+  ])('$case', async ({ aliceId, bobId, aliceInitiates }) => {
+    const world = createWorld();
+    world.server.assignIds('alice', [aliceId]);
+    world.server.assignIds('bob', [bobId]);
+    await securePair(world);
+    expect(onlyPeer(world, 'alice').initiator).toBe(aliceInitiates);
+    expect(onlyPeer(world, 'bob').initiator).toBe(!aliceInitiates);
+    const offerer = aliceInitiates ? 'alice' : 'bob';
+    const answerer = aliceInitiates ? 'bob' : 'alice';
+    expect(onlyPeer(world, offerer).emitted[0]?.type).toBe('offer');
+    expect(onlyPeer(world, answerer).received[0]?.type).toBe('offer');
+    expect(onlyPeer(world, answerer).emitted[0]?.type).toBe('answer');
+  });
+});
+
+// ---- 3.–5. signals that must not open -----------------------------------------------------------------
+
+describe('RoomSession: sealed signals', () => {
+  it('different secrets on an honest server: different rooms, both wait, nobody connects', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    const bob = world.add('bob', { secret: OTHER_SECRET });
+    await world.settle();
+    expect(kinds(alice)).toEqual(['waiting']);
+    expect(kinds(bob)).toEqual(['waiting']);
+    expect(world.net.peers).toEqual([]);
+  });
+
+  it('different secrets put in one room by a hostile server: the receiver refuses the signal, nobody is secure', async () => {
+    const world = createWorld();
+    world.server.roomOf = () => 'one-room-for-everyone';
+    const alice = world.add('alice');
+    await world.settle();
+    const bob = world.add('bob', { secret: OTHER_SECRET });
+    await world.settle();
+    expectFailed(bob, { kind: 'signal-rejected' });
+    // Bob never even started a peer connection; Alice, left alone, waits again.
+    expect(world.net.peersOf('bob')).toEqual([]);
+    expect(alice.session.currentStatus).toEqual({ kind: 'waiting' });
+    expect(everSecure(alice) || everSecure(bob)).toBe(false);
+    expect(world.server.current('alice').fromClient.length).toBeGreaterThan(0);
+    expect(world.server.connectionsOf('bob')[0]?.closedByClient).toBe(true);
+  });
+
+  const flipChar = (blob: string, index: number): string => `${blob.slice(0, index)}${blob[index] === 'A' ? 'B' : 'A'}${blob.slice(index + 1)}`;
+
+  const sealedInstead = (secret: Uint8Array, route: { readonly from: string; readonly to: string }) => async () => {
+    const keys = await deriveRoomKeys(secret);
+    const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(900, 'actpass') };
+    const blob = await sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: route.from, toPeerId: route.to }, 0, offer, systemRandom);
+    return () => blob;
+  };
+
+  it.each([
+    { case: 'with one character flipped', prepare: async () => (blob: string) => flipChar(blob, Math.floor(blob.length / 2)) },
+    { case: 'with its last character flipped', prepare: async () => (blob: string) => flipChar(blob, blob.length - 1) },
+    { case: 'truncated', prepare: async () => (blob: string) => blob.slice(0, blob.length - 8) },
+    { case: 'replaced by one sealed for another recipient', prepare: sealedInstead(SECRET, { from: 'alice0', to: 'mallory' }) },
+    { case: 'replaced by one claiming another sender', prepare: sealedInstead(SECRET, { from: 'mallory', to: 'bob0' }) },
+    { case: 'replaced by one sealed in another room', prepare: sealedInstead(OTHER_SECRET, { from: 'alice0', to: 'bob0' }) },
+  ])('a relay that delivers the offer $case: failed/signal-rejected, never secure, send refused', async ({ prepare }) => {
+    const tamper = await prepare();
+    const world = createWorld();
+    let first = true;
+    world.server.relay = (signal) => {
+      if (!first) return [signal.blob];
+      first = false;
+      const tampered = tamper(signal.blob);
+      expect(tampered).not.toBe(signal.blob);
+      return [tampered];
+    };
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+
+    expectFailed(bob, { kind: 'signal-rejected' });
+    expect(everSecure(alice) || everSecure(bob)).toBe(false);
+    expect(alice.session.send('hello?')).toEqual({ ok: false, reason: 'not-secure' });
+    expect(bob.session.send('hello?')).toEqual({ ok: false, reason: 'not-secure' });
+    // Nothing of the tampered signal reached Bob's WebRTC stack.
+    expect(world.net.peersOf('bob')).toEqual([]);
+    // Bob's failure closed his socket; Alice, told he left, is waiting again.
+    expect(alice.session.currentStatus).toEqual({ kind: 'waiting' });
+  });
+
+  it('a replayed offer (the same blob delivered twice): failed/signal-rejected, never secure', async () => {
+    const world = createWorld();
+    let first = true;
+    world.server.relay = (signal) => {
+      if (!first) return [signal.blob];
+      first = false;
+      return [signal.blob, signal.blob];
+    };
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+    expectFailed(bob, { kind: 'signal-rejected' });
+    expect(everSecure(alice) || everSecure(bob)).toBe(false);
+    // The first copy was accepted (Bob's peer got the offer once); the replay was refused.
+    expect(onlyPeer(world, 'bob').received.filter((signal) => signal.type === 'offer')).toHaveLength(1);
+    expect(onlyPeer(world, 'bob').closed).toBe(true);
+    expect(bob.session.send('hi')).toEqual({ ok: false, reason: 'not-secure' });
+  });
+
+  it('an old signal frame replayed into a secure room: failed/signal-rejected, and the secure session is torn down', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const old = world.server.relayed.find((signal) => signal.from === 'alice0');
+    if (old === undefined) throw new Error('no signal from alice');
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: old.from, blob: old.blob });
+    await world.settle();
+    expectFailed(bob, { kind: 'signal-rejected' });
+    expect(bob.session.send('hi')).toEqual({ ok: false, reason: 'not-secure' });
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+  });
+});
+
+// ---- 6. what the server says ---------------------------------------------------------------------------
+
+describe('RoomSession: server frames', () => {
+  it.each([
+    { case: 'not JSON', data: 'this is {not json' },
+    { case: 'a JSON array', data: '[1,2,3]' },
+    { case: 'another protocol version', data: '{"v":2,"type":"peer-joined","peer":"x"}' },
+    { case: 'an unknown type', data: '{"v":1,"type":"teleport","peer":"x"}' },
+    { case: 'an extra key', data: '{"v":1,"type":"peer-joined","peer":"x","admin":true}' },
+    { case: 'an unknown error code', data: '{"v":1,"type":"error","code":"made-up","message":"x"}' },
+    { case: 'a binary frame', data: Uint8Array.of(123, 125) },
+  ])('a malformed frame ($case) fails the room: failed/server-unintelligible', async ({ data }) => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    world.server.inject('alice', data);
+    await world.settle();
+    expectFailed(alice, { kind: 'server-unintelligible', detail: expect.any(String) as string });
+    expect(world.server.connectionsOf('alice')[0]?.closedByClient).toBe(true);
+    await world.advance(60_000);
+    expect(world.server.connectionsOf('alice')).toHaveLength(1);
+  });
+
+  it('a malformed frame while secure also tears the secure session down (terminal)', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    world.server.inject('alice', '}{');
+    await world.settle();
+    expectFailed(alice, { kind: 'server-unintelligible', detail: expect.any(String) as string });
+    expect(onlyPeer(world, 'alice').destroyedLocally).toBe(true);
+    expect(bob.session.currentStatus).toEqual({ kind: 'peer-left' });
+  });
+
+  it('error rate-limited: failed/server-refused with that code, and the server’s wording appears nowhere', async () => {
+    const world = createWorld();
+    const { alice } = await securePair(world);
+    const wording = 'Your chat is broken, visit evil.example to fix it';
+    world.server.sendFrame('alice', { v: 1, type: 'error', code: 'rate-limited', message: wording });
+    await world.settle();
+    expectFailed(alice, { kind: 'server-refused', code: 'rate-limited' });
+    expect(JSON.stringify(alice.events)).not.toContain('evil.example');
+    expect(JSON.stringify(alice.session.currentStatus)).not.toContain('evil.example');
+  });
+
+  it.each<ErrorCode>(['malformed', 'unknown-type', 'frame-too-large', 'not-joined', 'already-joined', 'idle-timeout', 'server-busy'])(
+    'error %s: failed/server-refused with that code',
+    async (code) => {
+      const world = createWorld();
+      const alice = world.add('alice');
+      await world.settle();
+      world.server.sendFrame('alice', { v: 1, type: 'error', code, message: 'words from the server' });
+      await world.settle();
+      expectFailed(alice, { kind: 'server-refused', code });
+      expect(JSON.stringify(alice.events)).not.toContain('words from the server');
+    },
+  );
+
+  it('error unknown-peer is ignored (a peer-left is expected to follow)', async () => {
+    const world = createWorld();
+    const { alice } = await securePair(world);
+    const before = alice.events.length;
+    world.server.sendFrame('alice', { v: 1, type: 'error', code: 'unknown-peer', message: 'no such peer' });
+    await world.settle();
+    expect(alice.events.length).toBe(before);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+  });
+});
+
+// ---- 7. a full room -----------------------------------------------------------------------------------
+
+describe('RoomSession: room-full', () => {
+  it('on the first join is terminal: status room-full, socket closed, no retry, the others undisturbed', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const carol = world.add('carol');
+    await world.settle();
+    expect(kinds(carol)).toEqual(['room-full']);
+    expect(carol.session.currentStatus).toEqual({ kind: 'room-full' });
+    expect(world.server.connectionsOf('carol')[0]?.closedByClient).toBe(true);
+    expect(world.clock.pending('carol')).toEqual([]);
+    await world.advance(60_000);
+    expect(world.server.connectionsOf('carol')).toHaveLength(1);
+    expect(kinds(carol)).toEqual(['room-full']);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(carol.session.send('let me in')).toEqual({ ok: false, reason: 'not-secure' });
+  });
+
+  it('after having joined once is retried: the server still counts our dead connection, then lets us back in, and we end secure again', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const aliceBefore = kinds(alice).length;
+    const bobBefore = kinds(bob).length;
+
+    // Alice's socket dies, but the server has not noticed (its heartbeat has not run): a ghost holds her place.
+    world.server.drop('alice', { serverNotices: false });
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+
+    // Her re-joins are refused with room-full, and she keeps trying, waiting longer each time.
+    const refusals = (): number =>
+      world.server
+        .connectionsOf('alice')
+        .flatMap((conn) => conn.toClient)
+        .filter((data) => typeof data === 'string' && data.includes('"room-full"')).length;
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(refusals()).toBe(1);
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(refusals()).toBe(1);
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(refusals()).toBe(2);
+    expect(world.server.connectionsOf('alice')).toHaveLength(3);
+    expect(kinds(alice)).not.toContain('room-full');
+    expect(alice.session.currentStatus.kind).not.toBe('failed');
+    expect(world.clock.pending('alice')).toHaveLength(1);
+
+    // The heartbeat notices the ghost; Bob tears down the direct link; Alice's next re-join succeeds.
+    world.server.reapGhosts();
+    await world.settle();
+    await world.advance(4 * FIRST_RECONNECT_MS);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(world.server.current('alice').id).toBe('alice3');
+    expect(kindsSince(alice, aliceBefore)).not.toContain('room-full');
+    expect(kindsSince(alice, aliceBefore)).not.toContain('failed');
+    expect(kindsSince(bob, bobBefore).at(-1)).toBe('secure');
+    await expectChatWorks(world, alice, bob, 'back again');
+    await expectChatWorks(world, bob, alice, 'welcome back');
+  });
+});
+
+// ---- 8. timeouts ----------------------------------------------------------------------------------------
+
+describe('RoomSession: connection timeouts', () => {
+  it('a responder whose offer never comes fails with no-connection after connectTimeoutMs, not before', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice');
+    await world.settle();
+    const bob = world.add('bob', { connectTimeoutMs: 5_000 });
+    await world.settle();
+    expect(bob.session.currentStatus).toEqual({ kind: 'connecting' });
+    expect(world.net.peersOf('bob')).toEqual([]);
+    await world.advance(4_999);
+    expect(bob.session.currentStatus).toEqual({ kind: 'connecting' });
+    await world.advance(1);
+    expectFailed(bob, { kind: 'no-connection' });
+    expect(world.clock.pending('bob')).toEqual([]);
+    // Alice's own (default) timer had not run out; she is simply alone again.
+    expect(alice.session.currentStatus).toEqual({ kind: 'waiting' });
+  });
+
+  it('an initiator whose answer never comes fails with no-connection after connectTimeoutMs', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice', { connectTimeoutMs: 2_000 });
+    const bob = world.add('bob');
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'connecting' });
+    await world.advance(2_000);
+    expectFailed(alice, { kind: 'no-connection' });
+    expect(onlyPeer(world, 'alice').destroyedLocally).toBe(true);
+    expect(bob.session.currentStatus.kind).not.toBe('failed');
+  });
+
+  it('a handshake that stalls on an open channel fails with verification-failed after connectTimeoutMs', async () => {
+    const world = createWorld();
+    world.net.carries = () => false;
+    const alice = world.add('alice', { connectTimeoutMs: 3_000 });
+    const bob = world.add('bob', { connectTimeoutMs: 3_000 });
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'verifying' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'verifying' });
+    await world.advance(3_000);
+    expectFailed(alice, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
+    expectFailed(bob, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
+  });
+
+  it('the timer stops counting once secure', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world, { alice: { connectTimeoutMs: 1_000 }, bob: { connectTimeoutMs: 1_000 } });
+    expect(world.clock.pending()).toEqual([]);
+    await world.advance(10_000);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+  });
+
+  // PROTOCOL.md §4: "alone → waiting". A responder that waits for an offer from someone who then leaves is alone.
+  it('a responder whose would-be offerer leaves before the offer arrives goes back to waiting (not a later no-connection failure)', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice');
+    await world.settle();
+    const bob = world.add('bob', { connectTimeoutMs: 5_000 });
+    await world.settle();
+    expect(bob.session.currentStatus).toEqual({ kind: 'connecting' });
+    alice.session.stop();
+    await world.settle();
+    const afterPeerLeft = bob.session.currentStatus;
+    await world.advance(5_000);
+    const afterTimeout = bob.session.currentStatus;
+    // Alone in the room both times; a newcomer could still join him. Not connecting, never failed.
+    expect({ afterPeerLeft, afterTimeout }).toEqual({ afterPeerLeft: { kind: 'waiting' }, afterTimeout: { kind: 'waiting' } });
+  });
+});
+
+// ---- 9. peer-left ---------------------------------------------------------------------------------------
+
+describe('RoomSession: the other person leaves and comes back', () => {
+  it('peer-left while secure → status peer-left; a new session with the same secret → both secure again', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const alicePeer = onlyPeer(world, 'alice');
+    bob.session.stop();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+    expect(kinds(alice)).not.toContain('failed');
+    expect(alicePeer.closed).toBe(true);
+    expect(alice.session.send('anyone?')).toEqual({ ok: false, reason: 'not-secure' });
+    // Nobody redials someone who left.
+    await world.advance(60_000);
+    expect(world.net.peersOf('alice')).toHaveLength(1);
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+
+    const bobAgain = world.add('bob');
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bobAgain.session.currentStatus).toEqual({ kind: 'secure' });
+    await expectChatWorks(world, alice, bobAgain, 'welcome back');
+    await expectChatWorks(world, bobAgain, alice, 'thanks');
+  });
+
+  it('a peer who leaves before anything was secure leaves the other waiting, not peer-left', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'connecting' });
+    bob.session.stop();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'waiting' });
+    expect(world.clock.pending('alice')).toEqual([]);
+  });
+
+  it('the direct link closing just before the server says the peer left ends in peer-left, without a redial', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    onlyPeer(world, 'alice').breakLink();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'reconnecting' });
+    bob.session.stop();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+    expect(world.clock.pending('alice')).toEqual([]);
+    await world.advance(REDIAL_MS * 10);
+    expect(world.net.peersOf('alice')).toHaveLength(1);
+  });
+
+  it('a broken direct link while both stay in the room: reconnecting, then a redial after 1 s and secure again', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    onlyPeer(world, 'bob').breakLink();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'reconnecting' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'reconnecting' });
+    await world.advance(REDIAL_MS - 1);
+    expect(world.net.peers).toHaveLength(2);
+    await world.advance(1);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(lastPeer(world, 'alice').initiator).toBe(true);
+    expect(lastPeer(world, 'bob').initiator).toBe(false);
+    expect(world.net.peers).toHaveLength(4);
+    await expectChatWorks(world, alice, bob, 'still here');
+  });
+});
+
+// ---- 10. one's own signaling socket drops ---------------------------------------------------------------
+
+describe('RoomSession: a signaling drop while secure', () => {
+  it('keeps the session on the dropping side until the other side (told peer-left) tears the link down; both are secure again after reconnecting', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const aliceBefore = kinds(alice).length;
+    const bobBefore = kinds(bob).length;
+    const [alicePeer, bobPeer] = [onlyPeer(world, 'alice'), onlyPeer(world, 'bob')];
+
+    world.server.drop('alice');
+    await world.settle();
+    // What actually happens: Alice never says `reconnecting` (a secure session does not need the server),
+    // but Bob gets peer-left for her old id and destroys his end, so her link closes from the far side and,
+    // not knowing who is in the room while her socket is down, she reports `peer-left` too.
+    expect(kindsSince(alice, aliceBefore)).toEqual(['peer-left']);
+    expect(kindsSince(bob, bobBefore)).toEqual(['peer-left']);
+    expect(bobPeer.destroyedLocally).toBe(true);
+    expect(alicePeer.destroyedLocally).toBe(false);
+    expect(alicePeer.closed).toBe(true);
+    expect(world.clock.pending('alice')).toEqual([{ owner: 'alice', dueInMs: FIRST_RECONNECT_MS }]);
+
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(world.server.current('alice').id).toBe('alice1');
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(collapsed(kindsSince(alice, aliceBefore))).toEqual(['peer-left', 'connecting', 'verifying', 'secure']);
+    expect(world.net.peers).toHaveLength(4);
+    await expectChatWorks(world, alice, bob, 'reconnected');
+    await expectChatWorks(world, bob, alice, 'so I see');
+  });
+
+  it('the session really lives on the direct link: while the server has not noticed the drop, chat still flows both ways', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    world.server.drop('alice', { serverNotices: false });
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    await expectChatWorks(world, alice, bob, 'no server needed');
+    await expectChatWorks(world, bob, alice, 'indeed');
+  });
+
+  it('a drop before secure abandons the attempt: reconnecting, then a fresh join and a fresh attempt', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+    world.server.drop('alice');
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'reconnecting' });
+    expect(onlyPeer(world, 'alice').destroyedLocally).toBe(true);
+    world.server.relay = (signal) => [signal.blob];
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+  });
+});
+
+// ---- 11. renegotiation -------------------------------------------------------------------------------------
+
+describe('RoomSession: renegotiation is not part of the protocol', () => {
+  async function sealedFrom(fromId: string, toId: string, seq: number, signal: PeerSignal): Promise<string> {
+    const keys = await deriveRoomKeys(SECRET);
+    return sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: fromId, toPeerId: toId }, seq, signal, systemRandom);
+  }
+
+  it('a correctly sealed second offer after secure is ignored: still secure, the peer never sees it', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const bobPeer = onlyPeer(world, 'bob');
+    const receivedBefore = [...bobPeer.received];
+    const bobEvents = bob.events.length;
+    // Alice has sealed offer (seq 0) and candidate (seq 1); the next authentic seq is 2.
+    const nextSeq = world.server.relayed.filter((signal) => signal.from === 'alice0').length;
+    const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(777, 'actpass') };
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq, offer) });
+    await world.settle();
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.events.length).toBe(bobEvents);
+    expect(bobPeer.received).toEqual(receivedBefore);
+    expect(bobPeer.received).not.toContainEqual(offer);
+
+    // The seal was authentic and its seq accepted: a candidate with the following seq does reach the peer,
+    // while one that reuses the offer's seq would be a replay.
+    const candidate: PeerSignal = { type: 'candidate', candidate: { candidate: '', sdpMLineIndex: 0, sdpMid: '0' } };
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq + 1, candidate) });
+    await world.settle();
+    expect(bobPeer.received).toEqual([...receivedBefore, candidate]);
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    await expectChatWorks(world, alice, bob, 'nothing changed');
+  });
+
+  it('a correctly sealed second answer after secure is ignored on the initiator side too', async () => {
+    const world = createWorld();
+    const { alice } = await securePair(world);
+    const alicePeer = onlyPeer(world, 'alice');
+    const receivedBefore = [...alicePeer.received];
+    const nextSeq = world.server.relayed.filter((signal) => signal.from === 'bob0').length;
+    const answer: PeerSignal = { type: 'answer', sdp: fakeSdp(778, 'active') };
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: await sealedFrom('bob0', 'alice0', nextSeq, answer) });
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alicePeer.received).toEqual(receivedBefore);
+  });
+});
+
+// ---- 12. transfers ------------------------------------------------------------------------------------------
+
+describe('RoomSession: the transfer endpoint', () => {
+  it('is attached once on secure with a working channel, not before', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    expect(alice.transfers.calls).toEqual([]);
+    const bob = world.add('bob');
+    await world.settle();
+    expect(alice.transfers.calls).toEqual(['attach']);
+    expect(bob.transfers.calls).toEqual(['attach']);
+
+    const channel = alice.transfers.channels[0];
+    if (channel === undefined) throw new Error('no channel');
+    const control: TransferControl = { type: 'complete', id: newTransferId(systemRandom) };
+    channel.sendControl(control);
+    const header = { id: newTransferId(systemRandom), index: 3, isLast: true };
+    await channel.sendChunk(header, Uint8Array.of(1, 2, 3, 4));
+    await expect(channel.writable()).resolves.toBeUndefined();
+    await world.settle();
+    expect(bob.transfers.controls).toEqual([control]);
+    expect(bob.transfers.chunks).toEqual([{ header, data: Uint8Array.of(1, 2, 3, 4) }]);
+  });
+
+  it('is detached when the peer leaves', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    bob.session.stop();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+    expect(alice.transfers.calls).toEqual(['attach', 'detach']);
+    expect(bob.transfers.calls).toEqual(['attach', 'detach']);
+  });
+
+  it('is detached when the secure session fails on a garbage data-channel frame (failed/frame-rejected)', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    onlyPeer(world, 'alice').injectData(Uint8Array.of(0xde, 0xad, 0xbe, 0xef));
+    await world.settle();
+    expectFailed(alice, { kind: 'frame-rejected', detail: expect.any(String) as string });
+    expect(alice.transfers.calls).toEqual(['attach', 'detach']);
+    // Bob learns through the server that Alice is gone, and his transfers pause too.
+    expect(bob.session.currentStatus).toEqual({ kind: 'peer-left' });
+    expect(bob.transfers.calls).toEqual(['attach', 'detach']);
+  });
+
+  it('is detached when a well-formed but forged sealed frame fails the session', async () => {
+    const world = createWorld();
+    const { alice } = await securePair(world);
+    const forged = new Uint8Array([...encodeFrameHeader(FrameType.chat, 0n), ...new Uint8Array(40)]);
+    onlyPeer(world, 'alice').injectData(forged);
+    await world.settle();
+    expectFailed(alice, { kind: 'frame-rejected', detail: expect.any(String) as string });
+    expect(alice.transfers.calls).toEqual(['attach', 'detach']);
+  });
+
+  it('is never told anything by a session that failed before secure', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice', { connectTimeoutMs: 1_000 });
+    world.add('bob');
+    await world.settle();
+    await world.advance(1_000);
+    expectFailed(alice, { kind: 'no-connection' });
+    expect(alice.transfers.calls).toEqual([]);
+  });
+
+  it('is re-attached to the new session after a reconnection', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    world.server.drop('alice');
+    await world.settle();
+    await world.advance(FIRST_RECONNECT_MS);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.transfers.calls).toEqual(['attach', 'detach', 'attach']);
+    expect(bob.transfers.calls).toEqual(['attach', 'detach', 'attach']);
+    expect(alice.transfers.channels[1]).not.toBe(alice.transfers.channels[0]);
+  });
+});
+
+// ---- 13. stop() -------------------------------------------------------------------------------------------------
+
+describe('RoomSession.stop()', () => {
+  it('after secure: no further events, socket closed, peer destroyed, no timers left, nothing sent anymore', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const alicePeer = onlyPeer(world, 'alice');
+    const sentAtStop = alicePeer.sent.length;
+    const eventsAtStop = alice.events.length;
+    const framesAtStop = world.server.connectionsOf('alice')[0]?.fromClient.length;
+    alice.session.stop();
+    expect(alice.events.length).toBe(eventsAtStop);
+    expect(alice.session.send('after stop')).toEqual({ ok: false, reason: 'not-secure' });
+    expect(world.server.current('bob').id).toBe('bob0');
+    expect(world.server.connectionsOf('alice')[0]?.closedByClient).toBe(true);
+    expect(alicePeer.destroyedLocally).toBe(true);
+    expect(world.clock.pending('alice')).toEqual([]);
+
+    // Bob has not heard yet and sends into the dead link; the server then tells him she left.
+    expect(bob.session.send('are you there?')).toMatchObject({ ok: true });
+    await world.settle();
+    expect(bob.session.currentStatus).toEqual({ kind: 'peer-left' });
+
+    // Stale callbacks from her old socket and peer (a late event from a browser) change nothing either.
+    const socketHandlers = world.server.connectionsOf('alice')[0]?.handlers;
+    if (socketHandlers === undefined) throw new Error('no socket');
+    socketHandlers.onOpen();
+    socketHandlers.onMessage(JSON.stringify({ v: 1, type: 'peer-joined', peer: 'zed' }));
+    socketHandlers.onMessage('not json');
+    socketHandlers.onClose();
+    alicePeer.handlers.onConnect();
+    alicePeer.handlers.onData(Uint8Array.of(1, 2, 3));
+    alicePeer.handlers.onSignal({ type: 'candidate', candidate: { candidate: '', sdpMLineIndex: 0, sdpMid: '0' } });
+    alicePeer.handlers.onClose();
+    await world.advance(120_000);
+    expect(alice.events.length).toBe(eventsAtStop);
+    expect(world.server.connectionsOf('alice')).toHaveLength(1);
+    expect(world.server.connectionsOf('alice')[0]?.fromClient.length).toBe(framesAtStop);
+    expect(alicePeer.sent.length).toBe(sentAtStop);
+    expect(world.clock.pending('alice')).toEqual([]);
+    bob.session.stop();
+    expect(world.clock.pending()).toEqual([]);
+  });
+
+  it('while connecting (attempt and no-offer timers running): everything is cancelled', async () => {
+    const world = createWorld();
+    world.server.relay = () => [];
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+    expect(world.clock.pending('alice')).toHaveLength(1);
+    expect(world.clock.pending('bob')).toHaveLength(1);
+    alice.session.stop();
+    bob.session.stop();
+    expect(world.clock.pending()).toEqual([]);
+    const counts = [alice.events.length, bob.events.length];
+    await world.advance(120_000);
+    expect([alice.events.length, bob.events.length]).toEqual(counts);
+    expect(world.server.connections.every((conn) => conn.closedByClient)).toBe(true);
+    expect(world.net.peers.every((peer) => peer.closed)).toBe(true);
+  });
+
+  it('while reconnecting (reconnect timer running): cancelled, no new socket', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    world.server.drop('alice');
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'reconnecting' });
+    expect(world.clock.pending('alice')).toHaveLength(1);
+    const eventsAtStop = alice.events.length;
+    alice.session.stop();
+    expect(world.clock.pending()).toEqual([]);
+    await world.advance(120_000);
+    expect(world.server.connectionsOf('alice')).toHaveLength(1);
+    expect(alice.events.length).toBe(eventsAtStop);
+  });
+
+  it('before start() has finished: no socket is ever opened', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    alice.session.stop();
+    await world.settle();
+    expect(world.server.connections).toEqual([]);
+    expect(alice.events).toEqual([]);
+  });
+});
+
+// ---- the data channel's first moments -------------------------------------------------------------------------
+
+describe('RoomSession: setting up the session on the data channel', () => {
+  it('buffers the peer’s hello that arrives before our key pair is ready, then becomes secure', async () => {
+    const world = createWorld();
+    let release: (pair: SessionKeyPair) => void = () => {};
+    let calls = 0;
+    const slowFirstPair = (): Promise<SessionKeyPair> => {
+      calls += 1;
+      return calls === 1 ? new Promise((resolve) => (release = resolve)) : pooledKeyPair();
+    };
+    const alice = world.add('alice');
+    const bob = world.add('bob', { generateKeyPair: slowFirstPair });
+    await world.settle();
+    expect(bob.session.currentStatus).toEqual({ kind: 'verifying' });
+    expect(bob.session['attempt']?.earlyMessages.length).toBe(1);
+    release(await pooledKeyPair());
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+  });
+
+  it('refuses a connection whose SDPs carry no DTLS fingerprint: verification-failed', async () => {
+    const world = createWorld();
+    world.net.withFingerprints = false;
+    const alice = world.add('alice');
+    const bob = world.add('bob');
+    await world.settle();
+    for (const member of [alice, bob]) {
+      expectFailed(member, { kind: 'verification-failed', detail: 'the connection offered no DTLS fingerprint to verify' });
+      expect(member.transfers.calls).toEqual([]);
+    }
+  });
+});
