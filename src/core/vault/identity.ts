@@ -1,0 +1,91 @@
+/** The long-term identity key (ECDSA P-256 with SHA-256): made, stored sealed under the data key, and used to sign handshake transcripts. */
+import { framedConcat, toBufferSource, utf8 } from '../encoding.ts';
+import type { Random } from '../ports.ts';
+import { openRecord, sealRecord, type RecordKind } from './records.ts';
+
+const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+/** WebCrypto's ECDSA signatures are IEEE P1363 (r ‖ s), 32 bytes each on P-256, not DER. */
+export const IDENTITY_SIGNATURE_BYTES = 64;
+
+/** Where the sealed private key lives: the additional data of its record binds exactly this kind and id. */
+export const IDENTITY_RECORD_KIND: RecordKind = 'settings';
+export const IDENTITY_RECORD_ID = 'identity';
+
+export interface Identity {
+  readonly publicKeySpki: Uint8Array;
+  /** Non-extractable; usable only to sign. */
+  readonly privateKey: CryptoKey;
+}
+
+export interface StoredIdentity extends Identity {
+  /** A sealed record (kind 'settings', id 'identity') whose plaintext is the PKCS#8 private key. */
+  readonly wrappedPrivateKey: Uint8Array;
+}
+
+/**
+ * Signatures cover a label as well as the caller's transcript, so nothing this key signs here can be
+ * replayed as a signature for some other purpose the key (or a future version) might be given.
+ */
+function signedBytes(transcript: Uint8Array): Uint8Array<ArrayBuffer> {
+  return toBufferSource(framedConcat(utf8('parley/v1 identity signature'), transcript));
+}
+
+/** An identity that lives only in memory: the private key is non-extractable from birth. */
+export async function generateIdentity(): Promise<Identity> {
+  const pair = await crypto.subtle.generateKey(ECDSA_P256, false, ['sign', 'verify']);
+  const publicKeySpki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+  return { publicKeySpki, privateKey: pair.privateKey };
+}
+
+/**
+ * An identity to keep in the vault. Storing it needs the PKCS#8 bytes once, so the key is generated
+ * extractable, exported, sealed, wiped, and re-imported non-extractable for this session. (The extractable
+ * CryptoKey object cannot be wiped; it is dropped here and left to the garbage collector.)
+ */
+export async function generateIdentityForStorage(dataKey: CryptoKey, random: Random): Promise<StoredIdentity> {
+  const pair = await crypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']);
+  const publicKeySpki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+  try {
+    const wrappedPrivateKey = await sealRecord(dataKey, IDENTITY_RECORD_KIND, IDENTITY_RECORD_ID, pkcs8, random);
+    const privateKey = await crypto.subtle.importKey('pkcs8', toBufferSource(pkcs8), ECDSA_P256, false, ['sign']);
+    return { publicKeySpki, wrappedPrivateKey, privateKey };
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/** The stored private key, non-extractable; null when the record does not open or does not hold a P-256 key. */
+export async function unwrapIdentity(dataKey: CryptoKey, wrappedPrivateKey: Uint8Array): Promise<CryptoKey | null> {
+  const opened = await openRecord(dataKey, IDENTITY_RECORD_KIND, IDENTITY_RECORD_ID, wrappedPrivateKey);
+  if (!opened.ok) return null;
+  try {
+    return await crypto.subtle.importKey('pkcs8', toBufferSource(opened.plaintext), ECDSA_P256, false, ['sign']);
+  } catch {
+    return null;
+  } finally {
+    opened.plaintext.fill(0);
+  }
+}
+
+/** ECDSA P-256 / SHA-256 over the labelled transcript; 64 bytes (r ‖ s). */
+export async function signTranscript(privateKey: CryptoKey, transcript: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, privateKey, signedBytes(transcript)));
+}
+
+/** False for a bad signature, and equally for a key that is not an EC P-256 SPKI (RSA, another curve, garbage). */
+export async function verifyTranscript(publicKeySpki: Uint8Array, transcript: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== IDENTITY_SIGNATURE_BYTES) return false;
+  let publicKey: CryptoKey;
+  try {
+    publicKey = await crypto.subtle.importKey('spki', toBufferSource(publicKeySpki), ECDSA_P256, false, ['verify']);
+  } catch {
+    return false;
+  }
+  try {
+    return await crypto.subtle.verify(ECDSA_SHA256, publicKey, toBufferSource(signature), signedBytes(transcript));
+  } catch {
+    return false;
+  }
+}
