@@ -1,7 +1,7 @@
 /**
  * Two bench pages (dist-bench) in two browser contexts, joined in one Parley room through the real server, and
- * baseline echo links between the same two pages whose WebRTC signals Node relays. Later sections (file transfer,
- * vault) can reuse the pair and add their own page functions.
+ * baseline links between the same two pages whose WebRTC signals Node relays: echo links (round trips) and one-way
+ * bulk links (file transfers). Later sections (vault) can reuse the pair and add their own page functions.
  */
 import type { JSHandle, Page } from '@playwright/test';
 import { generateRoomSecret, roomFragment } from '../src/core/crypto/roomSecret.ts';
@@ -16,11 +16,17 @@ export interface BenchPair {
   readonly pinger: JSHandle<BenchApi>;
   /** Answers: receipts from its RoomSession, replies on echo links. */
   readonly echoer: JSHandle<BenchApi>;
+  /** The pages themselves (pinger's, echoer's), for CDP sessions and process lookups. */
+  readonly pingerPage: Page;
+  readonly echoerPage: Page;
   /** Waits until both RoomSessions are verified, and says where each one is if they are not. */
   waitSecure(timeoutMs: number): Promise<void>;
   /** Opens an echo link of `transport` whose echoer answers each ping with `replyBytes` bytes. */
   openEchoLink(transport: EchoTransport, replyBytes: number, timeoutMs: number): Promise<string>;
   closeEchoLink(linkId: string): Promise<void>;
+  /** Opens a one-way raw bulk link: the pinger sends, the echoer receives. */
+  openBulkLink(timeoutMs: number): Promise<string>;
+  closeBulkLink(linkId: string): Promise<void>;
 }
 
 const isolatedPages = new WeakSet<Page>();
@@ -83,10 +89,14 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
 
   const fineTimers = (await pinger.evaluate((api) => api.isolated())) && (await echoer.evaluate((api) => api.isolated()));
 
+  const relayHint = (): string => (relayFailures.length > 0 ? ` (relay: ${relayFailures.join('; ')})` : '');
+
   return {
     fineTimers,
     pinger,
     echoer,
+    pingerPage: first,
+    echoerPage: second,
     async waitSecure(timeoutMs) {
       try {
         await Promise.all(
@@ -105,12 +115,28 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
       try {
         await withTimeout(opened, timeoutMs, `opening echo link ${linkId}`);
       } catch (error) {
-        throw new Error(`${errorText(error)}${relayFailures.length > 0 ? ` (relay: ${relayFailures.join('; ')})` : ''}`, { cause: error });
+        throw new Error(`${errorText(error)}${relayHint()}`, { cause: error });
       }
       return linkId;
     },
     async closeEchoLink(linkId) {
       await Promise.all([pinger.evaluate((api, id) => api.closeEcho(id), linkId), echoer.evaluate((api, id) => api.closeEcho(id), linkId)]);
+    },
+    async openBulkLink(timeoutMs) {
+      const linkId = `bulk-${nextLink++}`;
+      // As for echo links, the answering end exists before the offer arrives.
+      await echoer.evaluate((api, id) => api.openBulk(id, false), linkId);
+      await pinger.evaluate((api, id) => api.openBulk(id, true), linkId);
+      const opened = Promise.all([pinger.evaluate((api, id) => api.bulkOpen(id), linkId), echoer.evaluate((api, id) => api.bulkOpen(id), linkId)]);
+      try {
+        await withTimeout(opened, timeoutMs, `opening bulk link ${linkId}`);
+      } catch (error) {
+        throw new Error(`${errorText(error)}${relayHint()}`, { cause: error });
+      }
+      return linkId;
+    },
+    async closeBulkLink(linkId) {
+      await Promise.all([pinger.evaluate((api, id) => api.closeBulk(id), linkId), echoer.evaluate((api, id) => api.closeBulk(id), linkId)]);
     },
   };
 }

@@ -2,6 +2,7 @@
  * `npm run bench`: builds the bench page, starts the real server twice (app and bench page) on loopback, launches
  * Chromium, runs each section in turn, prints tables and writes bench/results/. Add a section by appending it to
  * SECTIONS; each one gets fresh pages and a time limit of its own.
+ * BENCH_ONLY=id,id runs only those sections (while working on one); a full run is what counts.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -13,10 +14,12 @@ import { errorText, PageScope, REPO_ROOT, startSite, withTimeout, type BenchCont
 import { formatChecks, formatTable, writeResults } from './report.ts';
 import { keyPairCost } from './sections/keyPairCost.ts';
 import { linkToSecure } from './sections/linkToSecure.ts';
+import { fileTransfer } from './sections/fileTransfer.ts';
 import { messageRoundTrip } from './sections/messageRoundTrip.ts';
+import { photoPreview } from './sections/photoPreview.ts';
 import { wireBytes } from './sections/wireBytes.ts';
 
-const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip];
+const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, fileTransfer, photoPreview];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
 const HARD_DEADLINE_MS = 270_000;
 
@@ -66,7 +69,8 @@ async function main(): Promise<number> {
     browserVersion = browser.version();
     console.log(`Chromium ${browserVersion}; app at ${app.url}, bench page at ${benchSite.url}\n`);
     try {
-      for (const section of SECTIONS) {
+      const only = process.env['BENCH_ONLY']?.split(',').filter((id) => id !== '');
+      for (const section of SECTIONS.filter((candidate) => only === undefined || only.includes(candidate.id))) {
         console.log(`== ${section.title}`);
         const scope = new PageScope(browser);
         const ctx: BenchContext = {

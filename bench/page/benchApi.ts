@@ -1,4 +1,5 @@
 /** The contract between the bench page and the Node driver: what the page puts on `window`, as types both sides check. */
+import type { TransferState } from '../../src/core/transfer/transferManager.ts';
 
 /** Which transport an echo link uses: a bare RTCDataChannel, or the app's own simple-peer adapter without crypto. */
 export type EchoTransport = 'raw' | 'simple-peer';
@@ -23,6 +24,82 @@ export interface StatusMark {
 export interface SampleSignals {
   readonly offerJson: string;
   readonly candidateJson: string;
+}
+
+/** What a bulk-link receiver does with the bytes: only count them, or keep them all and build a Blob at the end. */
+export type BulkReceiveMode = 'count' | 'keep';
+
+/** The sending end of a raw bulk transfer; times are epoch ms (see StatusMark). */
+export interface BulkSendResult {
+  readonly startedAtEpochMs: number;
+  /** When the last message was handed to the channel (it may still sit in the channel's buffer). */
+  readonly handedOverAtEpochMs: number;
+  readonly bytes: number;
+  readonly messages: number;
+  /** How often the sender waited for 'bufferedamountlow'. */
+  readonly backpressureWaits: number;
+}
+
+export interface BulkReceiveResult {
+  readonly bytes: number;
+  readonly messages: number;
+  readonly firstByteAtEpochMs: number;
+  readonly lastByteAtEpochMs: number;
+  /** 'count': the last byte; 'keep': the Blob built from every message is readable. */
+  readonly readyAtEpochMs: number;
+}
+
+export type TransferStateKind = TransferState['kind'];
+
+/** The receiver's inline preview, as the app makes it: checkRasterImage, then an <img> of the object URL, decoded. */
+export interface PreviewMarks {
+  readonly verdict: 'image' | 'not-image' | 'error';
+  readonly startedAtEpochMs: number;
+  readonly verdictAtEpochMs: number;
+  /** img.decode() resolved; null unless the verdict was 'image'. */
+  readonly decodedAtEpochMs: number | null;
+  readonly widthPx: number | null;
+  readonly heightPx: number | null;
+  readonly error: string | null;
+}
+
+/** One transfer as one page's TransferManager reported it; times are epoch ms, first entry into each state. */
+export interface TransferTimeline {
+  readonly id: string;
+  readonly direction: 'outgoing' | 'incoming';
+  readonly sizeBytes: number;
+  /** 'done', or the state it ended in with its reason ('failed: hash-mismatch', 'cancelled by peer'). */
+  readonly finalState: string;
+  /** Just before TransferManager.send() (sender only). */
+  readonly sendCalledAtEpochMs: number | null;
+  readonly stateAtEpochMs: Partial<Record<TransferStateKind, number>>;
+  /** First view with transferredBytes == size: acknowledged (sender) or stored (receiver). */
+  readonly allBytesAtEpochMs: number | null;
+  /** How many views onChange delivered for this transfer. */
+  readonly views: number;
+  /** Receiver only, for a transfer that ended 'done'. */
+  readonly preview: PreviewMarks | null;
+  /** Sender only: ms spent waiting on the data channel's backpressure (writable()), and how many such waits. */
+  readonly channelWaitMs: number | null;
+  readonly channelWaits: number;
+}
+
+/** Milliseconds each stage of Parley's transfer pipeline takes for one file, done in one page with no network. */
+export interface PipelineCosts {
+  readonly sizeBytes: number;
+  readonly chunkBytes: number;
+  /** The sender's up-front SHA-256 (hash-wasm, 4 MiB reads through fileSource), as TransferManager.prepare does it. */
+  readonly hashUpFrontMs: number;
+  /** fileSource.read of every chunk, one after another, as the sender loop reads them. */
+  readonly readChunksMs: number;
+  /** FrameSealer.seal of every chunk with its chunk header, one after another (AES-GCM, WebCrypto). */
+  readonly sealMs: number;
+  /** parseFrame + FrameOpener.open of every sealed chunk. */
+  readonly openMs: number;
+  /** The receiver's per-chunk hash-wasm SHA-256 updates and final digest. */
+  readonly hashChunksMs: number;
+  /** The receiver's SpillStore sink: append every chunk (4 MiB parts into IndexedDB), then finish() into one Blob. */
+  readonly spillMs: number;
 }
 
 export interface BenchApi {
@@ -51,6 +128,36 @@ export interface BenchApi {
   keyPairTimes(count: number): Promise<number[]>;
   /** Whether this page got fine timers (cross-origin isolated): 5 µs instead of 100 µs performance.now(). */
   isolated(): boolean;
+
+  // ---- files (sending page) ----
+  /** Makes `sizeBytes` of random bytes as file `key`, in pieces of `pieceBytes`; returns the ms it took. */
+  makeRandomFile(key: string, sizeBytes: number, pieceBytes: number): number;
+  /** Stores bytes built by Node (base64) as file `key`; returns its size. */
+  putFile(key: string, base64: string, name: string, mimeType: string, pieceBytes: number): number;
+  /** WebCrypto SHA-256 (hex) of file `key`. */
+  fileDigest(key: string): Promise<string>;
+  pipelineCosts(key: string): Promise<PipelineCosts>;
+
+  // ---- Parley transfers (the room's TransferManager, composed as src/main.ts does) ----
+  /** TransferManager.send(fileSource(file)) of file `key`; returns the transfer id both pages know it by. */
+  sendFile(key: string): string;
+  /** Resolves once transfer `id` reached a final state in this page (and, when received, its preview is settled). */
+  transferSettled(id: string, timeoutMs: number): Promise<TransferTimeline>;
+  /** WebCrypto SHA-256 (hex) of the Blob this page received as transfer `id`. */
+  receivedDigest(id: string): Promise<string>;
+  /** Drops this page's references to transfer `id`'s Blob, <img> and object URL. */
+  releaseTransfer(id: string): void;
+
+  // ---- raw bulk links (baselines; signals relayed like echo links') ----
+  openBulk(linkId: string, initiator: boolean): void;
+  bulkOpen(linkId: string): Promise<void>;
+  bulkExpect(linkId: string, totalBytes: number, mode: BulkReceiveMode): void;
+  /** Sends file `key`'s pieces on bulk link `linkId`. */
+  bulkSend(linkId: string, key: string): Promise<BulkSendResult>;
+  bulkReceived(linkId: string): Promise<BulkReceiveResult>;
+  bulkReceivedDigest(linkId: string): Promise<string>;
+  bulkRelease(linkId: string): void;
+  closeBulk(linkId: string): void;
 }
 
 declare global {

@@ -1,14 +1,19 @@
 /**
  * Entry of the bench page: opens the room named by the URL fragment (at once, or on startRoom() with
- * `?start=manual`), with key pairs as `?keys=` says, and puts the bench API on `window`.
+ * `?start=manual`), with key pairs as `?keys=` says and the app's file transfers, and puts the bench API on
+ * `window`: round trips, echo and bulk baseline links, bench files, Parley transfers.
  */
 import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
 import type { BenchApi } from './benchApi.ts';
+import { benchFile, makeRandomFile, putFile, sha256Hex } from './benchFiles.ts';
+import { BenchTransfers } from './benchTransfers.ts';
+import { BulkLink } from './bulkLink.ts';
 import { cryptoPath } from './cryptoPath.ts';
 import { EchoLink } from './echoLinks.ts';
 import { keyPairSource, parseKeyPairMode } from './keyPairs.ts';
 import { BenchRoom } from './parleyRoom.ts';
+import { pipelineCosts } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
 
 const link = parseRoomFragment(location.hash);
@@ -17,13 +22,16 @@ const keyPairMode = parseKeyPairMode(params.get('keys'));
 // Made while the page loads, before the room's clock starts: that is the point of 'premade'.
 const premade: Promise<SessionKeyPair> | null = keyPairMode === 'premade' ? generateSessionKeyPair() : null;
 let room: BenchRoom | null = null;
+let transfers: BenchTransfers | null = null;
 const echoLinks = new Map<string, EchoLink>();
+const bulkLinks = new Map<string, BulkLink>();
 
 async function startRoom(): Promise<void> {
   if (link.kind !== 'room') throw new Error('this bench page was opened without a room secret in its fragment');
   if (room !== null) throw new Error('the room has already started');
   const pair = premade === null ? null : await premade;
-  room = new BenchRoom(link.secret, keyPairSource(keyPairMode, pair));
+  transfers = new BenchTransfers();
+  room = new BenchRoom(link.secret, keyPairSource(keyPairMode, pair), transfers);
 }
 
 if (params.get('start') !== 'manual' && link.kind === 'room') void startRoom();
@@ -32,6 +40,17 @@ function echo(linkId: string): EchoLink {
   const found = echoLinks.get(linkId);
   if (found === undefined) throw new Error(`no echo link ${linkId} in this page`);
   return found;
+}
+
+function bulk(linkId: string): BulkLink {
+  const found = bulkLinks.get(linkId);
+  if (found === undefined) throw new Error(`no bulk link ${linkId} in this page`);
+  return found;
+}
+
+function roomTransfers(): BenchTransfers {
+  if (transfers === null) throw new Error('the room has not started');
+  return transfers;
 }
 
 function openRoom(): BenchRoom {
@@ -48,7 +67,11 @@ const api: BenchApi = {
     if (echoLinks.has(linkId)) throw new Error(`echo link ${linkId} is already open`);
     echoLinks.set(linkId, new EchoLink(linkId, transport, initiator, role, replyBytes));
   },
-  deliverSignal: (linkId, json) => echo(linkId).deliver(json),
+  deliverSignal(linkId, json) {
+    const target = echoLinks.get(linkId) ?? bulkLinks.get(linkId);
+    if (target === undefined) throw new Error(`no link ${linkId} in this page`);
+    target.deliver(json);
+  },
   echoOpen: (linkId) => echo(linkId).opened,
   echoRoundTrips: (linkId, count, pingBytes) => echo(linkId).roundTrips(count, pingBytes),
   closeEcho(linkId) {
@@ -67,5 +90,27 @@ const api: BenchApi = {
     return times;
   },
   isolated: () => crossOriginIsolated,
+  makeRandomFile,
+  putFile,
+  fileDigest: (key) => sha256Hex(benchFile(key).file),
+  pipelineCosts: (key) => pipelineCosts(benchFile(key).file),
+  sendFile: (key) => roomTransfers().send(benchFile(key).file),
+  transferSettled: (id, timeoutMs) => roomTransfers().settled(id, timeoutMs),
+  receivedDigest: (id) => sha256Hex(roomTransfers().receivedFile(id)),
+  releaseTransfer: (id) => roomTransfers().release(id),
+  openBulk(linkId, initiator) {
+    if (bulkLinks.has(linkId)) throw new Error(`bulk link ${linkId} is already open`);
+    bulkLinks.set(linkId, new BulkLink(linkId, initiator));
+  },
+  bulkOpen: (linkId) => bulk(linkId).opened,
+  bulkExpect: (linkId, totalBytes, mode) => bulk(linkId).expect(totalBytes, mode),
+  bulkSend: (linkId, key) => bulk(linkId).send(benchFile(key).pieces),
+  bulkReceived: (linkId) => bulk(linkId).received(),
+  bulkReceivedDigest: (linkId) => sha256Hex(bulk(linkId).receivedBlob()),
+  bulkRelease: (linkId) => bulk(linkId).releaseReceived(),
+  closeBulk(linkId) {
+    bulkLinks.get(linkId)?.close();
+    bulkLinks.delete(linkId);
+  },
 };
 window.parleyBench = api;

@@ -1,4 +1,7 @@
-/** A real Parley RoomSession, wired with the app's own adapters, plus a timer for chat → receipt round trips. */
+/**
+ * A real Parley RoomSession, wired with the app's own adapters and file transfers, plus a timer for chat → receipt
+ * round trips.
+ */
 import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from '../../src/adapters/webrtc/signalingSocket.ts';
 import { DEFAULT_MAX_FILE_BYTES, resolveSignalingUrl } from '../../src/core/protocol/appConfig.ts';
@@ -6,6 +9,7 @@ import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
 import type { RoomStatus } from '../../src/core/room/roomStatus.ts';
+import type { BenchTransfers } from './benchTransfers.ts';
 
 interface PendingReceipt {
   readonly id: string;
@@ -25,7 +29,7 @@ export class BenchRoom {
   private readonly startedAt = performance.now();
   private secureAt: number | null = null;
 
-  constructor(secret: Uint8Array, generateKeyPair: () => Promise<SessionKeyPair>) {
+  constructor(secret: Uint8Array, generateKeyPair: () => Promise<SessionKeyPair>, transfers: BenchTransfers) {
     // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
     this.session = new RoomSession({
       secret,
@@ -37,6 +41,8 @@ export class BenchRoom {
       },
       onEvent: (event) => this.onEvent(event),
       generateKeyPair,
+      // As RoomState does: transfers outlive sessions, so the manager is handed in.
+      transfers: transfers.endpoint,
     });
     void this.session.start();
   }

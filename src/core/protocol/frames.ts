@@ -51,6 +51,7 @@ export function encodeFrameHeader(type: FrameType, seq: bigint): Uint8Array {
   return header;
 }
 
+/** The frame's header and body are views of `bytes`: callers hand over each message's buffer and never reuse it. */
 export function parseFrame(bytes: Uint8Array): FrameParseResult {
   if (bytes.length > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}` };
   if (bytes.length < FRAME_HEADER_BYTES) return { ok: false, reason: `frame of ${bytes.length} bytes is shorter than its header` };
@@ -64,8 +65,9 @@ export function parseFrame(bytes: Uint8Array): FrameParseResult {
     frame: {
       type,
       seq: view.getBigUint64(2),
-      header: bytes.slice(0, FRAME_HEADER_BYTES),
-      body: bytes.slice(FRAME_HEADER_BYTES),
+      // Views, not copies: a file chunk is 64 KiB, and decrypting writes a fresh buffer anyway.
+      header: bytes.subarray(0, FRAME_HEADER_BYTES),
+      body: bytes.subarray(FRAME_HEADER_BYTES),
     },
   };
 }

@@ -7,6 +7,7 @@
 import { assertNever } from '../assertNever.ts';
 import type { Clock, Random } from '../ports.ts';
 import { chunkRange, isLastChunk, planChunks } from './chunkPlan.ts';
+import { ChunkReader } from './chunkReader.ts';
 import { IncomingTransfer, type IncrementalHasher } from './incomingTransfer.ts';
 import { OfferGate } from './incomingPolicy.ts';
 import { OutgoingWindow } from './outgoingWindow.ts';
@@ -206,8 +207,15 @@ export class TransferManager<F> {
     let sha256: Uint8Array;
     try {
       const hasher = await this.platform.createHasher();
-      for (let start = 0; start < source.sizeBytes; start += HASH_READ_BYTES) {
-        hasher.update(await source.read(start, Math.min(source.sizeBytes, start + HASH_READ_BYTES)));
+      const readBlock = (start: number): Promise<Uint8Array> => source.read(start, Math.min(source.sizeBytes, start + HASH_READ_BYTES));
+      // Each block is read while the one before it is hashed.
+      let next = source.sizeBytes > 0 ? readBlock(0) : null;
+      for (let start = 0; next !== null; start += HASH_READ_BYTES) {
+        const bytes = await next;
+        next = start + HASH_READ_BYTES < source.sizeBytes ? readBlock(start + HASH_READ_BYTES) : null;
+        // Awaited on the next turn; until then (or if the transfer ends first) its failure is not unhandled.
+        next?.catch(() => {});
+        hasher.update(bytes);
         if (isFinal(entry.state)) return;
       }
       sha256 = hasher.digest();
@@ -275,6 +283,7 @@ export class TransferManager<F> {
     const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
     const stillMine = (): boolean => entry.state.kind === 'sending' && this.channel === channel;
     const inSeal: Promise<void>[] = [];
+    const reader = new ChunkReader(entry.source, plan.chunkBytes);
     try {
       for (let index = window.nextIndex; index !== null; index = window.nextIndex) {
         if (!window.canSend()) {
@@ -287,7 +296,7 @@ export class TransferManager<F> {
         await channel.writable();
         if (!stillMine()) return;
         const { startByte, endByte } = chunkRange(plan, index);
-        const data = await entry.source.read(startByte, endByte);
+        const data = await reader.read(startByte, endByte);
         if (!stillMine()) return;
         window.markSent(index);
         inSeal.push(channel.sendChunk({ id: entry.id, index, isLast: isLastChunk(plan, index) }, data));
@@ -505,7 +514,8 @@ export class TransferManager<F> {
     if (connected) this.armStallTimer(entry);
     // Acknowledge only what is stored: the sender's window then bounds what waits in memory here.
     if (connected && verdict.ack !== null) this.channel?.sendControl({ type: 'ack', id: entry.id, receivedBytes: verdict.ack });
-    this.emit(entry);
+    // Progress is shown per acknowledged MiB, not per 64 KiB chunk: a thousand repaints per 64 MiB buy nothing.
+    if (verdict.ack !== null || verdict.done !== null) this.emit(entry);
     if (verdict.done === null) return;
     if (!verdict.done.hashMatches) {
       this.fail(entry, 'hash-mismatch');

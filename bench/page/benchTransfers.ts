@@ -1,0 +1,253 @@
+/**
+ * The room's file transfers, composed exactly as src/main.ts composes them (TransferManager with hash-wasm SHA-256,
+ * the IndexedDB SpillStore sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the
+ * manager emits is timed, and a received file is presented as the app presents it: checkRasterImage, then an
+ * <img> of its object URL, here awaited until decoded. The room gets the manager through a thin endpoint that
+ * only times how long the sender waits on the channel's backpressure (writable()).
+ */
+import { DEFAULT_MAX_FILE_BYTES } from '../../src/core/protocol/appConfig.ts';
+import { systemClock, systemRandom } from '../../src/core/ports.ts';
+import type { TransferEndpoint } from '../../src/core/room/roomSession.ts';
+import { isFinal, TransferManager, type TransferChannel, type TransferState, type TransferView } from '../../src/core/transfer/transferManager.ts';
+import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
+import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
+import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
+import { createSha256 } from '../../src/adapters/transfer/sha256.ts';
+import type { PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
+import { epochNowMs } from './epoch.ts';
+
+interface Tracked {
+  readonly id: string;
+  readonly direction: 'outgoing' | 'incoming';
+  readonly sizeBytes: number;
+  state: TransferState;
+  sendCalledAtEpochMs: number | null;
+  readonly stateAtEpochMs: Partial<Record<TransferStateKind, number>>;
+  allBytesAtEpochMs: number | null;
+  views: number;
+  file: Blob | null;
+  preview: PreviewMarks | null;
+  /** Sender only: time spent waiting in writable() while this transfer was the one sending. */
+  channelWaitMs: number | null;
+  channelWaits: number;
+  /** Resolved once the transfer is final and, for a received file, its preview has settled. */
+  settled: boolean;
+  readonly waiters: (() => void)[];
+  objectUrl: string | null;
+  image: HTMLImageElement | null;
+}
+
+function describeFinal(state: TransferState): string {
+  switch (state.kind) {
+    case 'failed':
+      return `failed: ${state.reason}`;
+    case 'cancelled':
+      return `cancelled by ${state.by}`;
+    default:
+      return state.kind;
+  }
+}
+
+/** A wait on writable() shorter than this is just a resolved promise's turn, not backpressure. */
+const REAL_WAIT_MS = 0.5;
+
+export class BenchTransfers {
+  readonly manager: TransferManager<Blob>;
+  /** What the RoomSession is given: the manager, with the channel's writable() timed. */
+  readonly endpoint: TransferEndpoint;
+  /** The outgoing transfer that is sending now (one at a time, as TransferManager sends them). */
+  private sending: Tracked | null = null;
+  private readonly tracked = new Map<string, Tracked>();
+  /** Waiters may register before the receiving page has heard of the transfer. */
+  private readonly pendingWaiters = new Map<string, (() => void)[]>();
+
+  constructor() {
+    const spill = new SpillStore();
+    // As src/main.ts: what a crashed page spilled is deleted once nobody holds it; never blocks start-up.
+    void SpillStore.removeAbandoned().catch(() => {});
+    this.manager = new TransferManager<Blob>(
+      {
+        clock: systemClock,
+        random: systemRandom,
+        createHasher: createSha256,
+        openSink: async (offer) => spill.sink(offer),
+        // public/config.json's value, which is also the default.
+        maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+      },
+      (view) => this.onView(view),
+    );
+    const manager = this.manager;
+    this.endpoint = {
+      attach: (channel) => manager.attach(this.timed(channel)),
+      detach: () => manager.detach(),
+      onControl: (message) => manager.onControl(message),
+      onChunk: (header, data) => manager.onChunk(header, data),
+    };
+  }
+
+  private timed(channel: TransferChannel): TransferChannel {
+    return {
+      sendControl: (message) => channel.sendControl(message),
+      sendChunk: (header, data) => channel.sendChunk(header, data),
+      writable: async () => {
+        const startedAt = performance.now();
+        await channel.writable();
+        const waitedMs = performance.now() - startedAt;
+        const entry = this.sending;
+        if (entry !== null && waitedMs >= REAL_WAIT_MS) {
+          entry.channelWaitMs = (entry.channelWaitMs ?? 0) + waitedMs;
+          entry.channelWaits += 1;
+        }
+      },
+    };
+  }
+
+  send(file: File): string {
+    const calledAt = epochNowMs();
+    const id = this.manager.send(fileSource(file));
+    // send() emits the first view synchronously, so the entry exists by now.
+    const entry = this.tracked.get(id);
+    if (entry !== undefined) entry.sendCalledAtEpochMs = calledAt;
+    return id;
+  }
+
+  settled(id: string, timeoutMs: number): Promise<TransferTimeline> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const entry = this.tracked.get(id);
+        reject(new Error(`transfer ${id} not settled within ${timeoutMs} ms (state ${entry === undefined ? 'unknown here' : describeFinal(entry.state)}, ${entry?.views ?? 0} views)`));
+      }, timeoutMs);
+      const check = (): void => {
+        const entry = this.tracked.get(id);
+        if (entry === undefined || !entry.settled) return;
+        clearTimeout(timer);
+        resolve(this.timeline(entry));
+      };
+      const entry = this.tracked.get(id);
+      if (entry?.settled === true) {
+        check();
+        return;
+      }
+      this.waiterList(id).push(check);
+    });
+  }
+
+  receivedFile(id: string): Blob {
+    const file = this.tracked.get(id)?.file ?? null;
+    if (file === null) throw new Error(`transfer ${id} left no received file in this page`);
+    return file;
+  }
+
+  /** The manager itself keeps every finished entry (as in the app); this only drops the bench's own references. */
+  release(id: string): void {
+    const entry = this.tracked.get(id);
+    if (entry === undefined) return;
+    entry.file = null;
+    entry.image?.remove();
+    entry.image = null;
+    if (entry.objectUrl !== null) URL.revokeObjectURL(entry.objectUrl);
+    entry.objectUrl = null;
+  }
+
+  private waiterList(id: string): (() => void)[] {
+    const entry = this.tracked.get(id);
+    if (entry !== undefined) return entry.waiters;
+    const list = this.pendingWaiters.get(id) ?? [];
+    this.pendingWaiters.set(id, list);
+    return list;
+  }
+
+  private onView(view: TransferView<Blob>): void {
+    const now = epochNowMs();
+    let entry = this.tracked.get(view.id);
+    if (entry === undefined) {
+      entry = {
+        id: view.id,
+        direction: view.direction,
+        sizeBytes: view.sizeBytes,
+        state: view.state,
+        sendCalledAtEpochMs: null,
+        stateAtEpochMs: {},
+        allBytesAtEpochMs: null,
+        views: 0,
+        file: null,
+        preview: null,
+        channelWaitMs: view.direction === 'outgoing' ? 0 : null,
+        channelWaits: 0,
+        settled: false,
+        waiters: this.pendingWaiters.get(view.id) ?? [],
+        objectUrl: null,
+        image: null,
+      };
+      this.pendingWaiters.delete(view.id);
+      this.tracked.set(view.id, entry);
+    }
+    entry.views += 1;
+    entry.state = view.state;
+    if (view.direction === 'outgoing' && view.state.kind === 'sending') this.sending = entry;
+    else if (this.sending === entry) this.sending = null;
+    entry.stateAtEpochMs[view.state.kind] ??= now;
+    if (view.transferredBytes === view.sizeBytes) entry.allBytesAtEpochMs ??= now;
+    if (!isFinal(view.state) || entry.settled) return;
+    if (view.direction === 'incoming' && view.state.kind === 'done' && view.file !== null) {
+      entry.file = view.file;
+      void this.present(entry, view.file);
+      return;
+    }
+    this.settle(entry);
+  }
+
+  /** As RoomState.present: only a verified raster image gets an inline preview. */
+  private async present(entry: Tracked, file: Blob): Promise<void> {
+    const startedAtEpochMs = epochNowMs();
+    try {
+      const verdict = await checkRasterImage(file);
+      const verdictAtEpochMs = epochNowMs();
+      if (verdict.kind !== 'image') {
+        entry.preview = { verdict: 'not-image', startedAtEpochMs, verdictAtEpochMs, decodedAtEpochMs: null, widthPx: null, heightPx: null, error: null };
+      } else {
+        entry.objectUrl = URL.createObjectURL(new Blob([file], { type: verdict.mimeType }));
+        const image = document.createElement('img');
+        image.alt = '';
+        image.src = entry.objectUrl;
+        document.body.append(image);
+        entry.image = image;
+        await image.decode();
+        entry.preview = {
+          verdict: 'image',
+          startedAtEpochMs,
+          verdictAtEpochMs,
+          decodedAtEpochMs: epochNowMs(),
+          widthPx: verdict.widthPx,
+          heightPx: verdict.heightPx,
+          error: null,
+        };
+      }
+    } catch (error) {
+      const at = epochNowMs();
+      entry.preview = { verdict: 'error', startedAtEpochMs, verdictAtEpochMs: at, decodedAtEpochMs: null, widthPx: null, heightPx: null, error: String(error) };
+    }
+    this.settle(entry);
+  }
+
+  private settle(entry: Tracked): void {
+    entry.settled = true;
+    entry.waiters.splice(0).forEach((wake) => wake());
+  }
+
+  private timeline(entry: Tracked): TransferTimeline {
+    return {
+      id: entry.id,
+      direction: entry.direction,
+      sizeBytes: entry.sizeBytes,
+      finalState: describeFinal(entry.state),
+      sendCalledAtEpochMs: entry.sendCalledAtEpochMs,
+      stateAtEpochMs: { ...entry.stateAtEpochMs },
+      allBytesAtEpochMs: entry.allBytesAtEpochMs,
+      views: entry.views,
+      preview: entry.preview,
+      channelWaitMs: entry.channelWaitMs,
+      channelWaits: entry.channelWaits,
+    };
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * One end of a one-way bulk link over a bare RTCDataChannel: the baseline for file transfers. The sender applies the
+ * same backpressure rule as the app's peer adapter (send while bufferedAmount < 4 MiB, else wait for the
+ * 'bufferedamountlow' event at 1 MiB); the receiver only counts bytes, or also keeps them and builds a Blob at the end.
+ */
+import { parsePeerSignal } from '../../src/core/protocol/peerSignal.ts';
+import type { BulkReceiveMode, BulkReceiveResult, BulkSendResult } from './benchApi.ts';
+import { epochNowMs } from './epoch.ts';
+import { RawPipe, relayThroughNode } from './rawPipe.ts';
+
+/** The app's marks (src/adapters/webrtc/simplePeerAdapter.ts), so only the layers above the channel differ. */
+const BUFFER_HIGH_BYTES = 4 * 1024 * 1024;
+const BUFFER_LOW_BYTES = 1024 * 1024;
+
+interface Expectation {
+  readonly totalBytes: number;
+  readonly mode: BulkReceiveMode;
+  readonly kept: Uint8Array<ArrayBuffer>[];
+  receivedBytes: number;
+  messages: number;
+  firstByteAtEpochMs: number | null;
+  readonly resolve: (result: BulkReceiveResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly done: Promise<BulkReceiveResult>;
+}
+
+/** Resolves once the channel's buffer is at or below the low mark (or it closed); checks again after listening. */
+function drained(channel: RTCDataChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      channel.removeEventListener('bufferedamountlow', done);
+      channel.removeEventListener('close', done);
+      resolve();
+    };
+    channel.addEventListener('bufferedamountlow', done);
+    channel.addEventListener('close', done);
+    // The event fires only on a downward crossing; the buffer may have drained before we listened.
+    if (channel.bufferedAmount <= BUFFER_LOW_BYTES) done();
+  });
+}
+
+export class BulkLink {
+  private readonly pipe: RawPipe;
+  private expectation: Expectation | null = null;
+  private lastBlob: Blob | null = null;
+
+  constructor(linkId: string, initiator: boolean) {
+    this.pipe = new RawPipe(initiator, relayThroughNode(linkId), (bytes) => this.onBytes(bytes));
+  }
+
+  get opened(): Promise<void> {
+    return this.pipe.opened;
+  }
+
+  deliver(json: string): void {
+    const value: unknown = JSON.parse(json);
+    const signal = parsePeerSignal(value);
+    if (signal === null) throw new Error(`not a signal: ${json.slice(0, 80)}`);
+    this.pipe.deliver(signal);
+  }
+
+  /** Receiver: arms the link for the next `totalBytes`; call before the sender starts. */
+  expect(totalBytes: number, mode: BulkReceiveMode): void {
+    if (this.expectation !== null) throw new Error('this bulk link is already receiving');
+    this.lastBlob = null;
+    let resolve: (result: BulkReceiveResult) => void = () => {};
+    let reject: (error: Error) => void = () => {};
+    const done = new Promise<BulkReceiveResult>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    done.catch(() => {});
+    this.expectation = { totalBytes, mode, kept: [], receivedBytes: 0, messages: 0, firstByteAtEpochMs: null, resolve, reject, done };
+  }
+
+  /** Receiver: resolves once every expected byte arrived (and, in 'keep' mode, the Blob is built and readable). */
+  received(): Promise<BulkReceiveResult> {
+    const expectation = this.expectation;
+    if (expectation === null) return Promise.reject(new Error('this bulk link expects nothing'));
+    return expectation.done;
+  }
+
+  /** Receiver, 'keep' mode: the Blob built from the last transfer, until released. */
+  receivedBlob(): Blob {
+    if (this.lastBlob === null) throw new Error('this bulk link holds no received Blob');
+    return this.lastBlob;
+  }
+
+  releaseReceived(): void {
+    this.lastBlob = null;
+  }
+
+  /** Sender: every piece, in order, under the app's backpressure rule. */
+  async send(pieces: readonly Uint8Array<ArrayBuffer>[]): Promise<BulkSendResult> {
+    const channel = this.pipe.channel;
+    if (channel === null || channel.readyState !== 'open') throw new Error('the bulk link is not open');
+    channel.bufferedAmountLowThreshold = BUFFER_LOW_BYTES;
+    const startedAtEpochMs = epochNowMs();
+    let bytes = 0;
+    let waits = 0;
+    for (const piece of pieces) {
+      if (channel.bufferedAmount >= BUFFER_HIGH_BYTES) {
+        waits += 1;
+        await drained(channel);
+        if (channel.readyState !== 'open') throw new Error('the bulk link closed while sending');
+      }
+      channel.send(piece);
+      bytes += piece.length;
+    }
+    return { startedAtEpochMs, handedOverAtEpochMs: epochNowMs(), bytes, messages: pieces.length, backpressureWaits: waits };
+  }
+
+  close(): void {
+    this.expectation?.reject(new Error('bulk link closed'));
+    this.expectation = null;
+    this.lastBlob = null;
+    this.pipe.close();
+  }
+
+  private onBytes(bytes: Uint8Array<ArrayBuffer>): void {
+    const expectation = this.expectation;
+    if (expectation === null) return;
+    expectation.firstByteAtEpochMs ??= epochNowMs();
+    expectation.receivedBytes += bytes.length;
+    expectation.messages += 1;
+    if (expectation.mode === 'keep') expectation.kept.push(bytes);
+    if (expectation.receivedBytes >= expectation.totalBytes) void this.complete(expectation);
+  }
+
+  private async complete(expectation: Expectation): Promise<void> {
+    this.expectation = null;
+    const lastByteAtEpochMs = epochNowMs();
+    const firstByteAtEpochMs = expectation.firstByteAtEpochMs ?? lastByteAtEpochMs;
+    const common = { bytes: expectation.receivedBytes, messages: expectation.messages, firstByteAtEpochMs, lastByteAtEpochMs };
+    if (expectation.mode === 'count') {
+      expectation.resolve({ ...common, readyAtEpochMs: lastByteAtEpochMs });
+      return;
+    }
+    try {
+      const blob = new Blob(expectation.kept);
+      expectation.kept.length = 0;
+      // The Blob's bytes reach the browser process asynchronously; reading its last byte waits until they have.
+      if (blob.size > 0) await blob.slice(blob.size - 1).arrayBuffer();
+      this.lastBlob = blob;
+      expectation.resolve({ ...common, readyAtEpochMs: epochNowMs() });
+    } catch (error) {
+      expectation.reject(new Error(`building the received Blob failed: ${String(error)}`));
+    }
+  }
+}

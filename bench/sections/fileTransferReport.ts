@@ -1,0 +1,291 @@
+/**
+ * Turns the file-transfer runs into the section's tables, targets, JSON and notes: throughput against raw, every
+ * run in order, Parley's phases, the receiver's memory, CPU per process, and the pipeline stages timed alone.
+ */
+import os from 'node:os';
+import type { CpuUse } from '../cpuMeter.ts';
+import type { MemoryMetric, MemoryRun } from '../memorySampler.ts';
+import type { PipelineCosts } from '../page/benchApi.ts';
+import type { ProcessIds } from '../processMemory.ts';
+import type { Check, Json, JsonObject, SectionResult, Table } from '../harness.ts';
+import { median, round } from '../stats.ts';
+import { mbPerSecond, type ParleyRun, type RawRun } from '../transferRuns.ts';
+
+const MIB = 1024 * 1024;
+const RATIO_TARGET = 0.9;
+const MEMORY_TARGET_BYTES = 64 * MIB;
+
+export type Variant = 'raw' | 'rawKeep' | 'parley';
+export const VARIANTS: readonly Variant[] = ['raw', 'rawKeep', 'parley'];
+const LABELS: Readonly<Record<Variant, string>> = {
+  raw: 'raw RTCDataChannel, receiver counts',
+  rawKeep: 'raw, receiver keeps chunks, builds Blob',
+  parley: 'Parley (TransferManager, real adapters)',
+};
+
+export type Run = RawRun | ParleyRun;
+export interface Measured {
+  readonly order: number;
+  readonly variant: Variant;
+  readonly run: Run;
+}
+
+export interface FileTransferFigures {
+  readonly fineTimers: boolean;
+  readonly fileBytes: number;
+  readonly chunkBytes: number;
+  readonly rounds: number;
+  readonly warmupBytes: number;
+  readonly generateMs: number;
+  readonly expectedDigest: string;
+  readonly receiver: ProcessIds;
+  readonly senderRenderer: number;
+  readonly measured: readonly Measured[];
+  readonly costs: PipelineCosts;
+}
+
+function mib(bytes: number | null): string {
+  return bytes === null ? '-' : (bytes / MIB).toFixed(1);
+}
+
+function memoryJson(memory: MemoryRun | null): Json {
+  if (memory === null) return null;
+  return { idle: memory.idle, peak: memory.peak, peakAboveIdle: memory.peakAboveIdle, samples: memory.samples };
+}
+
+function runJson(measured: Measured, fileBytes: number, expectedDigest: string): JsonObject {
+  const { run } = measured;
+  const common = {
+    order: measured.order,
+    variant: measured.variant,
+    totalMs: round(run.totalMs),
+    mbPerSecond: round(mbPerSecond(fileBytes, run.totalMs), 2),
+    digestMatches: run.digest === null ? null : run.digest === expectedDigest,
+    memory: memoryJson(run.memory),
+    cpu: cpuJson(run.cpu),
+  };
+  if (run.kind === 'raw') {
+    return {
+      ...common,
+      backpressureWaits: run.send.backpressureWaits,
+      lastByteAfterMs: round(run.receive.lastByteAtEpochMs - run.send.startedAtEpochMs),
+    };
+  }
+  const { phases } = run;
+  return {
+    ...common,
+    phasesMs: { hash: round(phases.hashMs), accept: round(phases.acceptMs), stream: round(phases.streamMs), finish: round(phases.finishMs) },
+    senderBackpressureWaitMs: run.sender.channelWaitMs === null ? null : round(run.sender.channelWaitMs),
+    senderBackpressureWaits: run.sender.channelWaits,
+    senderViews: run.sender.views,
+    receiverViews: run.receiver.views,
+  };
+}
+
+function cpuJson(cpu: CpuUse | null): Json {
+  if (cpu === null) return null;
+  return {
+    wallMs: round(cpu.wallMs),
+    senderRendererMs: cpu.senderMs,
+    receiverRendererMs: cpu.receiverMs,
+    browserMs: cpu.browserMs,
+    otherChromiumMs: cpu.otherChromiumMs,
+    machineBusyMs: cpu.machineBusyMs,
+    machineCapacityMs: cpu.machineCapacityMs === null ? null : round(cpu.machineCapacityMs),
+  };
+}
+
+/** Median over runs of one CPU figure, in ms. */
+function cpuCell(runs: readonly Run[], pick: (cpu: CpuUse) => number | null): string {
+  const values = runs.map((run) => (run.cpu === null ? null : pick(run.cpu))).filter((value): value is number => value !== null);
+  return values.length === 0 ? '-' : median(values).toFixed(0);
+}
+
+function peakValues(runs: readonly Run[], metric: MemoryMetric): number[] {
+  return runs.map((run) => run.memory?.peakAboveIdle[metric] ?? null).filter((value): value is number => value !== null);
+}
+
+/** "median / worst" of a memory figure's peak above idle, in MiB. */
+function memoryCell(runs: readonly Run[], metric: MemoryMetric): string {
+  const values = peakValues(runs, metric);
+  return values.length === 0 ? '-' : `${mib(median(values))} / ${mib(Math.max(...values))}`;
+}
+
+function stageRow(label: string, ms: number, fileBytes: number): string[] {
+  return [label, ms.toFixed(0), mbPerSecond(fileBytes, ms).toFixed(0)];
+}
+
+export function reportFileTransfer(figures: FileTransferFigures): SectionResult {
+  const { measured, costs, expectedDigest, fileBytes, rounds } = figures;
+  const ids = figures.receiver;
+  const runsOf = (variant: Variant): Run[] => measured.filter((entry) => entry.variant === variant).map((entry) => entry.run);
+  const medianMs = (variant: Variant): number => median(runsOf(variant).map((entry) => entry.totalMs));
+  const rate = (variant: Variant): number => mbPerSecond(fileBytes, medianMs(variant));
+  const ratio = rate('parley') / rate('raw');
+  const ratioKeep = rate('parley') / rate('rawKeep');
+  const parleyRuns = runsOf('parley').filter((entry): entry is ParleyRun => entry.kind === 'parley');
+  const worstRss = Math.max(...peakValues(parleyRuns, 'rendererRss'));
+  const digests = measured.filter((entry) => entry.run.digest !== null);
+  const intact = digests.every((entry) => entry.run.digest === expectedDigest);
+
+  const checks: Check[] = [
+    {
+      name: '64 MiB transfer, Parley / raw (median MB/s)',
+      target: `>= ${RATIO_TARGET.toFixed(2)}`,
+      measured: `${ratio.toFixed(2)} (${rate('parley').toFixed(1)} vs ${rate('raw').toFixed(1)} MB/s)`,
+      met: ratio >= RATIO_TARGET,
+    },
+    {
+      name: 'Receiver renderer RSS above idle during Parley 64 MiB (worst run)',
+      target: `< ${MEMORY_TARGET_BYTES / MIB} MiB`,
+      measured: Number.isFinite(worstRss) ? `${mib(worstRss)} MiB` : 'not measurable here (no /proc)',
+      met: Number.isFinite(worstRss) && worstRss < MEMORY_TARGET_BYTES,
+    },
+    {
+      name: 'Received copies equal the sent file (WebCrypto SHA-256)',
+      target: 'all',
+      measured: `${digests.filter((entry) => entry.run.digest === expectedDigest).length} of ${digests.length}`,
+      met: intact,
+    },
+  ];
+
+  const busyShare = (variant: Variant): string => {
+    const shares = runsOf(variant)
+      .map((entry) => {
+        const busy = entry.cpu?.machineBusyMs ?? null;
+        const capacity = entry.cpu?.machineCapacityMs ?? null;
+        return busy === null || capacity === null || capacity === 0 ? null : busy / capacity;
+      })
+      .filter((value): value is number => value !== null);
+    return shares.length === 0 ? 'unknown' : `${(median(shares) * 100).toFixed(0)}%`;
+  };
+  const phase = (pick: (run: ParleyRun) => number): string => median(parleyRuns.map(pick)).toFixed(0);
+  const streamRate = mbPerSecond(fileBytes, median(parleyRuns.map((r) => r.phases.streamMs)));
+  const tables: Table[] = [
+    {
+      title: `${fileBytes / MIB} MiB A→B, ${rounds} interleaved runs per variant (ms; MB/s with MB = 10^6 bytes)`,
+      columns: ['variant', 'runs', 'median ms', 'min ms', 'max ms', 'median MB/s', 'vs raw'],
+      rows: VARIANTS.map((variant) => {
+        const times = runsOf(variant).map((entry) => entry.totalMs);
+        return [LABELS[variant], String(times.length), medianMs(variant).toFixed(0), Math.min(...times).toFixed(0), Math.max(...times).toFixed(0), rate(variant).toFixed(1), (rate(variant) / rate('raw')).toFixed(2)];
+      }),
+    },
+    {
+      title: 'Every run in the order run (B memory: peak above idle just before the run, MiB)',
+      columns: ['#', 'variant', 'ms', 'MB/s', 'B renderer RSS', 'B JS heap', 'B ArrayBuffers', 'sha256'],
+      rows: measured.map((entry) => [
+        String(entry.order),
+        entry.variant,
+        entry.run.totalMs.toFixed(0),
+        mbPerSecond(fileBytes, entry.run.totalMs).toFixed(1),
+        mib(entry.run.memory?.peakAboveIdle.rendererRss ?? null),
+        mib(entry.run.memory?.peakAboveIdle.jsHeapUsed ?? null),
+        mib(entry.run.memory?.peakAboveIdle.arrayBuffers ?? null),
+        entry.run.digest === null ? '-' : entry.run.digest === expectedDigest ? 'ok' : 'MISMATCH',
+      ]),
+    },
+    {
+      title: 'Parley phases (ms, median of runs): where the time goes',
+      columns: ['hash up front (send→offered)', 'offer→accept', 'stream (→last byte acked)', 'B finish (stored→done)', 'total', 'stream alone MB/s', 'stream vs raw', 'sender waited on backpressure'],
+      rows: [
+        [
+          phase((r) => r.phases.hashMs),
+          phase((r) => r.phases.acceptMs),
+          phase((r) => r.phases.streamMs),
+          phase((r) => r.phases.finishMs),
+          phase((r) => r.totalMs),
+          streamRate.toFixed(1),
+          (streamRate / rate('raw')).toFixed(2),
+          phase((r) => r.sender.channelWaitMs ?? 0),
+        ],
+      ],
+    },
+    {
+      title: 'Receiver (B) memory, peak above idle during the transfer (MiB, median / worst of runs)',
+      columns: ['variant', 'renderer RSS', 'JS heap used', 'ArrayBuffers', 'browser process RSS', 'storage service RSS'],
+      rows: VARIANTS.map((variant) => [
+        LABELS[variant],
+        memoryCell(runsOf(variant), 'rendererRss'),
+        memoryCell(runsOf(variant), 'jsHeapUsed'),
+        memoryCell(runsOf(variant), 'arrayBuffers'),
+        memoryCell(runsOf(variant), 'browserRss'),
+        memoryCell(runsOf(variant), 'storageRss'),
+      ]),
+    },
+    {
+      title: 'CPU time during each run (ms, median of runs; from /proc; machine = all cores, whoever used them)',
+      columns: ['variant', 'wall', 'A renderer', 'B renderer', 'browser', 'other Chromium', 'machine busy', 'machine capacity'],
+      rows: VARIANTS.map((variant) => [
+        LABELS[variant],
+        cpuCell(runsOf(variant), (use) => use.wallMs),
+        cpuCell(runsOf(variant), (use) => use.senderMs),
+        cpuCell(runsOf(variant), (use) => use.receiverMs),
+        cpuCell(runsOf(variant), (use) => use.browserMs),
+        cpuCell(runsOf(variant), (use) => use.otherChromiumMs),
+        cpuCell(runsOf(variant), (use) => use.machineBusyMs),
+        cpuCell(runsOf(variant), (use) => use.machineCapacityMs),
+      ]),
+    },
+    {
+      title: `Pipeline stages alone: ${fileBytes / MIB} MiB in page A, no network, one stage at a time`,
+      columns: ['stage', 'ms', 'MB/s'],
+      rows: [
+        stageRow('sender: up-front SHA-256 (hash-wasm, 4 MiB reads)', costs.hashUpFrontMs, fileBytes),
+        stageRow('sender: read 64 KiB chunks from the File', costs.readChunksMs, fileBytes),
+        stageRow('sender: seal chunks (AES-GCM)', costs.sealMs, fileBytes),
+        stageRow('receiver: open chunks (AES-GCM)', costs.openMs, fileBytes),
+        stageRow('receiver: SHA-256 per chunk (hash-wasm)', costs.hashChunksMs, fileBytes),
+        stageRow('receiver: spill to IndexedDB + final Blob', costs.spillMs, fileBytes),
+      ],
+    },
+  ];
+
+  const data: JsonObject = {
+    fineTimers: figures.fineTimers,
+    fileBytes: fileBytes,
+    chunkBytes: figures.chunkBytes,
+    rounds,
+    warmupBytes: figures.warmupBytes,
+    generateFileMs: round(figures.generateMs),
+    processes: { senderRenderer: figures.senderRenderer, receiverRenderer: ids.renderer, browser: ids.browser, storageService: ids.storage },
+    medianMs: { raw: round(medianMs('raw')), rawKeep: round(medianMs('rawKeep')), parley: round(medianMs('parley')) },
+    medianMbPerSecond: { raw: round(rate('raw'), 2), rawKeep: round(rate('rawKeep'), 2), parley: round(rate('parley'), 2) },
+    parleyVsRaw: round(ratio, 3),
+    parleyVsRawKeep: round(ratioKeep, 3),
+    parleyPhasesMedianMs: {
+      hash: round(median(parleyRuns.map((r) => r.phases.hashMs))),
+      accept: round(median(parleyRuns.map((r) => r.phases.acceptMs))),
+      stream: round(median(parleyRuns.map((r) => r.phases.streamMs))),
+      finish: round(median(parleyRuns.map((r) => r.phases.finishMs))),
+      senderBackpressureWait: round(median(parleyRuns.map((r) => r.sender.channelWaitMs ?? 0))),
+    },
+    streamPhaseMbPerSecond: round(streamRate, 2),
+    streamPhaseVsRaw: round(streamRate / rate('raw'), 3),
+    pipelineCostsMs: {
+      hashUpFront: round(costs.hashUpFrontMs),
+      readChunks: round(costs.readChunksMs),
+      seal: round(costs.sealMs),
+      open: round(costs.openMs),
+      hashChunks: round(costs.hashChunksMs),
+      spill: round(costs.spillMs),
+    },
+    receiverRendererRssPeakAboveIdleWorstParleyBytes: Number.isFinite(worstRss) ? worstRss : null,
+    digestsMatch: intact,
+    runs: measured.map((entry) => runJson(entry, fileBytes, expectedDigest)),
+  };
+
+  return {
+    data,
+    checks,
+    tables,
+    notes: [
+      `Timing: from the sender's start (Parley: just before TransferManager.send(); raw: the first channel.send) to the receiver's end (Parley: B's view 'done'; raw: last byte counted, or the kept Blob readable), as epoch ms from each page's clock. The ${fileBytes / MIB} MiB were made before the clock (${figures.generateMs.toFixed(0)} ms, crypto.getRandomValues in 64 KiB pieces). Parley reads them from a File through the app's fileSource; raw sends the in-memory pieces.`,
+      `Parley / raw-keep: ${ratioKeep.toFixed(2)}. Raw uses the app's marks: send while bufferedAmount < 4 MiB, else wait for 'bufferedamountlow' at 1 MiB.`,
+      `Memory: B's renderer process (PID ${ids.renderer}, found through a trace's TracingStartedInBrowser frame list) VmRSS from /proc; JS heap from CDP Performance.getMetrics (JSHeapUsedSize), which excludes ArrayBuffer contents, so those come from CDP Runtime.getHeapUsage (backingStorageSize); sampled every 100 ms; idle = median of 5 readings after a forced GC in both pages. Peaks shorter than 100 ms can be missed.`,
+      `Where the received file lives: not in B's renderer. Blob bytes are held by the browser process (PID ${ids.browser}); its RSS rose by ${memoryCell(runsOf('parley'), 'browserRss')} MiB (median / worst) during Parley runs and ${memoryCell(runsOf('rawKeep'), 'browserRss')} MiB during raw-keep runs, while the storage service (PID ${ids.storage ?? 'unknown'}) moved by ${memoryCell(runsOf('parley'), 'storageRss')} MiB. These bench contexts are incognito, so IndexedDB keeps the spilled parts in memory; in a normal profile they go to disk. Both processes are shared by every page, so their figures are context, not B's own.`,
+      `CPU: both pages, the browser process and the other Chromium processes (chiefly the network service, through which Chromium's WebRTC UDP sockets run) share ${os.cpus().length} cores here. During raw runs the machine was busy ${busyShare('raw')} of its capacity, so a transfer is CPU-bound and every extra CPU-millisecond per byte shows up as lost throughput; on two separate machines each side would have its cores to itself.`,
+      'Parley here is the TransferManager without the Svelte UI: the app also re-renders the transfer line on every view (one per stored chunk at the receiver, one per ack at the sender), which these figures leave out.',
+    ],
+  };
+}
+
