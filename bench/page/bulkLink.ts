@@ -7,10 +7,8 @@ import { parsePeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { BulkReceiveMode, BulkReceiveResult, BulkSendResult } from './benchApi.ts';
 import { epochNowMs } from './epoch.ts';
 import { RawPipe, relayThroughNode } from './rawPipe.ts';
-
-/** The app's marks (src/adapters/webrtc/simplePeerAdapter.ts), so only the layers above the channel differ. */
-const BUFFER_HIGH_BYTES = 4 * 1024 * 1024;
-const BUFFER_LOW_BYTES = 1024 * 1024;
+// The app's own backpressure code, so that only the layers above the channel differ.
+import { BUFFER_HIGH_BYTES, whenWritable } from '../../src/adapters/webrtc/backpressure.ts';
 
 interface Expectation {
   readonly totalBytes: number;
@@ -24,20 +22,6 @@ interface Expectation {
   readonly done: Promise<BulkReceiveResult>;
 }
 
-/** Resolves once the channel's buffer is at or below the low mark (or it closed); checks again after listening. */
-function drained(channel: RTCDataChannel): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      channel.removeEventListener('bufferedamountlow', done);
-      channel.removeEventListener('close', done);
-      resolve();
-    };
-    channel.addEventListener('bufferedamountlow', done);
-    channel.addEventListener('close', done);
-    // The event fires only on a downward crossing; the buffer may have drained before we listened.
-    if (channel.bufferedAmount <= BUFFER_LOW_BYTES) done();
-  });
-}
 
 export class BulkLink {
   private readonly pipe: RawPipe;
@@ -94,14 +78,13 @@ export class BulkLink {
   async send(pieces: readonly Uint8Array<ArrayBuffer>[]): Promise<BulkSendResult> {
     const channel = this.pipe.channel;
     if (channel === null || channel.readyState !== 'open') throw new Error('the bulk link is not open');
-    channel.bufferedAmountLowThreshold = BUFFER_LOW_BYTES;
     const startedAtEpochMs = epochNowMs();
     let bytes = 0;
     let waits = 0;
     for (const piece of pieces) {
       if (channel.bufferedAmount >= BUFFER_HIGH_BYTES) {
         waits += 1;
-        await drained(channel);
+        await whenWritable(channel);
         if (channel.readyState !== 'open') throw new Error('the bulk link closed while sending');
       }
       channel.send(piece);

@@ -2,27 +2,7 @@
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import type { IceServerConfig } from '../../core/protocol/appConfig.ts';
 import type { RoomPlatform } from '../../core/room/roomPorts.ts';
-
-/** Send while the channel's buffer is under this; above it, wait for it to drain to the low-water mark. */
-const BUFFER_HIGH_BYTES = 4 * 1024 * 1024;
-const BUFFER_LOW_BYTES = 1024 * 1024;
-
-/** Waits until `channel` can take more, on its own event (never by polling). */
-function whenWritable(channel: RTCDataChannel | null): Promise<void> {
-  if (channel === null || channel.readyState !== 'open' || channel.bufferedAmount < BUFFER_HIGH_BYTES) return Promise.resolve();
-  return new Promise((resolve) => {
-    channel.bufferedAmountLowThreshold = BUFFER_LOW_BYTES;
-    const done = (): void => {
-      channel.removeEventListener('bufferedamountlow', done);
-      channel.removeEventListener('close', done);
-      resolve();
-    };
-    channel.addEventListener('bufferedamountlow', done);
-    channel.addEventListener('close', done);
-    // The event fires only on a downward crossing; it may have drained before we listened.
-    if (channel.bufferedAmount <= BUFFER_LOW_BYTES) done();
-  });
-}
+import { whenWritable } from './backpressure.ts';
 
 export function simplePeerFactory(iceServers: readonly IceServerConfig[]): RoomPlatform['createPeer'] {
   return (initiator, handlers) => {
