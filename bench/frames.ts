@@ -27,16 +27,20 @@ async function sealedSize(message: SessionMessage, sealer: FrameSealer, opener: 
   return frame.length;
 }
 
-/** Sizes of the chat frame carrying `text` and of the receipt that answers it. */
-export async function frameSizes(text: string): Promise<FrameSizes> {
+/** A sealer and an opener for the same fresh key and direction: one side of a session, both ends. */
+export async function sealerOpenerPair(): Promise<{ readonly sealer: FrameSealer; readonly opener: FrameOpener }> {
   const raw = systemRandom.bytes(32);
   const [sealKey, openKey] = await Promise.all([
     crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt']),
     crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['decrypt']),
   ]);
+  return { sealer: new FrameSealer(sealKey, 'initiator-to-responder'), opener: new FrameOpener(openKey, 'initiator-to-responder') };
+}
+
+/** Sizes of the chat frame carrying `text` and of the receipt that answers it. */
+export async function frameSizes(text: string): Promise<FrameSizes> {
   // One direction is enough: both directions use the same frame layout.
-  const sealer = new FrameSealer(sealKey, 'initiator-to-responder');
-  const opener = new FrameOpener(openKey, 'initiator-to-responder');
+  const { sealer, opener } = await sealerOpenerPair();
   const id = bytesToBase64url(systemRandom.bytes(MESSAGE_ID_BYTES));
   const chatFrameBytes = await sealedSize({ type: 'chat', id, text }, sealer, opener);
   const receiptFrameBytes = await sealedSize({ type: 'receipt', id }, sealer, opener);

@@ -3,10 +3,9 @@
  * same backpressure rule as the app's peer adapter (send while bufferedAmount < 4 MiB, else wait for the
  * 'bufferedamountlow' event at 1 MiB); the receiver only counts bytes, or also keeps them and builds a Blob at the end.
  */
-import { parsePeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { BulkReceiveMode, BulkReceiveResult, BulkSendResult } from './benchApi.ts';
 import { epochNowMs } from './epoch.ts';
-import { RawPipe, relayThroughNode } from './rawPipe.ts';
+import { parseRelayedSignal, RawPipe, relayThroughNode } from './rawPipe.ts';
 // The app's own backpressure code, so that only the layers above the channel differ.
 import { BUFFER_HIGH_BYTES, whenWritable } from '../../src/adapters/webrtc/backpressure.ts';
 
@@ -37,10 +36,7 @@ export class BulkLink {
   }
 
   deliver(json: string): void {
-    const value: unknown = JSON.parse(json);
-    const signal = parsePeerSignal(value);
-    if (signal === null) throw new Error(`not a signal: ${json.slice(0, 80)}`);
-    this.pipe.deliver(signal);
+    this.pipe.deliver(parseRelayedSignal(json));
   }
 
   /** Receiver: arms the link for the next `totalBytes`; call before the sender starts. */

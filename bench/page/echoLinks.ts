@@ -6,7 +6,7 @@ import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.t
 import { parsePeerSignal, type PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { PeerHandle } from '../../src/core/room/roomPorts.ts';
 import type { EchoRole, EchoTransport } from './benchApi.ts';
-import { deferred, RawPipe, relayThroughNode, type OnBytes, type Pipe, type Relay } from './rawPipe.ts';
+import { deferred, parseRelayedSignal, RawPipe, relayThroughNode, type OnBytes, type Pipe, type Relay } from './rawPipe.ts';
 
 /** The app's peer adapter exactly as RoomSession uses it, with nothing on top. */
 class SimplePeerPipe implements Pipe {
@@ -65,10 +65,7 @@ export class EchoLink {
   }
 
   deliver(json: string): void {
-    const value: unknown = JSON.parse(json);
-    const signal = parsePeerSignal(value);
-    if (signal === null) throw new Error(`not a signal: ${json.slice(0, 80)}`);
-    this.pipe.deliver(signal);
+    this.pipe.deliver(parseRelayedSignal(json));
   }
 
   async roundTrips(count: number, pingBytes: number): Promise<number[]> {

@@ -6,7 +6,7 @@
 import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
 import { createSha256 } from '../../src/adapters/transfer/sha256.ts';
-import { FrameOpener, FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
+import { sealerOpenerPair } from '../frames.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { FrameType, parseFrame } from '../../src/core/protocol/frames.ts';
 import { chunkRange, isLastChunk, planChunks } from '../../src/core/transfer/chunkPlan.ts';
@@ -44,13 +44,7 @@ export async function pipelineCosts(file: File): Promise<PipelineCosts> {
     }
   });
 
-  const raw = systemRandom.bytes(32);
-  const [sealKey, openKey] = await Promise.all([
-    crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt']),
-    crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['decrypt']),
-  ]);
-  const sealer = new FrameSealer(sealKey, 'initiator-to-responder');
-  const opener = new FrameOpener(openKey, 'initiator-to-responder');
+  const { sealer, opener } = await sealerOpenerPair();
   const frames: Uint8Array[] = [];
   const sealMs = await timed(async () => {
     for (const [index, data] of chunks.entries()) {

@@ -2,7 +2,7 @@
  * The smallest correct RTCPeerConnection between the two bench pages: one ordered channel, trickled candidates, no
  * ICE servers, signals relayed by Node. Shared by the echo links (round trips) and the bulk links (file baselines).
  */
-import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
+import { parsePeerSignal, type PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 
 /** What a link needs from a transport: send bytes, hear bytes, take the other side's signals. */
 export interface Pipe {
@@ -36,6 +36,13 @@ export function deferred(): Deferred {
 }
 
 /** A relay that hands each signal of link `linkId` to Node, which passes it to the other page. */
+/** A signal Node relayed to this page as JSON; anything else is a harness bug, so it throws. */
+export function parseRelayedSignal(json: string): PeerSignal {
+  const signal = parsePeerSignal(JSON.parse(json));
+  if (signal === null) throw new Error(`not a signal: ${json.slice(0, 80)}`);
+  return signal;
+}
+
 export function relayThroughNode(linkId: string): Relay {
   return (signal) => {
     const send = window.parleyBenchRelay;
