@@ -80,11 +80,24 @@ async function sampled<T>(options: RunOptions, work: () => Promise<T>): Promise<
   }
 }
 
-export async function rawRun(pair: BenchPair, linkId: string, key: string, sizeBytes: number, mode: BulkReceiveMode, options: RunOptions): Promise<RawRun> {
+/** Where a raw sender takes its bytes: pieces already in memory, or the File read as the app reads it, in pieces of this size. */
+export type RawSource = { readonly from: 'memory' } | { readonly from: 'file'; readonly pieceBytes: number };
+
+export async function rawRun(
+  pair: BenchPair,
+  linkId: string,
+  key: string,
+  sizeBytes: number,
+  mode: BulkReceiveMode,
+  source: RawSource,
+  options: RunOptions,
+): Promise<RawRun> {
   const { result, memory, cpu } = await sampled(options, async () => {
     await pair.echoer.evaluate((api, [id, bytes, how]) => api.bulkExpect(id, bytes, how), [linkId, sizeBytes, mode] as const);
     const [send, receive] = await Promise.all([
-      pair.pinger.evaluate((api, [id, file]) => api.bulkSend(id, file), [linkId, key] as const),
+      source.from === 'memory'
+        ? pair.pinger.evaluate((api, [id, file]) => api.bulkSend(id, file), [linkId, key] as const)
+        : pair.pinger.evaluate((api, [id, file, piece]) => api.bulkSendFile(id, file, piece), [linkId, key, source.pieceBytes] as const),
       pair.echoer.evaluate((api, id) => api.bulkReceived(id), linkId),
     ]);
     return { send, receive };

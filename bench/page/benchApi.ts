@@ -132,6 +132,8 @@ export interface BenchApi {
   // ---- files (sending page) ----
   /** Makes `sizeBytes` of random bytes as file `key`, in pieces of `pieceBytes`; returns the ms it took. */
   makeRandomFile(key: string, sizeBytes: number, pieceBytes: number): number;
+  /** Takes the disk-backed file Node put into the page's file input as file `key` (and its pieces); returns its size. */
+  adoptPickedFile(key: string, pieceBytes: number): Promise<number>;
   /** Stores bytes built by Node (base64) as file `key`; returns its size. */
   putFile(key: string, base64: string, name: string, mimeType: string, pieceBytes: number): number;
   /** WebCrypto SHA-256 (hex) of file `key`. */
@@ -154,6 +156,8 @@ export interface BenchApi {
   bulkExpect(linkId: string, totalBytes: number, mode: BulkReceiveMode): void;
   /** Sends file `key`'s pieces on bulk link `linkId`. */
   bulkSend(linkId: string, key: string): Promise<BulkSendResult>;
+  /** Sends file `key` itself on bulk link `linkId`, read from its File as the app reads one, in `pieceBytes` messages. */
+  bulkSendFile(linkId: string, key: string, pieceBytes: number): Promise<BulkSendResult>;
   bulkReceived(linkId: string): Promise<BulkReceiveResult>;
   bulkReceivedDigest(linkId: string): Promise<string>;
   bulkRelease(linkId: string): void;

@@ -1,6 +1,8 @@
 /**
  * Files the sending page offers: 64 KiB pieces kept in memory (what the raw baselines send) and the same bytes as a
  * File (what Parley reads through the app's fileSource), plus the WebCrypto digest used to check a received copy.
+ * The big transfer's File comes from disk through a file input (adoptPickedFile); a File assembled in the page from
+ * a thousand pieces is much slower to slice and read than any file a person picks, which would bill Parley for it.
  */
 
 /** crypto.getRandomValues fills at most this many bytes per call. */
@@ -31,6 +33,22 @@ export function makeRandomFile(key: string, sizeBytes: number, pieceBytes: numbe
   }
   files.set(key, { file: new File(pieces, `${key}.bin`, { type: 'application/octet-stream' }), pieces });
   return performance.now() - startedAt;
+}
+
+/**
+ * The file Node put into the page's file input (Playwright setInputFiles): backed by a file on disk, exactly like
+ * one a person attaches, so reading it costs what reading a user's file costs. Its bytes are also read once into
+ * pieces of `pieceBytes` for the raw baselines, which send from memory. Returns its size.
+ */
+export async function adoptPickedFile(key: string, input: HTMLInputElement, pieceBytes: number): Promise<number> {
+  const file = input.files?.[0];
+  if (file === undefined) throw new Error('no file was put into the bench file input');
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const pieces: Uint8Array<ArrayBuffer>[] = [];
+  for (let offset = 0; offset < bytes.length; offset += pieceBytes) pieces.push(bytes.slice(offset, offset + pieceBytes));
+  files.set(key, { file, pieces });
+  input.value = '';
+  return file.size;
 }
 
 /** A file built by Node (a real PNG, say), handed over as base64 and cut into pieces of `pieceBytes`. */

@@ -8,6 +8,9 @@ import { epochNowMs } from './epoch.ts';
 import { parseRelayedSignal, RawPipe, relayThroughNode } from './rawPipe.ts';
 // The app's own backpressure code, so that only the layers above the channel differ.
 import { BUFFER_HIGH_BYTES, whenWritable } from '../../src/adapters/webrtc/backpressure.ts';
+// And the app's own file reading, for the baseline that sends a File as Parley does.
+import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
+import { ChunkReader } from '../../src/core/transfer/chunkReader.ts';
 
 interface Expectation {
   readonly totalBytes: number;
@@ -71,22 +74,38 @@ export class BulkLink {
   }
 
   /** Sender: every piece, in order, under the app's backpressure rule. */
-  async send(pieces: readonly Uint8Array<ArrayBuffer>[]): Promise<BulkSendResult> {
+  send(pieces: readonly Uint8Array<ArrayBuffer>[]): Promise<BulkSendResult> {
+    return this.sendFrom(pieces.length, async (index) => pieces[index] ?? new Uint8Array(0));
+  }
+
+  /** Sender: the File read as the app reads one (fileSource, 1 MiB blocks with read-ahead), cut into `pieceBytes`. */
+  sendFile(file: File, pieceBytes: number): Promise<BulkSendResult> {
+    const reader = new ChunkReader(fileSource(file), pieceBytes);
+    const count = Math.ceil(file.size / pieceBytes);
+    return this.sendFrom(count, async (index) => {
+      const view = await reader.read(index * pieceBytes, Math.min(file.size, (index + 1) * pieceBytes));
+      // A view into a read block; RTCDataChannel.send wants a whole buffer source, and copies it anyway.
+      return new Uint8Array(view);
+    });
+  }
+
+  private async sendFrom(count: number, piece: (index: number) => Promise<Uint8Array<ArrayBuffer>>): Promise<BulkSendResult> {
     const channel = this.pipe.channel;
     if (channel === null || channel.readyState !== 'open') throw new Error('the bulk link is not open');
     const startedAtEpochMs = epochNowMs();
     let bytes = 0;
     let waits = 0;
-    for (const piece of pieces) {
+    for (let index = 0; index < count; index++) {
+      const next = await piece(index);
       if (channel.bufferedAmount >= BUFFER_HIGH_BYTES) {
         waits += 1;
         await whenWritable(channel);
         if (channel.readyState !== 'open') throw new Error('the bulk link closed while sending');
       }
-      channel.send(piece);
-      bytes += piece.length;
+      channel.send(next);
+      bytes += next.length;
     }
-    return { startedAtEpochMs, handedOverAtEpochMs: epochNowMs(), bytes, messages: pieces.length, backpressureWaits: waits };
+    return { startedAtEpochMs, handedOverAtEpochMs: epochNowMs(), bytes, messages: count, backpressureWaits: waits };
   }
 
   close(): void {

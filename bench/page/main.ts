@@ -6,7 +6,7 @@
 import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
 import type { BenchApi } from './benchApi.ts';
-import { benchFile, makeRandomFile, putFile, sha256Hex } from './benchFiles.ts';
+import { adoptPickedFile, benchFile, makeRandomFile, putFile, sha256Hex } from './benchFiles.ts';
 import { BenchTransfers } from './benchTransfers.ts';
 import { BulkLink } from './bulkLink.ts';
 import { cryptoPath } from './cryptoPath.ts';
@@ -92,6 +92,11 @@ const api: BenchApi = {
   isolated: () => crossOriginIsolated,
   makeRandomFile,
   putFile,
+  adoptPickedFile(key, pieceBytes) {
+    const input = document.getElementById('bench-file');
+    if (!(input instanceof HTMLInputElement)) throw new Error('the bench page has no file input');
+    return adoptPickedFile(key, input, pieceBytes);
+  },
   fileDigest: (key) => sha256Hex(benchFile(key).file),
   pipelineCosts: (key) => pipelineCosts(benchFile(key).file),
   sendFile: (key) => roomTransfers().send(benchFile(key).file),
@@ -105,6 +110,7 @@ const api: BenchApi = {
   bulkOpen: (linkId) => bulk(linkId).opened,
   bulkExpect: (linkId, totalBytes, mode) => bulk(linkId).expect(totalBytes, mode),
   bulkSend: (linkId, key) => bulk(linkId).send(benchFile(key).pieces),
+  bulkSendFile: (linkId, key, pieceBytes) => bulk(linkId).sendFile(benchFile(key).file, pieceBytes),
   bulkReceived: (linkId) => bulk(linkId).received(),
   bulkReceivedDigest: (linkId) => sha256Hex(bulk(linkId).receivedBlob()),
   bulkRelease: (linkId) => bulk(linkId).releaseReceived(),

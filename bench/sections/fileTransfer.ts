@@ -1,11 +1,15 @@
 /**
- * File transfer: 64 MiB of random bytes from page A to page B through Parley's TransferManager (composed as
+ * File transfer: 64 MiB of random bytes, written to disk and attached through a file input, from page A to page B through Parley's TransferManager (composed as
  * src/main.ts does: hash-wasm SHA-256, IndexedDB spill, 64 KiB chunks, default window), against a raw ordered
  * RTCDataChannel between the same two pages with the app's backpressure marks, whose receiver only counts bytes or
  * also keeps them and builds a Blob. Runs are interleaved; B's memory and every process's CPU time are sampled
  * during every run; every received copy is checked by SHA-256 after the clock stops; then the pipeline's stages are
  * timed alone in page A. fileTransferReport.ts turns the figures into tables.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { openBenchPair, type BenchPair } from '../benchPages.ts';
 import { CpuMeter, otherChromiumPids } from '../cpuMeter.ts';
@@ -34,9 +38,11 @@ async function sampler(pair: BenchPair, ids: ProcessIds): Promise<MemorySampler>
 async function measure(pair: BenchPair, linkId: string, variant: Variant, key: string, bytes: number, options: RunOptions): Promise<Run> {
   switch (variant) {
     case 'raw':
-      return rawRun(pair, linkId, key, bytes, 'count', options);
+      return rawRun(pair, linkId, key, bytes, 'count', { from: 'memory' }, options);
     case 'rawKeep':
-      return rawRun(pair, linkId, key, bytes, 'keep', options);
+      return rawRun(pair, linkId, key, bytes, 'keep', { from: 'memory' }, options);
+    case 'rawFile':
+      return rawRun(pair, linkId, key, bytes, 'keep', { from: 'file', pieceBytes: PIECE_BYTES }, options);
     case 'parley':
       return parleyRun(pair, key, options);
   }
@@ -47,7 +53,13 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   await pair.waitSecure(20_000);
   await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_SECURE_MS));
   const linkId = await pair.openBulkLink(20_000);
-  const generateMs = await pair.pinger.evaluate((api, [bytes, piece]) => api.makeRandomFile('big', bytes, piece), [FILE_BYTES, PIECE_BYTES] as const);
+  // The 64 MiB go to disk and into the page through its file input: a disk-backed File, as a person's would be.
+  const generateStartedAt = performance.now();
+  const bigPath = path.join(await mkdtemp(path.join(os.tmpdir(), 'parley-bench-')), 'big.bin');
+  await writeFile(bigPath, randomBytes(FILE_BYTES));
+  await pair.pingerPage.setInputFiles('#bench-file', bigPath);
+  await pair.pinger.evaluate((api, piece) => api.adoptPickedFile('big', piece), PIECE_BYTES);
+  const generateMs = performance.now() - generateStartedAt;
   await pair.pinger.evaluate((api, [bytes, piece]) => api.makeRandomFile('warm', bytes, piece), [WARMUP_BYTES, PIECE_BYTES] as const);
   const expectedDigest = await pair.pinger.evaluate((api) => api.fileDigest('big'));
   const ids = await processIdsOf(ctx.browser, pair.echoerPage);
@@ -74,6 +86,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   ctx.log('transfers measured; now the pipeline stages alone in page A');
   const costs: PipelineCosts = await pair.pinger.evaluate((api) => api.pipelineCosts('big'));
   await pair.closeBulkLink(linkId);
+  await rm(path.dirname(bigPath), { recursive: true, force: true });
 
   return reportFileTransfer({
     fineTimers: pair.fineTimers,

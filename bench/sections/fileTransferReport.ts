@@ -15,11 +15,12 @@ const MIB = 1024 * 1024;
 const RATIO_TARGET = 0.9;
 const MEMORY_TARGET_BYTES = 64 * MIB;
 
-export type Variant = 'raw' | 'rawKeep' | 'parley';
-export const VARIANTS: readonly Variant[] = ['raw', 'rawKeep', 'parley'];
+export type Variant = 'raw' | 'rawKeep' | 'rawFile' | 'parley';
+export const VARIANTS: readonly Variant[] = ['raw', 'rawKeep', 'rawFile', 'parley'];
 const LABELS: Readonly<Record<Variant, string>> = {
   raw: 'raw RTCDataChannel, receiver counts',
   rawKeep: 'raw, receiver keeps chunks, builds Blob',
+  rawFile: 'raw, sender reads the File, receiver keeps',
   parley: 'Parley (TransferManager, real adapters)',
 };
 
@@ -123,6 +124,7 @@ export function reportFileTransfer(figures: FileTransferFigures): SectionResult 
   const rate = (variant: Variant): number => mbPerSecond(fileBytes, medianMs(variant));
   const ratio = rate('parley') / rate('raw');
   const ratioKeep = rate('parley') / rate('rawKeep');
+  const ratioFile = rate('parley') / rate('rawFile');
   const parleyRuns = runsOf('parley').filter((entry): entry is ParleyRun => entry.kind === 'parley');
   const worstRss = Math.max(...peakValues(parleyRuns, 'rendererRss'));
   const digests = measured.filter((entry) => entry.run.digest !== null);
@@ -248,10 +250,11 @@ export function reportFileTransfer(figures: FileTransferFigures): SectionResult 
     warmupBytes: figures.warmupBytes,
     generateFileMs: round(figures.generateMs),
     processes: { senderRenderer: figures.senderRenderer, receiverRenderer: ids.renderer, browser: ids.browser, storageService: ids.storage },
-    medianMs: { raw: round(medianMs('raw')), rawKeep: round(medianMs('rawKeep')), parley: round(medianMs('parley')) },
-    medianMbPerSecond: { raw: round(rate('raw'), 2), rawKeep: round(rate('rawKeep'), 2), parley: round(rate('parley'), 2) },
+    medianMs: Object.fromEntries(VARIANTS.map((variant) => [variant, round(medianMs(variant))])),
+    medianMbPerSecond: Object.fromEntries(VARIANTS.map((variant) => [variant, round(rate(variant), 2)])),
     parleyVsRaw: round(ratio, 3),
     parleyVsRawKeep: round(ratioKeep, 3),
+    parleyVsRawFile: round(ratioFile, 3),
     parleyPhasesMedianMs: {
       hash: round(median(parleyRuns.map((r) => r.phases.hashMs))),
       accept: round(median(parleyRuns.map((r) => r.phases.acceptMs))),
@@ -279,8 +282,8 @@ export function reportFileTransfer(figures: FileTransferFigures): SectionResult 
     checks,
     tables,
     notes: [
-      `Timing: from the sender's start (Parley: just before TransferManager.send(); raw: the first channel.send) to the receiver's end (Parley: B's view 'done'; raw: last byte counted, or the kept Blob readable), as epoch ms from each page's clock. The ${fileBytes / MIB} MiB were made before the clock (${figures.generateMs.toFixed(0)} ms, crypto.getRandomValues in 64 KiB pieces). Parley reads them from a File through the app's fileSource; raw sends the in-memory pieces.`,
-      `Parley / raw-keep: ${ratioKeep.toFixed(2)}. Raw uses the app's marks: send while bufferedAmount < 4 MiB, else wait for 'bufferedamountlow' at 1 MiB.`,
+      `Timing: from the sender's start (Parley: just before TransferManager.send(); raw: the first channel.send) to the receiver's end (Parley: B's view 'done'; raw: last byte counted, or the kept Blob readable), as epoch ms from each page's clock. The ${fileBytes / MIB} MiB were made before the clock (${figures.generateMs.toFixed(0)} ms: random bytes written to a file on disk, attached through the page's file input as a person attaches one, and read once into 64 KiB pieces for raw). Parley reads the disk-backed File through the app's fileSource; raw sends the in-memory pieces, so the baseline pays nothing for reading.`,
+      `Parley / raw-keep: ${ratioKeep.toFixed(2)}; Parley / raw from the File (the same reads and the same kept Blob, without Parley's encryption, hashing, acknowledgements and spill): ${ratioFile.toFixed(2)}. Raw uses the app's marks: send while bufferedAmount < 4 MiB, else wait for 'bufferedamountlow' at 1 MiB.`,
       `Memory: B's renderer process (PID ${ids.renderer}, found through a trace's TracingStartedInBrowser frame list) VmRSS from /proc; JS heap from CDP Performance.getMetrics (JSHeapUsedSize), which excludes ArrayBuffer contents, so those come from CDP Runtime.getHeapUsage (backingStorageSize); sampled every 100 ms; idle = median of 5 readings after a forced GC in both pages. Peaks shorter than 100 ms can be missed.`,
       `Where the received file lives: not in B's renderer. Blob bytes are held by the browser process (PID ${ids.browser}); its RSS rose by ${memoryCell(runsOf('parley'), 'browserRss')} MiB (median / worst) during Parley runs and ${memoryCell(runsOf('rawKeep'), 'browserRss')} MiB during raw-keep runs, while the storage service (PID ${ids.storage ?? 'unknown'}) moved by ${memoryCell(runsOf('parley'), 'storageRss')} MiB. These bench contexts are incognito, so IndexedDB keeps the spilled parts in memory; in a normal profile they go to disk. Both processes are shared by every page, so their figures are context, not B's own.`,
       `CPU: both pages, the browser process and the other Chromium processes (chiefly the network service, through which Chromium's WebRTC UDP sockets run) share ${os.cpus().length} cores here. During raw runs the machine was busy ${busyShare('raw')} of its capacity, so a transfer is CPU-bound and every extra CPU-millisecond per byte shows up as lost throughput; on two separate machines each side would have its cores to itself.`,

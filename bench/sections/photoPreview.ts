@@ -57,16 +57,16 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const options: RunOptions = { sampler: null, cpu: null, digest: true, timeoutMs: TRANSFER_TIMEOUT_MS };
 
   // Warm-up, not counted: JIT, hash-wasm, the spill database, the PNG decoder.
-  await rawRun(pair, linkId, 'photo', sizeBytes, 'count', options);
+  await rawRun(pair, linkId, 'photo', sizeBytes, 'count', { from: 'memory' }, options);
   await parleyRun(pair, 'photo', options);
 
   const raws: RawRun[] = [];
   const parleys: ParleyRun[] = [];
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first, so neither always follows the other's leftovers.
-    if (i % 2 === 0) raws.push(await rawRun(pair, linkId, 'photo', sizeBytes, 'count', options));
+    if (i % 2 === 0) raws.push(await rawRun(pair, linkId, 'photo', sizeBytes, 'count', { from: 'memory' }, options));
     parleys.push(await parleyRun(pair, 'photo', options));
-    if (i % 2 === 1) raws.push(await rawRun(pair, linkId, 'photo', sizeBytes, 'count', options));
+    if (i % 2 === 1) raws.push(await rawRun(pair, linkId, 'photo', sizeBytes, 'count', { from: 'memory' }, options));
   }
   await pair.closeBulkLink(linkId);
 
