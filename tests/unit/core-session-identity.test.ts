@@ -359,3 +359,17 @@ describe('SecureSession accepts exactly one identity, and nothing before it', ()
     expectVerificationFailed(link, /identity frame: /);
   });
 });
+
+describe('the guest identity frame on the wire', () => {
+  it('matches the PROTOCOL.md test vectors (key 00…1f, sequence 0, both directions)', async () => {
+    const key = await crypto.subtle.importKey('raw', Uint8Array.from({ length: 32 }, (_, i) => i), 'AES-GCM', false, ['encrypt']);
+    const guest = await createIdentityMessage(undefined, 'initiator', new Uint8Array(0));
+    const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+    expect(hex(await new FrameSealer(key, 'initiator-to-responder').seal(FrameType.identity, guest))).toBe(
+      '01030000000000000000' + '45362ec18772b5f7568e28f9160b151e72fa',
+    );
+    expect(hex(await new FrameSealer(key, 'responder-to-initiator').seal(FrameType.identity, guest))).toBe(
+      '01030000000000000000' + 'ad7c904fe7df01b7b1cf5efc4c0941b4ef60',
+    );
+  });
+});
