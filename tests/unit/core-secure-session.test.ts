@@ -294,6 +294,16 @@ describe('SecureSession tells each side who the other is', () => {
     expect(text.includes(keyTail)).toBe(false);
   });
 
+  it('a local profile whose display name cannot be sent fails visibly and sends no identity', async () => {
+    const link = createLink({ initiator: { identity: { ...aliceIdentity, displayName: '\u202e' } } });
+    startBoth(link);
+    await link.settle();
+    expectFailedLast(link.initiator, 'verification-failed');
+    expect(failures(link.initiator)[0]?.detail).toMatch(/display name/);
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello]);
+    expect(link.responder.events).toEqual([]);
+  });
+
   it('a session whose peer fails verification never sends its identity', async () => {
     const link = createLink({ initiator: { identity: aliceIdentity }, responder: { identity: bobIdentity, authKey: otherRoom.authKey } });
     startBoth(link);
