@@ -73,6 +73,8 @@ export class RoomState {
       switch (result.reason) {
         case 'not-secure':
           return 'Not sent: the conversation is not secure yet.';
+        case 'held':
+          return 'Not sent: accept the other person first.';
         case 'empty':
           return 'Type a message first.';
         case 'too-long':

@@ -38,6 +38,8 @@ export function failureText(failure: RoomFailure): string {
       return 'A message could not be verified, so the conversation was closed to keep you safe. That message was not shown.';
     case 'no-connection':
       return 'No direct connection could be opened to the other person. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
+    case 'held-overflow':
+      return 'The other person sent more than Parley keeps while you decide whether to accept them, so the conversation was closed. None of it was shown.';
     case 'server-refused':
       return serverRefusalText(failure.code);
     case 'server-unintelligible':
@@ -66,6 +68,8 @@ export function statusText(status: RoomStatus): { readonly text: string; readonl
       return { text: 'Verifying the connection…', tone: 'progress' };
     case 'secure':
       return { text: 'Secure: end-to-end encrypted', tone: 'good' };
+    case 'held':
+      return { text: 'Encrypted, but this person’s identity needs your confirmation before you can talk.', tone: 'attention' };
     case 'peer-left':
       return { text: 'The other person left. They can come back with the same link.', tone: 'attention' };
     case 'reconnecting':

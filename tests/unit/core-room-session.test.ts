@@ -11,13 +11,17 @@ import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts'
 import { systemRandom } from '../../src/core/ports.ts';
 import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
-import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { MAX_HELD_BACK_EVENTS, RoomSession, type PeerJudgement, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import type { LocalIdentity, PeerIdentity } from '../../src/core/crypto/identityProof.ts';
+import { generateIdentity } from '../../src/core/vault/identity.ts';
 import type { RoomFailure, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import { newTransferId, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { secretFromSeed } from './support/coreFixtures.ts';
 import { fakeSdp, FakeClock, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer } from './support/roomFakes.ts';
 
 const SECRET = secretFromSeed(700);
+/** What every member reports once verified when nobody has a profile. */
+const SECURE_WITH_GUEST: RoomStatus = { kind: 'secure', peer: { kind: 'guest' } };
 const OTHER_SECRET = secretFromSeed(701);
 /** RoomSession's own constants (not exported): first reconnect delay and the redial delay after a broken link. */
 const FIRST_RECONNECT_MS = 500;
@@ -54,6 +58,8 @@ interface MemberOptions {
   /** Whether to pass the recording transfer endpoint (default true). */
   readonly withTransfers?: boolean;
   readonly generateKeyPair?: () => Promise<SessionKeyPair>;
+  readonly identity?: LocalIdentity;
+  readonly judgePeer?: (peer: PeerIdentity) => PeerJudgement;
 }
 
 interface World {
@@ -91,6 +97,8 @@ function createWorld(): World {
       generateKeyPair: options.generateKeyPair ?? pooledKeyPair,
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.withTransfers === false ? {} : { transfers }),
+      ...(options.identity === undefined ? {} : { identity: options.identity }),
+      ...(options.judgePeer === undefined ? {} : { judgePeer: options.judgePeer }),
     });
     const member: Member = { name, session, events, transfers, started: session.start() };
     members.push(member);
@@ -172,8 +180,8 @@ async function securePair(world: World, options: { readonly alice?: MemberOption
   await world.settle();
   const bob = world.add('bob', options.bob);
   await world.settle();
-  expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-  expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+  expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+  expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
   return { alice, bob };
 }
 
@@ -201,8 +209,8 @@ describe('RoomSession: two members with the same secret', () => {
     await world.settle();
     expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'secure']);
     expect(collapsed(kinds(bob))).toEqual(['connecting', 'verifying', 'secure']);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
 
     const sent = alice.session.send('Hello Bob 👋');
     expect(sent).toEqual({ ok: true, id: expect.any(String), sentAtMs: world.clock.nowMs() });
@@ -435,7 +443,7 @@ describe('RoomSession: server frames', () => {
     world.server.sendFrame('alice', { v: 1, type: 'error', code: 'unknown-peer', message: 'no such peer' });
     await world.settle();
     expect(alice.events.length).toBe(before);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
   });
 });
 
@@ -454,8 +462,8 @@ describe('RoomSession: room-full', () => {
     await world.advance(60_000);
     expect(world.server.connectionsOf('carol')).toHaveLength(1);
     expect(kinds(carol)).toEqual(['room-full']);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(carol.session.send('let me in')).toEqual({ ok: false, reason: 'not-secure' });
   });
 
@@ -468,7 +476,7 @@ describe('RoomSession: room-full', () => {
     // Alice's socket dies, but the server has not noticed (its heartbeat has not run): a ghost holds her place.
     world.server.drop('alice', { serverNotices: false });
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
 
     // Her re-joins are refused with room-full, and she keeps trying, waiting longer each time.
     const refusals = (): number =>
@@ -491,8 +499,8 @@ describe('RoomSession: room-full', () => {
     world.server.reapGhosts();
     await world.settle();
     await world.advance(4 * FIRST_RECONNECT_MS);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(world.server.current('alice').id).toBe('alice3');
     expect(kindsSince(alice, aliceBefore)).not.toContain('room-full');
     expect(kindsSince(alice, aliceBefore)).not.toContain('failed');
@@ -554,8 +562,8 @@ describe('RoomSession: connection timeouts', () => {
     const { alice, bob } = await securePair(world, { alice: { connectTimeoutMs: 1_000 }, bob: { connectTimeoutMs: 1_000 } });
     expect(world.clock.pending()).toEqual([]);
     await world.advance(10_000);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
   });
 
   // PROTOCOL.md §4: "alone → waiting". A responder that waits for an offer from someone who then leaves is alone.
@@ -597,8 +605,8 @@ describe('RoomSession: the other person leaves and comes back', () => {
 
     const bobAgain = world.add('bob');
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bobAgain.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bobAgain.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     await expectChatWorks(world, alice, bobAgain, 'welcome back');
     await expectChatWorks(world, bobAgain, alice, 'thanks');
   });
@@ -640,8 +648,8 @@ describe('RoomSession: the other person leaves and comes back', () => {
     await world.advance(REDIAL_MS - 1);
     expect(world.net.peers).toHaveLength(2);
     await world.advance(1);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(lastPeer(world, 'alice').initiator).toBe(true);
     expect(lastPeer(world, 'bob').initiator).toBe(false);
     expect(world.net.peers).toHaveLength(4);
@@ -673,8 +681,8 @@ describe('RoomSession: a signaling drop while secure', () => {
 
     await world.advance(FIRST_RECONNECT_MS);
     expect(world.server.current('alice').id).toBe('alice1');
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(collapsed(kindsSince(alice, aliceBefore))).toEqual(['peer-left', 'connecting', 'verifying', 'secure']);
     expect(world.net.peers).toHaveLength(4);
     await expectChatWorks(world, alice, bob, 'reconnected');
@@ -686,8 +694,8 @@ describe('RoomSession: a signaling drop while secure', () => {
     const { alice, bob } = await securePair(world);
     world.server.drop('alice', { serverNotices: false });
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     await expectChatWorks(world, alice, bob, 'no server needed');
     await expectChatWorks(world, bob, alice, 'indeed');
   });
@@ -704,8 +712,8 @@ describe('RoomSession: a signaling drop while secure', () => {
     expect(onlyPeer(world, 'alice').destroyedLocally).toBe(true);
     world.server.relay = (signal) => [signal.blob];
     await world.advance(FIRST_RECONNECT_MS);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
   });
 });
 
@@ -728,7 +736,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(777, 'actpass') };
     world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq, offer) });
     await world.settle();
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(bob.events.length).toBe(bobEvents);
     expect(bobPeer.received).toEqual(receivedBefore);
     expect(bobPeer.received).not.toContainEqual(offer);
@@ -739,7 +747,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq + 1, candidate) });
     await world.settle();
     expect(bobPeer.received).toEqual([...receivedBefore, candidate]);
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     await expectChatWorks(world, alice, bob, 'nothing changed');
   });
 
@@ -752,7 +760,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     const answer: PeerSignal = { type: 'answer', sdp: fakeSdp(778, 'active') };
     world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: await sealedFrom('bob0', 'alice0', nextSeq, answer) });
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(alicePeer.received).toEqual(receivedBefore);
   });
 });
@@ -831,7 +839,7 @@ describe('RoomSession: the transfer endpoint', () => {
     world.server.drop('alice');
     await world.settle();
     await world.advance(FIRST_RECONNECT_MS);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(alice.transfers.calls).toEqual(['attach', 'detach', 'attach']);
     expect(bob.transfers.calls).toEqual(['attach', 'detach', 'attach']);
     expect(alice.transfers.channels[1]).not.toBe(alice.transfers.channels[0]);
@@ -944,8 +952,8 @@ describe('RoomSession: setting up the session on the data channel', () => {
     expect(bob.session['attempt']?.earlyMessages.length).toBe(1);
     release(await pooledKeyPair());
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure' });
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure' });
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
   });
 
   it('refuses a connection whose SDPs carry no DTLS fingerprint: verification-failed', async () => {
@@ -958,5 +966,208 @@ describe('RoomSession: setting up the session on the data channel', () => {
       expectFailed(member, { kind: 'verification-failed', detail: 'the connection offered no DTLS fingerprint to verify' });
       expect(member.transfers.calls).toEqual([]);
     }
+  });
+});
+
+// ---- 14. who the peer is, and holding them ------------------------------------------------------------------
+
+describe('RoomSession: the peer’s identity and the hold gate', () => {
+  let aliceId: LocalIdentity;
+  let bobId: LocalIdentity;
+  let malloryId: LocalIdentity;
+  const profileOf = (identity: LocalIdentity): PeerIdentity => ({ kind: 'profile', displayName: identity.displayName, publicKeySpki: identity.publicKeySpki });
+
+  beforeAll(async () => {
+    const [a, b, m] = await Promise.all([generateIdentity(), generateIdentity(), generateIdentity()]);
+    aliceId = { displayName: 'Alice', ...a };
+    bobId = { displayName: 'Bob', ...b };
+    // Mallory calls herself Bob: only the key tells them apart.
+    malloryId = { displayName: 'Bob', ...m };
+  });
+
+  /** A judge that records whom it was asked about and answers `verdict`. */
+  function judge(verdict: PeerJudgement): { readonly asked: PeerIdentity[]; readonly judgePeer: (peer: PeerIdentity) => PeerJudgement } {
+    const asked: PeerIdentity[] = [];
+    return {
+      asked,
+      judgePeer: (peer) => {
+        asked.push(peer);
+        return verdict;
+      },
+    };
+  }
+
+  /** Alice then Bob join, with these options on top of their profiles (Bob's are replaced whole). */
+  async function meet(world: World, aliceOptions: MemberOptions, bobOptions: MemberOptions = { identity: bobId }) {
+    const alice = world.add('alice', { identity: aliceId, ...aliceOptions });
+    await world.settle();
+    const bob = world.add('bob', bobOptions);
+    await world.settle();
+    return { alice, bob };
+  }
+
+  it('secure carries the peer’s verified profile on both sides; guests see a guest', async () => {
+    const world = createWorld();
+    const { alice, bob } = await meet(world, {}, {});
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+
+    const other = createWorld();
+    const both = await meet(other, {});
+    expect(both.alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
+    expect(both.bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+  });
+
+  it("'admit' behaves as before: asked once with the verified peer, secure, transfers attached, chat both ways", async () => {
+    const world = createWorld();
+    const verdicts = judge('admit');
+    const { alice, bob } = await meet(world, { judgePeer: verdicts.judgePeer });
+    expect(verdicts.asked).toEqual([profileOf(bobId)]);
+    expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'secure']);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
+    expect(alice.transfers.calls).toEqual(['attach']);
+    await expectChatWorks(world, alice, bob, 'hello Bob');
+    await expectChatWorks(world, bob, alice, 'hello Alice');
+  });
+
+  it('guests on both sides with no judge: no extra step, exactly the statuses of before', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    const bob = world.add('bob');
+    await world.settle();
+    expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'secure']);
+    expect(collapsed(kinds(bob))).toEqual(['connecting', 'verifying', 'secure']);
+    expect(alice.transfers.calls).toEqual(['attach']);
+  });
+
+  it("'hold': status held with the peer, transfers detached, sending refused, and nothing the peer sends is shown", async () => {
+    const world = createWorld();
+    const verdicts = judge('hold');
+    const { alice, bob } = await meet(world, { judgePeer: verdicts.judgePeer });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'held']);
+    expect(alice.transfers.calls).toEqual([]);
+    // Bob admitted Alice (no judge), so he may talk; Alice's side takes it in but shows nothing.
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+
+    const alicePeer = onlyPeer(world, 'alice');
+    const sentBefore = alicePeer.sent.length;
+    expect(alice.session.send('hi Bob')).toEqual({ ok: false, reason: 'held' });
+    await world.settle();
+    expect(chats(bob)).toEqual([]);
+
+    const fromBob = bob.session.send('it is me, on a new laptop');
+    if (!fromBob.ok) throw new Error(fromBob.reason);
+    const control: TransferControl = { type: 'complete', id: newTransferId(systemRandom) };
+    bob.transfers.channels[0]?.sendControl(control);
+    await world.settle();
+    expect(chats(alice)).toEqual([]);
+    expect(alice.transfers.controls).toEqual([]);
+    // Alice's side sent only the automatic receipt for Bob's chat (see PROTOCOL.md): no chat, no transfer.
+    expect(alicePeer.sent.slice(sentBefore).map((frame) => frame[1])).toEqual([FrameType.receipt]);
+    // Waiting for the user is not a stalled connection.
+    await world.advance(60_000);
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+  });
+
+  it('admitPeer: attaches transfers, then delivers what was held back in order with its arrival time, and sending works', async () => {
+    const world = createWorld();
+    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    const arrivedAtMs = world.clock.nowMs();
+    const first = bob.session.send('first');
+    const control: TransferControl = { type: 'complete', id: newTransferId(systemRandom) };
+    bob.transfers.channels[0]?.sendControl(control);
+    const second = bob.session.send('second');
+    if (!first.ok || !second.ok) throw new Error('Bob could not send');
+    await world.settle();
+    await world.advance(5_000);
+
+    const status = alice.session.currentStatus;
+    if (status.kind !== 'held') throw new Error(`expected held, got ${status.kind}`);
+    expect(alice.session.admitPeer(status.peer)).toBe(true);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
+    expect(alice.transfers.sequence).toEqual(['attach', 'control']);
+    expect(alice.transfers.controls).toEqual([control]);
+    expect(chats(alice)).toEqual([
+      { type: 'chat', id: first.id, text: 'first', receivedAtMs: arrivedAtMs },
+      { type: 'chat', id: second.id, text: 'second', receivedAtMs: arrivedAtMs },
+    ]);
+    await expectChatWorks(world, alice, bob, 'welcome back');
+    // Only once: a second call finds nobody held.
+    expect(alice.session.admitPeer(status.peer)).toBe(false);
+    expect(alice.transfers.calls).toEqual(['attach']);
+  });
+
+  it('admitPeer refuses a peer other than the one held (same name, another key), and when nobody is held', async () => {
+    const world = createWorld();
+    const { alice } = await meet(world, { judgePeer: () => 'hold' });
+    expect(alice.session.admitPeer(profileOf(malloryId))).toBe(false);
+    expect(alice.session.admitPeer({ kind: 'guest' })).toBe(false);
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(alice.transfers.calls).toEqual([]);
+    expect(alice.session.send('still held')).toEqual({ ok: false, reason: 'held' });
+
+    const open = createWorld();
+    const admitted = await meet(open, {});
+    expect(admitted.alice.session.admitPeer(profileOf(bobId))).toBe(false);
+    expect(admitted.alice.transfers.calls).toEqual(['attach']);
+  });
+
+  it('a held peer that is replaced by someone else (same name, other key) cannot be admitted with the old identity', async () => {
+    const world = createWorld();
+    const verdicts = judge('hold');
+    const alice = world.add('alice', { identity: aliceId, judgePeer: verdicts.judgePeer });
+    await world.settle();
+    const bob = world.add('bob', { identity: bobId });
+    await world.settle();
+    const bobAsShown = profileOf(bobId);
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: bobAsShown });
+    bob.session.stop();
+    await world.settle();
+    world.add('mallory', { identity: malloryId });
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId) });
+    expect(alice.session.admitPeer(bobAsShown)).toBe(false);
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId) });
+    expect(alice.transfers.calls).toEqual([]);
+    expect(verdicts.asked).toEqual([bobAsShown, profileOf(malloryId)]);
+  });
+
+  it('a held peer who leaves: peer-left, nothing it sent is ever shown, transfers were never attached', async () => {
+    const world = createWorld();
+    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    bob.session.send('you will never see this');
+    await world.settle();
+    bob.session.stop();
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
+    expect(chats(alice)).toEqual([]);
+    expect(alice.transfers.calls).toEqual([]);
+    expect(alice.session.admitPeer(profileOf(bobId))).toBe(false);
+  });
+
+  it(`a held peer may send ${MAX_HELD_BACK_EVENTS} messages; one more fails the room with held-overflow and shows none`, async () => {
+    const world = createWorld();
+    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    for (let i = 0; i < MAX_HELD_BACK_EVENTS; i++) bob.session.send(`message ${i}`);
+    await world.settle();
+    expect(alice.session.currentStatus.kind).toBe('held');
+    bob.session.send('one too many');
+    await world.settle();
+    expectFailed(alice, { kind: 'held-overflow' });
+    expect(chats(alice)).toEqual([]);
+    expect(alice.transfers.calls).toEqual([]);
+  });
+
+  it('a judge that throws holds the peer rather than admitting it', async () => {
+    const world = createWorld();
+    const { alice } = await meet(world, {
+      judgePeer: () => {
+        throw new Error('contacts not loaded');
+      },
+    });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(alice.transfers.calls).toEqual([]);
   });
 });

@@ -6,18 +6,28 @@ import { FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, MAX_FRAME_BYTES } from '../../src/core/protocol/frames.ts';
 import { MAX_MESSAGE_TEXT_BYTES } from '../../src/core/protocol/messages.ts';
 import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
+import type { LocalIdentity } from '../../src/core/crypto/identityProof.ts';
+import { generateIdentity } from '../../src/core/vault/identity.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { aesKey, FINGERPRINT_A, FINGERPRINT_B, FINGERPRINT_M, flipBit, secretFromSeed } from './support/coreFixtures.ts';
 
 // ---- fixtures ------------------------------------------------------------------------------------
+
+/** The one event an honest session emits when neither side has a profile. */
+const SECURE_WITH_GUEST: SessionEvent = { type: 'secure', peer: { kind: 'guest' } };
 
 let alicePair: SessionKeyPair;
 let bobPair: SessionKeyPair;
 let malloryPair: SessionKeyPair;
 let room: RoomKeys;
 let otherRoom: RoomKeys;
+let aliceIdentity: LocalIdentity;
+let bobIdentity: LocalIdentity;
 
 beforeAll(async () => {
+  const [aliceKey, bobKey] = await Promise.all([generateIdentity(), generateIdentity()]);
+  aliceIdentity = { displayName: 'Alice', ...aliceKey };
+  bobIdentity = { displayName: 'Bob Ørsted', ...bobKey };
   [alicePair, bobPair, malloryPair, room, otherRoom] = await Promise.all([
     generateSessionKeyPair(),
     generateSessionKeyPair(),
@@ -37,6 +47,7 @@ interface Endpoint {
 }
 
 interface EndpointOverrides {
+  readonly identity?: LocalIdentity;
   readonly role?: Role;
   readonly authKey?: CryptoKey;
   readonly keyPair?: SessionKeyPair;
@@ -143,8 +154,8 @@ async function secureLink(options: LinkOptions = {}): Promise<Link> {
   const link = createLink(options);
   startBoth(link);
   await link.settle();
-  expect(link.initiator.events).toEqual([{ type: 'secure' }]);
-  expect(link.responder.events).toEqual([{ type: 'secure' }]);
+  expect(link.initiator.events).toEqual([SECURE_WITH_GUEST]);
+  expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
   return link;
 }
 
@@ -187,8 +198,8 @@ describe('SecureSession between two honest endpoints', () => {
     const link = await secureLink();
     expect(link.initiator.session.isSecure).toBe(true);
     expect(link.responder.session.isSecure).toBe(true);
-    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm]);
-    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
   });
 
   it('chat goes both ways with identical text, and each chat brings a receipt with its id back to the sender', async () => {
@@ -232,17 +243,98 @@ describe('SecureSession between two honest endpoints', () => {
   });
 });
 
+describe('SecureSession tells each side who the other is', () => {
+  const profileOf = (identity: LocalIdentity): SessionEvent => ({
+    type: 'secure',
+    peer: { kind: 'profile', displayName: identity.displayName, publicKeySpki: identity.publicKeySpki },
+  });
+
+  it('both with profiles: each is secure with the other’s name and key, and chat flows', async () => {
+    const link = createLink({ initiator: { identity: aliceIdentity }, responder: { identity: bobIdentity } });
+    startBoth(link);
+    await link.settle();
+    expect(link.initiator.events).toEqual([profileOf(bobIdentity)]);
+    expect(link.responder.events).toEqual([profileOf(aliceIdentity)]);
+    const id = link.responder.session.sendChat('hi Alice');
+    await link.settle();
+    expect(chats(link.initiator)).toEqual([{ type: 'chat', id, text: 'hi Alice' }]);
+  });
+
+  it('only the initiator with a profile: the responder sees the profile, the initiator a guest', async () => {
+    const link = createLink({ initiator: { identity: aliceIdentity } });
+    startBoth(link);
+    await link.settle();
+    expect(link.initiator.events).toEqual([SECURE_WITH_GUEST]);
+    expect(link.responder.events).toEqual([profileOf(aliceIdentity)]);
+  });
+
+  it('only the responder with a profile: the initiator sees the profile, the responder a guest', async () => {
+    const link = createLink({ responder: { identity: bobIdentity } });
+    startBoth(link);
+    await link.settle();
+    expect(link.initiator.events).toEqual([profileOf(bobIdentity)]);
+    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
+  });
+
+  it('neither with a profile: both guests, one identity frame each way and nothing more', async () => {
+    const link = await secureLink();
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+  });
+
+  it('does not put the display name or the identity key on the wire in the clear', async () => {
+    const link = createLink({ initiator: { identity: aliceIdentity }, responder: { identity: bobIdentity } });
+    startBoth(link);
+    await link.settle();
+    const wire = concatBytes(...link.initiator.sent, ...link.responder.sent);
+    const text = new TextDecoder('latin1').decode(wire);
+    expect(text.includes('Alice')).toBe(false);
+    expect(text.includes(new TextDecoder('latin1').decode(utf8('Ørsted')))).toBe(false);
+    const keyTail = new TextDecoder('latin1').decode(aliceIdentity.publicKeySpki.subarray(27));
+    expect(text.includes(keyTail)).toBe(false);
+  });
+
+  it('a local profile whose display name cannot be sent fails visibly and sends no identity', async () => {
+    const link = createLink({ initiator: { identity: { ...aliceIdentity, displayName: '\u202e' } } });
+    startBoth(link);
+    await link.settle();
+    expectFailedLast(link.initiator, 'verification-failed');
+    expect(failures(link.initiator)[0]?.detail).toMatch(/display name/);
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello]);
+    expect(link.responder.events).toEqual([]);
+  });
+
+  it('a session whose peer fails verification never sends its identity', async () => {
+    const link = createLink({ initiator: { identity: aliceIdentity }, responder: { identity: bobIdentity, authKey: otherRoom.authKey } });
+    startBoth(link);
+    await link.settle();
+    expectHandshakeFailedBoth(link);
+  });
+});
+
 describe('sendChat is refused unless the session is verified', () => {
-  it('throws before start and before the handshake finishes, and sends nothing sealed', async () => {
+  it('throws before start and before the handshake finishes, and seals nothing but the identity', async () => {
     const link = createLink();
     expect(() => link.initiator.session.sendChat('too early')).toThrow();
     startBoth(link);
     expect(() => link.initiator.session.sendChat('still too early')).toThrow();
     expect(() => link.responder.session.sendChat('still too early')).toThrow();
     await link.settle();
-    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm]);
-    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
     expect(chats(link.responder)).toEqual([]);
+  });
+
+  it("throws while the peer's confirm is verified but its identity has not arrived", async () => {
+    const link = createLink({ tap: (from, frame) => (from === 'responder' && frame[1] === FrameType.identity ? [] : [frame]) });
+    startBoth(link);
+    await link.settle();
+    // The initiator checked the responder's confirm and sent its own identity; the responder's never came.
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(link.initiator.events).toEqual([]);
+    expect(link.initiator.session.isSecure).toBe(false);
+    expect(() => link.initiator.session.sendChat('not yet')).toThrow();
+    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
   });
 
   it('throws for empty or oversized text after secure, and sends nothing', async () => {
@@ -261,7 +353,7 @@ describe('sendChat is refused unless the session is verified', () => {
     expect(() => link.responder.session.sendChat('bye')).toThrow();
     link.initiator.session.sendChat('are you there?');
     await link.settle();
-    expect(link.responder.events).toEqual([{ type: 'secure' }]);
+    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
   });
 });
 
@@ -343,8 +435,12 @@ describe('SecureSession refuses a handshake it cannot verify', () => {
     await link.settle();
     expectFailedLast(link.responder, 'verification-failed');
     expect(link.responder.events.some((event) => event.type === 'secure')).toBe(false);
-    // The initiator verified the honest responder, so it alone reaches secure; its chats have no reader.
-    expect(link.initiator.events).toEqual([{ type: 'secure' }]);
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+    // The initiator verified the honest responder and sent its identity, but the responder's never comes:
+    // neither side is secure, so neither can send a message nobody will read.
+    expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(link.initiator.events).toEqual([]);
+    expect(link.initiator.session.isSecure).toBe(false);
   });
 
   it('a handshake frame with a non-zero sequence number fails verification', async () => {
@@ -392,7 +488,7 @@ describe('a sealed frame before the handshake completes', () => {
     expect(chats(link.responder)).toEqual([]);
   });
 
-  it("the initiator's genuine first chat delivered ahead of its confirm → verification-failed, never delivered, and the late confirm does not revive the session", async () => {
+  it("the initiator's genuine identity frame delivered ahead of its confirm → verification-failed, and the late confirm does not revive the session", async () => {
     const link = createLink();
     link.hold('initiator');
     startBoth(link);
@@ -403,19 +499,17 @@ describe('a sealed frame before the handshake completes', () => {
     if (hello === undefined) throw new Error('unreachable');
     link.deliver('initiator', hello);
     await link.settle();
-    // The responder answered with its confirm, so the initiator is secure and can seal a chat.
-    expect(link.initiator.events).toEqual([{ type: 'secure' }]);
-    expect(link.responder.events).toEqual([]);
-    link.initiator.session.sendChat('sent before you verified me');
-    await link.settle();
-    const [, ownConfirm, chat] = link.held.initiator;
-    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm, FrameType.chat]);
-    if (ownConfirm === undefined || chat === undefined) throw new Error('unreachable');
-    link.deliver('initiator', chat);
+    // The responder answered with its confirm, so the initiator sealed its identity; it is not secure itself
+    // (no identity from the responder, which has not verified it), so it cannot seal a chat yet.
+    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
+    expect(link.initiator.events).toEqual([]);
+    expect(() => link.initiator.session.sendChat('sent before you verified me')).toThrow();
+    const [, ownConfirm, identity] = link.held.initiator;
+    if (ownConfirm === undefined || identity === undefined) throw new Error('unreachable');
+    link.deliver('initiator', identity);
     link.deliver('initiator', ownConfirm);
     await link.settle();
     expectFailedLast(link.responder, 'verification-failed');
-    expect(chats(link.responder)).toEqual([]);
     expect(link.responder.events.some((event) => event.type === 'secure')).toBe(false);
   });
 });

@@ -5,9 +5,12 @@ import {
   generateIdentity,
   generateIdentityForStorage,
   IDENTITY_SIGNATURE_BYTES,
+  IDENTITY_SPKI_BYTES,
+  importIdentityPublicKey,
   signTranscript,
   unwrapIdentity,
   verifyTranscript,
+  verifyTranscriptWithKey,
 } from '../../src/core/vault/identity.ts';
 import { openRecord, sealRecord } from '../../src/core/vault/records.ts';
 import { aesKey, flipBit } from './support/coreFixtures.ts';
@@ -72,6 +75,55 @@ describe('signTranscript and verifyTranscript', () => {
     const p384 = await spkiOf({ name: 'ECDSA', namedCurve: 'P-384' }, ['sign', 'verify']);
     for (const spki of [rsa, p384, new Uint8Array(0), new Uint8Array(91), utf8('not a key at all')]) {
       expect(await verifyTranscript(spki, TRANSCRIPT, signature)).toBe(false);
+    }
+  });
+});
+
+/** The same P-256 public key as a compressed-point SPKI (SEC1 0x02/0x03 ‖ X), which WebCrypto also imports. */
+async function compressedSpkiOf(spki: Uint8Array): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('spki', toBufferSource(spki), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
+  const point = new Uint8Array(await crypto.subtle.exportKey('raw', key));
+  const prefix = Uint8Array.from([0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00]);
+  const y = point[64] ?? 0;
+  return Uint8Array.from([...prefix, 0x02 + (y & 1), ...point.subarray(1, 33)]);
+}
+
+describe('importIdentityPublicKey and verifyTranscriptWithKey', () => {
+  it('accepts a generated identity key (91 bytes) and verifies with the imported key', async () => {
+    const { publicKeySpki, privateKey } = await generateIdentity();
+    expect(publicKeySpki).toHaveLength(IDENTITY_SPKI_BYTES);
+    const publicKey = await importIdentityPublicKey(publicKeySpki);
+    if (publicKey === null) throw new Error('a generated key was refused');
+    const signature = await signTranscript(privateKey, TRANSCRIPT);
+    expect(await verifyTranscriptWithKey(publicKey, TRANSCRIPT, signature)).toBe(true);
+    expect(await verifyTranscriptWithKey(publicKey, flipBit(TRANSCRIPT, 0), signature)).toBe(false);
+    expect(await verifyTranscriptWithKey(publicKey, TRANSCRIPT, signature.subarray(0, 63))).toBe(false);
+  });
+
+  it('refuses the same key as a compressed or a hybrid point, so one key has exactly one SPKI', async () => {
+    const { publicKeySpki, privateKey } = await generateIdentity();
+    const signature = await signTranscript(privateKey, TRANSCRIPT);
+    const compressed = await compressedSpkiOf(publicKeySpki);
+    // SEC1 "hybrid" form: 0x06 or 0x07 (the parity of Y) instead of 0x04, same length as the canonical SPKI.
+    const hybrid = publicKeySpki.slice();
+    hybrid[26] = 0x06 + ((publicKeySpki[90] ?? 0) & 1);
+    for (const spki of [compressed, hybrid]) {
+      // WebCrypto itself takes both, which is why the check exists.
+      await expect(crypto.subtle.importKey('spki', toBufferSource(spki), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])).resolves.toBeDefined();
+      expect(await importIdentityPublicKey(spki)).toBeNull();
+      expect(await verifyTranscript(spki, TRANSCRIPT, signature)).toBe(false);
+    }
+    expect(hybrid).toHaveLength(IDENTITY_SPKI_BYTES);
+  });
+
+  it('refuses other curves, RSA, truncated and garbage SPKIs', async () => {
+    const { publicKeySpki } = await generateIdentity();
+    const rsa = await spkiOf({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: Uint8Array.of(1, 0, 1), hash: 'SHA-256' }, ['sign', 'verify']);
+    const p384 = await spkiOf({ name: 'ECDSA', namedCurve: 'P-384' }, ['sign', 'verify']);
+    const offCurve = publicKeySpki.slice();
+    offCurve[90] = (offCurve[90] ?? 0) ^ 1;
+    for (const spki of [rsa, p384, publicKeySpki.subarray(0, 90), offCurve, new Uint8Array(IDENTITY_SPKI_BYTES)]) {
+      expect(await importIdentityPublicKey(spki)).toBeNull();
     }
   });
 });

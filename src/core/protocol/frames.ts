@@ -1,6 +1,7 @@
 /**
  * Binary frames on the data channel. Header: version (u8), type (u8), sequence number (u64, big endian).
- * Handshake frames carry a plaintext body; every later frame's body is AES-GCM ciphertext (see sessionCipher).
+ * Hello and confirm carry a plaintext body; every later frame's body, from the identity frame on, is AES-GCM
+ * ciphertext (see sessionCipher).
  */
 
 export const FRAME_VERSION = 1;
@@ -11,6 +12,8 @@ export const MAX_FRAME_BYTES = 262_144;
 export const FrameType = {
   hello: 0x01,
   confirm: 0x02,
+  /** The sender's identity (guest, or a signed profile), sealed; the first sealed frame in each direction. */
+  identity: 0x03,
   chat: 0x10,
   receipt: 0x11,
   /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
@@ -21,6 +24,7 @@ export const FrameType = {
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export type HandshakeFrameType = typeof FrameType.hello | typeof FrameType.confirm;
 export type SealedFrameType =
+  | typeof FrameType.identity
   | typeof FrameType.chat
   | typeof FrameType.receipt
   | typeof FrameType.transferControl

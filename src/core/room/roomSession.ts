@@ -1,10 +1,12 @@
 /**
  * One person's presence in one room: joins through the signaling server, sets up a WebRTC peer with
- * whoever else is there (sealing every signal), runs the secure session over it, and reports what is
- * happening as a RoomStatus. Platform pieces (socket, peer, clock, randomness) come in through ports.
+ * whoever else is there (sealing every signal), runs the secure session over it, lets the app admit or hold
+ * the verified peer, and reports what is happening as a RoomStatus. Platform pieces (socket, peer, clock,
+ * randomness) come in through ports.
  */
 import { assertNever } from '../assertNever.ts';
 import { generateSessionKeyPair, type Role, type SessionKeyPair } from '../crypto/handshake.ts';
+import { samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
 import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
@@ -24,7 +26,10 @@ export type RoomEvent =
 
 export type SendResult =
   | { readonly ok: true; readonly id: string; readonly sentAtMs: number }
-  | { readonly ok: false; readonly reason: 'not-secure' | 'empty' | 'too-long' };
+  | { readonly ok: false; readonly reason: 'not-secure' | 'held' | 'empty' | 'too-long' };
+
+/** 'hold' keeps a verified peer at arm's length until the user calls admitPeer. */
+export type PeerJudgement = 'admit' | 'hold';
 
 export interface RoomSessionOptions {
   readonly secret: Uint8Array;
@@ -35,6 +40,14 @@ export interface RoomSessionOptions {
   readonly generateKeyPair?: () => Promise<SessionKeyPair>;
   /** Where file transfers live; they outlast sessions so that an interrupted one can resume. */
   readonly transfers?: TransferEndpoint;
+  /** This side's profile, proven to the peer in every session; without one this side is a guest. */
+  readonly identity?: LocalIdentity;
+  /**
+   * Asked once per verified session, before anything flows, with the peer's verified identity (for example,
+   * to hold a known name that arrives with a new key). Absent: every peer is admitted. If it throws, the
+   * peer is held.
+   */
+  readonly judgePeer?: (peer: PeerIdentity) => PeerJudgement;
 }
 
 /** The room's view of its transfer manager. */
@@ -50,6 +63,14 @@ const MAX_EARLY_MESSAGES = 4;
 const MAX_RECONNECT_DELAY_MS = 15_000;
 /** After a direct connection drops while both are still in the room, wait this long before trying again. */
 const REDIAL_DELAY_MS = 1_000;
+/**
+ * What a held peer may send before it is admitted (an honest one sends a few chats and offers); more ends the
+ * room. Every held-back event is one frame of at most 256 KiB, so this also bounds the memory they take.
+ */
+export const MAX_HELD_BACK_EVENTS = 64;
+
+/** What the peer sends once verified: delivered at once to an admitted peer, held back for a held one. */
+type PeerEvent = Extract<SessionEvent, { readonly type: 'chat' | 'receipt' | 'transfer-control' | 'transfer-chunk' }>;
 
 interface PeerAttempt {
   readonly peerId: string;
@@ -60,6 +81,8 @@ interface PeerAttempt {
   session: SecureSession | null;
   /** Whether this attempt's session was handed to the transfer manager, which must then be told it ended. */
   transfersAttached: boolean;
+  /** While the peer is held: what it sent meanwhile, with arrival times, to deliver in order on admission. */
+  heldBack: { readonly event: PeerEvent; readonly receivedAtMs: number }[] | null;
   readonly earlyMessages: Uint8Array[];
   readonly cancelTimeout: () => void;
 }
@@ -102,11 +125,33 @@ export class RoomSession {
   }
 
   send(text: string): SendResult {
-    const session = this.attempt?.session;
-    if (session === null || session === undefined || !session.isSecure) return { ok: false, reason: 'not-secure' };
+    const attempt = this.attempt;
+    const session = attempt?.session;
+    if (attempt === null || session === null || session === undefined || !session.isSecure) return { ok: false, reason: 'not-secure' };
+    if (attempt.heldBack !== null) return { ok: false, reason: 'held' };
     if (text.trim() === '') return { ok: false, reason: 'empty' };
     if (textSizeBytes(text) > MAX_MESSAGE_TEXT_BYTES) return { ok: false, reason: 'too-long' };
     return { ok: true, id: session.sendChat(text), sentAtMs: this.options.platform.clock.nowMs() };
+  }
+
+  /**
+   * The user accepts the held peer: transfers attach, sending is allowed, and what the peer sent meanwhile
+   * is delivered. `peer` is the identity the user was shown; if the held peer is no longer that one (the
+   * session was replaced meanwhile), nothing happens and the answer is false.
+   */
+  admitPeer(peer: PeerIdentity): boolean {
+    const attempt = this.attempt;
+    const status = this.status;
+    if (attempt === null || attempt.heldBack === null || status.kind !== 'held' || !samePeerIdentity(status.peer, peer)) return false;
+    const heldBack = attempt.heldBack;
+    attempt.heldBack = null;
+    this.admit(attempt, status.peer);
+    for (const { event, receivedAtMs } of heldBack) {
+      // The app may stop the room while handling one of them; the rest then has nowhere to go.
+      if (this.attempt !== attempt) break;
+      this.deliver(event, receivedAtMs);
+    }
+    return true;
   }
 
   stop(): void {
@@ -360,6 +405,7 @@ export class RoomSession {
       remoteFingerprint: null,
       session: null,
       transfersAttached: false,
+      heldBack: null,
       earlyMessages: [],
       cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
         if (this.attempt === attempt && attempt.session?.isSecure !== true) {
@@ -405,6 +451,7 @@ export class RoomSession {
       onEvent: (event) => {
         if (this.attempt === attempt) this.onSessionEvent(attempt, event);
       },
+      ...(this.options.identity === undefined ? {} : { identity: this.options.identity }),
     });
     attempt.session = session;
     session.start();
@@ -413,21 +460,65 @@ export class RoomSession {
 
   private onSessionEvent(attempt: PeerAttempt, event: SessionEvent): void {
     switch (event.type) {
-      case 'secure': {
+      case 'secure':
         attempt.cancelTimeout();
         this.hasBeenSecure = true;
-        this.setStatus({ kind: 'secure' });
-        const session = attempt.session;
-        if (session !== null && this.options.transfers !== undefined) {
-          attempt.transfersAttached = true;
-          this.options.transfers.attach({
-            sendControl: (message) => session.sendControl(message),
-            sendChunk: (header, data) => session.sendChunk(header, data),
-            writable: () => attempt.handle.writable(),
-          });
+        if (this.judge(event.peer) === 'admit') {
+          this.admit(attempt, event.peer);
+        } else {
+          attempt.heldBack = [];
+          this.setStatus({ kind: 'held', peer: event.peer });
+        }
+        return;
+      case 'chat':
+      case 'receipt':
+      case 'transfer-control':
+      case 'transfer-chunk': {
+        const receivedAtMs = this.options.platform.clock.nowMs();
+        if (attempt.heldBack === null) {
+          this.deliver(event, receivedAtMs);
+        } else if (attempt.heldBack.length < MAX_HELD_BACK_EVENTS) {
+          attempt.heldBack.push({ event, receivedAtMs });
+        } else {
+          this.failRoom({ kind: 'held-overflow' });
         }
         return;
       }
+      case 'failed':
+        this.failRoom(event.failure);
+        return;
+      default:
+        assertNever(event, 'session event');
+    }
+  }
+
+  private judge(peer: PeerIdentity): PeerJudgement {
+    const judgePeer = this.options.judgePeer;
+    if (judgePeer === undefined) return 'admit';
+    try {
+      return judgePeer(peer);
+    } catch {
+      // An app that cannot decide must not let the peer in unasked; holding shows the user who it is.
+      return 'hold';
+    }
+  }
+
+  /** The peer may talk: report it secure and hand the session to the transfer manager. */
+  private admit(attempt: PeerAttempt, peer: PeerIdentity): void {
+    this.setStatus({ kind: 'secure', peer });
+    const session = attempt.session;
+    if (session !== null && this.options.transfers !== undefined) {
+      attempt.transfersAttached = true;
+      this.options.transfers.attach({
+        sendControl: (message) => session.sendControl(message),
+        sendChunk: (header, data) => session.sendChunk(header, data),
+        writable: () => attempt.handle.writable(),
+      });
+    }
+  }
+
+  private deliver(event: PeerEvent, receivedAtMs: number): void {
+    switch (event.type) {
       case 'transfer-control':
         this.options.transfers?.onControl(event.message);
         return;
@@ -435,16 +526,13 @@ export class RoomSession {
         this.options.transfers?.onChunk(event.header, event.data);
         return;
       case 'chat':
-        this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs: this.options.platform.clock.nowMs() });
+        this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs });
         return;
       case 'receipt':
         this.options.onEvent({ type: 'receipt', id: event.id });
         return;
-      case 'failed':
-        this.failRoom(event.failure);
-        return;
       default:
-        assertNever(event, 'session event');
+        assertNever(event, 'peer event');
     }
   }
 

@@ -1,4 +1,5 @@
 /** Where a room stands, as a union the UI turns into words. */
+import type { PeerIdentity } from '../crypto/identityProof.ts';
 import type { ErrorCode } from '../protocol/signaling.ts';
 
 export type RoomFailure =
@@ -6,6 +7,8 @@ export type RoomFailure =
   | { readonly kind: 'verification-failed'; readonly detail: string }
   | { readonly kind: 'frame-rejected'; readonly detail: string }
   | { readonly kind: 'no-connection' }
+  /** A held peer sent more than MAX_HELD_BACK_EVENTS before the user decided; none of it was shown. */
+  | { readonly kind: 'held-overflow' }
   /** The server refused us. Only the code is kept: the server's own wording is never shown to the user. */
   | { readonly kind: 'server-refused'; readonly code: ErrorCode }
   | { readonly kind: 'server-unintelligible'; readonly detail: string };
@@ -15,7 +18,13 @@ export type RoomStatus =
   | { readonly kind: 'waiting' }
   | { readonly kind: 'connecting' }
   | { readonly kind: 'verifying' }
-  | { readonly kind: 'secure' }
+  /** Verified, and the peer (guest or profile) admitted: chat and transfers flow. */
+  | { readonly kind: 'secure'; readonly peer: PeerIdentity }
+  /**
+   * Verified, but the app's judgePeer held this peer (say, a known name with a new key): nothing is sent to
+   * it and nothing it sends is shown or handed to transfers until RoomSession.admitPeer.
+   */
+  | { readonly kind: 'held'; readonly peer: PeerIdentity }
   | { readonly kind: 'peer-left' }
   | { readonly kind: 'reconnecting' }
   | { readonly kind: 'room-full' }

@@ -1,7 +1,8 @@
 /**
- * One end-to-end encrypted session over an open data channel: runs the handshake, then seals outgoing
- * and opens incoming frames. No message is sent before the peer is verified, and any frame that fails
- * ends the session: a message that cannot be authenticated is never delivered.
+ * One end-to-end encrypted session over an open data channel: runs the handshake, exchanges identities
+ * (guest or signed profile), then seals outgoing and opens incoming frames. No message is sent before the
+ * peer and its identity are verified, and any frame that fails ends the session: a message that cannot be
+ * authenticated is never delivered.
  */
 import { assertNever } from '../assertNever.ts';
 import { bytesToBase64url, concatBytes } from '../encoding.ts';
@@ -18,6 +19,7 @@ import {
   type Role,
   type SessionKeyPair,
 } from '../crypto/handshake.ts';
+import { createIdentityMessage, verifyIdentityMessage, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
 import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type MessageFrameType, type SessionMessage } from '../protocol/messages.ts';
@@ -37,7 +39,7 @@ export type SessionFailure =
   | { readonly kind: 'frame-rejected'; readonly detail: string };
 
 export type SessionEvent =
-  | { readonly type: 'secure' }
+  | { readonly type: 'secure'; readonly peer: PeerIdentity }
   | { readonly type: 'chat'; readonly id: string; readonly text: string }
   | { readonly type: 'receipt'; readonly id: string }
   | { readonly type: 'transfer-control'; readonly message: TransferControl }
@@ -54,12 +56,17 @@ export interface SecureSessionOptions {
   readonly send: (frame: Uint8Array) => void;
   readonly random: Random;
   readonly onEvent: (event: SessionEvent) => void;
+  /** This side's profile, proven to the peer after the handshake; without one this side is a guest. */
+  readonly identity?: LocalIdentity;
 }
 
 type State =
   | { readonly kind: 'awaiting-hello' }
-  | { readonly kind: 'awaiting-confirm'; readonly transcript: Uint8Array }
-  | { readonly kind: 'secure'; readonly sealer: FrameSealer; readonly opener: FrameOpener }
+  /** `ownIdentity` is the plaintext of our identity frame, signed while the confirm was being made. */
+  | { readonly kind: 'awaiting-confirm'; readonly transcript: Uint8Array; readonly ownIdentity: Uint8Array }
+  /** The peer knows the room secret; it is not secure until its identity frame (its first sealed frame) verifies. */
+  | { readonly kind: 'awaiting-identity'; readonly transcript: Uint8Array; readonly sealer: FrameSealer; readonly opener: FrameOpener }
+  | { readonly kind: 'secure'; readonly sealer: FrameSealer; readonly opener: FrameOpener; readonly peer: PeerIdentity }
   | { readonly kind: 'ended' };
 
 function directionOf(sender: Role): Direction {
@@ -125,11 +132,17 @@ export class SecureSession {
     void this.enqueueFrame(type, plaintext);
   }
 
+  /** Our identity frame goes out while awaiting the peer's; everything else only once secure (the public senders check). */
+  private currentSealer(): FrameSealer | null {
+    return this.state.kind === 'awaiting-identity' || this.state.kind === 'secure' ? this.state.sealer : null;
+  }
+
   private enqueueFrame(type: SealedFrameType, plaintext: Uint8Array, associated?: Uint8Array): Promise<void> {
     const sent = this.outbound.then(async () => {
-      if (this.state.kind !== 'secure') return;
-      const frame = await this.state.sealer.seal(type, plaintext, associated);
-      if (this.state.kind === 'secure') this.options.send(frame);
+      const sealer = this.currentSealer();
+      if (sealer === null) return;
+      const frame = await sealer.seal(type, plaintext, associated);
+      if (this.currentSealer() === sealer) this.options.send(frame);
     });
     // A throw inside the chain would otherwise wedge every later send silently; end the session instead.
     this.outbound = sent.catch((error: unknown) => this.failFor(`sending failed: ${String(error)}`));
@@ -154,6 +167,9 @@ export class SecureSession {
       case FrameType.hello:
       case FrameType.confirm:
         await this.handleHandshake(frame.type, frame);
+        return;
+      case FrameType.identity:
+        await this.handleIdentity(frame);
         return;
       case FrameType.chat:
       case FrameType.receipt:
@@ -183,7 +199,7 @@ export class SecureSession {
     if (type === FrameType.hello && this.state.kind === 'awaiting-hello') {
       await this.acceptHello(frame.body);
     } else if (type === FrameType.confirm && this.state.kind === 'awaiting-confirm') {
-      await this.acceptConfirm(this.state.transcript, frame.body);
+      await this.acceptConfirm(this.state.transcript, this.state.ownIdentity, frame.body);
     } else {
       this.failFor(`unexpected handshake frame ${type} while ${this.state.kind}`);
     }
@@ -198,14 +214,19 @@ export class SecureSession {
       return;
     }
     const transcript = buildTranscript({ role, own: this.ownHello, peer: peerHello, localFingerprint, remoteFingerprint });
-    const confirm = await createConfirm(authKey, role, transcript, peerKey, random);
+    // The signature is made now, alongside the confirm, so it is ready when the peer's confirm arrives;
+    // it is sent only after that confirm verifies, so nobody without the room secret learns who we are.
+    const [confirm, ownIdentity] = await Promise.all([
+      createConfirm(authKey, role, transcript, peerKey, random),
+      createIdentityMessage(this.options.identity, role, transcript),
+    ]);
     if (this.state.kind === 'ended') return;
     this.sendKey = confirm.sendKey;
-    this.state = { kind: 'awaiting-confirm', transcript };
+    this.state = { kind: 'awaiting-confirm', transcript, ownIdentity };
     this.options.send(concatBytes(encodeFrameHeader(FrameType.confirm, 0n), confirm.body));
   }
 
-  private async acceptConfirm(transcript: Uint8Array, body: Uint8Array): Promise<void> {
+  private async acceptConfirm(transcript: Uint8Array, ownIdentity: Uint8Array, body: Uint8Array): Promise<void> {
     const { role, authKey, keyPair } = this.options;
     const opened = await openConfirm(authKey, otherRole(role), transcript, body, keyPair.privateKey);
     if (this.state.kind === 'ended') return;
@@ -214,23 +235,54 @@ export class SecureSession {
       return;
     }
     this.state = {
-      kind: 'secure',
+      kind: 'awaiting-identity',
+      transcript,
       sealer: new FrameSealer(this.sendKey, directionOf(role)),
       opener: new FrameOpener(opened.receiveKey, directionOf(otherRole(role))),
     };
     this.sendKey = null;
-    this.options.onEvent({ type: 'secure' });
+    void this.enqueueFrame(FrameType.identity, ownIdentity);
+  }
+
+  /** The peer's identity frame: accepted exactly once, as its first sealed frame; only then is the session secure. */
+  private async handleIdentity(frame: Frame): Promise<void> {
+    const state = this.state;
+    if (state.kind !== 'awaiting-identity') {
+      // Even after secure this is a failed verification, not a bad frame: the peer tries to be someone else.
+      this.fail({
+        kind: 'verification-failed',
+        detail: state.kind === 'secure' ? 'the peer sent a second identity' : 'an identity frame arrived before the handshake finished',
+      });
+      return;
+    }
+    const opened = await state.opener.open(frame);
+    if (!opened.ok) {
+      this.failFor(`the peer's identity frame: ${opened.reason}`);
+      return;
+    }
+    const verified = await verifyIdentityMessage(opened.plaintext, otherRole(this.options.role), state.transcript);
+    if (this.state !== state) return;
+    if (!verified.ok) {
+      this.fail({ kind: 'verification-failed', detail: verified.reason });
+      return;
+    }
+    this.state = { kind: 'secure', sealer: state.sealer, opener: state.opener, peer: verified.peer };
+    this.options.onEvent({ type: 'secure', peer: verified.peer });
   }
 
   /** Opens a sealed frame, or ends the session; null means it failed and nothing may be delivered. */
   private async openSealed(frame: Frame, associatedBytes = 0): Promise<Uint8Array | null> {
     if (this.state.kind !== 'secure') {
-      this.failFor('an encrypted frame arrived before the handshake finished');
+      this.failFor(
+        this.state.kind === 'awaiting-identity'
+          ? "a message arrived before the peer's identity"
+          : 'an encrypted frame arrived before the handshake finished',
+      );
       return null;
     }
     const opened = await this.state.opener.open(frame, associatedBytes);
     if (!opened.ok) {
-      this.fail({ kind: 'frame-rejected', detail: opened.reason });
+      this.failFor(opened.reason);
       return null;
     }
     return opened.plaintext;

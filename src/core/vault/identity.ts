@@ -1,5 +1,5 @@
 /** The long-term identity key (ECDSA P-256 with SHA-256): made, stored sealed under the data key, and used to sign handshake transcripts. */
-import { framedConcat, toBufferSource, utf8 } from '../encoding.ts';
+import { bytesEqual, framedConcat, toBufferSource, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 import { openRecord, sealRecord, type RecordKind } from './records.ts';
 
@@ -7,6 +7,8 @@ const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 /** WebCrypto's ECDSA signatures are IEEE P1363 (r ‖ s), 32 bytes each on P-256, not DER. */
 export const IDENTITY_SIGNATURE_BYTES = 64;
+/** WebCrypto's own SPKI for a P-256 key: the uncompressed point (0x04 ‖ X ‖ Y) under a 26-byte prefix. */
+export const IDENTITY_SPKI_BYTES = 91;
 
 /** Where the sealed private key lives: the additional data of its record binds exactly this kind and id. */
 export const IDENTITY_RECORD_KIND: RecordKind = 'settings';
@@ -74,18 +76,35 @@ export async function signTranscript(privateKey: CryptoKey, transcript: Uint8Arr
   return new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, privateKey, signedBytes(transcript)));
 }
 
-/** False for a bad signature, and equally for a key that is not an EC P-256 SPKI (RSA, another curve, garbage). */
-export async function verifyTranscript(publicKeySpki: Uint8Array, transcript: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  if (signature.length !== IDENTITY_SIGNATURE_BYTES) return false;
-  let publicKey: CryptoKey;
+/**
+ * The public key of an identity, or null unless `spki` is an ECDSA P-256 key in exactly the encoding
+ * WebCrypto exports (uncompressed point). WebCrypto also imports a compressed point; refusing it means one
+ * key has one SPKI, so people and contacts can be told apart by comparing SPKI bytes.
+ */
+export async function importIdentityPublicKey(spki: Uint8Array): Promise<CryptoKey | null> {
+  if (spki.length !== IDENTITY_SPKI_BYTES) return null;
   try {
-    publicKey = await crypto.subtle.importKey('spki', toBufferSource(publicKeySpki), ECDSA_P256, false, ['verify']);
+    // Extractable only so the encoding can be compared; a public key is no secret.
+    const publicKey = await crypto.subtle.importKey('spki', toBufferSource(spki), ECDSA_P256, true, ['verify']);
+    const canonical = new Uint8Array(await crypto.subtle.exportKey('spki', publicKey));
+    return bytesEqual(canonical, spki) ? publicKey : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Like verifyTranscript, for a key that importIdentityPublicKey already accepted. */
+export async function verifyTranscriptWithKey(publicKey: CryptoKey, transcript: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== IDENTITY_SIGNATURE_BYTES) return false;
   try {
     return await crypto.subtle.verify(ECDSA_SHA256, publicKey, toBufferSource(signature), signedBytes(transcript));
   } catch {
     return false;
   }
+}
+
+/** False for a bad signature, and equally for a key that is not a canonical EC P-256 SPKI (RSA, another curve, compressed, garbage). */
+export async function verifyTranscript(publicKeySpki: Uint8Array, transcript: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const publicKey = await importIdentityPublicKey(publicKeySpki);
+  return publicKey !== null && verifyTranscriptWithKey(publicKey, transcript, signature);
 }

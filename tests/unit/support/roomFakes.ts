@@ -467,21 +467,27 @@ export class FakeTransfers implements TransferEndpoint {
   readonly channels: TransferChannel[] = [];
   readonly controls: TransferControl[] = [];
   readonly chunks: { readonly header: ChunkHeader; readonly data: Uint8Array }[] = [];
+  /** Every call of any kind, in order, to check what came before what. */
+  readonly sequence: ('attach' | 'detach' | 'control' | 'chunk')[] = [];
 
   attach(channel: TransferChannel): void {
     this.calls.push('attach');
+    this.sequence.push('attach');
     this.channels.push(channel);
   }
 
   detach(): void {
     this.calls.push('detach');
+    this.sequence.push('detach');
   }
 
   onControl(message: TransferControl): void {
+    this.sequence.push('control');
     this.controls.push(message);
   }
 
   onChunk(header: ChunkHeader, data: Uint8Array): void {
+    this.sequence.push('chunk');
     this.chunks.push({ header, data: data.slice() });
   }
 }
