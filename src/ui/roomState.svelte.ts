@@ -1,10 +1,20 @@
-/** Reactive state of the open room for the Svelte views: its status, the conversation and its files. */
+/**
+ * Reactive state of the open room for the Svelte views: its status, the conversation and its files, who the
+ * other person is, and (with an unlocked profile) the kept history, paged in as the person scrolls back.
+ */
 import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
+import { samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../core/crypto/identityProof.ts';
+import type { Contact } from '../core/vault/contacts.ts';
+import type { HistoryEntry } from '../core/vault/history.ts';
+import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
+import type { ProfilePlatform } from './profileState.svelte.ts';
+import type { RoomHistory } from './roomHistory.ts';
+import { failureText } from './vaultText.ts';
 import type { RoomPlatform } from '../core/room/roomPorts.ts';
 import { isTerminal, type RoomStatus } from '../core/room/roomStatus.ts';
 import { MAX_MESSAGE_TEXT_BYTES } from '../core/protocol/messages.ts';
 import { assertNever } from '../core/assertNever.ts';
-import { TransferManager, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
+import { isFinal, TransferManager, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
 import type { ImageVerdict } from '../core/transfer/imageSniff.ts';
 import { RateMeter } from './transferText.ts';
 
@@ -14,6 +24,7 @@ export interface AppPlatform {
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict>;
+  readonly profile: ProfilePlatform;
 }
 
 export interface TextLine {
@@ -40,13 +51,42 @@ export interface FileLine {
   downloadUrl: string | null;
 }
 
-export type ChatLine = TextLine | FileLine;
+/** A file kept in the history: its bytes are read from the vault only when the line is shown. */
+export interface StoredFileLine {
+  readonly kind: 'stored-file';
+  readonly key: number;
+  readonly author: 'me' | 'peer';
+  readonly atMs: number;
+  readonly file: StoredFileInfo;
+}
+
+/** A stored message that does not open: damaged or tampered storage. Shown as such, never guessed at. */
+export interface UnreadableLine {
+  readonly kind: 'unreadable';
+  readonly key: number;
+}
+
+export type ChatLine = TextLine | FileLine | StoredFileLine | UnreadableLine;
+
+/** What is known about the other person in this session. */
+export type PeerPanel =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'guest' }
+  /** `contact` is null for a guest-side view (no profile here) or until the vault has answered. */
+  | { readonly kind: 'profile'; readonly peer: PeerIdentity & { kind: 'profile' }; readonly contact: Contact | null; readonly safetyNumber: string | null; readonly keyChanged: boolean };
 
 export class RoomState {
   status = $state<RoomStatus>({ kind: 'preparing' });
   lines = $state<ChatLine[]>([]);
   readonly isSecure = $derived(this.status.kind === 'secure');
   readonly isTerminal = $derived(isTerminal(this.status));
+  peer = $state<PeerPanel>({ kind: 'none' });
+  /** A problem with keeping the history, in words (the chat itself goes on). */
+  historyProblem = $state<string | null>(null);
+  /** Whether older stored messages may exist before the first line shown. */
+  hasOlder = $state(false);
+  loadingOlder = $state(false);
+  private oldestSeq: number | null = null;
   private session: RoomSession;
   private nextKey = 0;
   private readonly transfers: TransferManager<Blob>;
@@ -57,9 +97,104 @@ export class RoomState {
   constructor(
     private readonly secret: Uint8Array,
     private readonly platform: AppPlatform,
+    /** Null for a guest: nothing is kept. */
+    readonly history: RoomHistory | null = null,
   ) {
     this.transfers = new TransferManager(platform.transfers, (view) => this.onTransfer(view));
     this.session = this.open();
+  }
+
+  /** Shows the newest kept page; call once, right after construction. */
+  async loadLatest(): Promise<void> {
+    const history = this.history;
+    if (history === null) return;
+    this.showPage(await history.latest(), 'end');
+    void history.markRead();
+  }
+
+  /** Prepends the page before the oldest line shown; false when there is nothing older. */
+  async loadOlder(): Promise<boolean> {
+    const history = this.history;
+    if (history === null || this.oldestSeq === null || this.loadingOlder) return false;
+    this.loadingOlder = true;
+    try {
+      const page = await history.before(this.oldestSeq);
+      this.showPage(page, 'start');
+      return page.length > 0;
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  /** Reads a kept file's bytes back out of the vault. */
+  async readStoredFile(file: StoredFileInfo): Promise<Blob | null> {
+    const read = await this.history?.readFile(file);
+    if (read === undefined) return null;
+    if (!read.ok) {
+      this.historyProblem = failureText(read);
+      return null;
+    }
+    return read.value;
+  }
+
+  /** The person accepts a held peer (a known contact with a new key) after reading the warning. */
+  async admitPeer(): Promise<void> {
+    const panel = this.peer;
+    if (this.status.kind !== 'held' || panel.kind !== 'profile') return;
+    if (!this.session.admitPeer(panel.peer)) return;
+    const contact = panel.contact;
+    if (contact !== null && this.history !== null) {
+      const acknowledged = await this.history.acknowledgeKeyChange(contact);
+      if (acknowledged.ok) this.peer = { ...panel, contact: acknowledged.value, keyChanged: false };
+    }
+  }
+
+  async markVerified(): Promise<void> {
+    const panel = this.peer;
+    if (panel.kind !== 'profile' || panel.contact === null || this.history === null) return;
+    const marked = await this.history.markVerified(panel.contact);
+    if (!marked.ok) {
+      this.historyProblem = failureText(marked);
+      return;
+    }
+    this.peer = { ...panel, contact: marked.value, keyChanged: false };
+  }
+
+  async deleteHistory(): Promise<boolean> {
+    const history = this.history;
+    if (history === null) return false;
+    const deleted = await history.deleteHistory();
+    if (!deleted.ok) {
+      this.historyProblem = failureText(deleted);
+      return false;
+    }
+    // What was kept is gone; what is on screen goes too, so nothing looks kept that is not.
+    this.lines = this.lines.filter((line) => line.kind === 'file' && !isFinal(line.view.state));
+    this.hasOlder = false;
+    this.oldestSeq = null;
+    return true;
+  }
+
+  private showPage(entries: readonly HistoryEntry[], where: 'start' | 'end'): void {
+    const lines = entries.map((entry) => this.lineOf(entry));
+    const first = entries[0];
+    if (first !== undefined && first.seq !== null) this.oldestSeq = first.seq;
+    this.hasOlder = (this.oldestSeq ?? 1) > 1 && entries.length > 0;
+    this.lines = where === 'start' ? [...lines, ...this.lines] : [...this.lines, ...lines];
+  }
+
+  private lineOf(entry: HistoryEntry): ChatLine {
+    const key = this.nextKey++;
+    if (entry.kind === 'unreadable') return { kind: 'unreadable', key };
+    const author = entry.direction === 'outgoing' ? 'me' : 'peer';
+    switch (entry.content.type) {
+      case 'text':
+        return { kind: 'text', key, id: entry.messageId, author, text: entry.content.text, atMs: entry.atMs, delivered: author === 'peer' || entry.deliveredAtMs !== null };
+      case 'file':
+        return { kind: 'stored-file', key, author, atMs: entry.atMs, file: entry.content.file };
+      default:
+        return assertNever(entry.content, 'stored message content');
+    }
   }
 
   get maxFileBytes(): number {
@@ -84,6 +219,7 @@ export class RoomState {
       }
     }
     this.lines.push({ kind: 'text', key: this.nextKey++, id: result.id, author: 'me', text, atMs: result.sentAtMs, delivered: false });
+    void this.history?.recordText({ direction: 'outgoing', messageId: result.id, atMs: result.sentAtMs }, text);
     return null;
   }
 
@@ -109,11 +245,15 @@ export class RoomState {
   }
 
   private open(): RoomSession {
+    const history = this.history;
+    const identity: LocalIdentity | null =
+      history === null ? null : { displayName: history.displayName, ...history.identity };
     const session = new RoomSession({
       secret: this.secret,
       platform: this.platform.room,
       transfers: this.transfers,
       onEvent: (event) => this.apply(event),
+      ...(identity === null || history === null ? {} : { identity, judgePeer: (peer: PeerIdentity) => history.judge(peer) }),
     });
     void session.start();
     return session;
@@ -121,20 +261,54 @@ export class RoomState {
 
   private apply(event: RoomEvent): void {
     switch (event.type) {
-      case 'status':
+      case 'status': {
+        const before = this.status;
         this.status = event.status;
+        const peer = event.status.kind === 'secure' || event.status.kind === 'held' ? event.status.peer : null;
+        const peerBefore = before.kind === 'secure' || before.kind === 'held' ? before.peer : null;
+        // Admitting a held peer changes only the status kind; the person is the same and was already looked up.
+        if (peer !== null && (peerBefore === null || !samePeerIdentity(peer, peerBefore))) void this.meet(peer, event.status.kind === 'held');
         return;
+      }
       case 'chat':
         this.lines.push({ kind: 'text', key: this.nextKey++, id: event.id, author: 'peer', text: event.text, atMs: event.receivedAtMs, delivered: true });
+        void this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
+        if (document.visibilityState === 'visible') void this.history?.markRead();
         return;
       case 'receipt': {
         const line = this.lines.findLast((candidate): candidate is TextLine => candidate.kind === 'text' && candidate.id === event.id && candidate.author === 'me');
-        if (line !== undefined) line.delivered = true;
+        if (line !== undefined) {
+          line.delivered = true;
+          void this.history?.recordDelivered(event.id);
+        }
         return;
       }
       default:
         assertNever(event, 'room event');
     }
+  }
+
+  /** Shows who the verified peer is; with a profile here, remembers them and checks their key against the room's contact. */
+  private async meet(peer: PeerIdentity, held: boolean): Promise<void> {
+    if (peer.kind === 'guest') {
+      this.peer = { kind: 'guest' };
+      return;
+    }
+    const history = this.history;
+    const known = history?.contact ?? null;
+    this.peer = { kind: 'profile', peer, contact: known, safetyNumber: null, keyChanged: held };
+    if (history === null) return;
+    const observed = await history.observe(peer);
+    if (!observed.ok) {
+      this.historyProblem = failureText(observed);
+      return;
+    }
+    const outcome = observed.value;
+    if (outcome.kind === 'guest') return;
+    const safetyNumber = await history.safetyNumber(outcome.contact);
+    // Someone else may have arrived meanwhile (state values are proxies, so compare by value).
+    if (this.peer.kind !== 'profile' || !samePeerIdentity(this.peer.peer, peer)) return;
+    this.peer = { kind: 'profile', peer, contact: outcome.contact, safetyNumber, keyChanged: held || outcome.kind === 'key-changed' };
   }
 
   private onTransfer(view: TransferView<Blob>): void {
@@ -158,7 +332,18 @@ export class RoomState {
     }
     line.view = view;
     line.bytesPerSecond = meter.bytesPerSecond;
-    if (view.state.kind === 'done' && line.previewUrl === null && line.downloadUrl === null) void this.present(line, view);
+    if (view.state.kind === 'done' && line.previewUrl === null && line.downloadUrl === null) {
+      void this.present(line, view);
+      this.keep(view);
+    }
+  }
+
+  /** A finished file joins the history: the verified bytes received, or the very file sent. */
+  private keep(view: TransferView<Blob>): void {
+    const file = view.direction === 'outgoing' ? this.sentFiles.get(view.id) : view.file;
+    if (file === undefined || file === null || this.history === null) return;
+    const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
+    void this.history.recordFile(message, view.name, view.mimeType, file);
   }
 
   /** A finished file becomes a preview (verified raster images only) and, for received files, a download. */

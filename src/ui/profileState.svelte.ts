@@ -1,0 +1,228 @@
+/**
+ * The person's profile as the views see it: absent, locked or unlocked, plus every action on it (create, unlock,
+ * lock by hand or after idling, change passphrase, delete, export and import) with its outcome in plain words.
+ */
+import { assertNever } from '../core/assertNever.ts';
+import type { Clock } from '../core/ports.ts';
+import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
+import { watchIdle } from './idleTimer.ts';
+import { createFailureText, failureText, importFailureText } from './vaultText.ts';
+
+export type ProfileView =
+  | { readonly kind: 'checking' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'locked' }
+  | { readonly kind: 'unlocked'; readonly vault: UnlockedVault };
+
+export interface ProfilePlatform {
+  readonly vault: Vault;
+  readonly clock: Clock;
+  /** Where the person's activity is heard (the window), for the idle lock. */
+  readonly activity: EventTarget;
+}
+
+export const AUTO_LOCK_CHOICES_MINUTES = [1, 5, 15, 60, 240] as const;
+export const DEFAULT_AUTO_LOCK_MINUTES = 15;
+
+export class ProfileState {
+  view = $state<ProfileView>({ kind: 'checking' });
+  /** What went wrong with the last action, in words; null when it went well. */
+  problem = $state<string | null>(null);
+  /** What happened on its own (an automatic lock), in words. */
+  notice = $state<string | null>(null);
+  busy = $state(false);
+  /** When a wrong passphrase was typed, the next try is allowed at this time (clock ms). */
+  retryAtMs = $state(0);
+  autoLockMinutes = $state<number>(DEFAULT_AUTO_LOCK_MINUTES);
+  private stopIdle: () => void = () => {};
+
+  constructor(private readonly platform: ProfilePlatform) {}
+
+  get unlocked(): UnlockedVault | null {
+    return this.view.kind === 'unlocked' ? this.view.vault : null;
+  }
+
+  async load(): Promise<void> {
+    try {
+      const presence = await this.platform.vault.presence();
+      switch (presence.kind) {
+        case 'none':
+          this.view = { kind: 'none' };
+          return;
+        case 'locked':
+          this.view = { kind: 'locked' };
+          this.retryAtMs = this.platform.clock.nowMs() + presence.retryAfterMs;
+          return;
+        case 'damaged':
+          // Unlocking cannot work; deleting the profile (from the locked view) is the way out, and it is offered there.
+          this.view = { kind: 'locked' };
+          this.problem = `The profile stored in this browser is damaged and cannot be unlocked (${presence.detail}). You can delete it and start again, or import a backup.`;
+          return;
+        default:
+          assertNever(presence, 'vault presence');
+      }
+    } catch (error) {
+      this.view = { kind: 'none' };
+      this.problem = `Saved profiles cannot be read in this browser (${String(error)}). You can still chat without one.`;
+    }
+  }
+
+  async create(displayName: string, passphrase: string, confirmation: string): Promise<boolean> {
+    if (displayName.trim() === '') return this.refuse('Choose a display name: it is what the other person sees.');
+    if (passphrase.length < 8) return this.refuse('Choose a passphrase of at least 8 characters; several unusual words are best.');
+    if (passphrase !== confirmation) return this.refuse('The two passphrases differ. Type the same one twice.');
+    return this.act(async () => {
+      const created = await this.platform.vault.create(displayName, passphrase);
+      if (!created.ok) return createFailureText(created);
+      this.opened(created.vault);
+      return null;
+    });
+  }
+
+  async unlock(passphrase: string): Promise<boolean> {
+    return this.act(async () => {
+      const result = await this.platform.vault.unlock(passphrase);
+      if (result.ok) {
+        this.retryAtMs = 0;
+        this.opened(result.vault);
+        return null;
+      }
+      switch (result.reason) {
+        case 'wrong-passphrase':
+        case 'wait': {
+          this.retryAtMs = this.platform.clock.nowMs() + result.retryAfterMs;
+          const wait = Math.ceil(result.retryAfterMs / 1000);
+          return result.reason === 'wrong-passphrase'
+            ? `That passphrase is not right. Nothing was changed.${wait > 0 ? ` You can try again in ${wait} s.` : ''}`
+            : `Too many wrong tries: wait ${wait} s before the next one.`;
+        }
+        case 'no-profile':
+          this.view = { kind: 'none' };
+          return 'There is no profile in this browser any more (it was deleted, perhaps in another tab).';
+        case 'damaged':
+          return `The stored profile is damaged and cannot be unlocked (${result.detail}). You can delete it and start again, or import a backup.`;
+        default:
+          return assertNever(result, 'unlock outcome');
+      }
+    });
+  }
+
+  /** Drops the vault's keys and hides every conversation; `why` is shown when it was not the person's own click. */
+  lock(why: string | null = null): void {
+    this.stopIdle();
+    this.stopIdle = () => {};
+    const vault = this.unlocked;
+    if (vault === null) return;
+    vault.lock();
+    this.view = { kind: 'locked' };
+    this.problem = null;
+    this.notice = why;
+  }
+
+  setAutoLock(minutes: number): void {
+    this.autoLockMinutes = minutes;
+    const vault = this.unlocked;
+    if (vault === null) return;
+    this.watch();
+  }
+
+  async changePassphrase(current: string, next: string, confirmation: string): Promise<boolean> {
+    const vault = this.unlocked;
+    if (vault === null) return this.refuse('Unlock your profile first.');
+    if (next.length < 8) return this.refuse('Choose a new passphrase of at least 8 characters.');
+    if (next !== confirmation) return this.refuse('The two new passphrases differ. Type the same one twice.');
+    return this.act(async () => {
+      const changed = await vault.changePassphrase(current, next);
+      if (changed.ok) return null;
+      switch (changed.reason) {
+        case 'wrong-passphrase':
+          return 'The current passphrase is not right. Nothing was changed.';
+        case 'wait':
+          return `Too many wrong tries: wait ${Math.ceil(changed.retryAfterMs / 1000)} s before the next one. Nothing was changed.`;
+        case 'empty-passphrase':
+          return 'Choose a new passphrase.';
+        case 'quota-exceeded':
+          return failureText({ ok: false, reason: 'quota-exceeded' });
+        case 'unreadable':
+          return failureText({ ok: false, reason: 'unreadable', detail: changed.detail });
+        default:
+          return assertNever(changed, 'passphrase change outcome');
+      }
+    });
+  }
+
+  async deleteAllHistory(): Promise<boolean> {
+    const vault = this.unlocked;
+    if (vault === null) return this.refuse('Unlock your profile first.');
+    return this.act(async () => {
+      const deleted = await vault.deleteAllHistory();
+      return deleted.ok ? null : failureText(deleted);
+    });
+  }
+
+  async deleteProfile(): Promise<boolean> {
+    return this.act(async () => {
+      this.lock();
+      await this.platform.vault.deleteProfile();
+      this.view = { kind: 'none' };
+      this.notice = 'Your profile and everything it kept are deleted from this browser.';
+      return null;
+    });
+  }
+
+  async exportBackup(): Promise<Blob | null> {
+    const vault = this.unlocked;
+    if (vault === null) return null;
+    let backup: Blob | null = null;
+    await this.act(async () => {
+      const exported = await vault.exportBackup();
+      if (!exported.ok) return failureText(exported);
+      backup = exported.blob;
+      return null;
+    });
+    return backup;
+  }
+
+  async importBackup(file: File, passphrase: string): Promise<boolean> {
+    return this.act(async () => {
+      const imported = await this.platform.vault.importBackup(file, passphrase);
+      if (!imported.ok) return importFailureText(imported);
+      this.opened(imported.vault);
+      return null;
+    });
+  }
+
+  private opened(vault: UnlockedVault): void {
+    this.view = { kind: 'unlocked', vault };
+    this.notice = null;
+    this.watch();
+  }
+
+  private watch(): void {
+    this.stopIdle();
+    const minutes = this.autoLockMinutes;
+    this.stopIdle = watchIdle(this.platform.activity, this.platform.clock, minutes * 60_000, () =>
+      this.lock(`Locked after ${minutes} minute${minutes === 1 ? '' : 's'} without activity. Unlock to continue.`),
+    );
+  }
+
+  private refuse(problem: string): boolean {
+    this.problem = problem;
+    return false;
+  }
+
+  /** Runs one action at a time; its result is null on success or the problem in words. */
+  private async act(action: () => Promise<string | null>): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    this.problem = null;
+    try {
+      this.problem = await action();
+    } catch (error) {
+      this.problem = `Something went wrong with your profile: ${String(error)}. Nothing else was changed.`;
+    } finally {
+      this.busy = false;
+    }
+    return this.problem === null;
+  }
+}

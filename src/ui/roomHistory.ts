@@ -1,0 +1,155 @@
+/**
+ * One room's kept conversation in an unlocked vault: opens (or makes) it, pages its stored messages, and records
+ * what is said as it happens. Recording never holds up the chat: writes queue behind each other off the send
+ * path, and a failed write (storage full, say) is reported once, in words, while the chat goes on.
+ */
+import { bytesEqual } from '../core/encoding.ts';
+import type { PeerIdentity } from '../core/crypto/identityProof.ts';
+import type { PeerJudgement } from '../core/room/roomSession.ts';
+import type { Contact, PeerObservation } from '../core/vault/contacts.ts';
+import type { ConversationSummary, HistoryEntry } from '../core/vault/history.ts';
+import { VaultLockedError, type StoreResult } from '../core/vault/vaultContext.ts';
+import type { Identity } from '../core/vault/identity.ts';
+import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
+import type { UnlockedVault } from '../core/vault/vaultService.ts';
+import { failureText } from './vaultText.ts';
+
+/** How many stored messages a page of history holds: what the room shows at once, and each step back. */
+export const HISTORY_PAGE_MESSAGES = 50;
+
+export type Recorded = { readonly direction: 'outgoing' | 'incoming'; readonly messageId: string; readonly atMs: number };
+
+export class RoomHistory {
+  private writes: Promise<unknown> = Promise.resolve();
+  private contactNow: Contact | null;
+
+  private constructor(
+    private readonly vault: UnlockedVault,
+    readonly conversation: ConversationSummary,
+    contact: Contact | null,
+    private readonly onProblem: (text: string) => void,
+  ) {
+    this.contactNow = contact;
+  }
+
+  /** The room's conversation (made on first visit) and the contact last seen in it. */
+  static async open(vault: UnlockedVault, secret: Uint8Array, onProblem: (text: string) => void): Promise<StoreResult<RoomHistory>> {
+    const opened = await vault.openConversation(secret);
+    if (!opened.ok) return opened;
+    let contact: Contact | null = null;
+    if (opened.value.contactId !== null) {
+      const found = await vault.contact(opened.value.contactId);
+      if (found.ok) contact = found.value;
+    }
+    return { ok: true, value: new RoomHistory(vault, opened.value, contact, onProblem) };
+  }
+
+  get contact(): Contact | null {
+    return this.contactNow;
+  }
+
+  get displayName(): string {
+    return this.vault.profile.displayName;
+  }
+
+  /** The profile's long-term identity, which signs every session's transcript. */
+  get identity(): Identity {
+    return this.vault.profile.identity;
+  }
+
+  /**
+   * Decided before anything flows (so it must not wait on storage): a profile that shows a key other than the
+   * one this room's contact had, or whose last key change nobody acknowledged yet, is held until the person
+   * decides. Guests are never remembered, so they never look like a changed contact.
+   */
+  judge(peer: PeerIdentity): PeerJudgement {
+    const known = this.contactNow;
+    if (peer.kind !== 'profile' || known === null) return 'admit';
+    return known.keyChanged || !bytesEqual(known.publicKeySpki, peer.publicKeySpki) ? 'hold' : 'admit';
+  }
+
+  /** Remembers (or checks) the verified peer; the outcome tells the view what to show. */
+  async observe(peer: PeerIdentity): Promise<StoreResult<PeerObservation>> {
+    const observed = await this.vault.observePeer(
+      this.conversation.id,
+      peer.kind === 'guest' ? { kind: 'guest' } : { kind: 'profile', displayName: peer.displayName, publicKeySpki: peer.publicKeySpki },
+    );
+    if (observed.ok && observed.value.kind !== 'guest') this.contactNow = observed.value.contact;
+    return observed;
+  }
+
+  async markVerified(contact: Contact): Promise<StoreResult<Contact>> {
+    const marked = await this.vault.markVerified(contact);
+    if (marked.ok) this.contactNow = marked.value;
+    return marked;
+  }
+
+  async acknowledgeKeyChange(contact: Contact): Promise<StoreResult<Contact>> {
+    const acknowledged = await this.vault.acknowledgeKeyChange(contact.id);
+    if (acknowledged.ok) this.contactNow = acknowledged.value;
+    return acknowledged;
+  }
+
+  safetyNumber(contact: Contact): Promise<string> {
+    return this.vault.safetyNumberFor(contact);
+  }
+
+  /** The newest page, oldest first. */
+  latest(): Promise<HistoryEntry[]> {
+    return this.vault.latestMessages(this.conversation.id, HISTORY_PAGE_MESSAGES).then(oldestFirst);
+  }
+
+  /** The page just before `seq`, oldest first; empty at the beginning of the conversation. */
+  before(seq: number): Promise<HistoryEntry[]> {
+    return this.vault.messagesBefore(this.conversation.id, seq, HISTORY_PAGE_MESSAGES).then(oldestFirst);
+  }
+
+  readFile(file: StoredFileInfo): Promise<StoreResult<Blob>> {
+    return this.vault.readFile(this.conversation.id, file);
+  }
+
+  recordText(message: Recorded, text: string): Promise<void> {
+    return this.queue(() => this.vault.appendMessage(this.conversation.id, { ...message, text }));
+  }
+
+  recordDelivered(messageId: string): Promise<void> {
+    return this.queue(() => this.vault.markDelivered(this.conversation.id, messageId));
+  }
+
+  recordFile(message: Recorded, name: string, mimeType: string, file: Blob): Promise<void> {
+    return this.queue(() => this.vault.saveFile(this.conversation.id, { ...message, name, mimeType }, file));
+  }
+
+  markRead(): Promise<void> {
+    return this.queue(() => this.vault.markRead(this.conversation.id));
+  }
+
+  /** Deletes this conversation's kept history; what is on screen stays until the room is left. */
+  async deleteHistory(): Promise<StoreResult<null>> {
+    await this.writes;
+    return this.vault.deleteConversation(this.conversation.id);
+  }
+
+  /** Resolves when every write queued so far has finished (for tests and for leaving the room tidily). */
+  settled(): Promise<void> {
+    return this.writes.then(() => undefined);
+  }
+
+  private queue(write: () => Promise<StoreResult<unknown>>): Promise<void> {
+    const done = this.writes.then(write).then(
+      (result) => {
+        if (!result.ok) this.onProblem(`Not kept in your history: ${failureText(result)}`);
+      },
+      (error: unknown) => {
+        // A locked vault refuses every write: the room is closing then, and there is nobody to tell.
+        if (!(error instanceof VaultLockedError)) this.onProblem(`Not kept in your history: ${String(error)}`);
+      },
+    );
+    this.writes = done;
+    return done;
+  }
+}
+
+function oldestFirst(entries: HistoryEntry[]): HistoryEntry[] {
+  return [...entries].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+}

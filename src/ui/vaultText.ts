@@ -1,0 +1,68 @@
+/** The vault's outcomes in the words a person reads. */
+import { assertNever } from '../core/assertNever.ts';
+import type { VaultFailure } from '../core/vault/vaultContext.ts';
+import type { LastMessage } from '../core/vault/vaultRecords.ts';
+import type { CreateResult, ImportResult } from '../core/vault/vaultService.ts';
+
+export function failureText(failure: VaultFailure): string {
+  switch (failure.reason) {
+    case 'quota-exceeded':
+      return 'This browser has no more room for your history. Nothing already saved was lost; delete old conversations or free disk space to keep new ones.';
+    case 'conflict':
+      return 'Another tab changed your profile at the same moment, so this change was not saved. Try again.';
+    case 'no-conversation':
+      return 'That conversation is no longer kept here.';
+    case 'no-contact':
+      return 'That contact is no longer kept here.';
+    case 'unreadable':
+      return `Part of your stored profile cannot be read: it is damaged or was altered. Nothing was changed. (${failure.detail})`;
+    case 'invalid':
+      return `That was refused: ${failure.detail}.`;
+    case 'key-mismatch':
+      return 'Their key changed while you were comparing, so it was not marked as verified. Compare the new safety number.';
+    default:
+      return assertNever(failure, 'vault failure');
+  }
+}
+
+export function previewText(last: LastMessage): string {
+  const who = last.direction === 'outgoing' ? 'You: ' : '';
+  switch (last.preview.type) {
+    case 'text':
+      return `${who}${last.preview.text}`;
+    case 'file':
+      return `${who}${last.preview.name}`;
+    default:
+      return assertNever(last.preview, 'message preview');
+  }
+}
+
+export function createFailureText(failure: CreateResult & { ok: false }): string {
+  switch (failure.reason) {
+    case 'profile-exists':
+      return 'This browser already has a profile (perhaps made in another tab). Reload the page to unlock it.';
+    case 'quota-exceeded':
+      return 'This browser has no room to store a profile. Free some disk space and try again.';
+    case 'empty-passphrase':
+      return 'Choose a passphrase.';
+    case 'invalid-display-name':
+      return `That display name cannot be used: ${failure.detail}.`;
+    default:
+      return assertNever(failure, 'create failure');
+  }
+}
+
+export function importFailureText(failure: ImportResult & { ok: false }): string {
+  switch (failure.reason) {
+    case 'profile-exists':
+      return 'This browser already has a profile. Delete it first (export it before, if you want to keep it), then import.';
+    case 'wrong-passphrase':
+      return 'That passphrase does not open this backup. Nothing was imported.';
+    case 'quota-exceeded':
+      return 'This browser has no room for the backup. Nothing was imported; free some disk space and try again.';
+    case 'invalid-backup':
+      return `This file is not a Parley backup, or it is damaged. Nothing was imported. (${failure.detail})`;
+    default:
+      return assertNever(failure, 'import failure');
+  }
+}

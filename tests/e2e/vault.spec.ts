@@ -1,0 +1,260 @@
+/**
+ * The profile and its vault, in real browsers with real IndexedDB: history that survives a reload, a wrong
+ * passphrase that changes nothing, nothing readable at rest, passphrase change, deletion, contacts whose key
+ * changes, locking, and a backup restored in another browser.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
+import { makePng } from '../fixtures/images.ts';
+import { dumpContains, dumpIndexedDb, recordCount } from './indexedDbDump.ts';
+import { expect, expectSecure, messages, newContext, sendMessage, statusOf, test } from './fixtures.ts';
+
+const PASSPHRASE = 'lamp orbit velvet cactus';
+const VAULT_DB = 'parley-vault';
+
+async function createProfile(page: Page, baseUrl: string, displayName: string, passphrase = PASSPHRASE): Promise<void> {
+  await page.goto(baseUrl);
+  await page.getByLabel('Display name').fill(displayName);
+  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
+  await page.getByLabel('Confirm passphrase', { exact: true }).fill(passphrase);
+  await page.getByRole('button', { name: 'Create profile' }).click();
+  await expect(page.getByRole('heading', { name: `Your profile: ${displayName}` })).toBeVisible();
+}
+
+/** Creates a room from the landing page already open, without reloading it (a reload locks the profile). */
+async function createRoomHere(page: Page): Promise<string> {
+  await page.getByRole('button', { name: 'Create room' }).click();
+  const link = await page.getByLabel('Room link').inputValue();
+  expect(link).toMatch(/#[A-Za-z0-9_-]{43}$/);
+  return link;
+}
+
+/** Back to the landing page the way a link inside the app does: the fragment changes, the page stays. */
+async function toLanding(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    location.hash = '';
+  });
+  await expect(page.getByRole('button', { name: 'Create room' })).toBeVisible();
+}
+
+async function unlock(page: Page, passphrase = PASSPHRASE): Promise<void> {
+  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
+  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+}
+
+/** Stored message rows, counted straight from IndexedDB (their content is sealed; only the count is visible). */
+async function storedMessages(page: Page): Promise<number> {
+  const dump = await dumpIndexedDb(page);
+  return dump.counts[VAULT_DB]?.['messages'] ?? 0;
+}
+
+/** Waits until the vault holds `count` messages: writes never hold up the chat, so they may trail it a little. */
+async function untilStored(page: Page, count: number): Promise<void> {
+  await expect.poll(() => storedMessages(page), { timeout: 15_000 }).toBeGreaterThanOrEqual(count);
+}
+
+async function attachPng(page: Page, name: string, png: Buffer): Promise<void> {
+  await page.getByLabel('Attach file').setInputFiles({ name, mimeType: 'image/png', buffer: png });
+}
+
+/** Alice with a profile, Bob as a guest, in one room, both secure. */
+async function profileAndGuest(newPerson: () => Promise<Page>, baseUrl: string): Promise<{ alice: Page; bob: Page; link: string }> {
+  const alice = await newPerson();
+  const bob = await newPerson();
+  await createProfile(alice, baseUrl, 'Alice');
+  const link = await createRoomHere(alice);
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  return { alice, bob, link };
+}
+
+test('a profile keeps the conversation: after a reload and unlock, its text and image are there', async ({ newPerson, parley }) => {
+  const { alice, bob } = await profileAndGuest(newPerson, parley.url);
+  const png = makePng(40, 30);
+  await sendMessage(alice, 'kept: the first line');
+  await expect(messages(bob).filter({ hasText: 'kept: the first line' })).toBeVisible();
+  await sendMessage(bob, 'kept: the reply');
+  await expect(messages(alice).filter({ hasText: 'kept: the reply' })).toBeVisible();
+  await attachPng(bob, 'kept-photo.png', png);
+  await expect(alice.getByRole('img', { name: 'kept-photo.png' })).toBeVisible();
+  await untilStored(alice, 3);
+
+  await alice.reload();
+  await expect(alice.getByRole('heading', { name: 'Unlock to keep this conversation' })).toBeVisible();
+  // Nothing of the conversation shows while locked.
+  await expect(alice.getByText('kept: the first line')).toHaveCount(0);
+  await unlock(alice);
+  await expect(messages(alice).filter({ hasText: 'kept: the first line' })).toBeVisible();
+  await expect(messages(alice).filter({ hasText: 'kept: the reply' })).toBeVisible();
+  const image = alice.getByRole('img', { name: 'kept-photo.png' });
+  await expect(image).toBeVisible();
+  expect(await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([40, 30]);
+  // The kept image's bytes are the bytes Bob sent.
+  const [download] = await Promise.all([alice.waitForEvent('download'), messages(alice).filter({ hasText: 'kept-photo.png' }).getByRole('link', { name: 'Save' }).click()]);
+  expect(Buffer.compare(await readFile(await download.path()), png)).toBe(0);
+});
+
+test('a wrong passphrase says so, changes nothing, and makes the next try wait', async ({ newPerson, parley }) => {
+  const { alice } = await profileAndGuest(newPerson, parley.url);
+  await sendMessage(alice, 'still here after a wrong passphrase');
+  await untilStored(alice, 1);
+  // A reload forgets every key: the profile is locked again.
+  await alice.goto(parley.url);
+  await expect(alice.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+  const before = await dumpIndexedDb(alice);
+
+  await unlock(alice, 'not the passphrase');
+  await expect(alice.getByRole('alert')).toContainText('That passphrase is not right. Nothing was changed.');
+  await expect(alice.getByRole('button', { name: 'Unlock', exact: true })).toBeDisabled();
+  const after = await dumpIndexedDb(alice);
+  // Every sealed record is byte for byte what it was; only the clear count of failed tries moved.
+  expect(after.binariesHex).toEqual(before.binariesHex);
+  expect(recordCount(after, VAULT_DB)).toBe(recordCount(before, VAULT_DB));
+
+  await expect(alice.getByRole('button', { name: 'Unlock', exact: true })).toBeEnabled({ timeout: 20_000 });
+  await unlock(alice);
+  await expect(alice.getByRole('list', { name: 'Conversations' })).toContainText('still here after a wrong passphrase');
+});
+
+test('nothing readable is stored: no message text, image byte, passphrase, room secret or key in IndexedDB', async ({ newPerson, parley }) => {
+  const { alice, bob, link } = await profileAndGuest(newPerson, parley.url);
+  const secretText = 'the unmistakable plaintext 7f3c9e';
+  const png = makePng(64, 64);
+  await sendMessage(alice, secretText);
+  await sendMessage(bob, 'a reply that must stay sealed 51aa');
+  await attachPng(alice, 'sealed.png', png);
+  await expect(bob.getByRole('img', { name: 'sealed.png' })).toBeVisible();
+  await untilStored(alice, 3);
+
+  const dump = await dumpIndexedDb(alice);
+  expect(recordCount(dump, VAULT_DB)).toBeGreaterThan(0);
+  expect(dumpContains(dump, secretText)).toBe(false);
+  expect(dumpContains(dump, 'a reply that must stay sealed 51aa')).toBe(false);
+  expect(dumpContains(dump, PASSPHRASE)).toBe(false);
+  expect(dumpContains(dump, 'Alice')).toBe(false);
+  expect(dumpContains(dump, 'sealed.png')).toBe(false);
+  // 64 bytes from the middle of the image's pixel data, and the room secret as text and as bytes.
+  expect(dumpContains(dump, new Uint8Array(png.subarray(png.length / 2, png.length / 2 + 64)))).toBe(false);
+  const secret = new URL(link).hash.slice(1);
+  expect(dumpContains(dump, secret)).toBe(false);
+  expect(dumpContains(dump, new Uint8Array(Buffer.from(secret, 'base64url')))).toBe(false);
+  expect(dump.cryptoKeys).toBe(0);
+});
+
+test('after a passphrase change only the new passphrase unlocks', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  await createProfile(alice, parley.url, 'Alice');
+  const next = 'copper meadow lantern quietly';
+  await alice.getByText('Passphrase and deletion').click();
+  await alice.getByLabel('Current passphrase').fill(PASSPHRASE);
+  await alice.getByLabel('New passphrase', { exact: true }).fill(next);
+  await alice.getByLabel('Confirm new passphrase').fill(next);
+  await alice.getByRole('button', { name: 'Change passphrase' }).click();
+  await expect(alice.getByText('Passphrase changed.')).toBeVisible();
+  await alice.reload();
+  await unlock(alice);
+  await expect(alice.getByRole('alert')).toContainText('That passphrase is not right');
+  await expect(alice.getByRole('button', { name: 'Unlock', exact: true })).toBeEnabled({ timeout: 20_000 });
+  await unlock(alice, next);
+  await expect(alice.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
+});
+
+test('delete history, then delete profile, leave no Parley data in IndexedDB', async ({ newPerson, parley }) => {
+  const { alice } = await profileAndGuest(newPerson, parley.url);
+  await sendMessage(alice, 'to be deleted');
+  await untilStored(alice, 1);
+  await alice.getByRole('button', { name: 'Delete history', exact: true }).click();
+  await alice.getByRole('button', { name: 'Yes, delete this history' }).click();
+  await expect.poll(() => storedMessages(alice)).toBe(0);
+  await expect(messages(alice).filter({ hasText: 'to be deleted' })).toHaveCount(0);
+
+  await toLanding(alice);
+  await expect(alice.getByRole('list', { name: 'Conversations' })).toHaveCount(0);
+  await alice.getByText('Passphrase and deletion').click();
+  await alice.getByRole('button', { name: 'Delete profile', exact: true }).click();
+  await alice.getByRole('button', { name: 'Yes, delete everything' }).click();
+  await expect(alice.getByRole('button', { name: 'Create profile' })).toBeVisible();
+  const dump = await dumpIndexedDb(alice);
+  expect(Object.keys(dump.counts).filter((name) => name.startsWith('parley-vault'))).toEqual([]);
+  await alice.reload();
+  await expect(alice.getByRole('button', { name: 'Create profile' })).toBeVisible();
+});
+
+test('a contact who comes back with a different identity key is held, with a warning, until accepted', async ({ browser, newPerson, parley }) => {
+  const alice = await newPerson();
+  await createProfile(alice, parley.url, 'Alice');
+  const link = await createRoomHere(alice);
+  const firstContext = await newContext(browser);
+  const bob = await firstContext.newPage();
+  await createProfile(bob, parley.url, 'Bob');
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  await expect(alice.getByText('Talking with')).toContainText('Bob');
+
+  // Both see the same safety number, grouped in fives; Alice marks Bob as verified.
+  await alice.getByText('Compare safety numbers').click();
+  await bob.getByText('Compare safety numbers').click();
+  const aliceNumber = await alice.getByLabel('Safety number').innerText();
+  expect(aliceNumber).toMatch(/^(\d{5} ){11}\d{5}$/);
+  expect(await bob.getByLabel('Safety number').innerText()).toBe(aliceNumber);
+  await alice.getByRole('button', { name: 'Mark as verified' }).click();
+  await expect(alice.locator('.peer')).toContainText('Verified');
+  await firstContext.close();
+
+  // Someone else with the link, calling themselves Bob, with a new key.
+  const impostor = await newPerson();
+  await createProfile(impostor, parley.url, 'Bob');
+  await impostor.goto(link);
+  await expect(alice.getByRole('alert')).toContainText('Bob’s identity key has changed');
+  await expect(statusOf(alice)).toContainText('needs your confirmation');
+  await expect(alice.getByRole('button', { name: 'Send' })).toBeDisabled();
+  // What the newcomer sends is not shown while held.
+  await expect(statusOf(impostor)).toContainText('Secure');
+  await sendMessage(impostor, 'trust me, it is Bob');
+  await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toHaveCount(0);
+  await expect(alice.getByLabel('Safety number')).not.toHaveText(aliceNumber);
+  await expect(alice.locator('.peer')).toContainText('Not verified');
+
+  await alice.getByRole('button', { name: 'Accept the new key and continue' }).click();
+  await expect(statusOf(alice)).toContainText('Secure');
+  await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toBeVisible();
+});
+
+test('Lock hides the conversations; the idle lock does it by itself', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  await alice.clock.install();
+  await createProfile(alice, parley.url, 'Alice');
+  await alice.getByRole('button', { name: 'Lock', exact: true }).click();
+  await expect(alice.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+  await expect(alice.getByRole('list', { name: 'Conversations' })).toHaveCount(0);
+
+  await unlock(alice);
+  await expect(alice.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
+  await alice.getByLabel('Lock automatically after').selectOption({ label: '1 min without activity' });
+  await alice.clock.fastForward('01:05');
+  await expect(alice.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+  await expect(alice.getByRole('status').filter({ hasText: 'Locked after 1 minute without activity' })).toBeVisible();
+});
+
+test('an exported backup restores the conversations in another browser', async ({ newPerson, parley }) => {
+  const { alice } = await profileAndGuest(newPerson, parley.url);
+  await sendMessage(alice, 'carried over in the backup');
+  await untilStored(alice, 1);
+  await toLanding(alice);
+  const [download] = await Promise.all([alice.waitForEvent('download'), alice.getByRole('button', { name: 'Export backup' }).click()]);
+  const backupPath = await download.path();
+
+  const carol = await newPerson();
+  await carol.goto(parley.url);
+  await carol.getByText('Restore a backup').click();
+  await carol.getByLabel('Backup file').setInputFiles(backupPath);
+  await carol.getByLabel('Backup passphrase').fill('wrong words entirely');
+  await carol.getByRole('button', { name: 'Import backup' }).click();
+  await expect(carol.getByRole('alert')).toContainText('passphrase');
+  expect(recordCount(await dumpIndexedDb(carol), VAULT_DB)).toBe(0);
+
+  await carol.getByLabel('Backup passphrase').fill(PASSPHRASE);
+  await carol.getByRole('button', { name: 'Import backup' }).click();
+  await expect(carol.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
+  await expect(carol.getByRole('list', { name: 'Conversations' })).toContainText('carried over in the backup');
+});
