@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { DEFAULT_STATIC_DIR, parseConfig, type Env } from '../../signaling/config.ts';
 import { FrameRateLimiter } from '../../signaling/rateLimit.ts';
-import { signalingOriginFromSiteConfig } from '../../signaling/securityHeaders.ts';
+import { contentSecurityPolicy, signalingOriginFromSiteConfig } from '../../signaling/securityHeaders.ts';
 import { resolveRequestPath } from '../../signaling/staticFiles.ts';
 import { startServer, type RunningServer } from '../../signaling/server.ts';
 import type { ErrorCode, ServerFrame } from '../../src/core/protocol/signaling.ts';
@@ -509,6 +509,22 @@ describe('HTTP', () => {
     expect(result.status).toBe(405);
     expect(result.headers['allow']).toBe('GET, HEAD');
     expectSecurityHeaders(result);
+  });
+
+  it('lets the page start a same-origin module worker that compiles WebAssembly (the vault’s Argon2id)', () => {
+    // Workers fall back from worker-src to child-src to script-src; neither of the first two may narrow it.
+    const directives = new Map(
+      contentSecurityPolicy(null)
+        .split('; ')
+        .map((directive): [string, string[]] => {
+          const [name = '', ...sources] = directive.split(' ');
+          return [name, sources];
+        }),
+    );
+    expect(directives.has('worker-src')).toBe(false);
+    expect(directives.has('child-src')).toBe(false);
+    expect(directives.get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+    // The worker's own script is served with the same headers, so inside it hash-wasm may compile too.
   });
 
   describe('with a built site', () => {

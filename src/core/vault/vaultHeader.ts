@@ -1,6 +1,7 @@
 /** The vault header, the one unencrypted record: what a passphrase needs to unwrap the random data key that seals everything else. */
 import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, toBufferSource, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
+import { exactFields } from './exactFields.ts';
 import {
   DEFAULT_ARGON2ID,
   deriveKeyEncryptionKey,
@@ -195,14 +196,6 @@ export function encodeVaultHeader(header: VaultHeader): unknown {
   };
   if (parseVaultHeader(encoded) === null) throw new Error('refusing to encode a vault header that could not be read back');
   return encoded;
-}
-
-/** A getter for the fields of a plain object that has exactly `keys` as its own keys, else null. */
-function exactFields(value: unknown, keys: readonly string[]): ((key: string) => unknown) | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const own = Object.keys(value);
-  if (own.length !== keys.length || !keys.every((key) => Object.hasOwn(value, key))) return null;
-  return (key) => Reflect.get(value, key);
 }
 
 function parseParams(value: unknown): Argon2idParams | null {

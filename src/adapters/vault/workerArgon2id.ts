@@ -1,0 +1,37 @@
+/**
+ * The Argon2id port for the browser: each derivation runs in a fresh worker, which is terminated as soon as it
+ * answers, so neither the passphrase bytes nor the 19 MiB of Argon2 memory outlive the call.
+ */
+import type { Argon2idPort } from '../../core/vault/kdf.ts';
+import { parseArgon2WorkerResponse, type Argon2WorkerRequest } from './argon2WorkerProtocol.ts';
+
+/** The part of a Worker this port uses. */
+export type Argon2Worker = Pick<Worker, 'postMessage' | 'terminate' | 'addEventListener'>;
+
+export function spawnArgon2Worker(): Argon2Worker {
+  return new Worker(new URL('./argon2Worker.ts', import.meta.url), { type: 'module', name: 'parley-argon2id' });
+}
+
+export function workerArgon2id(spawn: () => Argon2Worker = spawnArgon2Worker): Argon2idPort {
+  return (password, salt, params, hashLengthBytes) =>
+    new Promise<Uint8Array>((resolve, reject) => {
+      const worker = spawn();
+      const finish = (outcome: () => void): void => {
+        worker.terminate();
+        outcome();
+      };
+      worker.addEventListener('message', (event: MessageEvent<unknown>) => {
+        const response = parseArgon2WorkerResponse(event.data);
+        if (response === null) finish(() => reject(new Error('the Argon2id worker sent a malformed answer')));
+        else if (response.type === 'error') finish(() => reject(new Error(`Argon2id failed in its worker: ${response.message}`)));
+        else finish(() => resolve(response.hash));
+      });
+      worker.addEventListener('error', (event: ErrorEvent) => {
+        finish(() => reject(new Error(`the Argon2id worker failed to run: ${event.message || 'it could not start'}`)));
+      });
+      // A copy is transferred, so the caller can still wipe its own bytes; the worker wipes the copy.
+      const passwordCopy = password.slice();
+      const request: Argon2WorkerRequest = { type: 'argon2id', password: passwordCopy, salt: salt.slice(), params, hashLengthBytes };
+      worker.postMessage(request, [passwordCopy.buffer]);
+    });
+}
