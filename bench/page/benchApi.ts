@@ -102,6 +102,17 @@ export interface PipelineCosts {
   readonly spillMs: number;
 }
 
+/** The latest page of a long conversation, right after unlocking (ms by the page's clock). */
+export interface LatestShown {
+  /** Vault.unlock: argon2id in its worker, then the profile and identity opened. */
+  readonly unlockMs: number;
+  /** From unlocked to the latest page read and opened. */
+  readonly readMs: number;
+  /** From unlocked to those messages painted (two animation frames after they were put in the page). */
+  readonly shownMs: number;
+  readonly messages: number;
+}
+
 export interface BenchApi {
   /** Starts the room of a page opened with `?start=manual`, once its premade key pair (if any) is ready. */
   startRoom(): Promise<void>;
@@ -111,6 +122,21 @@ export interface BenchApi {
   status(): string;
   /** `count` chat messages sent one at a time through RoomSession; each RTT runs from `send()` to its receipt event. */
   roundTrips(count: number, text: string): Promise<number[]>;
+
+  // ---- the vault (a profile in this page's IndexedDB, as src/main.ts composes it) ----
+  /** Deletes any vault of this origin and creates a profile; ms taken. */
+  vaultCreate(passphrase: string): Promise<number>;
+  /** Writes `count` messages into a new conversation in bulk; its id and the ms taken. */
+  vaultFill(passphrase: string, count: number, text: string): Promise<{ conversationId: string; fillMs: number }>;
+  vaultLock(): void;
+  vaultUnlockAndShowLatest(passphrase: string, conversationId: string, pageSize: number): Promise<LatestShown>;
+  /** Messages per second appended one after another into a new conversation. */
+  vaultStoreRate(count: number, text: string): Promise<number>;
+  /** Starts (true) or stops (false, after pending writes) keeping the room's chat in the unlocked vault, as RoomState does. */
+  keepHistory(on: boolean): Promise<void>;
+  historySettled(): Promise<void>;
+  /** What the room history could not keep, in words; empty when all went well. */
+  historyProblems(): string[];
   /** Opens one end of echo link `linkId`; its signals leave through `window.parleyBenchRelay`. */
   openEcho(linkId: string, transport: EchoTransport, initiator: boolean, role: EchoRole, replyBytes: number): void;
   /** Hands a signal relayed by Node from the other page to echo link `linkId`. */

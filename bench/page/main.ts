@@ -13,8 +13,10 @@ import { cryptoPath } from './cryptoPath.ts';
 import { EchoLink } from './echoLinks.ts';
 import { keyPairSource, parseKeyPairMode } from './keyPairs.ts';
 import { BenchRoom } from './parleyRoom.ts';
+import type { RoomHistory } from '../../src/ui/roomHistory.ts';
 import { pipelineCosts } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
+import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultLock, vaultStoreRate, vaultUnlockAndShowLatest } from './vaultBench.ts';
 
 const link = parseRoomFragment(location.hash);
 const params = new URLSearchParams(location.search);
@@ -25,6 +27,8 @@ let room: BenchRoom | null = null;
 let transfers: BenchTransfers | null = null;
 const echoLinks = new Map<string, EchoLink>();
 const bulkLinks = new Map<string, BulkLink>();
+/** The room's kept history, opened on first use and reused as recording is switched on and off. */
+let roomHistory: RoomHistory | null = null;
 
 async function startRoom(): Promise<void> {
   if (link.kind !== 'room') throw new Error('this bench page was opened without a room secret in its fragment');
@@ -63,6 +67,23 @@ const api: BenchApi = {
   secureAfterMs: () => room?.secureAfterMs ?? null,
   status: () => (link.kind === 'malformed' ? `failed: ${link.reason}` : (room?.describeStatus() ?? 'none')),
   roundTrips: (count, text) => openRoom().roundTrips(count, text),
+  vaultCreate,
+  vaultFill,
+  vaultLock,
+  vaultUnlockAndShowLatest,
+  vaultStoreRate,
+  async keepHistory(on) {
+    if (!on) {
+      await openRoom().historySettled();
+      openRoom().recordInto(null);
+      return;
+    }
+    if (link.kind !== 'room') throw new Error('this bench page has no room');
+    roomHistory ??= await openRoomHistory(link.secret);
+    openRoom().recordInto(roomHistory);
+  },
+  historySettled: () => openRoom().historySettled(),
+  historyProblems: () => [...historyProblems],
   openEcho(linkId, transport, initiator, role, replyBytes) {
     if (echoLinks.has(linkId)) throw new Error(`echo link ${linkId} is already open`);
     echoLinks.set(linkId, new EchoLink(linkId, transport, initiator, role, replyBytes));

@@ -10,6 +10,7 @@ import type { SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
 import type { RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { BenchTransfers } from './benchTransfers.ts';
+import type { RoomHistory } from '../../src/ui/roomHistory.ts';
 
 interface PendingReceipt {
   readonly id: string;
@@ -28,6 +29,8 @@ export class BenchRoom {
   private pending: PendingReceipt | null = null;
   private readonly startedAt = performance.now();
   private secureAt: number | null = null;
+  /** When set, what is said is kept exactly as the app's RoomState keeps it (the same RoomHistory calls). */
+  private history: RoomHistory | null = null;
 
   constructor(secret: Uint8Array, generateKeyPair: () => Promise<SessionKeyPair>, transfers: BenchTransfers) {
     // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
@@ -47,6 +50,15 @@ export class BenchRoom {
     void this.session.start();
   }
 
+  recordInto(history: RoomHistory | null): void {
+    this.history = history;
+  }
+
+  /** Resolves once every write the history has queued is done. */
+  async historySettled(): Promise<void> {
+    await this.history?.settled();
+  }
+
   get secureAfterMs(): number | null {
     return this.secureAt === null ? null : this.secureAt - this.startedAt;
   }
@@ -61,6 +73,7 @@ export class BenchRoom {
       const startedAt = performance.now();
       const sent = this.session.send(text);
       if (!sent.ok) throw new Error(`RoomSession refused to send: ${sent.reason} (status ${this.describeStatus()})`);
+      void this.history?.recordText({ direction: 'outgoing', messageId: sent.id, atMs: sent.sentAtMs }, text);
       // The receipt cannot arrive before this line runs: it needs at least one trip through the data channel.
       await this.receiptFor(sent.id);
       rtts.push(performance.now() - startedAt);
@@ -83,12 +96,15 @@ export class BenchRoom {
         if (event.status.kind === 'failed' || event.status.kind === 'peer-left') this.pending?.reject(new Error(`room went ${describe(event.status)}`));
         return;
       case 'chat':
-        // The echoing side needs nothing here: SecureSession sends the receipt by itself, as in the app.
+        // SecureSession sends the receipt by itself, as in the app; keeping the message is RoomState's part.
+        void this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
+        void this.history?.markRead();
         return;
       case 'receipt': {
         const pending = this.pending;
         if (pending === null) return;
         this.pending = null;
+        void this.history?.recordDelivered(event.id);
         if (pending.id === event.id) pending.resolve();
         else pending.reject(new Error(`receipt for ${event.id} while waiting for ${pending.id}`));
         return;
