@@ -175,6 +175,15 @@ describe('messages', () => {
     expect(incoming).toMatchObject({ direction: 'incoming', deliveredAtMs: null });
   });
 
+  it('marks the newest of our messages with a repeated id, as the live view does', async () => {
+    const { unlocked } = await unlockedFixture();
+    const conversation = await conversationIn(unlocked);
+    await say(unlocked, conversation.id, 1, 'outgoing');
+    await say(unlocked, conversation.id, 1, 'outgoing');
+    expect(valueOf(await unlocked.markDelivered(conversation.id, idFor(1), 7))).toMatchObject({ seq: 2 });
+    expect(await unlocked.latestMessages(conversation.id, 10)).toMatchObject([{ seq: 1, deliveredAtMs: null }, { seq: 2, deliveredAtMs: 7 }]);
+  });
+
   it('refuses to take a seq another tab already wrote, writing nothing', async () => {
     const fixture = await unlockedFixture();
     const { store, unlocked } = fixture;

@@ -7,7 +7,7 @@ import { bytesEqual } from '../encoding.ts';
 import { ROOM_SECRET_BYTES } from '../crypto/roomSecret.ts';
 import { BlobBuilder, type ByteSource } from './blobParts.ts';
 import { isSeq, isVaultId, MAX_SEQ, newVaultId } from './recordIds.ts';
-import { parseFilePartRow, parseMessageRow, parsePendingFileRow, parseSealedRow, type VaultWrite } from './storePort.ts';
+import { parseFilePartRow, parseMessageRow, parsePendingFileRow, parseSealedRow, type MessageRow, type VaultWrite } from './storePort.ts';
 import { invalid, ok, timestampNow, unreadable, type StoreResult, type VaultContext, type VaultFailure } from './vaultContext.ts';
 import {
   cleanName,
@@ -269,9 +269,12 @@ export async function markDelivered(
 ): Promise<StoreResult<StoredMessage | null>> {
   if (!isVaultId(conversationId) || !isVaultId(messageId)) return ok(null);
   if (!isTimestamp(deliveredAtMs)) return invalid('a receipt time is a whole number of milliseconds since 1970');
-  for (const raw of await ctx.store.readMessagesById(conversationId, messageId)) {
-    const row = parseMessageRow(raw);
-    if (row === null || row.conversationId !== conversationId || row.messageId !== messageId) continue;
+  const rows = (await ctx.store.readMessagesById(conversationId, messageId))
+    .map(parseMessageRow)
+    .filter((row): row is MessageRow => row !== null && row.conversationId === conversationId && row.messageId === messageId)
+    // Newest first, as the live view does (§6.3): wire ids are not trusted to be unique.
+    .sort((a, b) => b.seq - a.seq);
+  for (const row of rows) {
     const record = await openMessageRecord(ctx.dataKey(), row, row.sealed);
     // A peer picks the ids of its own messages, so one may share an id with ours: receipts only touch ours.
     if (record === null || record.direction !== 'outgoing') continue;
