@@ -73,7 +73,7 @@ export class BenchRoom {
       const startedAt = performance.now();
       const sent = this.session.send(text);
       if (!sent.ok) throw new Error(`RoomSession refused to send: ${sent.reason} (status ${this.describeStatus()})`);
-      void this.history?.recordText({ direction: 'outgoing', messageId: sent.id, atMs: sent.sentAtMs }, text);
+      this.history?.recordText({ direction: 'outgoing', messageId: sent.id, atMs: sent.sentAtMs }, text);
       // The receipt cannot arrive before this line runs: it needs at least one trip through the data channel.
       await this.receiptFor(sent.id);
       rtts.push(performance.now() - startedAt);
@@ -97,14 +97,14 @@ export class BenchRoom {
         return;
       case 'chat':
         // SecureSession sends the receipt by itself, as in the app; keeping the message is RoomState's part.
-        void this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
-        void this.history?.markRead();
+        this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
+        this.history?.markRead();
         return;
       case 'receipt': {
         const pending = this.pending;
         if (pending === null) return;
         this.pending = null;
-        void this.history?.recordDelivered(event.id);
+        this.history?.recordDelivered(event.id, systemClock.nowMs());
         if (pending.id === event.id) pending.resolve();
         else pending.reject(new Error(`receipt for ${event.id} while waiting for ${pending.id}`));
         return;

@@ -143,7 +143,7 @@ export const historyProblems: string[] = [];
 
 /** The kept history of the bench room, as the app's RoomState opens it. */
 export async function openRoomHistory(secret: Uint8Array): Promise<RoomHistory> {
-  const opened = await RoomHistory.open(vaultNow(), secret, (problem) => historyProblems.push(problem));
+  const opened = await RoomHistory.open(vaultNow(), systemClock, secret, (problem) => historyProblems.push(problem));
   if (!opened.ok) throw new Error(`opening the bench room's history failed: ${opened.reason}`);
   return opened.value;
 }

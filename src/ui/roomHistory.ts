@@ -1,13 +1,16 @@
 /**
  * One room's kept conversation in an unlocked vault: opens (or makes) it, pages its stored messages, and records
- * what is said as it happens. Recording never holds up the chat: writes queue behind each other off the send
- * path, and a failed write (storage full, say) is reported once, in words, while the chat goes on.
+ * what is said as it happens. Recording never holds up the chat: texts, receipts and "seen" are gathered for a
+ * moment (FLUSH_DELAY_MS) and kept in one write, writes queue behind each other off the send path, and a failed
+ * write (storage full, say) is reported in words while the chat goes on. The price: if the tab dies within that
+ * moment, its last fraction of a second of chat is not kept.
  */
 import { bytesEqual } from '../core/encoding.ts';
 import type { PeerIdentity } from '../core/crypto/identityProof.ts';
 import type { PeerJudgement } from '../core/room/roomSession.ts';
 import type { Contact, PeerObservation } from '../core/vault/contacts.ts';
-import type { ConversationSummary, HistoryEntry } from '../core/vault/history.ts';
+import type { ConversationSummary, HistoryEntry, NewTextMessage } from '../core/vault/history.ts';
+import type { Clock } from '../core/ports.ts';
 import { VaultLockedError, type StoreResult } from '../core/vault/vaultContext.ts';
 import type { Identity } from '../core/vault/identity.ts';
 import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
@@ -16,15 +19,24 @@ import { failureText } from './vaultText.ts';
 
 /** How many stored messages a page of history holds: what the room shows at once, and each step back. */
 export const HISTORY_PAGE_MESSAGES = 50;
+/** How long chat is gathered before it is kept in one write. */
+export const FLUSH_DELAY_MS = 200;
+/** Kept at once however soon, so one write never grows large. */
+const FLUSH_AT_TEXTS = 200;
 
 export type Recorded = { readonly direction: 'outgoing' | 'incoming'; readonly messageId: string; readonly atMs: number };
 
 export class RoomHistory {
   private writes: Promise<unknown> = Promise.resolve();
   private contactNow: Contact | null;
+  private texts: NewTextMessage[] = [];
+  private receipts: { messageId: string; atMs: number }[] = [];
+  private seen = false;
+  private cancelFlush: (() => void) | null = null;
 
   private constructor(
     private readonly vault: UnlockedVault,
+    private readonly clock: Clock,
     readonly conversation: ConversationSummary,
     contact: Contact | null,
     private readonly onProblem: (text: string) => void,
@@ -33,7 +45,7 @@ export class RoomHistory {
   }
 
   /** The room's conversation (made on first visit) and the contact last seen in it. */
-  static async open(vault: UnlockedVault, secret: Uint8Array, onProblem: (text: string) => void): Promise<StoreResult<RoomHistory>> {
+  static async open(vault: UnlockedVault, clock: Clock, secret: Uint8Array, onProblem: (text: string) => void): Promise<StoreResult<RoomHistory>> {
     const opened = await vault.openConversation(secret);
     if (!opened.ok) return opened;
     let contact: Contact | null = null;
@@ -41,7 +53,7 @@ export class RoomHistory {
       const found = await vault.contact(opened.value.contactId);
       if (found.ok) contact = found.value;
     }
-    return { ok: true, value: new RoomHistory(vault, opened.value, contact, onProblem) };
+    return { ok: true, value: new RoomHistory(vault, clock, opened.value, contact, onProblem) };
   }
 
   get contact(): Contact | null {
@@ -108,31 +120,56 @@ export class RoomHistory {
     return this.vault.readFile(this.conversation.id, file);
   }
 
-  recordText(message: Recorded, text: string): Promise<void> {
-    return this.queue(() => this.vault.appendMessage(this.conversation.id, { ...message, text }));
+  recordText(message: Recorded, text: string): void {
+    this.texts.push({ ...message, text });
+    this.gathered();
   }
 
-  recordDelivered(messageId: string): Promise<void> {
-    return this.queue(() => this.vault.markDelivered(this.conversation.id, messageId));
+  recordDelivered(messageId: string, atMs: number): void {
+    this.receipts.push({ messageId, atMs });
+    this.gathered();
   }
 
+  /** The person has the conversation in front of them: what arrived is read. */
+  markRead(): void {
+    this.seen = true;
+    this.gathered();
+  }
+
+  /** A file is kept after the chat gathered before it, so the order of the conversation is the order it happened. */
   recordFile(message: Recorded, name: string, mimeType: string, file: Blob): Promise<void> {
+    this.flush();
     return this.queue(() => this.vault.saveFile(this.conversation.id, { ...message, name, mimeType }, file));
   }
 
-  markRead(): Promise<void> {
-    return this.queue(() => this.vault.markRead(this.conversation.id));
+  /** Keeps what was gathered now instead of after the delay. */
+  flush(): void {
+    this.cancelFlush?.();
+    this.cancelFlush = null;
+    if (this.texts.length === 0 && this.receipts.length === 0 && !this.seen) return;
+    const batch = { texts: this.texts, receipts: this.receipts, read: this.seen };
+    this.texts = [];
+    this.receipts = [];
+    this.seen = false;
+    void this.queue(() => this.vault.recordChat(this.conversation.id, batch));
   }
 
   /** Deletes this conversation's kept history; what is on screen stays until the room is left. */
   async deleteHistory(): Promise<StoreResult<null>> {
+    this.flush();
     await this.writes;
     return this.vault.deleteConversation(this.conversation.id);
   }
 
-  /** Resolves when every write queued so far has finished (for tests and for leaving the room tidily). */
+  /** Keeps what was gathered, then resolves when every write so far has finished. */
   settled(): Promise<void> {
+    this.flush();
     return this.writes.then(() => undefined);
+  }
+
+  private gathered(): void {
+    if (this.texts.length >= FLUSH_AT_TEXTS) this.flush();
+    else this.cancelFlush ??= this.clock.setTimer(FLUSH_DELAY_MS, () => this.flush());
   }
 
   private queue(write: () => Promise<StoreResult<unknown>>): Promise<void> {

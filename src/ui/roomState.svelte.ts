@@ -109,7 +109,7 @@ export class RoomState {
     const history = this.history;
     if (history === null) return;
     this.showPage(await history.latest(), 'end');
-    void history.markRead();
+    history.markRead();
   }
 
   /** Prepends the page before the oldest line shown; false when there is nothing older. */
@@ -219,7 +219,7 @@ export class RoomState {
       }
     }
     this.lines.push({ kind: 'text', key: this.nextKey++, id: result.id, author: 'me', text, atMs: result.sentAtMs, delivered: false });
-    void this.history?.recordText({ direction: 'outgoing', messageId: result.id, atMs: result.sentAtMs }, text);
+    this.history?.recordText({ direction: 'outgoing', messageId: result.id, atMs: result.sentAtMs }, text);
     return null;
   }
 
@@ -240,6 +240,8 @@ export class RoomState {
   }
 
   stop(): void {
+    // Whatever chat was still being gathered is kept now (unless the profile just locked: then it cannot be).
+    this.history?.flush();
     this.session.stop();
     this.objectUrls.forEach((url) => URL.revokeObjectURL(url));
   }
@@ -272,14 +274,14 @@ export class RoomState {
       }
       case 'chat':
         this.lines.push({ kind: 'text', key: this.nextKey++, id: event.id, author: 'peer', text: event.text, atMs: event.receivedAtMs, delivered: true });
-        void this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
-        if (document.visibilityState === 'visible') void this.history?.markRead();
+        this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
+        if (document.visibilityState === 'visible') this.history?.markRead();
         return;
       case 'receipt': {
         const line = this.lines.findLast((candidate): candidate is TextLine => candidate.kind === 'text' && candidate.id === event.id && candidate.author === 'me');
         if (line !== undefined) {
           line.delivered = true;
-          void this.history?.recordDelivered(event.id);
+          this.history?.recordDelivered(event.id, this.platform.room.clock.nowMs());
         }
         return;
       }

@@ -2,7 +2,7 @@ import { hashWasmArgon2id } from '../../src/adapters/vault/hashWasmArgon2id.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bytesToBase64url, framedConcat, utf8 } from '../../src/core/encoding.ts';
 import { systemRandom, type Random } from '../../src/core/ports.ts';
-import { DEFAULT_ARGON2ID, deriveKeyEncryptionKey, MAX_ARGON2ID, type Argon2idParams, type Argon2idPort } from '../../src/core/vault/kdf.ts';
+import { DEFAULT_ARGON2ID, deriveKeyEncryptionKey, MAX_ARGON2ID, MIN_ARGON2ID, type Argon2idParams, type Argon2idPort } from '../../src/core/vault/kdf.ts';
 import { openRecord, sealRecord } from '../../src/core/vault/records.ts';
 import {
   changePassphrase,
@@ -268,7 +268,7 @@ describe('encodeVaultHeader and parseVaultHeader', () => {
   });
 
   it('refuses params weaker than the minimum, above the maxima, or not whole numbers', () => {
-    const { memoryKiB, iterations, parallelism } = DEFAULT_ARGON2ID;
+    const { memoryKiB, iterations, parallelism } = MIN_ARGON2ID;
     for (const params of [
       { memoryKiB: memoryKiB - 1, iterations, parallelism },
       { memoryKiB: 64, iterations, parallelism },
@@ -356,24 +356,18 @@ describe('encodeVaultHeader and parseVaultHeader', () => {
 });
 
 describe('a vault with DEFAULT_ARGON2ID params', () => {
-  it('creates, stores as JSON, parses and unlocks in well under 5 s (Argon2id at 19 MiB, t=2, p=1)', async () => {
-    const createStartMs = performance.now();
+  // How long this takes is measured by `npm run bench` (the vault section), never asserted here.
+  it('creates, stores as JSON, parses and unlocks with the real Argon2id at the default parameters', { timeout: 30_000 }, async () => {
     const { header, dataKey } = await createVault('a real passphrase', hashWasmArgon2, systemRandom);
-    const createMs = performance.now() - createStartMs;
     expect(header.kdf.params).toEqual(DEFAULT_ARGON2ID);
 
     const parsed = parseVaultHeader(JSON.parse(JSON.stringify(encodeVaultHeader(header))));
     if (parsed === null) throw new Error('stored header refused');
     expect(parsed).toEqual(header);
 
-    const unlockStartMs = performance.now();
     const unlocked = await unlockVault(parsed, 'a real passphrase', hashWasmArgon2);
-    const unlockMs = performance.now() - unlockStartMs;
     if (!unlocked.ok) throw new Error('unlock failed');
     expect(await sameDataKey(dataKey, unlocked.dataKey)).toBe(true);
-
-    console.log(`vault at DEFAULT_ARGON2ID: create ${createMs.toFixed(0)} ms, unlock ${unlockMs.toFixed(0)} ms`);
-    expect(createMs).toBeLessThan(5000);
-    expect(unlockMs).toBeLessThan(5000);
+    expect(await unlockVault(parsed, 'a real passphrase!', hashWasmArgon2)).toEqual({ ok: false, reason: 'wrong-passphrase' });
   });
 });

@@ -515,3 +515,68 @@ describe('a full disk', () => {
     expect((await unlocked.saveFile(conversation.id, draft, randomBlob(FILE_PART_BYTES).blob)).ok).toBe(true);
   });
 });
+
+describe('a moment of chat kept in one write', () => {
+  it('stores the texts as the next seqs, folds in receipts (in the batch and already stored) and counts unread once', async () => {
+    const { store, unlocked } = await unlockedFixture();
+    const conversation = await conversationIn(unlocked);
+    await say(unlocked, conversation.id, 1, 'outgoing');
+    const writesBefore = store.snapshot();
+    const stored = await unlocked.recordChat(conversation.id, {
+      texts: [
+        { messageId: idFor(2), direction: 'outgoing', text: 'mine', atMs: 2_000 },
+        { messageId: idFor(3), direction: 'incoming', text: 'theirs', atMs: 2_001 },
+        { messageId: idFor(4), direction: 'incoming', text: 'theirs again', atMs: 2_002 },
+      ],
+      receipts: [
+        { messageId: idFor(1), atMs: 2_010 },
+        { messageId: idFor(2), atMs: 2_011 },
+        // An incoming message's id: a receipt never marks what the peer sent.
+        { messageId: idFor(3), atMs: 2_012 },
+      ],
+      read: false,
+    });
+    expect(stored).toEqual({ ok: true, value: 3 });
+    expect(store.snapshot()).not.toEqual(writesBefore);
+    const page = await unlocked.latestMessages(conversation.id, 10);
+    expect(seqsOf(page)).toEqual([1, 2, 3, 4]);
+    expect(textsOf(page)).toEqual(['message 1', 'mine', 'theirs', 'theirs again']);
+    const delivered = page.map((entry) => (entry.kind === 'message' ? entry.deliveredAtMs : 'unreadable'));
+    expect(delivered).toEqual([2_010, 2_011, null, null]);
+    const summary = valueOf(await unlocked.conversation(conversation.id));
+    expect(summary.unreadCount).toBe(2);
+    expect(summary.lastMessage).toMatchObject({ seq: 4, direction: 'incoming', preview: { type: 'text', text: 'theirs again' } });
+  });
+
+  it('marks everything read when the person saw it, even with nothing new to store', async () => {
+    const { unlocked } = await unlockedFixture();
+    const conversation = await conversationIn(unlocked);
+    await say(unlocked, conversation.id, 1);
+    await say(unlocked, conversation.id, 2);
+    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(2);
+    expect(await unlocked.recordChat(conversation.id, { texts: [], receipts: [], read: true })).toEqual({ ok: true, value: 0 });
+    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(0);
+    await unlocked.recordChat(conversation.id, { texts: [{ messageId: idFor(3), direction: 'incoming', text: 'seen at once' }], receipts: [], read: true });
+    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(0);
+  });
+
+  it('writes nothing of a batch with one bad text, and nothing of one that does not fit', async () => {
+    const { store, unlocked } = await unlockedFixture({ quotaBytes: 8_000 });
+    const conversation = await conversationIn(unlocked);
+    const before = store.snapshot();
+    const bad = await unlocked.recordChat(conversation.id, {
+      texts: [
+        { messageId: idFor(1), direction: 'incoming', text: 'fine' },
+        { messageId: 'not an id', direction: 'incoming', text: 'refused' },
+      ],
+      receipts: [],
+      read: false,
+    });
+    expect(bad).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(store.snapshot()).toEqual(before);
+    const texts = Array.from({ length: 40 }, (_, n) => ({ messageId: idFor(10 + n), direction: 'incoming' as const, text: `too much ${n} `.repeat(20) }));
+    expect(await unlocked.recordChat(conversation.id, { texts, receipts: [], read: false })).toEqual({ ok: false, reason: 'quota-exceeded' });
+    expect(store.snapshot()).toEqual(before);
+    expect(await unlocked.latestMessages(conversation.id, 10)).toEqual([]);
+  });
+});

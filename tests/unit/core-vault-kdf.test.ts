@@ -172,9 +172,10 @@ describe('deriveKeyEncryptionKey', () => {
 });
 
 describe('Argon2id params bounds', () => {
-  it('takes the OWASP minimum as both the default and the floor', () => {
-    expect(DEFAULT_ARGON2ID).toEqual({ memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 });
-    expect(MIN_ARGON2ID).toEqual(DEFAULT_ARGON2ID);
+  it('takes the OWASP minimum as the floor, and a stronger default within the unlock budget', () => {
+    expect(MIN_ARGON2ID).toEqual({ memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 });
+    expect(DEFAULT_ARGON2ID).toEqual({ memoryKiB: 64 * 1024, iterations: 3, parallelism: 1 });
+    expect(isAcceptableArgon2idParams(MIN_ARGON2ID)).toBe(true);
   });
 
   it('accepts MIN..MAX and refuses anything weaker, larger or fractional', () => {
@@ -182,9 +183,9 @@ describe('Argon2id params bounds', () => {
     expect(isAcceptableArgon2idParams(MAX_ARGON2ID)).toBe(true);
     expect(isAcceptableArgon2idParams({ memoryKiB: 64 * 1024, iterations: 3, parallelism: 4 })).toBe(true);
     expect(isAcceptableArgon2idParams(TINY)).toBe(false);
-    expect(isAcceptableArgon2idParams({ ...DEFAULT_ARGON2ID, memoryKiB: DEFAULT_ARGON2ID.memoryKiB - 1 })).toBe(false);
-    expect(isAcceptableArgon2idParams({ ...DEFAULT_ARGON2ID, iterations: 1 })).toBe(false);
-    expect(isAcceptableArgon2idParams({ ...DEFAULT_ARGON2ID, parallelism: 0 })).toBe(false);
+    expect(isAcceptableArgon2idParams({ ...MIN_ARGON2ID, memoryKiB: MIN_ARGON2ID.memoryKiB - 1 })).toBe(false);
+    expect(isAcceptableArgon2idParams({ ...MIN_ARGON2ID, iterations: 1 })).toBe(false);
+    expect(isAcceptableArgon2idParams({ ...MIN_ARGON2ID, parallelism: 0 })).toBe(false);
     expect(isAcceptableArgon2idParams({ ...MAX_ARGON2ID, memoryKiB: MAX_ARGON2ID.memoryKiB + 1 })).toBe(false);
     expect(isAcceptableArgon2idParams({ ...DEFAULT_ARGON2ID, iterations: 101 })).toBe(false);
     expect(isAcceptableArgon2idParams({ ...DEFAULT_ARGON2ID, parallelism: 17 })).toBe(false);

@@ -1,6 +1,6 @@
 /**
  * The Argon2id port for the browser: each derivation runs in a fresh worker, which is terminated as soon as it
- * answers, so neither the passphrase bytes nor the 19 MiB of Argon2 memory outlive the call.
+ * answers, so neither the passphrase bytes nor the Argon2 memory (64 MiB by default) outlive the call.
  */
 import type { Argon2idPort } from '../../core/vault/kdf.ts';
 import { parseArgon2WorkerResponse, type Argon2WorkerRequest } from './argon2WorkerProtocol.ts';

@@ -269,23 +269,107 @@ export async function markDelivered(
 ): Promise<StoreResult<StoredMessage | null>> {
   if (!isVaultId(conversationId) || !isVaultId(messageId)) return ok(null);
   if (!isTimestamp(deliveredAtMs)) return invalid('a receipt time is a whole number of milliseconds since 1970');
+  const found = await storedReceipt(ctx, conversationId, messageId, deliveredAtMs);
+  if (found === null) return ok(null);
+  if (found.write === null) return ok(found.message);
+  const written = await ctx.store.write([found.write]);
+  return written.ok ? ok(found.message) : written;
+}
+
+/**
+ * The newest stored outgoing message with this wire id, marked delivered, and the write that records it (null when
+ * it already was); null when there is no such message. Wire ids are not trusted to be unique (§6.3), and a peer
+ * picks the ids of its own messages, so one may share an id with ours: receipts only touch ours.
+ */
+async function storedReceipt(
+  ctx: VaultContext,
+  conversationId: string,
+  messageId: string,
+  deliveredAtMs: number,
+): Promise<{ readonly message: StoredMessage; readonly write: VaultWrite | null } | null> {
   const rows = (await ctx.store.readMessagesById(conversationId, messageId))
     .map(parseMessageRow)
     .filter((row): row is MessageRow => row !== null && row.conversationId === conversationId && row.messageId === messageId)
-    // Newest first, as the live view does (§6.3): wire ids are not trusted to be unique.
     .sort((a, b) => b.seq - a.seq);
   for (const row of rows) {
     const record = await openMessageRecord(ctx.dataKey(), row, row.sealed);
-    // A peer picks the ids of its own messages, so one may share an id with ours: receipts only touch ours.
     if (record === null || record.direction !== 'outgoing') continue;
     const message: StoredMessage = { kind: 'message', conversationId, seq: row.seq, messageId, ...record };
-    if (record.deliveredAtMs !== null) return ok(message);
+    if (record.deliveredAtMs !== null) return { message, write: null };
     const delivered: StoredMessage = { ...message, deliveredAtMs };
     const sealed = await sealMessage(ctx.dataKey(), row, delivered, ctx.random);
-    const written = await ctx.store.write([{ type: 'put-message', row: { ...row, sealed } }]);
-    return written.ok ? ok(delivered) : written;
+    return { message: delivered, write: { type: 'put-message', row: { ...row, sealed } } };
   }
-  return ok(null);
+  return null;
+}
+
+/** What a chat says in a moment, kept together: new text messages, receipts for ours, and whether the person saw them. */
+export interface ChatBatch {
+  readonly texts: readonly NewTextMessage[];
+  readonly receipts: readonly { readonly messageId: string; readonly atMs: number }[];
+  /** The person has the conversation in front of them: nothing in it is unread afterwards. */
+  readonly read: boolean;
+}
+
+/**
+ * Keeps a moment of chat in ONE write: the texts as the next seqs, every receipt (a receipt for a text of the same
+ * batch is folded into it), and the conversation's summary once. While two people chat quickly this costs one
+ * transaction and one summary seal per batch instead of several per message, which is what keeps storing from
+ * slowing the chat. All-or-nothing, like every write.
+ */
+export async function recordChatBatch(ctx: VaultContext, conversationId: string, batch: ChatBatch): Promise<StoreResult<number>> {
+  const drafts: { messageId: string; direction: MessageDirection; atMs: number; text: string; deliveredAtMs: number | null }[] = [];
+  for (const draft of batch.texts) {
+    if (!isVaultId(draft.messageId)) return invalid('a message id is 16 bytes of base64url');
+    if (!isMessageText(draft.text)) return invalid('message text must be 1 to 65536 bytes of well-formed text');
+    const atMs = timestampOrNow(ctx, draft.atMs);
+    if (atMs === null) return invalid('a message time is a whole number of milliseconds since 1970');
+    drafts.push({ messageId: draft.messageId, direction: draft.direction, atMs, text: draft.text, deliveredAtMs: null });
+  }
+  const loaded = await loadConversation(ctx, conversationId);
+  if (!loaded.ok) return loaded;
+  const conversation = loaded.record;
+  if (conversation.lastSeq + drafts.length > MAX_SEQ) return invalid('this conversation holds as many messages as it can');
+
+  const receiptWrites: VaultWrite[] = [];
+  for (const receipt of batch.receipts) {
+    if (!isVaultId(receipt.messageId) || !isTimestamp(receipt.atMs)) continue;
+    const inBatch = drafts.findLast((draft) => draft.direction === 'outgoing' && draft.messageId === receipt.messageId);
+    if (inBatch !== undefined) {
+      inBatch.deliveredAtMs ??= receipt.atMs;
+      continue;
+    }
+    const stored = await storedReceipt(ctx, conversationId, receipt.messageId, receipt.atMs);
+    if (stored !== null && stored.write !== null) receiptWrites.push(stored.write);
+  }
+  const writes: VaultWrite[] = [];
+  let seq = conversation.lastSeq;
+  let incoming = 0;
+  let lastMessage = conversation.lastMessage;
+  for (const draft of drafts) {
+    seq += 1;
+    if (draft.direction === 'incoming') incoming += 1;
+    const content: MessageContent = { type: 'text', text: draft.text };
+    const message: StoredMessage = { kind: 'message', conversationId, seq, messageId: draft.messageId, direction: draft.direction, atMs: draft.atMs, content, deliveredAtMs: draft.deliveredAtMs };
+    const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId: draft.messageId }, message, ctx.random);
+    writes.push({ type: 'add-message', row: { conversationId, seq, messageId: draft.messageId, sealed } });
+    lastMessage = { seq, direction: draft.direction, atMs: draft.atMs, preview: previewOf(content) };
+  }
+  const unreadCount = batch.read ? 0 : conversation.unreadCount + incoming;
+  if (drafts.length > 0 || unreadCount !== conversation.unreadCount) {
+    const updated: ConversationRecord = {
+      ...conversation,
+      lastSeq: seq,
+      unreadCount,
+      updatedAtMs: drafts.length > 0 ? Math.max(conversation.updatedAtMs, timestampNow(ctx.clock)) : conversation.updatedAtMs,
+      lastMessage,
+    };
+    writes.push(await putConversation(ctx, conversationId, updated));
+  }
+  writes.push(...receiptWrites);
+  if (writes.length === 0) return ok(0);
+  const written = await ctx.store.write(writes);
+  return written.ok ? ok(drafts.length) : written;
 }
 
 /**

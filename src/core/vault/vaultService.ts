@@ -29,9 +29,11 @@ import {
   openRoomConversation,
   readFile,
   readMessagePage,
+  recordChatBatch,
   renameConversation,
   sweepPendingFiles,
   writeFileParts,
+  type ChatBatch,
   type ConversationEntry,
   type ConversationSummary,
   type HistoryEntry,
@@ -344,6 +346,11 @@ export class UnlockedVault {
 
   appendMessage(conversationId: string, message: NewTextMessage): Promise<StoreResult<StoredMessage>> {
     return this.exclusive('store a message', (ctx) => appendText(ctx, conversationId, message));
+  }
+
+  /** A moment of chat (texts, receipts, whether it was seen) kept in one write; the value is how many texts were stored. */
+  recordChat(conversationId: string, batch: ChatBatch): Promise<StoreResult<number>> {
+    return this.exclusive('keep the chat', (ctx) => recordChatBatch(ctx, conversationId, batch));
   }
 
   /** Our message `messageId` reached the peer; the value is null when there is no such outgoing message. */
