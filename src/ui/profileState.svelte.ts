@@ -5,6 +5,7 @@
 import { assertNever } from '../core/assertNever.ts';
 import type { Clock } from '../core/ports.ts';
 import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
+import { DEFAULT_PREFERENCES } from '../core/vault/vaultRecords.ts';
 import { watchIdle } from './idleTimer.ts';
 import { createFailureText, failureText, importFailureText } from './vaultText.ts';
 
@@ -21,8 +22,6 @@ export interface ProfilePlatform {
   readonly activity: EventTarget;
 }
 
-export const AUTO_LOCK_CHOICES_MINUTES = [1, 5, 15, 60, 240] as const;
-export const DEFAULT_AUTO_LOCK_MINUTES = 15;
 
 export class ProfileState {
   view = $state<ProfileView>({ kind: 'checking' });
@@ -33,7 +32,7 @@ export class ProfileState {
   busy = $state(false);
   /** When a wrong passphrase was typed, the next try is allowed at this time (clock ms). */
   retryAtMs = $state(0);
-  autoLockMinutes = $state<number>(DEFAULT_AUTO_LOCK_MINUTES);
+  autoLockMinutes = $state<number>(DEFAULT_PREFERENCES.autoLockMinutes);
   private stopIdle: () => void = () => {};
 
   constructor(private readonly platform: ProfilePlatform) {}
@@ -124,6 +123,12 @@ export class ProfileState {
     const vault = this.unlocked;
     if (vault === null) return;
     this.watch();
+    void vault.savePreferences({ autoLockMinutes: minutes }).then(
+      (saved) => {
+        if (!saved.ok) this.problem = failureText(saved);
+      },
+      () => {},
+    );
   }
 
   async changePassphrase(current: string, next: string, confirmation: string): Promise<boolean> {
@@ -195,7 +200,17 @@ export class ProfileState {
   private opened(vault: UnlockedVault): void {
     this.view = { kind: 'unlocked', vault };
     this.notice = null;
+    this.autoLockMinutes = DEFAULT_PREFERENCES.autoLockMinutes;
     this.watch();
+    // The saved choice arrives a moment later; until then the default (15 min) is in force, never longer.
+    void vault.preferences().then(
+      (preferences) => {
+        if (this.unlocked !== vault || preferences.autoLockMinutes === this.autoLockMinutes) return;
+        this.autoLockMinutes = preferences.autoLockMinutes;
+        this.watch();
+      },
+      () => {},
+    );
   }
 
   private watch(): void {

@@ -35,6 +35,8 @@ async function populated(
   const saved = valueOf(await unlocked.saveFile(one.id, { messageId: idFor(4), direction: 'incoming', name: 'photo.png', mimeType: 'image/png' }, blob));
   if (saved.content.type !== 'file') throw new Error('not a file');
   valueOf(await unlocked.observePeer(one.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: unlocked.profile.identity.publicKeySpki }));
+  // An optional settings record travels too.
+  valueOf(await unlocked.savePreferences({ autoLockMinutes: 5 }));
   return { ...fixture, file: saved.content.file, fileBytes: bytes };
 }
 

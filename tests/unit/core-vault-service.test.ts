@@ -341,3 +341,20 @@ describe('UnlockedVault.storageStatus', () => {
     expect(status.usageBytes).toBeGreaterThan(0);
   });
 });
+
+describe('preferences', () => {
+  it('are the defaults until saved, then kept sealed across a lock, and only offered choices are accepted', async () => {
+    const { store, vault, unlocked } = await unlockedFixture();
+    expect(await unlocked.preferences()).toEqual({ autoLockMinutes: 15 });
+    expect(await unlocked.savePreferences({ autoLockMinutes: 60 })).toEqual({ ok: true, value: { autoLockMinutes: 60 } });
+    const before = store.snapshot();
+    expect(await unlocked.savePreferences({ autoLockMinutes: 7 })).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await unlocked.savePreferences({ autoLockMinutes: 0 })).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(store.snapshot()).toEqual(before);
+    expect(storeHolds(store, '"autoLockMinutes"')).toBe(false);
+    unlocked.lock();
+    await expect(unlocked.preferences()).rejects.toBeInstanceOf(VaultLockedError);
+    const again = await unlockedOrFail(vault, PASSPHRASE);
+    expect(await again.preferences()).toEqual({ autoLockMinutes: 60 });
+  });
+});

@@ -39,7 +39,9 @@ import {
   openConversationRecord,
   openFilePart,
   openMessageRecord,
+  openPreferences,
   openProfile,
+  PREFERENCES_RECORD_ID,
   PROFILE_RECORD_ID,
 } from './vaultRecords.ts';
 
@@ -58,7 +60,10 @@ const DIGEST_LABEL = utf8('parley/v1 backup');
 /** The record digest hashes the IVs and tags in runs of this many records, so its memory stays bounded. */
 const DIGEST_RUN_RECORDS = 65_536;
 const GCM_TAG_BYTES = 16;
+/** Settings every backup must hold. */
 const SETTINGS_IDS: readonly string[] = [IDENTITY_RECORD_ID, PROFILE_RECORD_ID];
+/** Settings a backup may hold besides. */
+const OPTIONAL_SETTINGS_IDS: readonly string[] = [PREFERENCES_RECORD_ID];
 
 /**
  * Upper bounds on a sealed record, by tag. A message holds at most 64 KiB of text, which JSON can blow up to
@@ -354,7 +359,11 @@ class Consistency {
       case 'settings': {
         const { id, sealed } = record.row;
         const opens =
-          id === PROFILE_RECORD_ID ? (await openProfile(this.dataKey, sealed)) !== null : (await unwrapIdentity(this.dataKey, sealed)) !== null;
+          id === PROFILE_RECORD_ID
+            ? (await openProfile(this.dataKey, sealed)) !== null
+            : id === PREFERENCES_RECORD_ID
+              ? (await openPreferences(this.dataKey, sealed)) !== null
+              : (await unwrapIdentity(this.dataKey, sealed)) !== null;
         if (!opens) return refused(`the ${id} record does not open`);
         this.settings.add(id);
         return FINE;
@@ -479,7 +488,7 @@ async function readRecord(reader: SourceReader, tag: number): Promise<BackupReco
     case 'contact':
     case 'conversation': {
       const id = await reader.id();
-      const valid = type === 'settings' ? id !== null && SETTINGS_IDS.includes(id) : isVaultId(id);
+      const valid = type === 'settings' ? id !== null && (SETTINGS_IDS.includes(id) || OPTIONAL_SETTINGS_IDS.includes(id)) : isVaultId(id);
       const sealed = valid ? await sealedOf() : null;
       return id === null || sealed === null ? null : { type, row: { id, sealed } };
     }

@@ -188,6 +188,34 @@ export function parseProfile(value: unknown): ProfileRecord | null {
   return { displayName, publicKeySpki, createdAtMs };
 }
 
+// ---- preferences --------------------------------------------------------------------------------
+
+/** The settings record holding the person's choices; absent until they change one. */
+export const PREFERENCES_RECORD_ID = 'preferences';
+/** The idle times the app offers before locking by itself, in minutes; anything else read back is refused. */
+export const AUTO_LOCK_CHOICES_MINUTES: readonly number[] = [1, 5, 15, 60, 240];
+
+export interface Preferences {
+  readonly autoLockMinutes: number;
+}
+
+export const DEFAULT_PREFERENCES: Preferences = { autoLockMinutes: 15 };
+
+export function parsePreferences(value: unknown): Preferences | null {
+  const field = versionedFields(value, ['autoLockMinutes']);
+  if (field === null) return null;
+  const autoLockMinutes = field('autoLockMinutes');
+  return typeof autoLockMinutes === 'number' && AUTO_LOCK_CHOICES_MINUTES.includes(autoLockMinutes) ? { autoLockMinutes } : null;
+}
+
+export function sealPreferences(dataKey: CryptoKey, preferences: Preferences, random: Random): Promise<Uint8Array> {
+  return sealJsonRecord(dataKey, 'settings', PREFERENCES_RECORD_ID, { v: RECORD_FORMAT, autoLockMinutes: preferences.autoLockMinutes }, random);
+}
+
+export function openPreferences(dataKey: CryptoKey, sealed: Uint8Array): Promise<Preferences | null> {
+  return openParsed(dataKey, 'settings', PREFERENCES_RECORD_ID, sealed, parsePreferences);
+}
+
 // ---- conversation -------------------------------------------------------------------------------
 
 function encodePreview(preview: MessagePreview): unknown {

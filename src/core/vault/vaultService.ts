@@ -49,7 +49,20 @@ import { parseSealedRow, type VaultStorePort } from './storePort.ts';
 import { PassphraseThrottle } from './unlockThrottle.ts';
 import { timestampNow, VaultLockedError, type StoreResult, type VaultContext } from './vaultContext.ts';
 import { changePassphrase, createVault, encodeVaultHeader, parseVaultHeader, unlockVault, type VaultHeader } from './vaultHeader.ts';
-import { cleanName, MAX_DISPLAY_NAME_CHARS, openProfile, PROFILE_RECORD_ID, sealProfile, type StoredFileInfo } from './vaultRecords.ts';
+import {
+  cleanName,
+  DEFAULT_PREFERENCES,
+  MAX_DISPLAY_NAME_CHARS,
+  openPreferences,
+  openProfile,
+  parsePreferences,
+  PREFERENCES_RECORD_ID,
+  PROFILE_RECORD_ID,
+  sealPreferences,
+  sealProfile,
+  type Preferences,
+  type StoredFileInfo,
+} from './vaultRecords.ts';
 
 export interface VaultPorts {
   readonly argon2: Argon2idPort;
@@ -433,6 +446,26 @@ export class UnlockedVault {
   /** The 60-digit number both people read out to check each other's identity key. */
   safetyNumberFor(contact: Contact): Promise<string> {
     return this.read('show a safety number', () => safetyNumber(this.profile.identity.publicKeySpki, contact.publicKeySpki));
+  }
+
+  // ---- preferences --------------------------------------------------------------------------------
+
+  /** The person's choices; the defaults when none were saved, or when the record does not open. */
+  preferences(): Promise<Preferences> {
+    return this.read('read your preferences', async (ctx) => {
+      const row = parseSealedRow(await ctx.store.readRow('settings', PREFERENCES_RECORD_ID));
+      return (row === null ? null : await openPreferences(ctx.dataKey(), row.sealed)) ?? DEFAULT_PREFERENCES;
+    });
+  }
+
+  savePreferences(preferences: Preferences): Promise<StoreResult<Preferences>> {
+    return this.exclusive('save your preferences', async (ctx) => {
+      const checked = parsePreferences({ v: 1, ...preferences });
+      if (checked === null) return { ok: false, reason: 'invalid', detail: 'that automatic lock time is not one Parley offers' };
+      const sealed = await sealPreferences(ctx.dataKey(), checked, ctx.random);
+      const written = await ctx.store.write([{ type: 'put-row', store: 'settings', row: { id: PREFERENCES_RECORD_ID, sealed } }]);
+      return written.ok ? { ok: true, value: checked } : written;
+    });
   }
 
   // ---- passphrase, backup, storage ------------------------------------------------------------------
