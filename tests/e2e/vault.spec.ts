@@ -258,3 +258,86 @@ test('an exported backup restores the conversations in another browser', async (
   await expect(carol.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
   await expect(carol.getByRole('list', { name: 'Conversations' })).toContainText('carried over in the backup');
 });
+
+test('a long conversation opens at its latest messages and loads older ones on scrolling back', async ({ newPerson, parley }) => {
+  const { alice, bob } = await profileAndGuest(newPerson, parley.url);
+  const total = 70;
+  const label = (n: number): string => `line ${String(n).padStart(3, '0')}`;
+  for (let n = 1; n <= total; n++) await sendMessage(alice, label(n));
+  await expect(messages(bob).filter({ hasText: label(total) })).toBeVisible();
+  await untilStored(alice, total);
+
+  await alice.reload();
+  await unlock(alice);
+  await expect(messages(alice).filter({ hasText: label(total) })).toBeVisible();
+  // One page (50) is read at first: the oldest twenty are not even in the page yet.
+  await expect(messages(alice).filter({ hasText: label(total - 49) })).toHaveCount(1);
+  await expect(messages(alice).filter({ hasText: label(total - 50) })).toHaveCount(0);
+  await expect(messages(alice).filter({ hasText: label(1) })).toHaveCount(0);
+
+  await alice.getByRole('list', { name: 'Conversation' }).evaluate((list) => {
+    list.scrollTop = 0;
+  });
+  await expect(messages(alice).filter({ hasText: label(1) })).toHaveCount(1);
+  // Every line once, in order (textContent: lines scrolled out of view are not rendered, by design).
+  const texts = await alice.getByRole('list', { name: 'Conversation' }).locator('.text').allTextContents();
+  expect(texts).toEqual(Array.from({ length: total }, (_, index) => label(index + 1)));
+});
+
+test('a stored message altered on disk is shown as unreadable, never as text, and the rest still opens', async ({ newPerson, parley }) => {
+  const { alice } = await profileAndGuest(newPerson, parley.url);
+  await sendMessage(alice, 'this one will be altered');
+  await sendMessage(alice, 'this one stays intact');
+  await untilStored(alice, 2);
+  await alice.reload();
+  await expect(alice.getByRole('heading', { name: 'Unlock to keep this conversation' })).toBeVisible();
+  // Someone with the disk flips one bit of the first message's ciphertext.
+  await alice.evaluate(async (dbName) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const store = db.transaction('messages', 'readwrite').objectStore('messages');
+    await new Promise<void>((resolve, reject) => {
+      const cursor = store.openCursor();
+      cursor.onsuccess = () => {
+        const row = cursor.result;
+        if (row === null) return reject(new Error('no message row'));
+        const value = row.value as { sealed: Uint8Array };
+        value.sealed[value.sealed.length - 5] ^= 0x01;
+        row.update(value).onsuccess = () => resolve();
+      };
+      cursor.onerror = () => reject(cursor.error);
+    });
+    db.close();
+  }, VAULT_DB);
+  await unlock(alice);
+  await expect(messages(alice).filter({ hasText: 'this one stays intact' })).toBeVisible();
+  await expect(messages(alice).filter({ hasText: 'cannot be read' })).toHaveCount(1);
+  await expect(alice.getByText('this one will be altered')).toHaveCount(0);
+});
+
+test('a damaged or truncated backup is refused in plain words and nothing is imported', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  await createProfile(alice, parley.url, 'Alice');
+  const [download] = await Promise.all([alice.waitForEvent('download'), alice.getByRole('button', { name: 'Export backup' }).click()]);
+  const backup = await readFile(await download.path());
+  const flipped = Buffer.from(backup);
+  flipped[Math.floor(flipped.length / 2)] ^= 0x01;
+  const carol = await newPerson();
+  await carol.goto(parley.url);
+  await carol.getByText('Restore a backup').click();
+  for (const [name, bytes] of [
+    ['flipped.parley', flipped],
+    ['truncated.parley', backup.subarray(0, backup.length - 10)],
+    ['not-a-backup.parley', Buffer.from('hello, this is not a backup')],
+  ] as const) {
+    await carol.getByLabel('Backup file').setInputFiles({ name, mimeType: 'application/octet-stream', buffer: bytes });
+    await carol.getByLabel('Backup passphrase').fill(PASSPHRASE);
+    await carol.getByRole('button', { name: 'Import backup' }).click();
+    await expect(carol.getByRole('alert')).toContainText('Nothing was imported');
+    expect(recordCount(await dumpIndexedDb(carol), VAULT_DB), name).toBe(0);
+  }
+  await expect(carol.getByRole('button', { name: 'Create profile' })).toBeVisible();
+});
