@@ -21,7 +21,7 @@ export type RawRun = {
 };
 
 export type ParleyPhases = {
-  /** send() → 'offered': the sender's up-front SHA-256 of the whole file (and queueing). */
+  /** send() → 'offered': making the hasher and queueing (the digest now travels with the last chunk). */
   readonly hashMs: number;
   /** 'offered' → 'sending': the offer's trip, the receiver opening its hasher and sink, the accept's trip back. */
   readonly acceptMs: number;

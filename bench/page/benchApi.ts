@@ -88,8 +88,8 @@ export interface TransferTimeline {
 export interface PipelineCosts {
   readonly sizeBytes: number;
   readonly chunkBytes: number;
-  /** The sender's up-front SHA-256 (hash-wasm, 4 MiB reads through fileSource), as TransferManager.prepare does it. */
-  readonly hashUpFrontMs: number;
+  /** The sender's SHA-256 (hash-wasm) of every chunk as it is first sent, for the digest that ends the last chunk. */
+  readonly hashSentMs: number;
   /** fileSource.read of every chunk, one after another, as the sender loop reads them. */
   readonly readChunksMs: number;
   /** FrameSealer.seal of every chunk with its chunk header, one after another (AES-GCM, WebCrypto). */

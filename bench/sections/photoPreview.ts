@@ -116,7 +116,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         columns: ['step', 'ms', 'vs raw'],
         rows: [
           row('raw RTCDataChannel: last byte counted', rawMs),
-          row("Parley: sender's up-front SHA-256 done ('offered')", hashMs),
+          row("Parley: sender ready, offer sent ('offered')", hashMs),
           row("Parley: B's transfer 'done'", transferMs),
           row('Parley: checkRasterImage says image', verdictMs),
           row('Parley: first preview (<img> decoded)', previewMs),
@@ -124,7 +124,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       },
     ],
     notes: [
-      `Parley's phases (median ms): up-front SHA-256 ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': last IndexedDB part, parts read back into one Blob) ${finishMs.toFixed(0)}.`,
+      `Parley's phases (median ms): preparing the offer ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': last IndexedDB part, parts read back into one Blob) ${finishMs.toFixed(0)}.`,
       `After 'done', B does what the app does: checkRasterImage (sniff, then createImageBitmap: a full decode) and an <img> of the object URL, appended to the page and awaited with img.decode() (a second decode). Median check ${round(verdictMs - transferMs, 1)} ms, decode ${round(previewMs - verdictMs, 1)} ms.`,
       'The PNG is stored without compression (zlib level 0) so its size is predictable; a camera JPEG of the same size decodes to far more pixels.',
     ],

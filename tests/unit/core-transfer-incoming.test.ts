@@ -33,7 +33,6 @@ function offerFor(content: Uint8Array, chunkBytes = CHUNK, overrides: Partial<Tr
     name: 'data.bin',
     mimeType: 'application/octet-stream',
     sizeBytes: content.length,
-    sha256: sha256(content),
     chunkBytes,
     chunkCount: planChunks(content.length, chunkBytes).chunkCount,
     ...overrides,
@@ -46,12 +45,14 @@ function open(offer: TransferOffer, maxFileBytes = DEFAULT_MAX_FILE_BYTES): Inco
   return result.transfer;
 }
 
-/** The chunks a correct sender produces for `content`. */
-function chunksOf(offer: TransferOffer, content: Uint8Array): { header: ChunkHeader; data: Uint8Array }[] {
+/** The chunks a correct sender produces for `content`: the last one ends with the SHA-256 of `digestOf` (the content). */
+function chunksOf(offer: TransferOffer, content: Uint8Array, digestOf: Uint8Array = content): { header: ChunkHeader; data: Uint8Array }[] {
   const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
   return Array.from({ length: plan.chunkCount }, (_, index) => {
     const { startByte, endByte } = chunkRange(plan, index);
-    return { header: { id: offer.id, index, isLast: index === plan.chunkCount - 1 }, data: content.subarray(startByte, endByte) };
+    const isLast = index === plan.chunkCount - 1;
+    const bytes = content.subarray(startByte, endByte);
+    return { header: { id: offer.id, index, isLast }, data: isLast ? Buffer.concat([bytes, sha256(digestOf)]) : bytes };
   });
 }
 
@@ -62,8 +63,8 @@ function receive(transfer: IncomingTransfer, chunks: readonly { header: ChunkHea
   const verdicts = chunks.map(({ header, data }) => {
     const verdict = transfer.onChunk(header, data);
     if (verdict.kind === 'store') {
-      stored.set(data, verdict.offsetBytes);
-      storedBytes = verdict.offsetBytes + data.length;
+      stored.set(verdict.content, verdict.offsetBytes);
+      storedBytes = verdict.offsetBytes + verdict.content.length;
     }
     return verdict;
   });
@@ -190,12 +191,12 @@ describe('IncomingTransfer refuses hostile senders', () => {
     expect(transfer.receivedBytes).toBe(content.length);
   });
 
-  it('content that does not match the announced hash ends with hashMatches false', () => {
+  it('content that does not match the digest at its end ends with hashMatches false', () => {
     const offer = offerFor(content);
     const tampered = content.slice();
     tampered[CHUNK + 5] = (tampered[CHUNK + 5] ?? 0) ^ 1;
     const transfer = open(offer);
-    const { verdicts } = receive(transfer, chunksOf(offer, tampered));
+    const { verdicts } = receive(transfer, chunksOf(offer, tampered, content));
     const last = verdicts.at(-1);
     expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: false });
     expect(transfer.onChunk({ id: offer.id, index: 3, isLast: true }, new Uint8Array(100)).kind).toBe('reject');
@@ -266,5 +267,43 @@ describe('OfferGate', () => {
   it('throws for limits that are not positive integers', () => {
     expect(() => new OfferGate(new ManualClock(), { maxConcurrent: 0 })).toThrow();
     expect(() => new OfferGate(new ManualClock(), { maxOffersPerMinute: 1.5 })).toThrow();
+  });
+});
+
+describe('IncomingTransfer and the digest that ends the last chunk', () => {
+  const content = contentOf(2 * CHUNK + 100);
+
+  it('refuses a last chunk without its 32-byte digest, or with extra bytes after it, storing nothing of it', () => {
+    for (const trailerBytes of [0, 31, 33]) {
+      const offer = offerFor(content);
+      const transfer = open(offer);
+      const good = chunksOf(offer, content);
+      const last = good.at(-1);
+      if (last === undefined) throw new Error('no chunks');
+      const data = Buffer.concat([content.subarray(2 * CHUNK), new Uint8Array(trailerBytes)]);
+      const { verdicts } = receive(transfer, [...good.slice(0, -1), { header: last.header, data }]);
+      expect(verdicts.map((verdict) => verdict.kind)).toEqual(['store', 'store', 'reject']);
+      expect(transfer.receivedBytes).toBe(2 * CHUNK);
+    }
+  });
+
+  it('ends with hashMatches false when the digest is not the content’s, and never stores the digest as content', () => {
+    const offer = offerFor(content);
+    const transfer = open(offer);
+    const { verdicts, stored } = receive(transfer, chunksOf(offer, content, contentOf(7)));
+    const last = verdicts.at(-1);
+    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: false });
+    expect(last?.kind === 'store' && last.content.length).toBe(100);
+    expect(stored.length).toBe(content.length);
+  });
+
+  it('an empty file is one last chunk that is only the digest', () => {
+    const empty = new Uint8Array(0);
+    const offer = offerFor(empty);
+    const transfer = open(offer);
+    const { verdicts } = receive(transfer, chunksOf(offer, empty));
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]).toMatchObject({ kind: 'store', offsetBytes: 0, ack: 0, done: { hashMatches: true } });
+    expect(verdicts[0]?.kind === 'store' && verdicts[0].content.length).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import {
   type TransferChannel,
   type TransferView,
 } from '../../src/core/transfer/transferManager.ts';
-import type { ChunkHeader, TransferControl, TransferOffer } from '../../src/core/transfer/transferMessages.ts';
+import { DIGEST_TRAILER_BYTES, type ChunkHeader, type TransferControl, type TransferOffer } from '../../src/core/transfer/transferMessages.ts';
 
 const CHUNK = 64 * 1024;
 
@@ -228,7 +228,8 @@ describe('TransferManager between two honest endpoints', () => {
     const { a, connect, settle } = pair({
       windowBytes: 1024 * 1024,
       tap: (wire, from) => {
-        if (from === 'a' && wire.kind === 'chunk') sent += wire.data.length;
+        // File bytes only: the last chunk also carries the 32-byte digest, which is not part of the window.
+        if (from === 'a' && wire.kind === 'chunk') sent += wire.data.length - (wire.header.isLast ? DIGEST_TRAILER_BYTES : 0);
         if (from === 'b' && wire.kind === 'control' && wire.message.type === 'ack') acked = wire.message.receivedBytes;
         maxInFlight = Math.max(maxInFlight, sent - acked);
         return [wire];
@@ -413,7 +414,6 @@ describe('TransferManager cancels and refuses visibly', () => {
         name: `flood-${index}.bin`,
         mimeType: 'application/octet-stream',
         sizeBytes: 10 * CHUNK,
-        sha256: new Uint8Array(32),
         chunkBytes: CHUNK,
         chunkCount: 10,
       },
@@ -483,7 +483,7 @@ describe('TransferManager against awkward files and hostile peers', () => {
     const id = Buffer.from(new Uint8Array(16).fill(3)).toString('base64url');
     b.manager.onControl({
       type: 'offer',
-      offer: { id, name: 'flood.bin', mimeType: 'application/octet-stream', sizeBytes, sha256: new Uint8Array(32), chunkBytes: CHUNK, chunkCount: sizeBytes / CHUNK },
+      offer: { id, name: 'flood.bin', mimeType: 'application/octet-stream', sizeBytes, chunkBytes: CHUNK, chunkCount: sizeBytes / CHUNK },
     });
     await settle();
     const chunk = new Uint8Array(CHUNK);

@@ -28,7 +28,6 @@ function offer(overrides: Partial<TransferOffer> = {}): TransferOffer {
     name: 'holiday photo.jpg',
     mimeType: 'image/jpeg',
     sizeBytes,
-    sha256: random.bytes(32),
     chunkBytes,
     chunkCount: planChunks(sizeBytes, chunkBytes).chunkCount,
     ...overrides,
@@ -37,7 +36,7 @@ function offer(overrides: Partial<TransferOffer> = {}): TransferOffer {
 
 /** The wire form of an offer as a plain object, for building hostile variants. */
 function offerJson(o: TransferOffer = offer()): Record<string, unknown> {
-  return { type: 'offer', id: o.id, name: o.name, mimeType: o.mimeType, sizeBytes: o.sizeBytes, sha256: bytesToBase64url(o.sha256), chunkBytes: o.chunkBytes, chunkCount: o.chunkCount };
+  return { type: 'offer', id: o.id, name: o.name, mimeType: o.mimeType, sizeBytes: o.sizeBytes, chunkBytes: o.chunkBytes, chunkCount: o.chunkCount };
 }
 
 const parseJson = (value: unknown): ReturnType<typeof parseTransferControl> => parseTransferControl(utf8(JSON.stringify(value)));
@@ -63,7 +62,7 @@ describe('transfer control codecs', () => {
     for (const message of messages) expect(roundTrip(message)).toEqual(message);
   });
 
-  it('encode the hash as base64url in UTF-8 JSON', () => {
+  it('encode an offer as flat UTF-8 JSON', () => {
     const o = offer();
     const text = new TextDecoder().decode(encodeTransferControl({ type: 'offer', offer: o }));
     expect(JSON.parse(text)).toEqual(offerJson(o));
@@ -169,10 +168,8 @@ describe('transfer control parser refuses', () => {
     expect(parseJson(offerJson(huge)).ok).toBe(true);
   });
 
-  it('hashes that are not 32 bytes of canonical base64url', () => {
-    for (const sha256 of ['', bytesToBase64url(new Uint8Array(31)), bytesToBase64url(new Uint8Array(33)), `${bytesToBase64url(new Uint8Array(32))}=`, 'A'.repeat(42) + 'B']) {
-      refused({ ...offerJson(), sha256 });
-    }
+  it('an offer that still carries a hash (the digest travels at the end, §7.4)', () => {
+    refused({ ...offerJson(), sha256: bytesToBase64url(new Uint8Array(32)) });
   });
 
   it('chunk sizes out of range and chunk counts the size does not imply', () => {
@@ -267,10 +264,10 @@ describe('transfer ids and offers', () => {
 
   it('isSameOffer notices any changed field', () => {
     const o = offer();
-    expect(isSameOffer(o, { ...o, sha256: o.sha256.slice() })).toBe(true);
-    const changed: Partial<TransferOffer>[] = [{ id: id() }, { name: 'other.jpg' }, { mimeType: 'image/png' }, { sha256: random.bytes(32) }];
+    expect(isSameOffer(o, { ...o })).toBe(true);
+    const changed: Partial<TransferOffer>[] = [{ id: id() }, { name: 'other.jpg' }, { mimeType: 'image/png' }];
     for (const change of changed) expect(isSameOffer(o, { ...o, ...change })).toBe(false);
     const bigger = offer({ sizeBytes: o.sizeBytes + DEFAULT_CHUNK_BYTES });
-    expect(isSameOffer(o, { ...bigger, id: o.id, sha256: o.sha256, name: o.name })).toBe(false);
+    expect(isSameOffer(o, { ...bigger, id: o.id, name: o.name })).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
-/** The receiver's check of one transfer: every chunk against the offer, acknowledgements, and the final hash. */
+/** The receiver's check of one transfer: every chunk against the offer, acknowledgements, and the trailing hash. */
 import { assertNever } from '../assertNever.ts';
 import { bytesEqual } from '../encoding.ts';
 import { chunkIndexAtOffset, chunkRange, isLastChunk, planChunks, type ChunkPlan } from './chunkPlan.ts';
 import { ACK_EVERY_BYTES } from './transferLimits.ts';
-import { offerProblem, type CancelReason, type ChunkHeader, type TransferOffer } from './transferMessages.ts';
+import { DIGEST_TRAILER_BYTES, offerProblem, type CancelReason, type ChunkHeader, type TransferOffer } from './transferMessages.ts';
 
 /** Streaming SHA-256, supplied by the platform: WebCrypto only digests whole buffers. */
 export interface IncrementalHasher {
@@ -14,11 +14,13 @@ export interface IncrementalHasher {
 export type ChunkVerdict =
   | {
       readonly kind: 'store';
-      /** Where `data` goes in the file. */
+      /** The file's bytes in this chunk: all of its data, except the last chunk's trailing digest. */
+      readonly content: Uint8Array;
+      /** Where `content` goes in the file. */
       readonly offsetBytes: number;
       /** Cumulative bytes to acknowledge now (a multiple of ACK_EVERY_BYTES was crossed, or this is the last chunk), else null. */
       readonly ack: number | null;
-      /** Set on the last chunk: whether the content's SHA-256 equals the announced one. */
+      /** Set on the last chunk: whether the content's SHA-256 equals the digest the sender appended to it. */
       readonly done: null | { readonly hashMatches: boolean };
     }
   | { readonly kind: 'reject'; readonly reason: string };
@@ -89,14 +91,15 @@ export class IncomingTransfer {
       return { kind: 'reject', reason: problem };
     }
     const { startByte, endByte } = chunkRange(this.plan, header.index);
-    this.hasher.update(data);
+    const content = data.subarray(0, endByte - startByte);
+    this.hasher.update(content);
     this.received = endByte;
     this.nextIndex += 1;
     const crossedAckPoint = Math.floor(endByte / ACK_EVERY_BYTES) > Math.floor(startByte / ACK_EVERY_BYTES);
-    if (!header.isLast) return { kind: 'store', offsetBytes: startByte, ack: crossedAckPoint ? endByte : null, done: null };
+    if (!header.isLast) return { kind: 'store', content, offsetBytes: startByte, ack: crossedAckPoint ? endByte : null, done: null };
     this.state = 'done';
-    const hashMatches = bytesEqual(this.hasher.digest(), this.offer.sha256);
-    return { kind: 'store', offsetBytes: startByte, ack: endByte, done: { hashMatches } };
+    const hashMatches = bytesEqual(this.hasher.digest(), data.subarray(endByte - startByte));
+    return { kind: 'store', content, offsetBytes: startByte, ack: endByte, done: { hashMatches } };
   }
 
   private chunkProblem(header: ChunkHeader, data: Uint8Array): string | null {
@@ -114,7 +117,9 @@ export class IncomingTransfer {
     if (header.index !== this.nextIndex) return `chunk ${header.index} arrived, ${this.nextIndex} expected`;
     if (header.isLast !== isLastChunk(this.plan, header.index)) return header.isLast ? 'last flag before the last chunk' : 'last chunk without its flag';
     const { startByte, endByte } = chunkRange(this.plan, header.index);
-    if (data.length !== endByte - startByte) return `chunk of ${data.length} bytes, ${endByte - startByte} planned`;
+    // The last chunk carries the content's digest after its bytes.
+    const plannedBytes = endByte - startByte + (header.isLast ? DIGEST_TRAILER_BYTES : 0);
+    if (data.length !== plannedBytes) return `chunk of ${data.length} bytes, ${plannedBytes} planned`;
     return null;
   }
 }

@@ -1,10 +1,11 @@
 /**
  * Runs every file transfer of one room: queues outgoing files and streams them chunk by chunk under
- * backpressure and an acknowledgement window, receives incoming ones into a sink while checking every
- * chunk against the announcement and the SHA-256 at the end, and survives a dropped connection by
- * resuming from what the receiver holds. `F` is the platform's handle of a finished received file.
+ * backpressure and an acknowledgement window, hashing them on the way and appending the SHA-256 to the last
+ * chunk; receives incoming ones into a sink while checking every chunk against the announcement and the
+ * content against that digest, and survives a dropped connection by resuming from what the receiver holds. `F` is the platform's handle of a finished received file.
  */
 import { assertNever } from '../assertNever.ts';
+import { concatBytes } from '../encoding.ts';
 import type { Clock, Random } from '../ports.ts';
 import { chunkRange, isLastChunk, planChunks } from './chunkPlan.ts';
 import { ChunkReader } from './chunkReader.ts';
@@ -80,7 +81,6 @@ export interface TransferView<F> {
   readonly file: F | null;
 }
 
-const HASH_READ_BYTES = 4 * 1024 * 1024;
 /**
  * An honest sender never has more than its window unacknowledged, and we acknowledge only what is stored;
  * more than this waiting to be stored means a sender ignoring the window to make us hold its data in memory.
@@ -101,8 +101,13 @@ interface Outgoing {
   readonly direction: 'outgoing';
   readonly id: string;
   readonly source: FileSource;
-  /** Known once the file is hashed. */
+  /** Known once the hasher is ready. */
   offer: TransferOffer | null;
+  /** Hashes the content as it is first sent, in order; resent chunks were hashed already. */
+  hasher: IncrementalHasher | null;
+  hashedBytes: number;
+  /** The content's SHA-256, once the last chunk was read; a resent last chunk carries the same one. */
+  digest: Uint8Array | null;
   state: TransferState;
   window: OutgoingWindow | null;
   resentBytes: number;
@@ -176,6 +181,9 @@ export class TransferManager<F> {
       id: newTransferId(this.platform.random),
       source,
       offer: null,
+      hasher: null,
+      hashedBytes: 0,
+      digest: null,
       state: { kind: 'preparing' },
       window: null,
       resentBytes: 0,
@@ -204,21 +212,8 @@ export class TransferManager<F> {
 
   private async prepare(entry: Outgoing): Promise<void> {
     const { source } = entry;
-    let sha256: Uint8Array;
     try {
-      const hasher = await this.platform.createHasher();
-      const readBlock = (start: number): Promise<Uint8Array> => source.read(start, Math.min(source.sizeBytes, start + HASH_READ_BYTES));
-      // Each block is read while the one before it is hashed.
-      let next = source.sizeBytes > 0 ? readBlock(0) : null;
-      for (let start = 0; next !== null; start += HASH_READ_BYTES) {
-        const bytes = await next;
-        next = start + HASH_READ_BYTES < source.sizeBytes ? readBlock(start + HASH_READ_BYTES) : null;
-        // Awaited on the next turn; until then (or if the transfer ends first) its failure is not unhandled.
-        next?.catch(() => {});
-        hasher.update(bytes);
-        if (isFinal(entry.state)) return;
-      }
-      sha256 = hasher.digest();
+      entry.hasher = await this.platform.createHasher();
     } catch {
       this.finish(entry, { kind: 'failed', reason: 'read-failed' });
       return;
@@ -231,7 +226,6 @@ export class TransferManager<F> {
       name: announceableName(source.name),
       mimeType: announceableMimeType(source.mimeType),
       sizeBytes: source.sizeBytes,
-      sha256,
       chunkBytes: plan.chunkBytes,
       chunkCount: plan.chunkCount,
     };
@@ -296,10 +290,11 @@ export class TransferManager<F> {
         await channel.writable();
         if (!stillMine()) return;
         const { startByte, endByte } = chunkRange(plan, index);
-        const data = await reader.read(startByte, endByte);
+        const isLast = isLastChunk(plan, index);
+        const data = this.withDigest(entry, startByte, await reader.read(startByte, endByte), isLast);
         if (!stillMine()) return;
         window.markSent(index);
-        inSeal.push(channel.sendChunk({ id: entry.id, index, isLast: isLastChunk(plan, index) }, data));
+        inSeal.push(channel.sendChunk({ id: entry.id, index, isLast }, data));
         if (inSeal.length >= MAX_CHUNKS_IN_SEAL) await inSeal.shift();
       }
       await Promise.all(inSeal);
@@ -311,6 +306,24 @@ export class TransferManager<F> {
       return;
     }
     if (stillMine()) this.setState(entry, { kind: 'verifying' });
+  }
+
+  /**
+   * Hashes a chunk read for the first time (chunks go out in order, so that is exactly when it starts where the
+   * hash stands), and appends the content's digest to the last one. A resent chunk was hashed already.
+   */
+  private withDigest(entry: Outgoing, startByte: number, content: Uint8Array, isLast: boolean): Uint8Array {
+    const hasher = entry.hasher;
+    if (hasher === null) throw new Error('no hasher for an outgoing transfer');
+    if (startByte === entry.hashedBytes && entry.digest === null) {
+      hasher.update(content);
+      entry.hashedBytes += content.length;
+    } else if (startByte > entry.hashedBytes) {
+      throw new Error(`chunk at ${startByte} read before the bytes from ${entry.hashedBytes} were hashed`);
+    }
+    if (!isLast) return content;
+    entry.digest ??= hasher.digest();
+    return concatBytes(content, entry.digest);
   }
 
   // ---- from the peer -------------------------------------------------------------------------------
@@ -502,7 +515,7 @@ export class TransferManager<F> {
       return;
     }
     try {
-      await entry.sink.append(data);
+      await entry.sink.append(verdict.content);
     } catch {
       this.fail(entry, 'storage-failed');
       return;

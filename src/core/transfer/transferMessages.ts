@@ -1,12 +1,18 @@
 /** Transfer control messages (offer, accept, ack, cancel, complete) and the binary chunk header, with strict codecs. */
 import { assertNever } from '../assertNever.ts';
-import { base64urlToBytes, bytesEqual, bytesToBase64url, parseJsonBytes, utf8 } from '../encoding.ts';
+import { base64urlToBytes, bytesToBase64url, parseJsonBytes, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 import { planChunks } from './chunkPlan.ts';
 import { hasUnsafeNameChar, safeFileName } from './fileName.ts';
 import { MAX_CHUNK_BYTES, MAX_MIME_CHARS, MAX_NAME_CHARS, MIN_CHUNK_BYTES, TRANSFER_ID_BYTES } from './transferLimits.ts';
 
 export const SHA256_BYTES = 32;
+/**
+ * The last chunk's data is the file's last bytes followed by the SHA-256 of the whole content, sealed with it.
+ * Sent at the end instead of in the offer, so the first chunk leaves at once instead of after a whole extra
+ * pass over the file, and the file is read once (§7.4).
+ */
+export const DIGEST_TRAILER_BYTES = SHA256_BYTES;
 /** Generous for the largest legitimate offer (a 255-character name written entirely as \u escapes is 1 530 bytes). */
 export const MAX_CONTROL_BYTES = 4096;
 /** Chunk indices travel as u32, so a plan may have at most 2^32 chunks. */
@@ -18,8 +24,6 @@ export interface TransferOffer {
   readonly name: string;
   readonly mimeType: string;
   readonly sizeBytes: number;
-  /** SHA-256 of the whole content, SHA256_BYTES long. */
-  readonly sha256: Uint8Array;
   readonly chunkBytes: number;
   readonly chunkCount: number;
 }
@@ -107,7 +111,6 @@ export function offerProblem(offer: TransferOffer): string | null {
   if (hasUnsafeNameChar(offer.name)) return 'name contains control, separator, bidi or lone surrogate characters';
   if (offer.mimeType.length > MAX_MIME_CHARS || !MIME_PATTERN.test(offer.mimeType)) return 'MIME type is not a short type/subtype';
   if (!isByteCount(offer.sizeBytes)) return 'size is not a safe non-negative integer';
-  if (offer.sha256.length !== SHA256_BYTES) return `sha256 is not ${SHA256_BYTES} bytes`;
   if (!Number.isSafeInteger(offer.chunkBytes) || offer.chunkBytes < MIN_CHUNK_BYTES || offer.chunkBytes > MAX_CHUNK_BYTES) {
     return `chunk size is outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES}`;
   }
@@ -129,7 +132,7 @@ export function announceableMimeType(mimeType: string): string {
   return mimeType.length <= MAX_MIME_CHARS && MIME_PATTERN.test(mimeType) ? mimeType : 'application/octet-stream';
 }
 
-/** True if a re-offer announces the same content as the offer being resumed (same id, name, type, size, hash, chunking). */
+/** True if a re-offer announces the same content as the offer being resumed (same id, name, type, size, chunking). */
 export function isSameOffer(a: TransferOffer, b: TransferOffer): boolean {
   return (
     a.id === b.id &&
@@ -137,8 +140,7 @@ export function isSameOffer(a: TransferOffer, b: TransferOffer): boolean {
     a.mimeType === b.mimeType &&
     a.sizeBytes === b.sizeBytes &&
     a.chunkBytes === b.chunkBytes &&
-    a.chunkCount === b.chunkCount &&
-    bytesEqual(a.sha256, b.sha256)
+    a.chunkCount === b.chunkCount
   );
 }
 
@@ -152,7 +154,6 @@ function toWire(message: TransferControl): Record<string, unknown> {
         name: offer.name,
         mimeType: offer.mimeType,
         sizeBytes: offer.sizeBytes,
-        sha256: bytesToBase64url(offer.sha256),
         chunkBytes: offer.chunkBytes,
         chunkCount: offer.chunkCount,
       };
@@ -179,19 +180,17 @@ export function encodeTransferControl(message: TransferControl): Uint8Array {
 }
 
 function parseOffer(obj: Record<string, unknown>): TransferControlParseResult {
-  if (!hasExactKeys(obj, ['type', 'id', 'name', 'mimeType', 'sizeBytes', 'sha256', 'chunkBytes', 'chunkCount'])) {
+  if (!hasExactKeys(obj, ['type', 'id', 'name', 'mimeType', 'sizeBytes', 'chunkBytes', 'chunkCount'])) {
     return { ok: false, reason: 'offer has missing or extra keys' };
   }
-  const { id, name, mimeType, sizeBytes, sha256, chunkBytes, chunkCount } = obj;
-  if (typeof id !== 'string' || typeof name !== 'string' || typeof mimeType !== 'string' || typeof sha256 !== 'string') {
-    return { ok: false, reason: 'offer has a non-string id, name, MIME type or hash' };
+  const { id, name, mimeType, sizeBytes, chunkBytes, chunkCount } = obj;
+  if (typeof id !== 'string' || typeof name !== 'string' || typeof mimeType !== 'string') {
+    return { ok: false, reason: 'offer has a non-string id, name or MIME type' };
   }
   if (typeof sizeBytes !== 'number' || typeof chunkBytes !== 'number' || typeof chunkCount !== 'number') {
     return { ok: false, reason: 'offer has a non-number size, chunk size or chunk count' };
   }
-  const hash = base64urlToBytes(sha256);
-  if (hash === null) return { ok: false, reason: 'sha256 is not canonical base64url' };
-  const offer: TransferOffer = { id, name, mimeType, sizeBytes, sha256: hash, chunkBytes, chunkCount };
+  const offer: TransferOffer = { id, name, mimeType, sizeBytes, chunkBytes, chunkCount };
   const problem = offerProblem(offer);
   if (problem !== null) return { ok: false, reason: problem };
   return { ok: true, message: { type: 'offer', offer } };
