@@ -33,6 +33,7 @@ export class RoomHistory {
   private receipts: { messageId: string; atMs: number }[] = [];
   private seen = false;
   private cancelFlush: (() => void) | null = null;
+  private titled: boolean;
 
   private constructor(
     private readonly vault: UnlockedVault,
@@ -42,6 +43,7 @@ export class RoomHistory {
     private readonly onProblem: (text: string) => void,
   ) {
     this.contactNow = contact;
+    this.titled = conversation.title !== '';
   }
 
   /** The room's conversation (made on first visit) and the contact last seen in it. */
@@ -86,7 +88,13 @@ export class RoomHistory {
       this.conversation.id,
       peer.kind === 'guest' ? { kind: 'guest' } : { kind: 'profile', displayName: peer.displayName, publicKeySpki: peer.publicKeySpki },
     );
-    if (observed.ok && observed.value.kind !== 'guest') this.contactNow = observed.value.contact;
+    if (observed.ok && observed.value.kind !== 'guest') {
+      const contact = observed.value.contact;
+      this.contactNow = contact;
+      // An untitled room is listed under the name of the first person met in it; later arrivals never rename it.
+      if (!this.titled) void this.queue(() => this.vault.renameConversation(this.conversation.id, contact.displayName));
+      this.titled = true;
+    }
     return observed;
   }
 

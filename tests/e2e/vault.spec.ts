@@ -218,6 +218,13 @@ test('a contact who comes back with a different identity key is held, with a war
   await alice.getByRole('button', { name: 'Accept the new key and continue' }).click();
   await expect(statusOf(alice)).toContainText('Secure');
   await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toBeVisible();
+
+  // The room is listed under the name of the first person met in it, with the newest message.
+  await toLanding(alice);
+  const listed = alice.getByRole('list', { name: 'Conversations' }).getByRole('listitem');
+  await expect(listed).toHaveCount(1);
+  await expect(listed.getByRole('link', { name: 'Bob' })).toBeVisible();
+  await expect(listed).toContainText('trust me, it is Bob');
 });
 
 test('Lock hides the conversations; the idle lock does it by itself', async ({ newPerson, parley }) => {

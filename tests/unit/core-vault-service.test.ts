@@ -358,3 +358,26 @@ describe('preferences', () => {
     expect(await again.preferences()).toEqual({ autoLockMinutes: 60 });
   });
 });
+
+describe('change notices', () => {
+  it('tell listeners after each write, not after reads, until they unsubscribe', async () => {
+    const { unlocked } = await unlockedFixture();
+    let heard = 0;
+    const stop = unlocked.onChange(() => {
+      heard += 1;
+    });
+    const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+    await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: 'hello' });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const afterWrites = heard;
+    expect(afterWrites).toBeGreaterThanOrEqual(2);
+    await unlocked.conversations();
+    await unlocked.latestMessages(conversation.id, 10);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toBe(afterWrites);
+    stop();
+    await unlocked.markRead(conversation.id);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toBe(afterWrites);
+  });
+});

@@ -280,6 +280,7 @@ export class UnlockedVault {
   private currentProfile: Profile | null;
   private readonly queue = new SerialQueue();
   private readonly ctx: VaultContext;
+  private readonly changed = new Set<() => void>();
 
   /** Made by Vault.create, Vault.unlock and Vault.importBackup. */
   constructor(
@@ -335,7 +336,16 @@ export class UnlockedVault {
   }
 
   private exclusive<T>(operation: string, task: (ctx: VaultContext) => Promise<T>): Promise<T> {
-    return this.queue.run(() => task(this.context(operation)));
+    const done = this.queue.run(() => task(this.context(operation)));
+    // Every write goes through here; whoever shows what is stored hears of it once the write is done.
+    void done.then(() => this.changed.forEach((listener) => listener()), () => {});
+    return done;
+  }
+
+  /** Calls `listener` after each write (a message kept, a conversation deleted …); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.changed.add(listener);
+    return () => this.changed.delete(listener);
   }
 
   // ---- conversations and messages -----------------------------------------------------------------
