@@ -23,6 +23,9 @@ export interface ProfilePlatform {
 }
 
 
+/** How long locking waits for rooms to write what they were keeping before the keys go regardless. */
+const LOCK_FLUSH_LIMIT_MS = 1000;
+
 export class ProfileState {
   view = $state<ProfileView>({ kind: 'checking' });
   /** What went wrong with the last action, in words; null when it went well. */
@@ -34,6 +37,7 @@ export class ProfileState {
   retryAtMs = $state(0);
   autoLockMinutes = $state<number>(DEFAULT_PREFERENCES.autoLockMinutes);
   private stopIdle: () => void = () => {};
+  private readonly beforeLock = new Set<() => Promise<void>>();
 
   constructor(private readonly platform: ProfilePlatform) {}
 
@@ -106,16 +110,28 @@ export class ProfileState {
     });
   }
 
-  /** Drops the vault's keys and hides every conversation; `why` is shown when it was not the person's own click. */
+  /**
+   * Hides every conversation at once and drops the vault's keys as soon as what the rooms were still keeping is
+   * written (a second at most); `why` is shown when it was not the person's own click.
+   */
   lock(why: string | null = null): void {
     this.stopIdle();
     this.stopIdle = () => {};
     const vault = this.unlocked;
     if (vault === null) return;
-    vault.lock();
+    // Asked before the view changes: the rooms that registered these are about to close.
+    const pending = [...this.beforeLock].map((hook) => hook().catch(() => {}));
     this.view = { kind: 'locked' };
     this.problem = null;
     this.notice = why;
+    const deadline = new Promise<void>((resolve) => this.platform.clock.setTimer(LOCK_FLUSH_LIMIT_MS, resolve));
+    void Promise.race([Promise.all(pending), deadline]).then(() => vault.lock());
+  }
+
+  /** Work to finish with the keys before they are dropped (a room writing its last moment of chat). */
+  onBeforeLock(hook: () => Promise<void>): () => void {
+    this.beforeLock.add(hook);
+    return () => this.beforeLock.delete(hook);
   }
 
   setAutoLock(minutes: number): void {

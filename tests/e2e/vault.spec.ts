@@ -212,12 +212,16 @@ test('a contact who comes back with a different identity key is held, with a war
   await expect(statusOf(impostor)).toContainText('Secure');
   await sendMessage(impostor, 'trust me, it is Bob');
   await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toHaveCount(0);
+  // Not shown, so not delivered: the newcomer gets no receipt while held.
+  const pending = messages(impostor).filter({ hasText: 'trust me, it is Bob' });
+  await expect(pending).toContainText('Sending');
   await expect(alice.getByLabel('Safety number')).not.toHaveText(aliceNumber);
   await expect(alice.locator('.peer')).toContainText('Not verified');
 
   await alice.getByRole('button', { name: 'Accept the new key and continue' }).click();
   await expect(statusOf(alice)).toContainText('Secure');
   await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toBeVisible();
+  await expect(pending).toContainText('Delivered');
 
   // The room is listed under the name of the first person met in it, with the newest message.
   await toLanding(alice);
@@ -349,4 +353,15 @@ test('a damaged or truncated backup is refused in plain words and nothing is imp
     expect(recordCount(await dumpIndexedDb(carol), VAULT_DB), name).toBe(0);
   }
   await expect(carol.getByRole('button', { name: 'Create profile' })).toBeVisible();
+});
+
+test('what was said just before locking is kept', async ({ newPerson, parley }) => {
+  const { alice, bob } = await profileAndGuest(newPerson, parley.url);
+  await sendMessage(bob, 'said a moment before the lock');
+  await expect(messages(alice).filter({ hasText: 'said a moment before the lock' })).toBeVisible();
+  // At once: the chat is still being gathered for its batched write when the keys are asked to go.
+  await alice.getByRole('button', { name: 'Lock', exact: true }).click();
+  await expect(alice.getByRole('heading', { name: 'Unlock to keep this conversation' })).toBeVisible();
+  await unlock(alice);
+  await expect(messages(alice).filter({ hasText: 'said a moment before the lock' })).toHaveCount(1);
 });

@@ -1064,8 +1064,9 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     await world.settle();
     expect(chats(alice)).toEqual([]);
     expect(alice.transfers.controls).toEqual([]);
-    // Alice's side sent only the automatic receipt for Bob's chat (see PROTOCOL.md): no chat, no transfer.
-    expect(alicePeer.sent.slice(sentBefore).map((frame) => frame[1])).toEqual([FrameType.receipt]);
+    // Alice's side sent nothing at all: no chat, no transfer, and no receipt for a chat nobody has seen.
+    expect(alicePeer.sent.slice(sentBefore)).toEqual([]);
+    expect(receipts(bob)).toEqual([]);
     // Waiting for the user is not a stalled connection.
     await world.advance(60_000);
     expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
@@ -1093,6 +1094,9 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
       { type: 'chat', id: first.id, text: 'first', receivedAtMs: arrivedAtMs },
       { type: 'chat', id: second.id, text: 'second', receivedAtMs: arrivedAtMs },
     ]);
+    // Shown now, so delivered now: Bob hears of both only after Alice accepted him.
+    await world.settle();
+    expect(receipts(bob).map((event) => event.type === 'receipt' && event.id)).toEqual([first.id, second.id]);
     await expectChatWorks(world, alice, bob, 'welcome back');
     // Only once: a second call finds nobody held.
     expect(alice.session.admitPeer(status.peer)).toBe(false);

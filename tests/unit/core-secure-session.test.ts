@@ -98,13 +98,17 @@ function createLink(options: LinkOptions = {}): Link {
     const defaults = side === 'initiator'
       ? { keyPair: alicePair, localFingerprint: FINGERPRINT_A, remoteFingerprint: FINGERPRINT_B }
       : { keyPair: bobPair, localFingerprint: FINGERPRINT_B, remoteFingerprint: FINGERPRINT_A };
-    const session = new SecureSession({
+    const session: SecureSession = new SecureSession({
       role: side,
       authKey: room.authKey,
       ...defaults,
       ...overrides,
       random: systemRandom,
-      onEvent: (event) => events.push(event),
+      // As RoomSession does: a chat delivered to the person is acknowledged with a receipt.
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type === 'chat') session.sendReceipt(event.id);
+      },
       send: (frame) => {
         sent.push(frame.slice());
         if (heldSides.has(side)) {

@@ -149,7 +149,7 @@ export class RoomSession {
     for (const { event, receivedAtMs } of heldBack) {
       // The app may stop the room while handling one of them; the rest then has nowhere to go.
       if (this.attempt !== attempt) break;
-      this.deliver(event, receivedAtMs);
+      this.deliver(attempt, event, receivedAtMs);
     }
     return true;
   }
@@ -476,7 +476,7 @@ export class RoomSession {
       case 'transfer-chunk': {
         const receivedAtMs = this.options.platform.clock.nowMs();
         if (attempt.heldBack === null) {
-          this.deliver(event, receivedAtMs);
+          this.deliver(attempt, event, receivedAtMs);
         } else if (attempt.heldBack.length < MAX_HELD_BACK_EVENTS) {
           attempt.heldBack.push({ event, receivedAtMs });
         } else {
@@ -517,7 +517,7 @@ export class RoomSession {
     }
   }
 
-  private deliver(event: PeerEvent, receivedAtMs: number): void {
+  private deliver(attempt: PeerAttempt, event: PeerEvent, receivedAtMs: number): void {
     switch (event.type) {
       case 'transfer-control':
         this.options.transfers?.onControl(event.message);
@@ -527,6 +527,8 @@ export class RoomSession {
         return;
       case 'chat':
         this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs });
+        // Only now, shown to the person, is it delivered: a held peer gets no receipt for what waits unseen.
+        attempt.session?.sendReceipt(event.id);
         return;
       case 'receipt':
         this.options.onEvent({ type: 'receipt', id: event.id });

@@ -107,6 +107,12 @@ export class SecureSession {
     return id;
   }
 
+  /** Tells the peer that its chat `id` was delivered to the person here. */
+  sendReceipt(id: string): void {
+    if (this.state.kind !== 'secure') return;
+    this.enqueueSealed({ type: 'receipt', id });
+  }
+
   /** Ends the session without an error (the peer left or the user closed the room). */
   end(): void {
     this.state = { kind: 'ended' };
@@ -322,8 +328,9 @@ export class SecureSession {
     const message = parsed.message;
     switch (message.type) {
       case 'chat':
+        // No receipt here: "delivered" must mean shown, and whether it is shown is the room's decision
+        // (a held peer's chat waits unseen). The room calls sendReceipt when it delivers the message.
         this.options.onEvent({ type: 'chat', id: message.id, text: message.text });
-        this.enqueueSealed({ type: 'receipt', id: message.id });
         return;
       case 'receipt':
         this.options.onEvent({ type: 'receipt', id: message.id });
