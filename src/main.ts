@@ -12,7 +12,7 @@ import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { createSha256 } from './adapters/transfer/sha256.ts';
-import { openBrowserVault } from './adapters/vault/browserVault.ts';
+import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 
 async function main(target: HTMLElement): Promise<void> {
@@ -52,7 +52,7 @@ async function main(target: HTMLElement): Promise<void> {
     fileSource,
     checkImage: checkRasterImage,
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
-    profile: { vault: await openBrowserVault(), clock: systemClock, activity: window },
+    profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
   };
   mount(App, { target, props: { platform } });
 }

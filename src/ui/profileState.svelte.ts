@@ -20,6 +20,11 @@ export interface ProfilePlatform {
   readonly clock: Clock;
   /** Where the person's activity is heard (the window), for the idle lock. */
   readonly activity: EventTarget;
+  /**
+   * Claims the profile for this tab, taking it from any other tab of this browser; `onTaken` runs if another tab
+   * claims it later. Returns the release. One unlocked tab at a time means one writer of the vault.
+   */
+  readonly claimProfile: (onTaken: () => void) => () => void;
 }
 
 
@@ -38,6 +43,7 @@ export class ProfileState {
   autoLockMinutes = $state<number>(DEFAULT_PREFERENCES.autoLockMinutes);
   private stopIdle: () => void = () => {};
   private readonly beforeLock = new Set<() => Promise<void>>();
+  private releaseClaim: () => void = () => {};
 
   constructor(private readonly platform: ProfilePlatform) {}
 
@@ -117,6 +123,8 @@ export class ProfileState {
   lock(why: string | null = null): void {
     this.stopIdle();
     this.stopIdle = () => {};
+    this.releaseClaim();
+    this.releaseClaim = () => {};
     const vault = this.unlocked;
     if (vault === null) return;
     // Asked before the view changes: the rooms that registered these are about to close.
@@ -216,6 +224,10 @@ export class ProfileState {
   private opened(vault: UnlockedVault): void {
     this.view = { kind: 'unlocked', vault };
     this.notice = null;
+    this.releaseClaim();
+    this.releaseClaim = this.platform.claimProfile(() => {
+      if (this.unlocked === vault) this.lock('Your profile was unlocked in another tab, so it was locked here. Unlock it here to continue in this tab.');
+    });
     this.autoLockMinutes = DEFAULT_PREFERENCES.autoLockMinutes;
     this.watch();
     // The saved choice arrives a moment later; until then the default (15 min) is in force, never longer.

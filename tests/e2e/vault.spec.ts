@@ -365,3 +365,18 @@ test('what was said just before locking is kept', async ({ newPerson, parley }) 
   await unlock(alice);
   await expect(messages(alice).filter({ hasText: 'said a moment before the lock' })).toHaveCount(1);
 });
+
+test('unlocking in a second tab locks the first: one tab writes the vault at a time', async ({ newPerson, parley }) => {
+  const first = await newPerson();
+  await createProfile(first, parley.url, 'Alice');
+  const second = await first.context().newPage();
+  await second.goto(parley.url);
+  await unlock(second);
+  await expect(second.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
+  await expect(first.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+  await expect(first.getByRole('status').filter({ hasText: 'unlocked in another tab' })).toBeVisible();
+  // And back: the first tab takes it again, the second locks.
+  await unlock(first);
+  await expect(first.getByRole('heading', { name: 'Your profile: Alice' })).toBeVisible();
+  await expect(second.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+});
