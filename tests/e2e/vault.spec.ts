@@ -229,6 +229,20 @@ test('a contact who comes back with a different identity key is held, with a war
   await expect(listed).toHaveCount(1);
   await expect(listed.getByRole('link', { name: 'Bob' })).toBeVisible();
   await expect(listed).toContainText('trust me, it is Bob');
+
+  // The contacts list keeps the room's contact with the new key: not verified, and its number is the new one.
+  const contact = alice.getByRole('list', { name: 'Contacts' }).getByRole('listitem');
+  await expect(contact).toHaveCount(1);
+  await expect(contact).toContainText('Not verified');
+  await contact.getByText('Safety number').click();
+  const newNumber = await contact.getByLabel('Safety number').innerText();
+  expect(newNumber).toMatch(/^(\d{5} ){11}\d{5}$/);
+  expect(newNumber).not.toBe(aliceNumber);
+  // The same number on the newcomer's side (its panel is folded, so read the text itself).
+  expect(await impostor.getByLabel('Safety number').textContent()).toBe(newNumber);
+  await contact.getByRole('button', { name: 'Mark as verified' }).click();
+  await expect(contact).toContainText('Verified');
+  await expect(contact).not.toContainText('Not verified');
 });
 
 test('Lock hides the conversations; the idle lock does it by itself', async ({ newPerson, parley }) => {
