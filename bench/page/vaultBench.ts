@@ -6,7 +6,7 @@
 import { IdbVaultStore } from '../../src/adapters/storage/idbVaultStore.ts';
 import { workerArgon2id } from '../../src/adapters/vault/workerArgon2id.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
-import { bytesToBase64url } from '../../src/core/encoding.ts';
+import { generateRoomSecret } from '../../src/core/crypto/roomSecret.ts';
 import { loadConversation, putConversation } from '../../src/core/vault/history.ts';
 import { newVaultId } from '../../src/core/vault/recordIds.ts';
 import type { VaultWrite } from '../../src/core/vault/storePort.ts';
@@ -28,10 +28,6 @@ function vaultNow(): UnlockedVault {
   return unlocked;
 }
 
-function roomSecret(): Uint8Array {
-  return systemRandom.bytes(32);
-}
-
 /** Deletes whatever vault this page's origin holds and makes a new profile; returns the ms creation took. */
 export async function vaultCreate(passphrase: string): Promise<number> {
   unlocked?.lock();
@@ -51,7 +47,7 @@ export async function vaultCreate(passphrase: string): Promise<number> {
  * take minutes). Returns the conversation id and the ms it took.
  */
 export async function vaultFill(passphrase: string, count: number, text: string): Promise<{ conversationId: string; fillMs: number }> {
-  const opened = await vaultNow().openConversation(roomSecret(), 'Long conversation');
+  const opened = await vaultNow().openConversation(generateRoomSecret(systemRandom), 'Long conversation');
   if (!opened.ok) throw new Error(`opening the bench conversation failed: ${opened.reason}`);
   const conversationId = opened.value.id;
   const startedAt = performance.now();
@@ -68,7 +64,7 @@ export async function vaultFill(passphrase: string, count: number, text: string)
   for (let start = 1; start <= count; start += FILL_BATCH) {
     const writes: VaultWrite[] = [];
     for (let seq = start; seq < Math.min(start + FILL_BATCH, count + 1); seq++) {
-      const messageId = bytesToBase64url(systemRandom.bytes(16));
+      const messageId = newVaultId(systemRandom);
       const record: MessageRecord = {
         direction: seq % 2 === 0 ? 'incoming' : 'outgoing',
         atMs: firstAtMs + seq * 1000,
@@ -114,7 +110,8 @@ export async function vaultUnlockAndShowLatest(passphrase: string, conversationI
   const entries = await result.vault.latestMessages(conversationId, pageSize);
   const readAt = performance.now();
   const list = document.createElement('ol');
-  for (const entry of [...entries].reverse()) {
+  // Oldest first, as the room's list shows them.
+  for (const entry of entries) {
     const item = document.createElement('li');
     item.textContent = entry.kind === 'message' && entry.content.type === 'text' ? entry.content.text : '(unreadable)';
     list.append(item);
@@ -128,7 +125,7 @@ export async function vaultUnlockAndShowLatest(passphrase: string, conversationI
 /** Appends `count` text messages one after another into a new conversation, as a chat stores them; messages per second. */
 export async function vaultStoreRate(count: number, text: string): Promise<number> {
   const vault = vaultNow();
-  const opened = await vault.openConversation(roomSecret(), 'Store rate');
+  const opened = await vault.openConversation(generateRoomSecret(systemRandom), 'Store rate');
   if (!opened.ok) throw new Error(`opening the store-rate conversation failed: ${opened.reason}`);
   const startedAt = performance.now();
   for (let i = 0; i < count; i++) {

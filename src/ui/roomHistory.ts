@@ -116,12 +116,12 @@ export class RoomHistory {
 
   /** The newest page, oldest first. */
   latest(): Promise<HistoryEntry[]> {
-    return this.vault.latestMessages(this.conversation.id, HISTORY_PAGE_MESSAGES).then(oldestFirst);
+    return this.vault.latestMessages(this.conversation.id, HISTORY_PAGE_MESSAGES);
   }
 
   /** The page just before `seq`, oldest first; empty at the beginning of the conversation. */
   before(seq: number): Promise<HistoryEntry[]> {
-    return this.vault.messagesBefore(this.conversation.id, seq, HISTORY_PAGE_MESSAGES).then(oldestFirst);
+    return this.vault.messagesBefore(this.conversation.id, seq, HISTORY_PAGE_MESSAGES);
   }
 
   readFile(file: StoredFileInfo): Promise<StoreResult<Blob>> {
@@ -193,8 +193,4 @@ export class RoomHistory {
     this.writes = done;
     return done;
   }
-}
-
-function oldestFirst(entries: HistoryEntry[]): HistoryEntry[] {
-  return [...entries].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
 }

@@ -340,18 +340,23 @@ export class RoomState {
     }
   }
 
-  /** A finished file joins the history: the verified bytes received, or the very file sent. */
+  /** The finished file itself: the very file sent, or the verified bytes received; null if there is none. */
+  private fileOf(view: TransferView<Blob>): Blob | null {
+    return (view.direction === 'outgoing' ? this.sentFiles.get(view.id) : view.file) ?? null;
+  }
+
+  /** A finished file joins the history. */
   private keep(view: TransferView<Blob>): void {
-    const file = view.direction === 'outgoing' ? this.sentFiles.get(view.id) : view.file;
-    if (file === undefined || file === null || this.history === null) return;
+    const file = this.fileOf(view);
+    if (file === null || this.history === null) return;
     const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
     void this.history.recordFile(message, view.name, view.mimeType, file);
   }
 
   /** A finished file becomes a preview (verified raster images only) and, for received files, a download. */
   private async present(line: FileLine, view: TransferView<Blob>): Promise<void> {
-    const file = view.direction === 'outgoing' ? this.sentFiles.get(view.id) : view.file;
-    if (file === undefined || file === null) return;
+    const file = this.fileOf(view);
+    if (file === null) return;
     if (view.direction === 'incoming') line.downloadUrl = this.objectUrl(new Blob([file], { type: 'application/octet-stream' }));
     const verdict = await this.platform.checkImage(file);
     if (verdict.kind === 'image') line.previewUrl = this.objectUrl(new Blob([file], { type: verdict.mimeType }));

@@ -2,7 +2,8 @@
  * Runs every file transfer of one room: queues outgoing files and streams them chunk by chunk under
  * backpressure and an acknowledgement window, hashing them on the way and appending the SHA-256 to the last
  * chunk; receives incoming ones into a sink while checking every chunk against the announcement and the
- * content against that digest, and survives a dropped connection by resuming from what the receiver holds. `F` is the platform's handle of a finished received file.
+ * content against that digest, and survives a dropped connection by resuming from what the receiver holds.
+ * `F` is the platform's handle of a finished received file.
  */
 import { assertNever } from '../assertNever.ts';
 import { concatBytes } from '../encoding.ts';
