@@ -5,9 +5,8 @@
  * write (storage full, say) is reported in words while the chat goes on. The price: if the tab dies within that
  * moment, its last fraction of a second of chat is not kept.
  */
-import { bytesEqual } from '../core/encoding.ts';
 import type { PeerIdentity } from '../core/crypto/identityProof.ts';
-import type { PeerJudgement } from '../core/room/roomSession.ts';
+import type { RoomKnowledge } from '../core/room/admission.ts';
 import type { Contact, PeerObservation } from '../core/vault/contacts.ts';
 import type { ConversationSummary, HistoryEntry, NewTextMessage } from '../core/vault/history.ts';
 import type { Clock } from '../core/ports.ts';
@@ -29,6 +28,8 @@ export type Recorded = { readonly direction: 'outgoing' | 'incoming'; readonly m
 export class RoomHistory {
   private writes: Promise<unknown> = Promise.resolve();
   private contactNow: Contact | null;
+  /** Every contact, read when the room opens and kept current by this room's own writes (one room per tab). */
+  private allContacts: Contact[];
   private texts: NewTextMessage[] = [];
   private receipts: { messageId: string; atMs: number }[] = [];
   private seen = false;
@@ -40,9 +41,11 @@ export class RoomHistory {
     private readonly clock: Clock,
     readonly conversation: ConversationSummary,
     contact: Contact | null,
+    allContacts: Contact[],
     private readonly onProblem: (text: string) => void,
   ) {
     this.contactNow = contact;
+    this.allContacts = allContacts;
     this.titled = conversation.title !== '';
   }
 
@@ -55,7 +58,7 @@ export class RoomHistory {
       const found = await vault.contact(opened.value.contactId);
       if (found.ok) contact = found.value;
     }
-    return { ok: true, value: new RoomHistory(vault, clock, opened.value, contact, onProblem) };
+    return { ok: true, value: new RoomHistory(vault, clock, opened.value, contact, await vault.contacts(), onProblem) };
   }
 
   get contact(): Contact | null {
@@ -72,17 +75,14 @@ export class RoomHistory {
   }
 
   /**
-   * Decided before anything flows (so it must not wait on storage): a profile that shows a key other than the
-   * one this room's contact had, or whose last key change nobody acknowledged yet, is held until the person
-   * decides. Guests are never remembered, so they never look like a changed contact.
+   * What the admission policy judges a newcomer against. Read before anything flows, so it must not wait on
+   * storage: it comes from what this room already loaded.
    */
-  judge(peer: PeerIdentity): PeerJudgement {
-    const known = this.contactNow;
-    if (peer.kind !== 'profile' || known === null) return 'admit';
-    return known.keyChanged || !bytesEqual(known.publicKeySpki, peer.publicKeySpki) ? 'hold' : 'admit';
+  knowledge(): RoomKnowledge {
+    return { roomContacts: this.contactNow === null ? [] : [this.contactNow], allContacts: this.allContacts };
   }
 
-  /** Remembers (or checks) the verified peer; the outcome tells the view what to show. */
+  /** Remembers (or checks) an admitted peer; the outcome tells the view what to show. Never called for a held one. */
   async observe(peer: PeerIdentity): Promise<StoreResult<PeerObservation>> {
     const observed = await this.vault.observePeer(
       this.conversation.id,
@@ -90,7 +90,7 @@ export class RoomHistory {
     );
     if (observed.ok && observed.value.kind !== 'guest') {
       const contact = observed.value.contact;
-      this.contactNow = contact;
+      this.remember(contact);
       // An untitled room is listed under the name of the first person met in it; later arrivals never rename it.
       if (!this.titled) void this.queue(() => this.vault.renameConversation(this.conversation.id, contact.displayName));
       this.titled = true;
@@ -100,18 +100,31 @@ export class RoomHistory {
 
   async markVerified(contact: Contact): Promise<StoreResult<Contact>> {
     const marked = await this.vault.markVerified(contact);
-    if (marked.ok) this.contactNow = marked.value;
+    if (marked.ok) this.remember(marked.value);
     return marked;
   }
 
   async acknowledgeKeyChange(contact: Contact): Promise<StoreResult<Contact>> {
     const acknowledged = await this.vault.acknowledgeKeyChange(contact.id);
-    if (acknowledged.ok) this.contactNow = acknowledged.value;
+    if (acknowledged.ok) this.remember(acknowledged.value);
     return acknowledged;
   }
 
-  safetyNumber(contact: Contact): Promise<string> {
-    return this.vault.safetyNumberFor(contact);
+  /** The person calls the contact by another name (the one it announces now). */
+  async renameContact(contact: Contact, displayName: string): Promise<StoreResult<Contact>> {
+    const renamed = await this.vault.renameContact(contact.id, displayName);
+    if (renamed.ok) this.remember(renamed.value);
+    return renamed;
+  }
+
+  safetyNumber(peer: { readonly publicKeySpki: Uint8Array }): Promise<string> {
+    return this.vault.safetyNumberFor(peer);
+  }
+
+  /** Keeps this room's view of a contact the vault just wrote: it is the room's contact now, and one of all. */
+  private remember(contact: Contact): void {
+    this.contactNow = contact;
+    this.allContacts = [...this.allContacts.filter((known) => known.id !== contact.id), contact];
   }
 
   /** The newest page, oldest first. */

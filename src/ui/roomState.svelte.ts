@@ -3,7 +3,9 @@
  * other person is, and (with an unlocked profile) the kept history, paged in as the person scrolls back.
  */
 import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
-import { samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../core/crypto/identityProof.ts';
+import type { LocalIdentity, PeerIdentity } from '../core/crypto/identityProof.ts';
+import type { Admission } from '../core/room/admission.ts';
+import type { StoreResult } from '../core/vault/vaultContext.ts';
 import type { Contact } from '../core/vault/contacts.ts';
 import type { HistoryEntry } from '../core/vault/history.ts';
 import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
@@ -71,16 +73,26 @@ export type ChatLine = TextLine | FileLine | StoredFileLine | UnreadableLine;
 /** What is known about the other person in this session. */
 export type PeerPanel =
   | { readonly kind: 'none' }
-  | { readonly kind: 'guest' }
-  /** `contact` is null for a guest-side view (no profile here) or until the vault has answered. */
-  | { readonly kind: 'profile'; readonly peer: PeerIdentity & { kind: 'profile' }; readonly contact: Contact | null; readonly safetyNumber: string | null; readonly keyChanged: boolean };
+  | {
+      readonly kind: 'peer';
+      readonly peer: PeerIdentity;
+      /** Why the policy admitted or held them; for a held peer the person accepted, why it was held. */
+      readonly admission: Admission;
+      /** Waiting for the person to accept: nothing is sent to them and nothing they sent is shown. */
+      readonly held: boolean;
+      /** The remembered contact, once admitted and written (null for guests, without a profile here, or until the vault answers). */
+      readonly contact: Contact | null;
+      /** For a profile, with a profile here; null otherwise or until computed. */
+      readonly safetyNumber: string | null;
+    };
 
 export class RoomState {
   status = $state<RoomStatus>({ kind: 'preparing' });
   lines = $state<ChatLine[]>([]);
   readonly isSecure = $derived(this.status.kind === 'secure');
   readonly isTerminal = $derived(isTerminal(this.status));
-  peer = $state<PeerPanel>({ kind: 'none' });
+  // Raw: always replaced whole, and compared by identity to tell whether someone else arrived meanwhile.
+  peer = $state.raw<PeerPanel>({ kind: 'none' });
   /** A problem with keeping the history, in words (the chat itself goes on). */
   historyProblem = $state<string | null>(null);
   /** Whether older stored messages may exist before the first line shown. */
@@ -137,27 +149,32 @@ export class RoomState {
     return read.value;
   }
 
-  /** The person accepts a held peer (a known contact with a new key) after reading the warning. */
-  async admitPeer(): Promise<void> {
-    const panel = this.peer;
-    if (this.status.kind !== 'held' || panel.kind !== 'profile') return;
-    if (!this.session.admitPeer(panel.peer)) return;
-    const contact = panel.contact;
-    if (contact !== null && this.history !== null) {
-      const acknowledged = await this.history.acknowledgeKeyChange(contact);
-      if (acknowledged.ok) this.peer = { ...panel, contact: acknowledged.value, keyChanged: false };
-    }
+  /** The person accepts the held peer (a guest where a profile was, a new key, someone else) after reading the warning. */
+  admitPeer(): void {
+    if (this.status.kind === 'held') this.session.admitPeer(this.status.peer);
   }
 
   async markVerified(): Promise<void> {
+    await this.updateContact((history, contact) => history.markVerified(contact));
+  }
+
+  /** The person calls the contact by the name it announces now. */
+  async adoptAnnouncedName(): Promise<void> {
     const panel = this.peer;
-    if (panel.kind !== 'profile' || panel.contact === null || this.history === null) return;
-    const marked = await this.history.markVerified(panel.contact);
-    if (!marked.ok) {
-      this.historyProblem = failureText(marked);
+    if (panel.kind !== 'peer' || panel.peer.kind !== 'profile') return;
+    const announced = panel.peer.displayName;
+    await this.updateContact((history, contact) => history.renameContact(contact, announced));
+  }
+
+  private async updateContact(write: (history: RoomHistory, contact: Contact) => Promise<StoreResult<Contact>>): Promise<void> {
+    const panel = this.peer;
+    if (panel.kind !== 'peer' || panel.contact === null || this.history === null) return;
+    const written = await write(this.history, panel.contact);
+    if (!written.ok) {
+      this.historyProblem = failureText(written);
       return;
     }
-    this.peer = { ...panel, contact: marked.value, keyChanged: false };
+    if (this.peer === panel) this.peer = { ...panel, contact: written.value };
   }
 
   async deleteHistory(): Promise<boolean> {
@@ -255,7 +272,7 @@ export class RoomState {
       platform: this.platform.room,
       transfers: this.transfers,
       onEvent: (event) => this.apply(event),
-      ...(identity === null || history === null ? {} : { identity, judgePeer: (peer: PeerIdentity) => history.judge(peer) }),
+      ...(identity === null || history === null ? {} : { identity, knowledge: () => history.knowledge() }),
     });
     void session.start();
     return session;
@@ -264,12 +281,10 @@ export class RoomState {
   private apply(event: RoomEvent): void {
     switch (event.type) {
       case 'status': {
-        const before = this.status;
-        this.status = event.status;
-        const peer = event.status.kind === 'secure' || event.status.kind === 'held' ? event.status.peer : null;
-        const peerBefore = before.kind === 'secure' || before.kind === 'held' ? before.peer : null;
-        // Admitting a held peer changes only the status kind; the person is the same and was already looked up.
-        if (peer !== null && (peerBefore === null || !samePeerIdentity(peer, peerBefore))) void this.meet(peer, event.status.kind === 'held');
+        const status = event.status;
+        this.status = status;
+        if (status.kind === 'held') void this.showHeld(status.peer, status.admission);
+        else if (status.kind === 'secure') void this.meet(status.peer, status.admission);
         return;
       }
       case 'chat':
@@ -290,16 +305,24 @@ export class RoomState {
     }
   }
 
-  /** Shows who the verified peer is; with a profile here, remembers them and checks their key against the room's contact. */
-  private async meet(peer: PeerIdentity, held: boolean): Promise<void> {
-    if (peer.kind === 'guest') {
-      this.peer = { kind: 'guest' };
-      return;
-    }
+  /**
+   * A held peer is shown, with its safety number to compare, but nothing about it is written to the vault:
+   * someone the person has not accepted leaves no trace.
+   */
+  private async showHeld(peer: PeerIdentity, admission: Admission): Promise<void> {
+    const panel: PeerPanel = { kind: 'peer', peer, admission, held: true, contact: null, safetyNumber: null };
+    this.peer = panel;
+    if (peer.kind !== 'profile' || this.history === null) return;
+    const safetyNumber = await this.history.safetyNumber(peer);
+    if (this.peer === panel) this.peer = { ...panel, safetyNumber };
+  }
+
+  /** Shows who the admitted peer is; with a profile here, remembers them (a key change the person accepted included). */
+  private async meet(peer: PeerIdentity, admission: Admission): Promise<void> {
+    const panel: PeerPanel = { kind: 'peer', peer, admission, held: false, contact: null, safetyNumber: null };
+    this.peer = panel;
     const history = this.history;
-    const known = history?.contact ?? null;
-    this.peer = { kind: 'profile', peer, contact: known, safetyNumber: null, keyChanged: held };
-    if (history === null) return;
+    if (peer.kind !== 'profile' || history === null) return;
     const observed = await history.observe(peer);
     if (!observed.ok) {
       this.historyProblem = failureText(observed);
@@ -307,10 +330,15 @@ export class RoomState {
     }
     const outcome = observed.value;
     if (outcome.kind === 'guest') return;
-    const safetyNumber = await history.safetyNumber(outcome.contact);
-    // Someone else may have arrived meanwhile (state values are proxies, so compare by value).
-    if (this.peer.kind !== 'profile' || !samePeerIdentity(this.peer.peer, peer)) return;
-    this.peer = { kind: 'profile', peer, contact: outcome.contact, safetyNumber, keyChanged: held || outcome.kind === 'key-changed' };
+    let contact = outcome.contact;
+    if (outcome.kind === 'key-changed' && admission.decision === 'hold') {
+      // The person already read the warning and accepted this key; only verifying it is left to do.
+      const acknowledged = await history.acknowledgeKeyChange(contact);
+      if (acknowledged.ok) contact = acknowledged.value;
+    }
+    const safetyNumber = await history.safetyNumber(contact);
+    // Someone else may have arrived meanwhile.
+    if (this.peer === panel) this.peer = { ...panel, contact, safetyNumber };
   }
 
   private onTransfer(view: TransferView<Blob>): void {

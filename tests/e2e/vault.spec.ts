@@ -245,6 +245,59 @@ test('a contact who comes back with a different identity key is held, with a war
   await expect(contact).not.toContainText('Not verified');
 });
 
+test('a guest arriving where a verified contact was is held: nothing reaches it until accepted', async ({ browser, newPerson, parley }) => {
+  const alice = await newPerson();
+  await createProfile(alice, parley.url, 'Alice');
+  const link = await createRoomHere(alice);
+  const bobContext = await newContext(browser);
+  const bob = await bobContext.newPage();
+  await createProfile(bob, parley.url, 'Bob');
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  await alice.getByText('Compare safety numbers').click();
+  await alice.getByRole('button', { name: 'Mark as verified' }).click();
+  await expect(alice.locator('.peer')).toContainText('Verified');
+  await sendMessage(alice, 'before: for Bob');
+  await expect(messages(bob).filter({ hasText: 'before: for Bob' })).toBeVisible();
+  await bobContext.close();
+  await expect(statusOf(alice)).toContainText('left');
+
+  // Someone with the link, without a profile.
+  const guest = await newPerson();
+  await guest.goto(link);
+  await expect(alice.getByRole('alert')).toContainText('Bob used a verified profile here before; this person arrived without one');
+  await expect(statusOf(alice)).toContainText('needs your confirmation');
+  await expect(alice.getByRole('button', { name: 'Send' })).toBeDisabled();
+  await expect(statusOf(guest)).toContainText('Secure');
+  // Alice's next message cannot reach the guest: sending is refused while held, and a file waits unsent.
+  await alice.getByRole('textbox', { name: 'Message', exact: true }).fill('after: meant for Bob');
+  await alice.getByRole('textbox', { name: 'Message', exact: true }).press('Enter');
+  await expect(messages(alice).filter({ hasText: 'after: meant for Bob' })).toHaveCount(0);
+  await attachPng(alice, 'for-bob.png', makePng(20, 20));
+  await sendMessage(guest, 'hi, it is Bob, honest');
+  await expect(messages(alice).filter({ hasText: 'hi, it is Bob, honest' })).toHaveCount(0);
+  await expect(messages(guest).filter({ hasText: 'hi, it is Bob, honest' })).toContainText('Sending');
+  // Nothing about the guest is remembered while it is held: the contact list still has only Bob, verified.
+  await expect(guest.getByRole('img', { name: 'for-bob.png' })).toHaveCount(0);
+  await expect(messages(guest)).toHaveCount(1);
+
+  await alice.getByRole('button', { name: /^Accept/ }).click();
+  await expect(statusOf(alice)).toContainText('Secure');
+  await expect(messages(alice).filter({ hasText: 'hi, it is Bob, honest' })).toBeVisible();
+  await expect(messages(guest).filter({ hasText: 'hi, it is Bob, honest' })).toContainText('Delivered');
+  // Accepted, the queued file goes, and the conversation works both ways.
+  await expect(guest.getByRole('img', { name: 'for-bob.png' })).toBeVisible();
+  await sendMessage(alice, 'now you are in');
+  await expect(messages(guest).filter({ hasText: 'now you are in' })).toBeVisible();
+  expect(await messages(guest).filter({ hasText: 'before: for Bob' }).count()).toBe(0);
+
+  await toLanding(alice);
+  const contact = alice.getByRole('list', { name: 'Contacts' }).getByRole('listitem');
+  await expect(contact).toHaveCount(1);
+  await expect(contact).toContainText('Bob');
+  await expect(contact).toContainText('Verified');
+});
+
 test('Lock hides the conversations; the idle lock does it by itself', async ({ newPerson, parley }) => {
   const alice = await newPerson();
   await alice.clock.install();

@@ -11,7 +11,8 @@ import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts'
 import { systemRandom } from '../../src/core/ports.ts';
 import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
-import { MAX_HELD_BACK_EVENTS, RoomSession, type PeerJudgement, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { MAX_HELD_BACK_EVENTS, RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { UNDECIDED, type Admission, type KnownContact, type RoomKnowledge } from '../../src/core/room/admission.ts';
 import type { LocalIdentity, PeerIdentity } from '../../src/core/crypto/identityProof.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import type { RoomFailure, RoomStatus } from '../../src/core/room/roomStatus.ts';
@@ -20,8 +21,10 @@ import { secretFromSeed } from './support/coreFixtures.ts';
 import { fakeSdp, FakeClock, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer } from './support/roomFakes.ts';
 
 const SECRET = secretFromSeed(700);
+const NEW_GUEST: Admission = { decision: 'admit', reason: 'new-guest', contact: null, announcedName: null };
+const NEW_PROFILE: Admission = { decision: 'admit', reason: 'new-profile', contact: null, announcedName: null };
 /** What every member reports once verified when nobody has a profile. */
-const SECURE_WITH_GUEST: RoomStatus = { kind: 'secure', peer: { kind: 'guest' } };
+const SECURE_WITH_GUEST: RoomStatus = { kind: 'secure', peer: { kind: 'guest' }, admission: NEW_GUEST };
 const OTHER_SECRET = secretFromSeed(701);
 /** RoomSession's own constants (not exported): first reconnect delay and the redial delay after a broken link. */
 const FIRST_RECONNECT_MS = 500;
@@ -59,7 +62,7 @@ interface MemberOptions {
   readonly withTransfers?: boolean;
   readonly generateKeyPair?: () => Promise<SessionKeyPair>;
   readonly identity?: LocalIdentity;
-  readonly judgePeer?: (peer: PeerIdentity) => PeerJudgement;
+  readonly knowledge?: () => RoomKnowledge;
 }
 
 interface World {
@@ -98,7 +101,7 @@ function createWorld(): World {
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.withTransfers === false ? {} : { transfers }),
       ...(options.identity === undefined ? {} : { identity: options.identity }),
-      ...(options.judgePeer === undefined ? {} : { judgePeer: options.judgePeer }),
+      ...(options.knowledge === undefined ? {} : { knowledge: options.knowledge }),
     });
     const member: Member = { name, session, events, transfers, started: session.start() };
     members.push(member);
@@ -985,17 +988,29 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     malloryId = { displayName: 'Bob', ...m };
   });
 
-  /** A judge that records whom it was asked about and answers `verdict`. */
-  function judge(verdict: PeerJudgement): { readonly asked: PeerIdentity[]; readonly judgePeer: (peer: PeerIdentity) => PeerJudgement } {
-    const asked: PeerIdentity[] = [];
-    return {
-      asked,
-      judgePeer: (peer) => {
-        asked.push(peer);
-        return verdict;
-      },
+  const contactOf = (identity: LocalIdentity): KnownContact => ({
+    id: `contact-${identity.displayName}`,
+    displayName: identity.displayName,
+    publicKeySpki: identity.publicKeySpki,
+    verified: false,
+    keyChanged: false,
+  });
+
+  /** Alice's memory of the room: `remembered` is its contact; counts how often the room asked. */
+  function remembering(remembered: LocalIdentity): { asks: number; readonly knowledge: () => RoomKnowledge } {
+    const memory = { asks: 0, knowledge: () => ({ roomContacts: [contactOf(remembered)], allContacts: [contactOf(remembered)] }) };
+    const { knowledge } = memory;
+    memory.knowledge = () => {
+      memory.asks += 1;
+      return knowledge();
     };
+    return memory;
   }
+
+  /** The room remembers Bob, so Bob is admitted as known. */
+  const knownBob = (): Admission => ({ decision: 'admit', reason: 'known', contact: contactOf(bobId), announcedName: null });
+  /** The room remembers someone else (Mallory's key under the name Bob), so Bob arrives with a key it never saw. */
+  const bobAsKeyChange = (): Admission => ({ decision: 'hold', reason: 'key-changed', expected: [contactOf(malloryId)], contact: null, announcedName: null });
 
   /** Alice then Bob join, with these options on top of their profiles (Bob's are replaced whole). */
   async function meet(world: World, aliceOptions: MemberOptions, bobOptions: MemberOptions = { identity: bobId }) {
@@ -1010,27 +1025,27 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     const world = createWorld();
     const { alice, bob } = await meet(world, {}, {});
     expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId), admission: NEW_PROFILE });
 
     const other = createWorld();
     const both = await meet(other, {});
-    expect(both.alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
-    expect(both.bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+    expect(both.alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId), admission: NEW_PROFILE });
+    expect(both.bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId), admission: NEW_PROFILE });
   });
 
-  it("'admit' behaves as before: asked once with the verified peer, secure, transfers attached, chat both ways", async () => {
+  it('a remembered contact with the same key is admitted: asked once, secure, transfers attached, chat both ways', async () => {
     const world = createWorld();
-    const verdicts = judge('admit');
-    const { alice, bob } = await meet(world, { judgePeer: verdicts.judgePeer });
-    expect(verdicts.asked).toEqual([profileOf(bobId)]);
+    const memory = remembering(bobId);
+    const { alice, bob } = await meet(world, { knowledge: memory.knowledge });
+    expect(memory.asks).toBe(1);
     expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'secure']);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId), admission: knownBob() });
     expect(alice.transfers.calls).toEqual(['attach']);
     await expectChatWorks(world, alice, bob, 'hello Bob');
     await expectChatWorks(world, bob, alice, 'hello Alice');
   });
 
-  it('guests on both sides with no judge: no extra step, exactly the statuses of before', async () => {
+  it('guests on both sides, remembering nobody: no extra step, exactly the statuses of before', async () => {
     const world = createWorld();
     const alice = world.add('alice');
     await world.settle();
@@ -1041,15 +1056,14 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     expect(alice.transfers.calls).toEqual(['attach']);
   });
 
-  it("'hold': status held with the peer, transfers detached, sending refused, and nothing the peer sends is shown", async () => {
+  it('held: status held with the peer and why, transfers detached, sending refused, and nothing the peer sends is shown', async () => {
     const world = createWorld();
-    const verdicts = judge('hold');
-    const { alice, bob } = await meet(world, { judgePeer: verdicts.judgePeer });
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    const { alice, bob } = await meet(world, { knowledge: remembering(malloryId).knowledge });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId), admission: bobAsKeyChange() });
     expect(collapsed(kinds(alice))).toEqual(['waiting', 'connecting', 'verifying', 'held']);
     expect(alice.transfers.calls).toEqual([]);
-    // Bob admitted Alice (no judge), so he may talk; Alice's side takes it in but shows nothing.
-    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId) });
+    // Bob remembers nobody and admitted Alice, so he may talk; Alice's side takes it in but shows nothing.
+    expect(bob.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(aliceId), admission: NEW_PROFILE });
 
     const alicePeer = onlyPeer(world, 'alice');
     const sentBefore = alicePeer.sent.length;
@@ -1069,12 +1083,12 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     expect(receipts(bob)).toEqual([]);
     // Waiting for the user is not a stalled connection.
     await world.advance(60_000);
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId), admission: bobAsKeyChange() });
   });
 
   it('admitPeer: attaches transfers, then delivers what was held back in order with its arrival time, and sending works', async () => {
     const world = createWorld();
-    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    const { alice, bob } = await meet(world, { knowledge: remembering(malloryId).knowledge });
     const arrivedAtMs = world.clock.nowMs();
     const first = bob.session.send('first');
     const control: TransferControl = { type: 'complete', id: newTransferId(systemRandom) };
@@ -1087,7 +1101,8 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     const status = alice.session.currentStatus;
     if (status.kind !== 'held') throw new Error(`expected held, got ${status.kind}`);
     expect(alice.session.admitPeer(status.peer)).toBe(true);
-    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId) });
+    // Secure now, still saying why Bob was held (the view keeps the key-change note until the vault records it).
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: profileOf(bobId), admission: bobAsKeyChange() });
     expect(alice.transfers.sequence).toEqual(['attach', 'control']);
     expect(alice.transfers.controls).toEqual([control]);
     expect(chats(alice)).toEqual([
@@ -1105,10 +1120,10 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
 
   it('admitPeer refuses a peer other than the one held (same name, another key), and when nobody is held', async () => {
     const world = createWorld();
-    const { alice } = await meet(world, { judgePeer: () => 'hold' });
+    const { alice } = await meet(world, { knowledge: remembering(malloryId).knowledge });
     expect(alice.session.admitPeer(profileOf(malloryId))).toBe(false);
     expect(alice.session.admitPeer({ kind: 'guest' })).toBe(false);
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId), admission: bobAsKeyChange() });
     expect(alice.transfers.calls).toEqual([]);
     expect(alice.session.send('still held')).toEqual({ ok: false, reason: 'held' });
 
@@ -1120,27 +1135,31 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
 
   it('a held peer that is replaced by someone else (same name, other key) cannot be admitted with the old identity', async () => {
     const world = createWorld();
-    const verdicts = judge('hold');
-    const alice = world.add('alice', { identity: aliceId, judgePeer: verdicts.judgePeer });
+    // The room remembers a third key, so both newcomers are held.
+    const carolId: LocalIdentity = { displayName: 'Carol', ...(await generateIdentity()) };
+    const memory = remembering(carolId);
+    const alice = world.add('alice', { identity: aliceId, knowledge: memory.knowledge });
     await world.settle();
     const bob = world.add('bob', { identity: bobId });
     await world.settle();
     const bobAsShown = profileOf(bobId);
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: bobAsShown });
+    const held = (): Admission => ({ decision: 'hold', reason: 'key-changed', expected: [contactOf(carolId)], contact: null, announcedName: null });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: bobAsShown, admission: held() });
     bob.session.stop();
     await world.settle();
     world.add('mallory', { identity: malloryId });
     await world.settle();
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId), admission: held() });
     expect(alice.session.admitPeer(bobAsShown)).toBe(false);
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(malloryId), admission: held() });
     expect(alice.transfers.calls).toEqual([]);
-    expect(verdicts.asked).toEqual([bobAsShown, profileOf(malloryId)]);
+    // Each session is judged afresh.
+    expect(memory.asks).toBe(2);
   });
 
   it('a held peer who leaves: peer-left, nothing it sent is ever shown, transfers were never attached', async () => {
     const world = createWorld();
-    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    const { alice, bob } = await meet(world, { knowledge: remembering(malloryId).knowledge });
     bob.session.send('you will never see this');
     await world.settle();
     bob.session.stop();
@@ -1153,7 +1172,7 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
 
   it(`a held peer may send ${MAX_HELD_BACK_EVENTS} messages; one more fails the room with held-overflow and shows none`, async () => {
     const world = createWorld();
-    const { alice, bob } = await meet(world, { judgePeer: () => 'hold' });
+    const { alice, bob } = await meet(world, { knowledge: remembering(malloryId).knowledge });
     for (let i = 0; i < MAX_HELD_BACK_EVENTS; i++) bob.session.send(`message ${i}`);
     await world.settle();
     expect(alice.session.currentStatus.kind).toBe('held');
@@ -1164,14 +1183,36 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     expect(alice.transfers.calls).toEqual([]);
   });
 
-  it('a judge that throws holds the peer rather than admitting it', async () => {
+  it('a guest where the room remembers a profile is held: nothing goes to it, no transfer attaches, until admitted', async () => {
+    const world = createWorld();
+    const { alice, bob } = await meet(world, { knowledge: remembering(bobId).knowledge }, {});
+    const downgrade: Admission = { decision: 'hold', reason: 'guest-for-profile', expected: [contactOf(bobId)], contact: null, announcedName: null };
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: { kind: 'guest' }, admission: downgrade });
+    expect(alice.transfers.calls).toEqual([]);
+    const alicePeer = onlyPeer(world, 'alice');
+    const sentBefore = alicePeer.sent.length;
+    expect(alice.session.send('for Bob only')).toEqual({ ok: false, reason: 'held' });
+    bob.session.send('hello, it is me');
+    await world.settle();
+    expect(alicePeer.sent.slice(sentBefore)).toEqual([]);
+    expect(chats(alice)).toEqual([]);
+    expect(chats(bob)).toEqual([]);
+
+    expect(alice.session.admitPeer({ kind: 'guest' })).toBe(true);
+    expect(alice.session.currentStatus).toEqual({ kind: 'secure', peer: { kind: 'guest' }, admission: downgrade });
+    expect(alice.transfers.calls).toEqual(['attach']);
+    expect(chats(alice).map((event) => event.type === 'chat' && event.text)).toEqual(['hello, it is me']);
+    await expectChatWorks(world, alice, bob, 'welcome, guest');
+  });
+
+  it('knowledge that cannot be read holds the peer (undecided) rather than admitting it', async () => {
     const world = createWorld();
     const { alice } = await meet(world, {
-      judgePeer: () => {
+      knowledge: () => {
         throw new Error('contacts not loaded');
       },
     });
-    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId) });
+    expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId), admission: UNDECIDED });
     expect(alice.transfers.calls).toEqual([]);
   });
 });

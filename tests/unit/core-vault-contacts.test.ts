@@ -22,7 +22,7 @@ describe('observePeer', () => {
     expect(store.snapshot()).toEqual(before);
   });
 
-  it('remembers a new peer, bound to the room; the same key later is known, and a new name is taken', async () => {
+  it('remembers a new peer, bound to the room; the same key later is known, and a new name is never taken silently', async () => {
     const { clock, store, unlocked } = await unlockedFixture();
     const conversation = await room(unlocked, 1);
     const key = await peerKey();
@@ -32,10 +32,18 @@ describe('observePeer', () => {
     expect(valueOf(await unlocked.conversation(conversation.id)).contactId).toBe(first.contact.id);
     clock.advance(5000);
     const second = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Robert', publicKeySpki: key }));
-    expect(second).toMatchObject({ kind: 'known', contact: { id: first.contact.id, displayName: 'Robert' } });
+    expect(second).toMatchObject({ kind: 'known', contact: { id: first.contact.id, displayName: 'Bob' } });
     expect(second.kind === 'known' && second.contact.lastSeenAtMs - first.contact.lastSeenAtMs).toBe(5000);
     expect(store.counts().contacts).toBe(1);
-    expect(await unlocked.contacts()).toMatchObject([{ id: first.contact.id, displayName: 'Robert' }]);
+    expect(await unlocked.contacts()).toMatchObject([{ id: first.contact.id, displayName: 'Bob' }]);
+
+    // Only the person adopts the new name; key and verification stay as they were.
+    valueOf(await unlocked.markVerified(first.contact));
+    const renamed = valueOf(await unlocked.renameContact(first.contact.id, 'Robert'));
+    expect(renamed).toMatchObject({ id: first.contact.id, displayName: 'Robert', publicKeySpki: key, verified: true });
+    expect(await unlocked.contacts()).toMatchObject([{ id: first.contact.id, displayName: 'Robert', verified: true }]);
+    expect(await unlocked.renameContact(first.contact.id, 'a\u0000b')).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await unlocked.renameContact('no such contact', 'Rob')).toEqual({ ok: false, reason: 'no-contact' });
   });
 
   it('reports, stores and un-verifies a changed key of the room’s contact', async () => {

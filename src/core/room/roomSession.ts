@@ -18,6 +18,7 @@ import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
 import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
 import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
+import { admissionFor, UNDECIDED, type Admission, type RoomKnowledge } from './admission.ts';
 
 export type RoomEvent =
   | { readonly type: 'status'; readonly status: RoomStatus }
@@ -28,8 +29,8 @@ export type SendResult =
   | { readonly ok: true; readonly id: string; readonly sentAtMs: number }
   | { readonly ok: false; readonly reason: 'not-secure' | 'held' | 'empty' | 'too-long' };
 
-/** 'hold' keeps a verified peer at arm's length until the user calls admitPeer. */
-export type PeerJudgement = 'admit' | 'hold';
+/** A guest without a profile remembers nobody, so the policy admits whoever proves the room secret. */
+const NOTHING_REMEMBERED: RoomKnowledge = { roomContacts: [], allContacts: [] };
 
 export interface RoomSessionOptions {
   readonly secret: Uint8Array;
@@ -43,11 +44,11 @@ export interface RoomSessionOptions {
   /** This side's profile, proven to the peer in every session; without one this side is a guest. */
   readonly identity?: LocalIdentity;
   /**
-   * Asked once per verified session, before anything flows, with the peer's verified identity (for example,
-   * to hold a known name that arrives with a new key). Absent: every peer is admitted. If it throws, the
-   * peer is held.
+   * What this person remembers (the room's contacts and every contact's key), read once per verified
+   * session, before anything flows, and judged by the admission policy (admission.ts). Absent: nothing is
+   * remembered. If it throws, the peer is held.
    */
-  readonly judgePeer?: (peer: PeerIdentity) => PeerJudgement;
+  readonly knowledge?: () => RoomKnowledge;
 }
 
 /** The room's view of its transfer manager. */
@@ -145,7 +146,7 @@ export class RoomSession {
     if (attempt === null || attempt.heldBack === null || status.kind !== 'held' || !samePeerIdentity(status.peer, peer)) return false;
     const heldBack = attempt.heldBack;
     attempt.heldBack = null;
-    this.admit(attempt, status.peer);
+    this.admit(attempt, status.peer, status.admission);
     for (const { event, receivedAtMs } of heldBack) {
       // The app may stop the room while handling one of them; the rest then has nowhere to go.
       if (this.attempt !== attempt) break;
@@ -463,12 +464,7 @@ export class RoomSession {
       case 'secure':
         attempt.cancelTimeout();
         this.hasBeenSecure = true;
-        if (this.judge(event.peer) === 'admit') {
-          this.admit(attempt, event.peer);
-        } else {
-          attempt.heldBack = [];
-          this.setStatus({ kind: 'held', peer: event.peer });
-        }
+        this.judge(attempt, event.peer);
         return;
       case 'chat':
       case 'receipt':
@@ -492,20 +488,26 @@ export class RoomSession {
     }
   }
 
-  private judge(peer: PeerIdentity): PeerJudgement {
-    const judgePeer = this.options.judgePeer;
-    if (judgePeer === undefined) return 'admit';
+  /** Admits the verified peer or holds it, as the admission policy decides from what this person remembers. */
+  private judge(attempt: PeerAttempt, peer: PeerIdentity): void {
+    let admission: Admission;
     try {
-      return judgePeer(peer);
+      admission = admissionFor(peer, this.options.knowledge?.() ?? NOTHING_REMEMBERED);
     } catch {
-      // An app that cannot decide must not let the peer in unasked; holding shows the user who it is.
-      return 'hold';
+      // An app that cannot say what it knows must not let the peer in unasked; holding shows the user who it is.
+      admission = UNDECIDED;
+    }
+    if (admission.decision === 'admit') {
+      this.admit(attempt, peer, admission);
+    } else {
+      attempt.heldBack = [];
+      this.setStatus({ kind: 'held', peer, admission });
     }
   }
 
   /** The peer may talk: report it secure and hand the session to the transfer manager. */
-  private admit(attempt: PeerAttempt, peer: PeerIdentity): void {
-    this.setStatus({ kind: 'secure', peer });
+  private admit(attempt: PeerAttempt, peer: PeerIdentity, admission: Admission): void {
+    this.setStatus({ kind: 'secure', peer, admission });
     const session = attempt.session;
     if (session !== null && this.options.transfers !== undefined) {
       attempt.transfersAttached = true;

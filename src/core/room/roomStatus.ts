@@ -1,6 +1,7 @@
 /** Where a room stands, as a union the UI turns into words. */
 import type { PeerIdentity } from '../crypto/identityProof.ts';
 import type { ErrorCode } from '../protocol/signaling.ts';
+import type { Admission } from './admission.ts';
 
 export type RoomFailure =
   | { readonly kind: 'signal-rejected' }
@@ -18,13 +19,16 @@ export type RoomStatus =
   | { readonly kind: 'waiting' }
   | { readonly kind: 'connecting' }
   | { readonly kind: 'verifying' }
-  /** Verified, and the peer (guest or profile) admitted: chat and transfers flow. */
-  | { readonly kind: 'secure'; readonly peer: PeerIdentity }
   /**
-   * Verified, but the app's judgePeer held this peer (say, a known name with a new key): nothing is sent to
+   * Verified, and the peer (guest or profile) admitted: chat and transfers flow. `admission` says why (and, for
+   * a held peer the person accepted, why it was held).
+   */
+  | { readonly kind: 'secure'; readonly peer: PeerIdentity; readonly admission: Admission }
+  /**
+   * Verified, but the admission policy held this peer (say, a known name with a new key): nothing is sent to
    * it and nothing it sends is shown or handed to transfers until RoomSession.admitPeer.
    */
-  | { readonly kind: 'held'; readonly peer: PeerIdentity }
+  | { readonly kind: 'held'; readonly peer: PeerIdentity; readonly admission: Admission }
   | { readonly kind: 'peer-left' }
   | { readonly kind: 'reconnecting' }
   | { readonly kind: 'room-full' }

@@ -84,7 +84,9 @@ export async function observePeer(ctx: VaultContext, conversationId: string, pee
   const contacts = await listContacts(ctx);
   const bound = contacts.find((contact) => contact.id === conversation.record.contactId) ?? null;
   const sameKey = contacts.find((contact) => bytesEqual(contact.publicKeySpki, publicKeySpki)) ?? null;
-  const seen = (contact: Contact): Contact => ({ ...contact, displayName, lastSeenAtMs: Math.max(contact.lastSeenAtMs, nowMs) });
+  // The remembered name stays the one the person first saw (and perhaps verified): a peer's later claim is shown
+  // as a claim, and only the person can adopt it (renameContact).
+  const seen = (contact: Contact): Contact => ({ ...contact, lastSeenAtMs: Math.max(contact.lastSeenAtMs, nowMs) });
 
   let observation: PeerObservation;
   if (sameKey !== null) {
@@ -134,6 +136,17 @@ export async function acknowledgeKeyChange(ctx: VaultContext, contactId: string)
   if (!loaded.ok) return loaded;
   if (!loaded.value.keyChanged) return loaded;
   const contact: Contact = { ...loaded.value, keyChanged: false };
+  const written = await ctx.store.write([await contactWrite(ctx, contact)]);
+  return written.ok ? ok(contact) : written;
+}
+
+/** The person chose to call a contact by the name it now announces (or any other); the key and verification stay. */
+export async function renameContact(ctx: VaultContext, contactId: string, displayName: string): Promise<StoreResult<Contact>> {
+  const name = cleanName(displayName, MAX_DISPLAY_NAME_CHARS);
+  if (name === null) return invalid(`a display name is 1 to ${MAX_DISPLAY_NAME_CHARS} characters without control characters`);
+  const loaded = await getContact(ctx, contactId);
+  if (!loaded.ok) return loaded;
+  const contact: Contact = { ...loaded.value, displayName: name };
   const written = await ctx.store.write([await contactWrite(ctx, contact)]);
   return written.ok ? ok(contact) : written;
 }

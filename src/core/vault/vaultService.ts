@@ -12,6 +12,7 @@ import {
   listContacts,
   markVerified,
   observePeer,
+  renameContact,
   type Contact,
   type ObservedPeer,
   type PeerObservation,
@@ -453,9 +454,14 @@ export class UnlockedVault {
     return this.exclusive('acknowledge a key change', (ctx) => acknowledgeKeyChange(ctx, contactId));
   }
 
-  /** The 60-digit number both people read out to check each other's identity key. */
-  safetyNumberFor(contact: Contact): Promise<string> {
-    return this.read('show a safety number', () => safetyNumber(this.profile.identity.publicKeySpki, contact.publicKeySpki));
+  /** The person adopts another name for a contact (say, the one it announces now). */
+  renameContact(contactId: string, displayName: string): Promise<StoreResult<Contact>> {
+    return this.exclusive('rename a contact', (ctx) => renameContact(ctx, contactId, displayName));
+  }
+
+  /** The 60-digit number both people read out to check each other's identity key (a contact's, or a newcomer's). */
+  safetyNumberFor(peer: { readonly publicKeySpki: Uint8Array }): Promise<string> {
+    return this.read('show a safety number', () => safetyNumber(this.profile.identity.publicKeySpki, peer.publicKeySpki));
   }
 
   // ---- preferences --------------------------------------------------------------------------------
