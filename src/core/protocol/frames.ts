@@ -16,6 +16,17 @@ export const FrameType = {
   identity: 0x03,
   chat: 0x10,
   receipt: 0x11,
+  /** A group room's message (§12.5): id, author, seq, time, stream, text. */
+  message: 0x12,
+  /** Cumulative receipts from a recipient to an author: delivered and read up to a seq. */
+  receipts: 0x13,
+  /** Liveness: sent when idle; answered at once with a pong carrying the same counter. */
+  ping: 0x14,
+  pong: 0x15,
+  /** The sender leaves the room: end this session now, the member has left. */
+  bye: 0x16,
+  /** Digests of the group messages the sender showed, for members to compare (§12.8). */
+  digests: 0x17,
   /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
   transferControl: 0x20,
   /** One chunk of a file: a clear 21-byte chunk header, authenticated as additional data, then sealed bytes. */
@@ -27,6 +38,12 @@ export type SealedFrameType =
   | typeof FrameType.identity
   | typeof FrameType.chat
   | typeof FrameType.receipt
+  | typeof FrameType.message
+  | typeof FrameType.receipts
+  | typeof FrameType.ping
+  | typeof FrameType.pong
+  | typeof FrameType.bye
+  | typeof FrameType.digests
   | typeof FrameType.transferControl
   | typeof FrameType.transferChunk;
 

@@ -480,6 +480,9 @@ export class RoomSession {
         }
         return;
       }
+      case 'group':
+        // Group rooms (spec §12) are not wired in yet; until they are, their frames have nowhere to go.
+        return;
       case 'failed':
         this.failRoom(event.failure);
         return;

@@ -23,6 +23,7 @@ import { createIdentityMessage, verifyIdentityMessage, type LocalIdentity, type 
 import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
 import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type MessageFrameType, type SessionMessage } from '../protocol/messages.ts';
+import { encodeGroupFrame, parseGroupFrame, type GroupFrame, type GroupFrameType } from '../protocol/groupMessages.ts';
 import {
   CHUNK_HEADER_BYTES,
   encodeChunkHeader,
@@ -42,6 +43,7 @@ export type SessionEvent =
   | { readonly type: 'secure'; readonly peer: PeerIdentity }
   | { readonly type: 'chat'; readonly id: string; readonly text: string }
   | { readonly type: 'receipt'; readonly id: string }
+  | { readonly type: 'group'; readonly frame: GroupFrame }
   | { readonly type: 'transfer-control'; readonly message: TransferControl }
   | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array }
   | { readonly type: 'failed'; readonly failure: SessionFailure };
@@ -181,6 +183,14 @@ export class SecureSession {
       case FrameType.receipt:
         await this.handleMessage(frame.type, frame);
         return;
+      case FrameType.message:
+      case FrameType.receipts:
+      case FrameType.ping:
+      case FrameType.pong:
+      case FrameType.bye:
+      case FrameType.digests:
+        await this.handleGroupFrame(frame.type, frame);
+        return;
       case FrameType.transferControl:
         await this.handleTransferControl(frame);
         return;
@@ -292,6 +302,24 @@ export class SecureSession {
       return null;
     }
     return opened.plaintext;
+  }
+
+  private async handleGroupFrame(type: GroupFrameType, frame: Frame): Promise<void> {
+    const plaintext = await this.openSealed(frame);
+    if (plaintext === null) return;
+    const parsed = parseGroupFrame(type, plaintext);
+    if (!parsed.ok) {
+      this.fail({ kind: 'frame-rejected', detail: parsed.reason });
+      return;
+    }
+    this.options.onEvent({ type: 'group', frame: parsed.frame });
+  }
+
+  /** Sends one group frame (message, receipts, ping, pong, bye, digests) once the session is verified. */
+  sendGroupFrame(frame: GroupFrame): void {
+    if (this.state.kind !== 'secure') throw new Error('The conversation is not secure yet; nothing was sent.');
+    const { type, plaintext } = encodeGroupFrame(frame);
+    void this.enqueueFrame(type, plaintext);
   }
 
   private async handleTransferControl(frame: Frame): Promise<void> {
