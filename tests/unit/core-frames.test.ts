@@ -19,7 +19,7 @@ function frameOf(type: FrameTypeValue, seq: bigint, body: Uint8Array): Uint8Arra
 describe('encodeFrameHeader', () => {
   it('writes version, type and a big-endian u64 sequence number in 10 bytes', () => {
     expect(FRAME_HEADER_BYTES).toBe(10);
-    expect(encodeFrameHeader(FrameType.chat, 0x0102030405060708n)).toEqual(Uint8Array.of(FRAME_VERSION, 0x10, 1, 2, 3, 4, 5, 6, 7, 8));
+    expect(encodeFrameHeader(FrameType.message, 0x0102030405060708n)).toEqual(Uint8Array.of(FRAME_VERSION, 0x12, 1, 2, 3, 4, 5, 6, 7, 8));
   });
 });
 
@@ -41,7 +41,7 @@ describe('parseFrame', () => {
   });
 
   it('accepts a header with an empty body', () => {
-    const parsed = parseFrame(encodeFrameHeader(FrameType.receipt, 5n));
+    const parsed = parseFrame(encodeFrameHeader(FrameType.receipts, 5n));
     expect(parsed.ok && parsed.frame.body.length).toBe(0);
   });
 
@@ -59,7 +59,7 @@ describe('parseFrame', () => {
   });
 
   it('splits header and body as views of the input, without copying a chunk-sized body', () => {
-    const bytes = frameOf(FrameType.chat, 1n, Uint8Array.of(1, 2, 3));
+    const bytes = frameOf(FrameType.message, 1n, Uint8Array.of(1, 2, 3));
     const parsed = parseFrame(bytes);
     if (!parsed.ok) throw new Error(parsed.reason);
     expect(parsed.frame.header.buffer).toBe(bytes.buffer);
@@ -69,7 +69,7 @@ describe('parseFrame', () => {
   });
 
   it('refuses anything shorter than the header', () => {
-    const header = encodeFrameHeader(FrameType.chat, 0n);
+    const header = encodeFrameHeader(FrameType.message, 0n);
     for (let length = 0; length < FRAME_HEADER_BYTES; length++) {
       expect(parseFrame(header.subarray(0, length)).ok, `length ${length}`).toBe(false);
     }
@@ -77,14 +77,14 @@ describe('parseFrame', () => {
 
   it('accepts exactly MAX_FRAME_BYTES and refuses one byte more', () => {
     expect(MAX_FRAME_BYTES).toBe(262_144);
-    expect(parseFrame(frameOf(FrameType.chat, 0n, new Uint8Array(MAX_FRAME_BYTES - FRAME_HEADER_BYTES))).ok).toBe(true);
-    const oversized = parseFrame(frameOf(FrameType.chat, 0n, new Uint8Array(MAX_FRAME_BYTES - FRAME_HEADER_BYTES + 1)));
+    expect(parseFrame(frameOf(FrameType.message, 0n, new Uint8Array(MAX_FRAME_BYTES - FRAME_HEADER_BYTES))).ok).toBe(true);
+    const oversized = parseFrame(frameOf(FrameType.message, 0n, new Uint8Array(MAX_FRAME_BYTES - FRAME_HEADER_BYTES + 1)));
     expect(oversized.ok).toBe(false);
   });
 
-  it('refuses other versions', () => {
-    for (const version of [0, 2, 0xff]) {
-      const bytes = frameOf(FrameType.chat, 0n, Uint8Array.of(1));
+  it('refuses other versions (1, the two-person protocol, included)', () => {
+    for (const version of [0, 1, 3, 0xff]) {
+      const bytes = frameOf(FrameType.message, 0n, Uint8Array.of(1));
       bytes[0] = version;
       expect(parseFrame(bytes).ok, `version ${version}`).toBe(false);
     }
@@ -93,7 +93,7 @@ describe('parseFrame', () => {
   it('refuses unknown types', () => {
     const known = new Set<number>(Object.values(FrameType));
     for (let type = 0; type < 256; type++) {
-      const bytes = frameOf(FrameType.chat, 0n, Uint8Array.of(1));
+      const bytes = frameOf(FrameType.message, 0n, Uint8Array.of(1));
       bytes[1] = type;
       expect(parseFrame(bytes).ok, `type ${type}`).toBe(known.has(type));
     }

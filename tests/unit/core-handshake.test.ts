@@ -190,7 +190,7 @@ describe('confirm', () => {
     expect(opened.receiveKey.extractable).toBe(false);
     expect(await roundTripData(confirm.sendKey, opened.receiveKey)).toBe(true);
     // Through the frame cipher as the session uses it.
-    const frameBytes = await new FrameSealer(confirm.sendKey, 'initiator-to-responder').seal(FrameType.chat, utf8('hi bob'));
+    const frameBytes = await new FrameSealer(confirm.sendKey, 'initiator-to-responder').seal(FrameType.message, utf8('hi bob'));
     const parsed = parseFrame(frameBytes);
     if (!parsed.ok) throw new Error('unreachable');
     expect(await new FrameOpener(opened.receiveKey, 'initiator-to-responder').open(parsed.frame)).toEqual({ ok: true, plaintext: utf8('hi bob') });

@@ -23,9 +23,11 @@ function reasonOf(bytes: Uint8Array): string {
 }
 
 describe('identity message encoding', () => {
-  it('a guest is exactly 01 00', () => {
-    expect(encodeIdentityMessage({ type: 'guest' })).toEqual(Uint8Array.of(0x01, 0x00));
-    expect(parseIdentityMessage(Uint8Array.of(0x01, 0x00))).toEqual({ ok: true, message: { type: 'guest' } });
+  it('a guest is 01 02 ‖ spki[91] ‖ signature[64]: its key for this room session, no name', () => {
+    const message: IdentityMessage = { type: 'guest', publicKeySpki: SPKI, signature: SIGNATURE };
+    const bytes = encodeIdentityMessage(message);
+    expect(bytes).toEqual(concatBytes(Uint8Array.of(0x01, 0x02), SPKI, SIGNATURE));
+    expect(parseIdentityMessage(bytes)).toEqual({ ok: true, message });
   });
 
   it('a profile is 01 01 ‖ spki[91] ‖ signature[64] ‖ utf8(name), and parses back to the same values', () => {
@@ -46,13 +48,16 @@ describe('identity message encoding', () => {
 });
 
 describe('parseIdentityMessage refuses anything malformed', () => {
-  it('too short, another version, an unknown kind, or a guest with extra bytes', () => {
+  it('too short, another version, an unknown kind (the key-less guest 00 of protocol 1 included), or a guest of the wrong size', () => {
     expect(reasonOf(new Uint8Array(0))).toMatch(/too short/);
     expect(reasonOf(Uint8Array.of(0x01))).toMatch(/too short/);
     expect(reasonOf(Uint8Array.of(0x02, 0x00))).toMatch(/version 2/);
     expect(reasonOf(Uint8Array.of(0x00, 0x00))).toMatch(/version 0/);
-    expect(reasonOf(Uint8Array.of(0x01, 0x02))).toMatch(/unknown identity kind 2/);
-    expect(reasonOf(Uint8Array.of(0x01, 0x00, 0x00))).toMatch(/extra bytes/);
+    expect(reasonOf(Uint8Array.of(0x01, 0x00))).toMatch(/unknown identity kind 0/);
+    expect(reasonOf(Uint8Array.of(0x01, 0x03))).toMatch(/unknown identity kind 3/);
+    expect(reasonOf(Uint8Array.of(0x01, 0x02))).toMatch(/guest identity of 2 bytes/);
+    expect(reasonOf(concatBytes(Uint8Array.of(0x01, 0x02), SPKI, SIGNATURE, Uint8Array.of(0)))).toMatch(/guest identity of 158 bytes/);
+    expect(reasonOf(concatBytes(Uint8Array.of(0x01, 0x02), SPKI, SIGNATURE.subarray(1)))).toMatch(/guest identity of 156 bytes/);
     expect(reasonOf(concatBytes(Uint8Array.of(0x02, 0x01), SPKI, SIGNATURE, utf8('Ana')))).toMatch(/version 2/);
   });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, framedConcat, toBufferSource, utf8 } from '../../src/core/encoding.ts';
-import { createIdentityMessage, samePeerIdentity, verifyIdentityMessage, type LocalIdentity } from '../../src/core/crypto/identityProof.ts';
+import { createIdentityMessage, generateGuestIdentity, samePeerIdentity, verifyIdentityMessage, type LocalIdentity, type ProfileIdentity } from '../../src/core/crypto/identityProof.ts';
 import type { Role } from '../../src/core/crypto/handshake.ts';
 import { parseIdentityMessage } from '../../src/core/protocol/identityMessage.ts';
 import { generateIdentity, signTranscript, verifyTranscript } from '../../src/core/vault/identity.ts';
@@ -10,13 +10,13 @@ import { flipBit } from './support/coreFixtures.ts';
 const TRANSCRIPT = utf8('parley/v1 handshake transcript: session one');
 const OTHER_TRANSCRIPT = utf8('parley/v1 handshake transcript: session two');
 
-let alice: LocalIdentity;
-let mallory: LocalIdentity;
+let alice: ProfileIdentity;
+let mallory: ProfileIdentity;
 
 beforeAll(async () => {
   const [a, m] = await Promise.all([generateIdentity(), generateIdentity()]);
-  alice = { displayName: 'Alice', ...a };
-  mallory = { displayName: 'Mallory', ...m };
+  alice = { kind: 'profile', displayName: 'Alice', ...a };
+  mallory = { kind: 'profile', displayName: 'Mallory', ...m };
 });
 
 /** The signature input exactly as PROTOCOL.md writes it, built here independently of the code under test. */
@@ -37,10 +37,24 @@ async function reasonOf(plaintext: Uint8Array, peerRole: Role, transcript: Uint8
 }
 
 describe('createIdentityMessage and verifyIdentityMessage', () => {
-  it('a guest says only that: 01 00, verified as a guest', async () => {
-    const plaintext = await createIdentityMessage(undefined, 'initiator', TRANSCRIPT);
-    expect(plaintext).toEqual(Uint8Array.of(0x01, 0x00));
-    expect(await verifyIdentityMessage(plaintext, 'initiator', TRANSCRIPT)).toEqual({ ok: true, peer: { kind: 'guest' } });
+  it('a guest proves its key for this room session (01 02, no name), and is verified as a guest with that key', async () => {
+    const guest = await generateGuestIdentity();
+    for (const role of ['initiator', 'responder'] as const) {
+      const plaintext = await createIdentityMessage(guest, role, TRANSCRIPT);
+      expect(plaintext.subarray(0, 2)).toEqual(Uint8Array.of(0x01, 0x02));
+      expect(plaintext).toHaveLength(157);
+      expect(await verifyIdentityMessage(plaintext, role, TRANSCRIPT)).toEqual({ ok: true, peer: { kind: 'guest', publicKeySpki: guest.publicKeySpki } });
+      // Bound to its session and role like a profile's: nobody can pose as this guest elsewhere.
+      expect(await verifyIdentityMessage(plaintext, role === 'initiator' ? 'responder' : 'initiator', TRANSCRIPT)).toMatchObject({ ok: false });
+      expect(await verifyIdentityMessage(plaintext, role, utf8('another session'))).toMatchObject({ ok: false });
+    }
+  });
+
+  it('a guest message carrying a profile’s key and a signature made under a name does not verify', async () => {
+    const asProfile = await createIdentityMessage(alice, 'initiator', TRANSCRIPT);
+    // Keep Alice's key and signature but drop the name and say "guest": the signed name no longer matches.
+    const forged = concatBytes(Uint8Array.of(0x01, 0x02), asProfile.subarray(2, 157));
+    expect(await verifyIdentityMessage(forged, 'initiator', TRANSCRIPT)).toMatchObject({ ok: false });
   });
 
   it('a profile verifies for its own role and transcript, and yields its name and key', async () => {
@@ -139,10 +153,12 @@ describe('verifyIdentityMessage refuses a profile that does not belong to this s
 describe('samePeerIdentity', () => {
   it('is true only for the same kind, name and key bytes', () => {
     const profile = { kind: 'profile', displayName: 'Alice', publicKeySpki: alice.publicKeySpki } as const;
-    expect(samePeerIdentity({ kind: 'guest' }, { kind: 'guest' })).toBe(true);
+    const guest = { kind: 'guest', publicKeySpki: mallory.publicKeySpki } as const;
+    expect(samePeerIdentity(guest, { kind: 'guest', publicKeySpki: mallory.publicKeySpki.slice() })).toBe(true);
+    expect(samePeerIdentity(guest, { kind: 'guest', publicKeySpki: alice.publicKeySpki })).toBe(false);
     expect(samePeerIdentity(profile, { ...profile, publicKeySpki: alice.publicKeySpki.slice() })).toBe(true);
-    expect(samePeerIdentity(profile, { kind: 'guest' })).toBe(false);
-    expect(samePeerIdentity({ kind: 'guest' }, profile)).toBe(false);
+    expect(samePeerIdentity(profile, { kind: 'guest', publicKeySpki: alice.publicKeySpki })).toBe(false);
+    expect(samePeerIdentity({ kind: 'guest', publicKeySpki: alice.publicKeySpki }, profile)).toBe(false);
     expect(samePeerIdentity(profile, { ...profile, displayName: 'Alicia' })).toBe(false);
     expect(samePeerIdentity(profile, { ...profile, publicKeySpki: mallory.publicKeySpki })).toBe(false);
   });

@@ -13,7 +13,7 @@ const bob: KnownContact = { id: 'bob', displayName: 'Bob', publicKeySpki: key(1)
 const verifiedBob: KnownContact = { ...bob, verified: true };
 const carol: KnownContact = { id: 'carol', displayName: 'Carol', publicKeySpki: key(2), verified: true, keyChanged: false };
 
-const guest: PeerIdentity = { kind: 'guest' };
+const guest: PeerIdentity = { kind: 'guest', publicKeySpki: key(50) };
 const profile = (displayName: string, seed: number): PeerIdentity => ({ kind: 'profile', displayName, publicKeySpki: key(seed) });
 
 const nobody: RoomKnowledge = { roomContacts: [], allContacts: [] };
@@ -70,14 +70,36 @@ describe('admissionFor: a room that remembers a contact', () => {
     }
   });
 
-  it('holds an unknown key, also under the contact’s own name (a key change or an impostor)', () => {
+  it('holds an unknown key under the contact’s own name as a key change (a new device, or an impostor)', () => {
     for (const contact of [bob, verifiedBob]) {
-      for (const name of ['Bob', 'Mallory']) {
-        const admission = admissionFor(profile(name, 7), roomOf(contact));
-        expect(admission).toEqual({ decision: 'hold', reason: 'key-changed', expected: [contact], contact: null, announcedName: null });
-        expect(heldFromVerified(admission)).toBe(contact.verified);
-      }
+      const admission = admissionFor(profile('Bob', 7), roomOf(contact));
+      expect(admission).toEqual({ decision: 'hold', reason: 'key-changed', expected: [contact], contact: null, announcedName: null });
+      expect(heldFromVerified(admission)).toBe(contact.verified);
     }
+  });
+
+  it('holds an unknown key under a name nobody here has as a newcomer: the name decides the words, not the decision', () => {
+    const carolNew = { ...carol, id: 'carol-here' };
+    const room: RoomKnowledge = { roomContacts: [bob, carolNew], allContacts: [bob, carolNew] };
+    expect(admissionFor(profile('Mallory', 7), room)).toEqual({ decision: 'hold', reason: 'newcomer', expected: [bob, carolNew], contact: null, announcedName: null });
+    // Under one remembered member's name, the warning names only that member.
+    expect(admissionFor(profile('Carol', 7), room)).toEqual({ decision: 'hold', reason: 'key-changed', expected: [carolNew], contact: null, announcedName: null });
+  });
+});
+
+describe('admissionFor: back after a drop in the same room session', () => {
+  it('admits a key admitted earlier here at once, guests and held-then-accepted newcomers included', () => {
+    const guestKey = key(50);
+    const room: RoomKnowledge = { ...roomOf(verifiedBob), admittedHere: [guestKey, key(7)] };
+    expect(admissionFor(guest, room)).toEqual({ decision: 'admit', reason: 'rejoined', contact: null, announcedName: null });
+    expect(admissionFor(profile('Mallory', 7), room)).toEqual({ decision: 'admit', reason: 'rejoined', contact: null, announcedName: null });
+    // Another guest (another key) is still held.
+    expect(admissionFor({ kind: 'guest', publicKeySpki: key(51) }, room).decision).toBe('hold');
+  });
+
+  it('names the remembered contact of a rejoining key, and a changed name', () => {
+    const room: RoomKnowledge = { ...roomOf(verifiedBob), admittedHere: [key(1)] };
+    expect(admissionFor(profile('Robert', 1), room)).toEqual({ decision: 'admit', reason: 'rejoined', contact: verifiedBob, announcedName: 'Robert' });
   });
 
   it('holds a contact from another room arriving where this room’s contact was expected', () => {

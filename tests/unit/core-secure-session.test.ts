@@ -4,30 +4,34 @@ import { createHello, encodeHello, generateSessionKeyPair, type Role, type Sessi
 import { deriveRoomKeys, type RoomKeys } from '../../src/core/crypto/roomSecret.ts';
 import { FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, MAX_FRAME_BYTES } from '../../src/core/protocol/frames.ts';
-import { MAX_MESSAGE_TEXT_BYTES } from '../../src/core/protocol/messages.ts';
+import { MAX_MESSAGE_TEXT_BYTES } from '../../src/core/protocol/groupMessages.ts';
+import { bytesToBase64url } from '../../src/core/encoding.ts';
 import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
-import type { LocalIdentity } from '../../src/core/crypto/identityProof.ts';
+import { generateGuestIdentity, type LocalIdentity, type ProfileIdentity } from '../../src/core/crypto/identityProof.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { aesKey, FINGERPRINT_A, FINGERPRINT_B, FINGERPRINT_M, flipBit, secretFromSeed } from './support/coreFixtures.ts';
 
 // ---- fixtures ------------------------------------------------------------------------------------
 
-/** The one event an honest session emits when neither side has a profile. */
-const SECURE_WITH_GUEST: SessionEvent = { type: 'secure', peer: { kind: 'guest' } };
+/** The one event an honest session emits when its peer is a guest: the guest's key for this room session. */
+const secureWithGuest = (guest: LocalIdentity): SessionEvent => ({ type: 'secure', peer: { kind: 'guest', publicKeySpki: guest.publicKeySpki } });
 
 let alicePair: SessionKeyPair;
 let bobPair: SessionKeyPair;
 let malloryPair: SessionKeyPair;
 let room: RoomKeys;
 let otherRoom: RoomKeys;
-let aliceIdentity: LocalIdentity;
-let bobIdentity: LocalIdentity;
+let aliceIdentity: ProfileIdentity;
+let bobIdentity: ProfileIdentity;
+let aliceGuest: LocalIdentity;
+let bobGuest: LocalIdentity;
 
 beforeAll(async () => {
   const [aliceKey, bobKey] = await Promise.all([generateIdentity(), generateIdentity()]);
-  aliceIdentity = { displayName: 'Alice', ...aliceKey };
-  bobIdentity = { displayName: 'Bob Ørsted', ...bobKey };
+  aliceIdentity = { kind: 'profile', displayName: 'Alice', ...aliceKey };
+  bobIdentity = { kind: 'profile', displayName: 'Bob Ørsted', ...bobKey };
+  [aliceGuest, bobGuest] = await Promise.all([generateGuestIdentity(), generateGuestIdentity()]);
   [alicePair, bobPair, malloryPair, room, otherRoom] = await Promise.all([
     generateSessionKeyPair(),
     generateSessionKeyPair(),
@@ -96,18 +100,18 @@ function createLink(options: LinkOptions = {}): Link {
     const events: SessionEvent[] = [];
     const sent: Uint8Array[] = [];
     const defaults = side === 'initiator'
-      ? { keyPair: alicePair, localFingerprint: FINGERPRINT_A, remoteFingerprint: FINGERPRINT_B }
-      : { keyPair: bobPair, localFingerprint: FINGERPRINT_B, remoteFingerprint: FINGERPRINT_A };
+      ? { keyPair: alicePair, localFingerprint: FINGERPRINT_A, remoteFingerprint: FINGERPRINT_B, identity: aliceGuest }
+      : { keyPair: bobPair, localFingerprint: FINGERPRINT_B, remoteFingerprint: FINGERPRINT_A, identity: bobGuest };
     const session: SecureSession = new SecureSession({
       role: side,
       authKey: room.authKey,
       ...defaults,
       ...overrides,
       random: systemRandom,
-      // As RoomSession does: a chat delivered to the person is acknowledged with a receipt.
+      // As the group engine does: a message shown to the person is acknowledged with a receipt.
       onEvent: (event) => {
         events.push(event);
-        if (event.type === 'chat') session.sendReceipt(event.id);
+        if (event.type === 'group' && event.frame.type === 'message') void session.sendGroupFrame({ type: 'receipts', deliveredSeq: event.frame.message.seq, readSeq: 0 });
       },
       send: (frame) => {
         sent.push(frame.slice());
@@ -158,12 +162,29 @@ async function secureLink(options: LinkOptions = {}): Promise<Link> {
   const link = createLink(options);
   startBoth(link);
   await link.settle();
-  expect(link.initiator.events).toEqual([SECURE_WITH_GUEST]);
-  expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
+  expect(link.initiator.events).toEqual([secureWithGuest(bobGuest)]);
+  expect(link.responder.events).toEqual([secureWithGuest(aliceGuest)]);
   return link;
 }
 
-const chats = (endpoint: Endpoint) => endpoint.events.filter((event) => event.type === 'chat');
+/** The messages an endpoint was handed, as { type: 'chat', id, text } for brevity. */
+const chats = (endpoint: Endpoint) =>
+  endpoint.events.flatMap((event) => (event.type === 'group' && event.frame.type === 'message' ? [{ type: 'chat', id: event.frame.message.id, text: event.frame.message.text }] : []));
+/** The delivered seqs of the receipts an endpoint was handed. */
+const receiptSeqs = (endpoint: Endpoint) =>
+  endpoint.events.flatMap((event) => (event.type === 'group' && event.frame.type === 'receipts' ? [event.frame.deliveredSeq] : []));
+
+const AUTHOR = bytesToBase64url(new Uint8Array(16).fill(0xa1));
+const nextSeq = new WeakMap<SecureSession, number>();
+
+/** Sends a group message from `session` (seq counting from 1 per session) and returns its id; throws like sendGroupFrame. */
+function sendText(session: SecureSession, text: string): string {
+  const seq = (nextSeq.get(session) ?? 0) + 1;
+  const id = bytesToBase64url(systemRandom.bytes(16));
+  void session.sendGroupFrame({ type: 'message', message: { id, author: AUTHOR, seq, writtenAtMs: 0, stream: 'group', text } });
+  nextSeq.set(session, seq);
+  return id;
+}
 const failures = (endpoint: Endpoint) => endpoint.events.flatMap((event) => (event.type === 'failed' ? [event.failure] : []));
 const frameTypes = (frames: readonly Uint8Array[]) => frames.map((frame) => frame[1]);
 
@@ -174,7 +195,7 @@ function expectFailedLast(endpoint: Endpoint, kind: 'verification-failed' | 'fra
   expect(found[0]?.kind).toBe(kind);
   expect(endpoint.events.at(-1)?.type).toBe('failed');
   expect(endpoint.session.isSecure).toBe(false);
-  expect(() => endpoint.session.sendChat('after the failure')).toThrow();
+  expect(() => sendText(endpoint.session, 'after the failure')).toThrow();
 }
 
 /** Neither side got anywhere: both failed verification, neither became secure, nothing sealed was sent. */
@@ -189,7 +210,7 @@ function expectHandshakeFailedBoth(link: Link): void {
 /** Holds the initiator's side after the handshake and lets it seal `texts`; returns the captured frames. */
 async function captureChats(link: Link, texts: readonly string[]): Promise<Uint8Array[]> {
   link.hold('initiator');
-  for (const text of texts) link.initiator.session.sendChat(text);
+  for (const text of texts) sendText(link.initiator.session, text);
   await link.settle();
   expect(link.held.initiator).toHaveLength(texts.length);
   return link.held.initiator.slice();
@@ -206,41 +227,41 @@ describe('SecureSession between two honest endpoints', () => {
     expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
   });
 
-  it('chat goes both ways with identical text, and each chat brings a receipt with its id back to the sender', async () => {
+  it('messages go both ways with identical text, and each brings a receipt with its seq back to the sender', async () => {
     const link = await secureLink();
-    const fromAlice = link.initiator.session.sendChat('Hello Bob 👋');
-    const fromBob = link.responder.session.sendChat('مرحبا Alice — e\u0301');
+    const fromAlice = sendText(link.initiator.session, 'Hello Bob 👋');
+    const fromBob = sendText(link.responder.session, 'مرحبا Alice — e\u0301');
     await link.settle();
     expect(chats(link.responder)).toEqual([{ type: 'chat', id: fromAlice, text: 'Hello Bob 👋' }]);
     expect(chats(link.initiator)).toEqual([{ type: 'chat', id: fromBob, text: 'مرحبا Alice — e\u0301' }]);
-    expect(link.initiator.events.filter((event) => event.type === 'receipt')).toEqual([{ type: 'receipt', id: fromAlice }]);
-    expect(link.responder.events.filter((event) => event.type === 'receipt')).toEqual([{ type: 'receipt', id: fromBob }]);
+    expect(receiptSeqs(link.initiator)).toEqual([1]);
+    expect(receiptSeqs(link.responder)).toEqual([1]);
     expect(fromAlice).not.toBe(fromBob);
     expect(failures(link.initiator)).toEqual([]);
     expect(failures(link.responder)).toEqual([]);
   });
 
-  it('many chats sent back to back arrive complete and in order, with one receipt each', async () => {
+  it('many messages sent back to back arrive complete and in order, with one receipt each', async () => {
     const link = await secureLink();
     const texts = Array.from({ length: 12 }, (_, i) => `message ${i}`);
-    const ids = texts.map((text) => link.initiator.session.sendChat(text));
+    const ids = texts.map((text) => sendText(link.initiator.session, text));
     await link.settle();
     expect(chats(link.responder).map((event) => event.type === 'chat' && event.text)).toEqual(texts);
     expect(chats(link.responder).map((event) => event.type === 'chat' && event.id)).toEqual(ids);
-    expect(link.initiator.events.filter((event) => event.type === 'receipt').map((event) => event.type === 'receipt' && event.id)).toEqual(ids);
+    expect(receiptSeqs(link.initiator)).toEqual(ids.map((_, index) => index + 1));
   });
 
   it('carries a maximum-size (65536-byte) message intact', async () => {
     const link = await secureLink();
     const text = `${'€'.repeat(21_845)}!`;
-    link.responder.session.sendChat(text);
+    sendText(link.responder.session, text);
     await link.settle();
     expect(chats(link.initiator)).toEqual([expect.objectContaining({ text })]);
   });
 
   it('does not put chat text on the wire in the clear', async () => {
     const link = await secureLink();
-    link.initiator.session.sendChat('the secret plan');
+    sendText(link.initiator.session, 'the secret plan');
     await link.settle();
     const wire = new TextDecoder('latin1').decode(concatBytes(...link.initiator.sent, ...link.responder.sent));
     expect(wire.includes('secret plan')).toBe(false);
@@ -248,7 +269,7 @@ describe('SecureSession between two honest endpoints', () => {
 });
 
 describe('SecureSession tells each side who the other is', () => {
-  const profileOf = (identity: LocalIdentity): SessionEvent => ({
+  const profileOf = (identity: ProfileIdentity): SessionEvent => ({
     type: 'secure',
     peer: { kind: 'profile', displayName: identity.displayName, publicKeySpki: identity.publicKeySpki },
   });
@@ -259,7 +280,7 @@ describe('SecureSession tells each side who the other is', () => {
     await link.settle();
     expect(link.initiator.events).toEqual([profileOf(bobIdentity)]);
     expect(link.responder.events).toEqual([profileOf(aliceIdentity)]);
-    const id = link.responder.session.sendChat('hi Alice');
+    const id = sendText(link.responder.session, 'hi Alice');
     await link.settle();
     expect(chats(link.initiator)).toEqual([{ type: 'chat', id, text: 'hi Alice' }]);
   });
@@ -268,7 +289,7 @@ describe('SecureSession tells each side who the other is', () => {
     const link = createLink({ initiator: { identity: aliceIdentity } });
     startBoth(link);
     await link.settle();
-    expect(link.initiator.events).toEqual([SECURE_WITH_GUEST]);
+    expect(link.initiator.events).toEqual([secureWithGuest(bobGuest)]);
     expect(link.responder.events).toEqual([profileOf(aliceIdentity)]);
   });
 
@@ -277,7 +298,7 @@ describe('SecureSession tells each side who the other is', () => {
     startBoth(link);
     await link.settle();
     expect(link.initiator.events).toEqual([profileOf(bobIdentity)]);
-    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
+    expect(link.responder.events).toEqual([secureWithGuest(aliceGuest)]);
   });
 
   it('neither with a profile: both guests, one identity frame each way and nothing more', async () => {
@@ -319,10 +340,10 @@ describe('SecureSession tells each side who the other is', () => {
 describe('sendChat is refused unless the session is verified', () => {
   it('throws before start and before the handshake finishes, and seals nothing but the identity', async () => {
     const link = createLink();
-    expect(() => link.initiator.session.sendChat('too early')).toThrow();
+    expect(() => sendText(link.initiator.session, 'too early')).toThrow();
     startBoth(link);
-    expect(() => link.initiator.session.sendChat('still too early')).toThrow();
-    expect(() => link.responder.session.sendChat('still too early')).toThrow();
+    expect(() => sendText(link.initiator.session, 'still too early')).toThrow();
+    expect(() => sendText(link.responder.session, 'still too early')).toThrow();
     await link.settle();
     expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
     expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
@@ -337,15 +358,15 @@ describe('sendChat is refused unless the session is verified', () => {
     expect(frameTypes(link.initiator.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
     expect(link.initiator.events).toEqual([]);
     expect(link.initiator.session.isSecure).toBe(false);
-    expect(() => link.initiator.session.sendChat('not yet')).toThrow();
-    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
+    expect(() => sendText(link.initiator.session, 'not yet')).toThrow();
+    expect(link.responder.events).toEqual([secureWithGuest(aliceGuest)]);
   });
 
   it('throws for empty or oversized text after secure, and sends nothing', async () => {
     const link = await secureLink();
     const before = link.initiator.sent.length;
-    expect(() => link.initiator.session.sendChat('')).toThrow();
-    expect(() => link.initiator.session.sendChat('a'.repeat(MAX_MESSAGE_TEXT_BYTES + 1))).toThrow();
+    expect(() => sendText(link.initiator.session, '')).toThrow();
+    expect(() => sendText(link.initiator.session, 'a'.repeat(MAX_MESSAGE_TEXT_BYTES + 1))).toThrow();
     await link.settle();
     expect(link.initiator.sent).toHaveLength(before);
   });
@@ -354,10 +375,10 @@ describe('sendChat is refused unless the session is verified', () => {
     const link = await secureLink();
     link.responder.session.end();
     expect(link.responder.session.isSecure).toBe(false);
-    expect(() => link.responder.session.sendChat('bye')).toThrow();
-    link.initiator.session.sendChat('are you there?');
+    expect(() => sendText(link.responder.session, 'bye')).toThrow();
+    sendText(link.initiator.session, 'are you there?');
     await link.settle();
-    expect(link.responder.events).toEqual([SECURE_WITH_GUEST]);
+    expect(link.responder.events).toEqual([secureWithGuest(aliceGuest)]);
   });
 });
 
@@ -485,7 +506,7 @@ describe('a sealed frame before the handshake completes', () => {
     const link = createLink();
     link.hold('initiator');
     startBoth(link);
-    const forged = await new FrameSealer(await aesKey(), 'initiator-to-responder').seal(FrameType.chat, concatBytes(new Uint8Array(16), utf8('hi')));
+    const forged = await new FrameSealer(await aesKey(), 'initiator-to-responder').seal(FrameType.message, concatBytes(new Uint8Array(16), utf8('hi')));
     link.deliver('initiator', forged);
     await link.settle();
     expectFailedLast(link.responder, 'verification-failed');
@@ -507,7 +528,7 @@ describe('a sealed frame before the handshake completes', () => {
     // (no identity from the responder, which has not verified it), so it cannot seal a chat yet.
     expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
     expect(link.initiator.events).toEqual([]);
-    expect(() => link.initiator.session.sendChat('sent before you verified me')).toThrow();
+    expect(() => sendText(link.initiator.session, 'sent before you verified me')).toThrow();
     const [, ownConfirm, identity] = link.held.initiator;
     if (ownConfirm === undefined || identity === undefined) throw new Error('unreachable');
     link.deliver('initiator', identity);
@@ -623,7 +644,7 @@ describe('SecureSession after secure: any replay, reorder, drop or tampering end
   it("a frame reflected back to its own sender: frame-rejected, never delivered", async () => {
     const link = await secureLink();
     link.hold('responder');
-    link.responder.session.sendChat('talking to myself');
+    sendText(link.responder.session, 'talking to myself');
     await link.settle();
     const [own] = link.held.responder;
     if (own === undefined) throw new Error('unreachable');
@@ -647,16 +668,16 @@ describe('SecureSession after secure: any replay, reorder, drop or tampering end
   it('an authentic receipt relabelled as a chat: frame-rejected, never delivered', async () => {
     const link = await secureLink();
     link.hold('responder');
-    link.initiator.session.sendChat('please confirm');
+    sendText(link.initiator.session, 'please confirm');
     await link.settle();
     const [receipt] = link.held.responder;
     if (receipt === undefined) throw new Error('unreachable');
-    expect(receipt[1]).toBe(FrameType.receipt);
+    expect(receipt[1]).toBe(FrameType.receipts);
     const relabelled = receipt.slice();
-    relabelled[1] = FrameType.chat;
+    relabelled[1] = FrameType.message;
     link.deliver('responder', relabelled);
     await link.settle();
-    expect(link.initiator.events.filter((event) => event.type === 'chat' || event.type === 'receipt')).toEqual([]);
+    expect(link.initiator.events.filter((event) => event.type === 'group')).toEqual([]);
     expectFailedLast(link.initiator, 'frame-rejected');
   });
 
@@ -682,7 +703,7 @@ describe('a failure inside the session is never silent', () => {
       },
     });
     channelBroken = true;
-    link.initiator.session.sendChat('into the void');
+    sendText(link.initiator.session, 'into the void');
     await link.settle();
     expectFailedLast(link.initiator, 'frame-rejected');
     expect(chats(link.responder)).toHaveLength(0);

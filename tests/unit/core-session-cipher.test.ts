@@ -15,7 +15,7 @@ function frame(bytes: Uint8Array): Frame {
 
 async function sealAll(sealer: FrameSealer, texts: readonly string[]): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  for (const text of texts) out.push(await sealer.seal(FrameType.chat, utf8(text)));
+  for (const text of texts) out.push(await sealer.seal(FrameType.message, utf8(text)));
   return out;
 }
 
@@ -28,9 +28,9 @@ describe('FrameSealer / FrameOpener round trip', () => {
   it('opens several frames in order, of both sealed types', async () => {
     const { sealer, opener } = await pair();
     const plaintexts = [utf8('one'), utf8('two'), Uint8Array.of(1, 2, 3), utf8('four')];
-    const types = [FrameType.chat, FrameType.chat, FrameType.receipt, FrameType.chat] as const;
+    const types = [FrameType.message, FrameType.message, FrameType.receipts, FrameType.message] as const;
     for (let i = 0; i < plaintexts.length; i++) {
-      const bytes = await sealer.seal(types[i] ?? FrameType.chat, plaintexts[i] ?? new Uint8Array(0));
+      const bytes = await sealer.seal(types[i] ?? FrameType.message, plaintexts[i] ?? new Uint8Array(0));
       const f = frame(bytes);
       expect(f.seq).toBe(BigInt(i));
       expect(f.type).toBe(types[i]);
@@ -41,7 +41,7 @@ describe('FrameSealer / FrameOpener round trip', () => {
 
   it('works for both directions', async () => {
     const { sealer, opener } = await pair(R2I);
-    expect(await opener.open(frame(await sealer.seal(FrameType.chat, utf8('hi'))))).toEqual({ ok: true, plaintext: utf8('hi') });
+    expect(await opener.open(frame(await sealer.seal(FrameType.message, utf8('hi'))))).toEqual({ ok: true, plaintext: utf8('hi') });
   });
 
   it('hides the plaintext and never repeats a ciphertext for equal plaintexts', async () => {
@@ -54,8 +54,8 @@ describe('FrameSealer / FrameOpener round trip', () => {
 
   it('two directions under one key use different IVs (same seq, same plaintext → different ciphertext)', async () => {
     const key = await aesKey();
-    const a = await new FrameSealer(key, I2R).seal(FrameType.chat, utf8('x'));
-    const b = await new FrameSealer(key, R2I).seal(FrameType.chat, utf8('x'));
+    const a = await new FrameSealer(key, I2R).seal(FrameType.message, utf8('x'));
+    const b = await new FrameSealer(key, R2I).seal(FrameType.message, utf8('x'));
     expect(bytesEqual(a.subarray(0, 10), b.subarray(0, 10))).toBe(true);
     expect(bytesEqual(a.subarray(10), b.subarray(10))).toBe(false);
   });
@@ -63,16 +63,16 @@ describe('FrameSealer / FrameOpener round trip', () => {
   it('seals the largest plaintext into a frame of exactly MAX_FRAME_BYTES, and refuses one byte more', async () => {
     const { sealer, opener } = await pair();
     const largest = new Uint8Array(MAX_SEALED_PLAINTEXT_BYTES).fill(7);
-    const bytes = await sealer.seal(FrameType.chat, largest);
+    const bytes = await sealer.seal(FrameType.message, largest);
     expect(bytes.length).toBe(MAX_FRAME_BYTES);
     const opened = await opener.open(frame(bytes));
     expect(opened.ok && bytesEqual(opened.plaintext, largest)).toBe(true);
-    await expect(sealer.seal(FrameType.chat, new Uint8Array(MAX_SEALED_PLAINTEXT_BYTES + 1))).rejects.toThrow();
+    await expect(sealer.seal(FrameType.message, new Uint8Array(MAX_SEALED_PLAINTEXT_BYTES + 1))).rejects.toThrow();
   });
 
   it('seals an empty plaintext (the opener, not the cipher, leaves content rules to the message layer)', async () => {
     const { sealer, opener } = await pair();
-    expect(await opener.open(frame(await sealer.seal(FrameType.receipt, new Uint8Array(0))))).toEqual({ ok: true, plaintext: new Uint8Array(0) });
+    expect(await opener.open(frame(await sealer.seal(FrameType.receipts, new Uint8Array(0))))).toEqual({ ok: true, plaintext: new Uint8Array(0) });
   });
 });
 
@@ -103,13 +103,13 @@ describe('FrameOpener refuses', () => {
 
   it('a tampered type byte (chat relabelled as receipt, and back)', async () => {
     const { sealer, opener, key } = await pair();
-    const chat = await sealer.seal(FrameType.chat, utf8('hello'));
+    const chat = await sealer.seal(FrameType.message, utf8('hello'));
     const relabelled = chat.slice();
-    relabelled[1] = FrameType.receipt;
+    relabelled[1] = FrameType.receipts;
     expect((await opener.open(frame(relabelled))).ok).toBe(false);
-    const receipt = await sealer.seal(FrameType.receipt, new Uint8Array(16));
+    const receipt = await sealer.seal(FrameType.receipts, new Uint8Array(16));
     const asChat = receipt.slice();
-    asChat[1] = FrameType.chat;
+    asChat[1] = FrameType.message;
     expect((await new FrameOpener(key, I2R).open(frame(asChat))).ok).toBe(false);
   });
 
@@ -126,7 +126,7 @@ describe('FrameOpener refuses', () => {
 
   it('a tampered body at the start, middle, and in the tag', async () => {
     const { sealer, key } = await pair();
-    const bytes = await sealer.seal(FrameType.chat, utf8('a message of some length'));
+    const bytes = await sealer.seal(FrameType.message, utf8('a message of some length'));
     for (const position of [10, 11, 20, bytes.length - 17, bytes.length - 16, bytes.length - 1]) {
       const opener = new FrameOpener(key, I2R);
       expect((await opener.open(frame(flipBit(bytes, position)))).ok, `byte ${position}`).toBe(false);
@@ -135,7 +135,7 @@ describe('FrameOpener refuses', () => {
 
   it('a truncated frame (one byte short, tag cut off, header only)', async () => {
     const { sealer, key } = await pair();
-    const bytes = await sealer.seal(FrameType.chat, utf8('truncate me'));
+    const bytes = await sealer.seal(FrameType.message, utf8('truncate me'));
     for (const length of [bytes.length - 1, bytes.length - 16, 26, 10]) {
       const opener = new FrameOpener(key, I2R);
       expect((await opener.open(frame(bytes.subarray(0, length)))).ok, `length ${length}`).toBe(false);
@@ -144,7 +144,7 @@ describe('FrameOpener refuses', () => {
 
   it('a frame reflected back in the other direction under the same key', async () => {
     const key = await aesKey();
-    const bytes = await new FrameSealer(key, I2R).seal(FrameType.chat, utf8('reflect me'));
+    const bytes = await new FrameSealer(key, I2R).seal(FrameType.message, utf8('reflect me'));
     expect((await new FrameOpener(key, R2I).open(frame(bytes))).ok).toBe(false);
     // Sanity: the right direction opens the very same bytes.
     expect((await new FrameOpener(key, I2R).open(frame(bytes))).ok).toBe(true);
@@ -153,7 +153,7 @@ describe('FrameOpener refuses', () => {
   it('a frame sealed in another session (different key)', async () => {
     const one = await pair();
     const two = await pair();
-    const bytes = await one.sealer.seal(FrameType.chat, utf8('other session'));
+    const bytes = await one.sealer.seal(FrameType.message, utf8('other session'));
     expect((await two.opener.open(frame(bytes))).ok).toBe(false);
   });
 });

@@ -17,11 +17,12 @@ import {
   type Role,
   type SessionKeyPair,
 } from '../../src/core/crypto/handshake.ts';
-import { createIdentityMessage, type LocalIdentity } from '../../src/core/crypto/identityProof.ts';
+import { createIdentityMessage, generateGuestIdentity, type LocalIdentity, type ProfileIdentity } from '../../src/core/crypto/identityProof.ts';
 import { deriveRoomKeys, type RoomKeys } from '../../src/core/crypto/roomSecret.ts';
 import { FrameOpener, FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame } from '../../src/core/protocol/frames.ts';
 import { parseIdentityMessage } from '../../src/core/protocol/identityMessage.ts';
+import { encodeGroupFrame } from '../../src/core/protocol/groupMessages.ts';
 import { encodeChunkHeader, encodeTransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
 import { systemRandom } from '../../src/core/ports.ts';
@@ -31,8 +32,14 @@ import { FINGERPRINT_A, FINGERPRINT_B, flipBit, secretFromSeed } from './support
 let initiatorPair: SessionKeyPair;
 let responderPair: SessionKeyPair;
 let room: RoomKeys;
-let alice: LocalIdentity;
-let bob: LocalIdentity;
+let alice: ProfileIdentity;
+let bob: ProfileIdentity;
+let initiatorGuest: LocalIdentity;
+let responderGuest: LocalIdentity;
+/** PROTOCOL.md §12.5: the message { id and author all zero, seq 1, time 0, to everyone, "hi" } sealed as frame 0. */
+const VECTOR =
+  '0212000000000000000044' +
+  '36cdaa0c5af4a85f3c6590a9bd3580673fc9c0def43c0eb19c80960e6d3ed0fcd68a65c1e52d97235b0837d9de8287aaebd1d1fffc26713eee5451a0f535ad8a62fa';
 
 beforeAll(async () => {
   const [i, r, keys, a, b] = await Promise.all([
@@ -43,8 +50,9 @@ beforeAll(async () => {
     generateIdentity(),
   ]);
   [initiatorPair, responderPair, room] = [i, r, keys];
-  alice = { displayName: 'Alice', ...a };
-  bob = { displayName: 'Bob', ...b };
+  alice = { kind: 'profile', displayName: 'Alice', ...a };
+  bob = { kind: 'profile', displayName: 'Bob', ...b };
+  [initiatorGuest, responderGuest] = await Promise.all([generateGuestIdentity(), generateGuestIdentity()]);
 }, 30_000);
 
 // ---- a hand-driven initiator against a real responder ---------------------------------------------
@@ -88,7 +96,7 @@ async function manualLink(responderIdentity?: LocalIdentity): Promise<ManualLink
     random: systemRandom,
     onEvent: (event) => events.push(event),
     send: (frame) => sent.push(frame.slice()),
-    ...(responderIdentity === undefined ? {} : { identity: responderIdentity }),
+    identity: responderIdentity ?? responderGuest,
   });
   const deliver = async (frame: Uint8Array): Promise<void> => {
     responder.receive(frame);
@@ -147,8 +155,12 @@ async function sealIdentity(link: ManualLink, plaintext: Uint8Array): Promise<Ui
 }
 
 async function sealChat(link: ManualLink, text: string): Promise<Uint8Array> {
-  return link.sealer.seal(FrameType.chat, concatBytes(new Uint8Array(16), utf8(text)));
+  const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', text } });
+  return link.sealer.seal(type, plaintext);
 }
+
+const ZERO_ID = 'AAAAAAAAAAAAAAAAAAAAAA';
+const delivered = (link: ManualLink) => link.events.filter((event) => event.type === 'group');
 
 /** The responder failed verification exactly once, said why, never became secure, and delivered nothing. */
 function expectVerificationFailed(link: ManualLink, detail: RegExp): void {
@@ -158,7 +170,7 @@ function expectVerificationFailed(link: ManualLink, detail: RegExp): void {
   expect(failures[0]?.detail).toMatch(detail);
   expect(link.events.map((event) => event.type)).toEqual(['failed']);
   expect(link.responder.isSecure).toBe(false);
-  expect(() => link.responder.sendChat('anyone there?')).toThrow();
+  expect(() => link.responder.sendGroupFrame({ type: 'ping', n: 1 })).toThrow();
   // Nothing sealed went out after the responder's own identity frame.
   expect(frameTypes(link.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
 }
@@ -166,20 +178,20 @@ function expectVerificationFailed(link: ManualLink, detail: RegExp): void {
 /** Sends an honest chat after a failure: the ended session must not deliver it. */
 async function expectNothingDeliveredAfter(link: ManualLink): Promise<void> {
   await link.deliver(await sealChat(link, 'after the failure'));
-  expect(link.events.some((event) => event.type === 'chat')).toBe(false);
+  expect(delivered(link)).toEqual([]);
 }
 
 // ---- the control: the harness's own honest frames are accepted --------------------------------------
 
 describe('a hand-driven initiator with honest identity frames (the control for everything below)', () => {
-  it('a guest: secure with peer guest, then chat flows with the sequence numbers continuing', async () => {
+  it('a guest: secure with peer guest and its key, then messages flow with the sequence numbers continuing', async () => {
     const link = await manualLink();
-    await link.deliver(await sealIdentity(link, await createIdentityMessage(undefined, 'initiator', link.transcript)));
-    expect(link.events).toEqual([{ type: 'secure', peer: { kind: 'guest' } }]);
+    await link.deliver(await sealIdentity(link, await createIdentityMessage(initiatorGuest, 'initiator', link.transcript)));
+    expect(link.events).toEqual([{ type: 'secure', peer: { kind: 'guest', publicKeySpki: initiatorGuest.publicKeySpki } }]);
     const chat = await sealChat(link, 'hello');
     expect(parseFrame(chat)).toMatchObject({ ok: true, frame: { seq: 1n } });
     await link.deliver(chat);
-    expect(link.events.at(-1)).toMatchObject({ type: 'chat', text: 'hello' });
+    expect(link.events.at(-1)).toMatchObject({ type: 'group', frame: { type: 'message', message: { text: 'hello' } } });
   });
 
   it('a profile forged exactly like the hostile ones below, but covering the right values: secure with that profile', async () => {
@@ -301,8 +313,8 @@ describe('SecureSession refuses an identity that does not belong to this session
     }
   });
 
-  it('malformed plaintexts: a guest with a trailing byte, an unknown version, an unknown kind', async () => {
-    for (const plaintext of [Uint8Array.of(0x01, 0x00, 0x00), Uint8Array.of(0x02, 0x00), Uint8Array.of(0x01, 0x07)]) {
+  it('malformed plaintexts: the key-less guest of protocol 1, a truncated guest, an unknown version, an unknown kind', async () => {
+    for (const plaintext of [Uint8Array.of(0x01, 0x00), Uint8Array.of(0x01, 0x02, 0x00), Uint8Array.of(0x02, 0x00), Uint8Array.of(0x01, 0x07)]) {
       const link = await manualLink();
       await link.deliver(await sealIdentity(link, plaintext));
       expectVerificationFailed(link, /identity is malformed/);
@@ -313,8 +325,8 @@ describe('SecureSession refuses an identity that does not belong to this session
 describe('SecureSession accepts exactly one identity, and nothing before it', () => {
   it('a second identity frame (a fresh, validly signed one) after secure: verification-failed, nothing after it delivered', async () => {
     const link = await manualLink();
-    await link.deliver(await sealIdentity(link, await createIdentityMessage(undefined, 'initiator', link.transcript)));
-    expect(link.events).toEqual([{ type: 'secure', peer: { kind: 'guest' } }]);
+    await link.deliver(await sealIdentity(link, await createIdentityMessage(initiatorGuest, 'initiator', link.transcript)));
+    expect(link.events).toEqual([{ type: 'secure', peer: { kind: 'guest', publicKeySpki: initiatorGuest.publicKeySpki } }]);
     await link.deliver(await sealIdentity(link, await createIdentityMessage(alice, 'initiator', link.transcript)));
     expect(link.events.map((event) => event.type)).toEqual(['secure', 'failed']);
     expect(link.events.at(-1)).toEqual({ type: 'failed', failure: { kind: 'verification-failed', detail: 'the peer sent a second identity' } });
@@ -340,9 +352,10 @@ describe('SecureSession accepts exactly one identity, and nothing before it', ()
     expect(link.events.map((event) => event.type)).toEqual(['failed']);
   });
 
-  it('a receipt, a transfer control message or a chunk before the identity: verification-failed, not delivered', async () => {
+  it('receipts, a ping, a transfer control message or a chunk before the identity: verification-failed, not delivered', async () => {
     const makers: ((link: ManualLink) => Promise<Uint8Array>)[] = [
-      (link) => link.sealer.seal(FrameType.receipt, new Uint8Array(16)),
+      (link) => link.sealer.seal(FrameType.receipts, new Uint8Array(16)),
+      (link) => link.sealer.seal(FrameType.ping, new Uint8Array(8)),
       (link) => link.sealer.seal(FrameType.transferControl, encodeTransferControl({ type: 'cancel', id: 'AAECAwQFBgcICQoLDA0ODw', reason: 'cancelled-by-sender' })),
       (link) => link.sealer.seal(FrameType.transferChunk, utf8('data'), encodeChunkHeader({ id: 'AAECAwQFBgcICQoLDA0ODw', index: 0, isLast: true })),
     ];
@@ -360,16 +373,11 @@ describe('SecureSession accepts exactly one identity, and nothing before it', ()
   });
 });
 
-describe('the guest identity frame on the wire', () => {
-  it('matches the PROTOCOL.md test vectors (key 00…1f, sequence 0, both directions)', async () => {
+describe('a sealed frame on the wire (protocol 2)', () => {
+  it('matches the PROTOCOL.md §12.5 test vector (key 00…1f, initiator to responder, sequence 0, a message)', async () => {
     const key = await crypto.subtle.importKey('raw', Uint8Array.from({ length: 32 }, (_, i) => i), 'AES-GCM', false, ['encrypt']);
-    const guest = await createIdentityMessage(undefined, 'initiator', new Uint8Array(0));
+    const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', text: 'hi' } });
     const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-    expect(hex(await new FrameSealer(key, 'initiator-to-responder').seal(FrameType.identity, guest))).toBe(
-      '01030000000000000000' + '45362ec18772b5f7568e28f9160b151e72fa',
-    );
-    expect(hex(await new FrameSealer(key, 'responder-to-initiator').seal(FrameType.identity, guest))).toBe(
-      '01030000000000000000' + 'ad7c904fe7df01b7b1cf5efc4c0941b4ef60',
-    );
+    expect(hex(await new FrameSealer(key, 'initiator-to-responder').seal(type, plaintext))).toBe(VECTOR);
   });
 });

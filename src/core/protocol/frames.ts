@@ -4,7 +4,8 @@
  * ciphertext (see sessionCipher).
  */
 
-export const FRAME_VERSION = 1;
+/** Version 2: group rooms (spec §12.5) replaced the two-person chat and receipt of version 1. */
+export const FRAME_VERSION = 2;
 export const FRAME_HEADER_BYTES = 10;
 /** Chromium refuses data-channel messages over 262144 bytes, so nothing larger is ever legitimate. */
 export const MAX_FRAME_BYTES = 262_144;
@@ -14,8 +15,6 @@ export const FrameType = {
   confirm: 0x02,
   /** The sender's identity (guest, or a signed profile), sealed; the first sealed frame in each direction. */
   identity: 0x03,
-  chat: 0x10,
-  receipt: 0x11,
   /** A group room's message (§12.5): id, author, seq, time, stream, text. */
   message: 0x12,
   /** Cumulative receipts from a recipient to an author: delivered and read up to a seq. */
@@ -36,8 +35,6 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 export type HandshakeFrameType = typeof FrameType.hello | typeof FrameType.confirm;
 export type SealedFrameType =
   | typeof FrameType.identity
-  | typeof FrameType.chat
-  | typeof FrameType.receipt
   | typeof FrameType.message
   | typeof FrameType.receipts
   | typeof FrameType.ping

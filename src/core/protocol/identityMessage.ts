@@ -3,8 +3,9 @@
  * "guest" or a profile (display name, identity public key, signature). Also the rules a display name obeys.
  *
  * Layout, version 1 (fixed-size fields first, so no length field can disagree with the rest):
- *   guest:   0x01 ‖ 0x00
+ *   guest:   0x01 ‖ 0x02 ‖ spki[91] ‖ signature[64]            (a key made for this room session only, §12.2)
  *   profile: 0x01 ‖ 0x01 ‖ spki[91] ‖ signature[64] ‖ utf8(displayName)[1..256]
+ * Kind 0x00, the key-less guest of protocol 1, is refused.
  */
 import { assertNever } from '../assertNever.ts';
 import { concatBytes, fromUtf8, utf8 } from '../encoding.ts';
@@ -12,8 +13,8 @@ import { hasUnsafeNameChar } from '../transfer/fileName.ts';
 import { IDENTITY_SIGNATURE_BYTES, IDENTITY_SPKI_BYTES } from '../vault/identity.ts';
 
 export const IDENTITY_MESSAGE_VERSION = 0x01;
-const KIND_GUEST = 0x00;
 const KIND_PROFILE = 0x01;
+const KIND_GUEST = 0x02;
 const PREFIX_BYTES = 2;
 export const MAX_DISPLAY_NAME_CHARS = 64;
 /** 64 code points of at most 4 UTF-8 bytes each. */
@@ -21,7 +22,7 @@ export const MAX_DISPLAY_NAME_BYTES = MAX_DISPLAY_NAME_CHARS * 4;
 const PROFILE_FIXED_BYTES = PREFIX_BYTES + IDENTITY_SPKI_BYTES + IDENTITY_SIGNATURE_BYTES;
 
 export type IdentityMessage =
-  | { readonly type: 'guest' }
+  | { readonly type: 'guest'; readonly publicKeySpki: Uint8Array; readonly signature: Uint8Array }
   | {
       readonly type: 'profile';
       readonly publicKeySpki: Uint8Array;
@@ -53,15 +54,20 @@ export function normalizeDisplayName(name: string): string | null {
   return displayNameProblem(normalized) === null ? normalized : null;
 }
 
+function checkKeyFields(message: { readonly publicKeySpki: Uint8Array; readonly signature: Uint8Array }): void {
+  if (message.publicKeySpki.length !== IDENTITY_SPKI_BYTES) throw new Error(`an identity SPKI has ${IDENTITY_SPKI_BYTES} bytes`);
+  if (message.signature.length !== IDENTITY_SIGNATURE_BYTES) throw new Error(`an identity signature has ${IDENTITY_SIGNATURE_BYTES} bytes`);
+}
+
 /** Throws for a profile whose name is not canonical or whose fields have the wrong size: the caller's bug. */
 export function encodeIdentityMessage(message: IdentityMessage): Uint8Array {
   switch (message.type) {
     case 'guest':
-      return Uint8Array.of(IDENTITY_MESSAGE_VERSION, KIND_GUEST);
+      checkKeyFields(message);
+      return concatBytes(Uint8Array.of(IDENTITY_MESSAGE_VERSION, KIND_GUEST), message.publicKeySpki, message.signature);
     case 'profile': {
       if (normalizeDisplayName(message.displayName) !== message.displayName) throw new Error('the display name is not in canonical form');
-      if (message.publicKeySpki.length !== IDENTITY_SPKI_BYTES) throw new Error(`an identity SPKI has ${IDENTITY_SPKI_BYTES} bytes`);
-      if (message.signature.length !== IDENTITY_SIGNATURE_BYTES) throw new Error(`an identity signature has ${IDENTITY_SIGNATURE_BYTES} bytes`);
+      checkKeyFields(message);
       return concatBytes(Uint8Array.of(IDENTITY_MESSAGE_VERSION, KIND_PROFILE), message.publicKeySpki, message.signature, utf8(message.displayName));
     }
     default:
@@ -78,7 +84,8 @@ export function parseIdentityMessage(plaintext: Uint8Array): IdentityMessagePars
   if (plaintext[0] !== IDENTITY_MESSAGE_VERSION) return { ok: false, reason: `unsupported identity message version ${String(plaintext[0])}` };
   switch (plaintext[1]) {
     case KIND_GUEST:
-      return plaintext.length === PREFIX_BYTES ? { ok: true, message: { type: 'guest' } } : { ok: false, reason: 'a guest identity carries extra bytes' };
+      if (plaintext.length !== PROFILE_FIXED_BYTES) return { ok: false, reason: `a guest identity of ${plaintext.length} bytes is not ${PROFILE_FIXED_BYTES}` };
+      return { ok: true, message: { type: 'guest', ...keyFields(plaintext) } };
     case KIND_PROFILE:
       return parseProfile(plaintext);
     default:
@@ -97,14 +104,10 @@ function parseProfile(plaintext: Uint8Array): IdentityMessageParseResult {
   if (displayName !== displayName.normalize('NFC').trim()) return { ok: false, reason: 'the display name is not trimmed or not NFC' };
   const problem = displayNameProblem(displayName);
   if (problem !== null) return { ok: false, reason: problem };
+  return { ok: true, message: { type: 'profile', ...keyFields(plaintext), displayName } };
+}
+
+function keyFields(plaintext: Uint8Array): { readonly publicKeySpki: Uint8Array; readonly signature: Uint8Array } {
   const spkiEnd = PREFIX_BYTES + IDENTITY_SPKI_BYTES;
-  return {
-    ok: true,
-    message: {
-      type: 'profile',
-      publicKeySpki: plaintext.slice(PREFIX_BYTES, spkiEnd),
-      signature: plaintext.slice(spkiEnd, PROFILE_FIXED_BYTES),
-      displayName,
-    },
-  };
+  return { publicKeySpki: plaintext.slice(PREFIX_BYTES, spkiEnd), signature: plaintext.slice(spkiEnd, PROFILE_FIXED_BYTES) };
 }

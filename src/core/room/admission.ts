@@ -24,6 +24,11 @@ export interface RoomKnowledge {
   readonly roomContacts: readonly KnownContact[];
   /** Every remembered contact, in any room, to recognise a key met elsewhere. */
   readonly allContacts: readonly KnownContact[];
+  /**
+   * Keys admitted earlier in this room session (the room session supplies these, not the app): a member whose
+   * pair broke and came back is let in again at once, guests included.
+   */
+  readonly admittedHere?: readonly Uint8Array[];
 }
 
 export type AdmitReason =
@@ -34,13 +39,17 @@ export type AdmitReason =
   /** One of this room's contacts, with the same key as before. */
   | 'known'
   /** A contact met in another room, arriving in a room that remembers nobody yet. */
-  | 'known-elsewhere';
+  | 'known-elsewhere'
+  /** The same key the person (or the policy) let in earlier in this room session, back after a drop. */
+  | 'rejoined';
 
 export type HoldReason =
   /** This room's contact used a profile here before; this person arrived as a guest (a downgrade). */
   | 'guest-for-profile'
-  /** Someone arrived with a key this room's contact never showed: the contact's key changed, or someone else has the link. */
+  /** Someone arrived under a remembered contact's name with a key that contact never showed: a new device, or an impostor. */
   | 'key-changed'
+  /** Someone with a key and a name nobody here remembers, in a room that remembers people: new to this room. */
+  | 'newcomer'
   /** The contact's key changed earlier and the person has not accepted it yet. */
   | 'key-change-unaccepted'
   /** A contact known from another room arrived where this room's contact was expected. */
@@ -78,6 +87,10 @@ function renamed(contact: KnownContact, peer: PeerIdentity & { kind: 'profile' }
  */
 export function admissionFor(peer: PeerIdentity, knowledge: RoomKnowledge): Admission {
   const expected = knowledge.roomContacts;
+  if (knowledge.admittedHere?.some((key) => bytesEqual(key, peer.publicKeySpki)) === true) {
+    const contact = peer.kind === 'profile' ? (knowledge.allContacts.find((known) => bytesEqual(known.publicKeySpki, peer.publicKeySpki)) ?? null) : null;
+    return { decision: 'admit', reason: 'rejoined', contact, announcedName: contact !== null && peer.kind === 'profile' ? renamed(contact, peer) : null };
+  }
   switch (peer.kind) {
     case 'guest':
       return expected.length === 0
@@ -99,9 +112,12 @@ export function admissionFor(peer: PeerIdentity, knowledge: RoomKnowledge): Admi
           ? { decision: 'admit', reason: 'new-profile', contact: null, announcedName: null }
           : { decision: 'admit', reason: 'known-elsewhere', contact: elsewhere, announcedName };
       }
-      return elsewhere === null
-        ? { decision: 'hold', reason: 'key-changed', expected, contact: null, announcedName: null }
-        : { decision: 'hold', reason: 'other-contact', expected, contact: elsewhere, announcedName };
+      if (elsewhere !== null) return { decision: 'hold', reason: 'other-contact', expected, contact: elsewhere, announcedName };
+      // The name is only a claim; it decides the words, not the decision: both are held.
+      const impersonated = expected.filter((contact) => contact.displayName === peer.displayName);
+      return impersonated.length > 0
+        ? { decision: 'hold', reason: 'key-changed', expected: impersonated, contact: null, announcedName: null }
+        : { decision: 'hold', reason: 'newcomer', expected, contact: null, announcedName: null };
     }
     default:
       return assertNever(peer, 'peer identity');

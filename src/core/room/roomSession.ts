@@ -1,101 +1,166 @@
 /**
- * One person's presence in one room: joins through the signaling server, sets up a WebRTC peer with
- * whoever else is there (sealing every signal), runs the secure session over it, lets the app admit or hold
- * the verified peer, and reports what is happening as a RoomStatus. Platform pieces (socket, peer, clock,
- * randomness) come in through ports.
+ * One person's presence in one room (spec §4, §12.3): joins through the signaling server, keeps one WebRTC
+ * connection and one secure session with every other member (sealing every signal), admits or holds each
+ * verified member, keeps each pair alive (ping, pong, bye) and re-dials it when it breaks, and reports the
+ * room's headline and every member's state. Messages and files are not its business: it hands each admitted
+ * member's session to the group and transfer endpoints. Platform pieces come in through ports.
  */
 import { assertNever } from '../assertNever.ts';
-import { generateSessionKeyPair, type Role, type SessionKeyPair } from '../crypto/handshake.ts';
-import { samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
+import { bytesEqual } from '../encoding.ts';
+import type { Role, SessionKeyPair } from '../crypto/handshake.ts';
+import { generateGuestIdentity, samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
+import { memberIdOf } from '../crypto/memberId.ts';
 import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
 import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
-import { MAX_MESSAGE_TEXT_BYTES, textSizeBytes } from '../protocol/messages.ts';
+import type { GroupFrame } from '../protocol/groupMessages.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
 import { encodeFrame, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
-import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
 import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
-import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
 import { admissionFor, UNDECIDED, type Admission, type RoomKnowledge } from './admission.ts';
+import type { KeyPairSource } from './keyPairPool.ts';
+import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
+import { roomHeadline, type MemberFailure, type MemberState, type MemberView, type RoomFailure, type RoomPhase, type RoomStatus } from './roomStatus.ts';
+import { redialDelayMs, RedialBudget } from './redial.ts';
 
 export type RoomEvent =
   | { readonly type: 'status'; readonly status: RoomStatus }
-  | { readonly type: 'chat'; readonly id: string; readonly text: string; readonly receivedAtMs: number }
-  | { readonly type: 'receipt'; readonly id: string };
+  /** Every member's current view, after any of them changed. */
+  | { readonly type: 'members'; readonly members: readonly MemberView[] }
+  /** For the conversation's own lines: someone was admitted (first time, or back after leaving) or left. */
+  | { readonly type: 'member-joined'; readonly member: MemberView }
+  | { readonly type: 'member-left'; readonly member: MemberView };
 
-export type SendResult =
-  | { readonly ok: true; readonly id: string; readonly sentAtMs: number }
-  | { readonly ok: false; readonly reason: 'not-secure' | 'held' | 'empty' | 'too-long' };
+/** A member's session, as the group messaging engine sees it. */
+export interface MemberChannel {
+  readonly memberId: string;
+  /** Seals and sends one group frame; false if the session is gone (then nothing was sent). */
+  send(frame: GroupFrame): boolean;
+}
 
-/** A guest without a profile remembers nobody, so the policy admits whoever proves the room secret. */
-const NOTHING_REMEMBERED: RoomKnowledge = { roomContacts: [], allContacts: [] };
+/** The group messaging engine, as the room feeds it (src/core/group). */
+export interface GroupEndpoint {
+  /** An admitted member's session is secure: resend what it has not acknowledged. */
+  connected(channel: MemberChannel): void;
+  disconnected(memberId: string): void;
+  /** A message, receipts or digests frame from that member; a violation ends its session with that reason. */
+  receive(memberId: string, frame: GroupFrame): { readonly detail: string } | null;
+}
+
+/** The room's view of file transfers, one channel per admitted member. */
+export interface TransferEndpoint {
+  attach(memberId: string, channel: TransferChannel): void;
+  detach(memberId: string): void;
+  onControl(memberId: string, message: TransferControl): void;
+  onChunk(memberId: string, header: ChunkHeader, data: Uint8Array): void;
+}
 
 export interface RoomSessionOptions {
   readonly secret: Uint8Array;
   readonly platform: RoomPlatform;
   readonly onEvent: (event: RoomEvent) => void;
-  /** How long a direct connection may take from first contact to verified; then we give up visibly. */
+  /** The page's RSA key pairs (one pool for the page, made at load, so joining costs no generation). */
+  readonly keyPairs: KeyPairSource;
+  /** How long a pair may take from first contact to verified before the member counts as unreachable. */
   readonly connectTimeoutMs?: number;
-  readonly generateKeyPair?: () => Promise<SessionKeyPair>;
-  /** Where file transfers live; they outlast sessions so that an interrupted one can resume. */
   readonly transfers?: TransferEndpoint;
-  /** This side's profile, proven to the peer in every session; without one this side is a guest. */
+  readonly group?: GroupEndpoint;
+  /** This side's profile, proven to every member; without one this side is a guest with a key for this room session. */
   readonly identity?: LocalIdentity;
   /**
    * What this person remembers (the room's contacts and every contact's key), read once per verified
-   * session, before anything flows, and judged by the admission policy (admission.ts). Absent: nothing is
-   * remembered. If it throws, the peer is held.
+   * session and judged by the admission policy. Absent: nothing is remembered. If it throws, the member is held.
    */
   readonly knowledge?: () => RoomKnowledge;
-}
-
-/** The room's view of its transfer manager. */
-export interface TransferEndpoint {
-  attach(channel: TransferChannel): void;
-  detach(): void;
-  onControl(message: TransferControl): void;
-  onChunk(header: ChunkHeader, data: Uint8Array): void;
 }
 
 /** Data that arrives between the channel opening and our key pair being ready; a hello and a confirm at most. */
 const MAX_EARLY_MESSAGES = 4;
 const MAX_RECONNECT_DELAY_MS = 15_000;
-/** After a direct connection drops while both are still in the room, wait this long before trying again. */
-const REDIAL_DELAY_MS = 1_000;
+/** A browser meshes with at most this many others, whatever a server says (spec §12.3). */
+export const MAX_OTHER_MEMBERS = 15;
 /**
- * What a held peer may send before it is admitted (an honest one sends a few chats and offers); more ends the
- * room. Every held-back event is one frame of at most 256 KiB, so this also bounds the memory they take.
+ * What a held member may send before it is admitted (an honest one sends a few messages and offers); more
+ * ends its session. Every held-back event is one frame of at most 256 KiB, so this also bounds their memory.
  */
 export const MAX_HELD_BACK_EVENTS = 64;
+/** Liveness (spec §12.3): ping when nothing was sent for this long… */
+export const PING_IDLE_MS = 5_000;
+/** …and a session that received nothing for this long is dead. */
+export const DEAD_AFTER_MS = 15_000;
+/** How often the liveness rules are applied. */
+const LIVENESS_TICK_MS = 2_500;
+/** After the server says a member with a live session left: how long it has to answer a ping. */
+export const PROBE_MS = 2_000;
+/** At most this many pings per second are answered; more ends the session (a flood). */
+const MAX_PINGS_PER_SECOND = 2;
 
-/** What the peer sends once verified: delivered at once to an admitted peer, held back for a held one. */
-type PeerEvent = Extract<SessionEvent, { readonly type: 'chat' | 'receipt' | 'transfer-control' | 'transfer-chunk' }>;
+/** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
+type PeerEvent =
+  | { readonly type: 'group'; readonly frame: GroupFrame }
+  | { readonly type: 'transfer-control'; readonly message: TransferControl }
+  | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array };
 
-interface PeerAttempt {
-  readonly peerId: string;
+interface PairAttempt {
   readonly role: Role;
   readonly handle: PeerHandle;
   localFingerprint: string | null;
   remoteFingerprint: string | null;
   session: SecureSession | null;
-  /** Whether this attempt's session was handed to the transfer manager, which must then be told it ended. */
-  transfersAttached: boolean;
-  /** While the peer is held: what it sent meanwhile, with arrival times, to deliver in order on admission. */
-  heldBack: { readonly event: PeerEvent; readonly receivedAtMs: number }[] | null;
+  /** Whether the session was handed to the transfer and group endpoints, which must then be told it ended. */
+  attached: boolean;
+  /** While the member is held: what it sent meanwhile, to deliver in order on admission. */
+  heldBack: PeerEvent[] | null;
   readonly earlyMessages: Uint8Array[];
   readonly cancelTimeout: () => void;
+  lastReceivedAtMs: number;
+  lastSentAtMs: number;
+  cancelLiveness: () => void;
+  pingsThisSecond: { readonly startMs: number; count: number };
+  pingCounter: number;
+  /** The attempt's own asynchronous steps (taking a key pair, deriving the member id), in order. */
+  work: Promise<void>;
+}
+
+/** One other page in the room, under its current server peer id. */
+interface Link {
+  peerId: string;
+  /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
+  readonly learnedVia: 'joined' | 'peer-joined';
+  state: MemberState;
+  failure: MemberFailure | null;
+  attempt: PairAttempt | null;
+  peer: PeerIdentity | null;
+  memberId: string | null;
+  admission: Admission | null;
+  /** Whether a session with it was ever admitted in this room session (re-dials then follow the id rule). */
+  everSecure: boolean;
+  /** Whether the person (or the policy) admitted it at least once and it has not left since: for joined/left lines. */
+  announced: boolean;
+  /** Listed by the server right now. */
+  inRoom: boolean;
+  readonly budget: RedialBudget;
+  redials: number;
+  cancelRedial: () => void;
+  cancelProbe: () => void;
+}
+
+function linkKey(link: Link): string {
+  return link.memberId ?? link.peerId;
 }
 
 export class RoomSession {
-  private status: RoomStatus = { kind: 'preparing' };
+  private phase: RoomPhase = { kind: 'preparing' };
+  private lastStatus: RoomStatus = { kind: 'preparing' };
   private keys: RoomKeys | null = null;
+  private identity: LocalIdentity | null = null;
   private socket: SignalingSocket | null = null;
   private selfId: string | null = null;
-  private readonly peersInRoom = new Set<string>();
-  private attempt: PeerAttempt | null = null;
-  private nextKeyPair: Promise<SessionKeyPair>;
+  private readonly links = new Map<string, Link>();
+  /** Keys admitted in this room session: back after a drop, they are admitted again at once. */
+  private readonly admittedKeys: Uint8Array[] = [];
   private outboundSignalSeq = 0;
   private readonly lastInboundSignalSeq = new Map<string, number>();
   // Signals are sealed and opened asynchronously; chaining keeps the offer ahead of its candidates.
@@ -103,8 +168,7 @@ export class RoomSession {
   private inboundSignals: Promise<void> = Promise.resolve();
   private reconnectAttempts = 0;
   private cancelReconnect: () => void = () => {};
-  private cancelRedial: () => void = () => {};
-  private hasBeenSecure = false;
+  private someoneWasHere = false;
   private hasJoined = false;
   private stopped = false;
 
@@ -112,73 +176,101 @@ export class RoomSession {
 
   constructor(private readonly options: RoomSessionOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
-    // RSA-3072 generation takes a noticeable moment: start before anyone else is even in the room.
-    this.nextKeyPair = this.generateKeyPair();
   }
 
   get currentStatus(): RoomStatus {
-    return this.status;
+    return this.lastStatus;
+  }
+
+  get members(): readonly MemberView[] {
+    return this.memberViews();
   }
 
   async start(): Promise<void> {
-    this.keys = await deriveRoomKeys(this.options.secret);
+    const [keys, identity] = await Promise.all([deriveRoomKeys(this.options.secret), this.options.identity ?? generateGuestIdentity()]);
+    this.keys = keys;
+    this.identity = identity;
     if (!this.stopped) this.connect();
   }
 
-  send(text: string): SendResult {
-    const attempt = this.attempt;
-    const session = attempt?.session;
-    if (attempt === null || session === null || session === undefined || !session.isSecure) return { ok: false, reason: 'not-secure' };
-    if (attempt.heldBack !== null) return { ok: false, reason: 'held' };
-    if (text.trim() === '') return { ok: false, reason: 'empty' };
-    if (textSizeBytes(text) > MAX_MESSAGE_TEXT_BYTES) return { ok: false, reason: 'too-long' };
-    return { ok: true, id: session.sendChat(text), sentAtMs: this.options.platform.clock.nowMs() };
-  }
-
   /**
-   * The user accepts the held peer: transfers attach, sending is allowed, and what the peer sent meanwhile
-   * is delivered. `peer` is the identity the user was shown; if the held peer is no longer that one (the
-   * session was replaced meanwhile), nothing happens and the answer is false.
+   * The person accepts the held member shown to them. `peer` is the identity they were shown; if that member
+   * is no longer the one held (its session was replaced meanwhile), nothing happens and the answer is false.
    */
   admitPeer(peer: PeerIdentity): boolean {
-    const attempt = this.attempt;
-    const status = this.status;
-    if (attempt === null || attempt.heldBack === null || status.kind !== 'held' || !samePeerIdentity(status.peer, peer)) return false;
+    const link = [...this.links.values()].find((candidate) => candidate.state === 'held' && candidate.peer !== null && samePeerIdentity(candidate.peer, peer));
+    const attempt = link?.attempt;
+    if (link === undefined || attempt === null || attempt === undefined || attempt.heldBack === null || link.admission === null) return false;
     const heldBack = attempt.heldBack;
     attempt.heldBack = null;
-    this.admit(attempt, status.peer, status.admission);
-    for (const { event, receivedAtMs } of heldBack) {
-      // The app may stop the room while handling one of them; the rest then has nowhere to go.
-      if (this.attempt !== attempt) break;
-      this.deliver(attempt, event, receivedAtMs);
+    this.admit(link, attempt);
+    for (const event of heldBack) {
+      // The app may stop the room, or the member may be dropped, while handling one of them.
+      if (link.attempt !== attempt) break;
+      this.deliver(link, attempt, event);
     }
     return true;
   }
 
+  /** Leaves the room: says goodbye on every session (so the others see it at once), then closes everything. */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     this.cancelReconnect();
-    this.cancelRedial();
-    this.dropAttempt();
+    for (const link of this.links.values()) {
+      link.cancelRedial();
+      this.dropAttempt(link, { sayBye: true });
+    }
     this.closeSocket();
   }
 
-  private generateKeyPair(): Promise<SessionKeyPair> {
-    const pending = (this.options.generateKeyPair ?? generateSessionKeyPair)();
-    // Failure surfaces when the pair is awaited; this only stops an unhandled-rejection report meanwhile.
-    pending.catch(() => {});
-    return pending;
+  // ---- status ----------------------------------------------------------------------------------
+
+  private memberViews(): MemberView[] {
+    const views = new Map<string, MemberView>();
+    for (const link of this.links.values()) {
+      const view: MemberView = { key: linkKey(link), state: link.state, peer: link.peer, memberId: link.memberId, admission: link.admission, failure: link.failure };
+      // A member whose old link still lingers is shown once, by its newest state.
+      views.set(view.key, view);
+    }
+    return [...views.values()];
   }
 
-  private setStatus(status: RoomStatus): void {
-    if (this.stopped || isTerminal(this.status)) return;
-    this.status = status;
-    this.options.onEvent({ type: 'status', status });
+  private report(): void {
+    if (this.stopped) return;
+    const members = this.memberViews();
+    const status = roomHeadline(this.phase, members, this.someoneWasHere);
+    this.options.onEvent({ type: 'members', members });
+    if (JSON.stringify(status) !== JSON.stringify(this.lastStatus)) {
+      this.lastStatus = status;
+      this.options.onEvent({ type: 'status', status });
+    }
+  }
+
+  private setPhase(phase: RoomPhase): void {
+    if (this.phase.kind === 'failed' || this.phase.kind === 'room-full') return;
+    this.phase = phase;
+    this.report();
   }
 
   private failRoom(failure: RoomFailure): void {
-    this.setStatus({ kind: 'failed', failure });
+    this.setPhase({ kind: 'failed', failure });
     this.stop();
+  }
+
+  private setLinkState(link: Link, state: MemberState, failure: MemberFailure | null = null): void {
+    const wasAnnounced = link.announced;
+    link.state = state;
+    link.failure = failure;
+    if (state === 'left' && wasAnnounced) {
+      link.announced = false;
+      this.options.onEvent({ type: 'member-left', member: this.viewOf(link) });
+    }
+    this.report();
+  }
+
+  private viewOf(link: Link): MemberView {
+    return { key: linkKey(link), state: link.state, peer: link.peer, memberId: link.memberId, admission: link.admission, failure: link.failure };
   }
 
   // ---- signaling -------------------------------------------------------------------------------
@@ -208,16 +300,22 @@ export class RoomSession {
   private onSocketClosed(): void {
     this.socket = null;
     this.selfId = null;
-    this.peersInRoom.clear();
-    if (this.stopped || isTerminal(this.status)) return;
-    // A verified session lives on the direct connection and does not need the server; anything less does.
-    if (this.attempt?.session?.isSecure !== true) {
-      this.dropAttempt();
-      this.setStatus({ kind: 'reconnecting' });
+    if (this.stopped || this.phase.kind === 'failed' || this.phase.kind === 'room-full') return;
+    // Verified sessions live on their direct connections and do not need the server; anything less does.
+    for (const link of [...this.links.values()]) {
+      link.inRoom = false;
+      if (link.attempt?.session?.isSecure !== true) this.forget(link);
     }
-    const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** this.reconnectAttempts);
+    this.setPhase({ kind: 'reconnecting' });
+    const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** this.reconnectAttempts) * this.jitter();
     this.reconnectAttempts += 1;
     this.cancelReconnect = this.options.platform.clock.setTimer(delayMs, () => this.connect());
+  }
+
+  /** A factor in [0.5, 1.5), so that members who dropped together do not come back in lockstep. */
+  private jitter(): number {
+    const [byte = 0] = this.options.platform.random.bytes(1);
+    return 0.5 + byte / 256;
   }
 
   private onServerMessage(data: unknown): void {
@@ -232,31 +330,13 @@ export class RoomSession {
   private onServerFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'joined':
-        // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
-        this.reconnectAttempts = 0;
-        this.hasJoined = true;
-        this.selfId = frame.self;
-        this.peersInRoom.clear();
-        frame.peers.forEach((peer) => this.peersInRoom.add(peer));
-        this.pickPeer();
+        this.onJoined(frame.self, frame.peers);
         return;
       case 'peer-joined':
-        this.peersInRoom.add(frame.peer);
-        this.pickPeer();
+        this.onPeerJoined(frame.peer);
         return;
       case 'peer-left':
-        this.peersInRoom.delete(frame.peer);
-        if (this.attempt?.peerId === frame.peer) {
-          // The server is the prompt witness of a closed tab: Chromium may keep a dead data channel
-          // looking open for many seconds. A peer whose server connection merely dropped rejoins and
-          // runs a fresh handshake on its own.
-          this.endAttempt();
-        } else if (this.attempt === null && this.selfId !== null && (this.status.kind === 'reconnecting' || this.status.kind === 'connecting')) {
-          // Either the direct link closed just before the server said the peer left, or the peer who was
-          // to send us an offer left first: either way we are alone, not redialling or awaiting an offer.
-          this.cancelRedial();
-          this.settleAlone();
-        }
+        this.onPeerLeft(frame.peer);
         return;
       case 'signal':
         this.enqueueInboundSignal(frame.from, frame.blob);
@@ -269,6 +349,50 @@ export class RoomSession {
     }
   }
 
+  private onJoined(self: string, peers: readonly string[]): void {
+    if (peers.length > MAX_OTHER_MEMBERS) {
+      this.failRoom({ kind: 'too-many-members' });
+      return;
+    }
+    // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
+    this.reconnectAttempts = 0;
+    this.hasJoined = true;
+    this.selfId = self;
+    for (const peerId of peers) {
+      const link = this.links.get(peerId);
+      if (link !== undefined) {
+        // Still connected to it from before our socket dropped.
+        link.inRoom = true;
+        continue;
+      }
+      this.startAttempt(this.newLink(peerId, 'joined'), 'initiator');
+    }
+    this.setPhase({ kind: 'joined' });
+  }
+
+  private onPeerJoined(peerId: string): void {
+    if (this.links.has(peerId)) return;
+    if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
+    const link = this.newLink(peerId, 'peer-joined');
+    this.awaitOffer(link);
+    this.report();
+  }
+
+  private onPeerLeft(peerId: string): void {
+    const link = this.links.get(peerId);
+    if (link === undefined) return;
+    link.inRoom = false;
+    const attempt = link.attempt;
+    if (attempt?.session?.isSecure === true) {
+      // It may only have lost its socket: a live session answers a ping at once. The server is the prompt
+      // witness of a closed tab, so silence for PROBE_MS means it is gone.
+      this.probe(link, attempt);
+      return;
+    }
+    this.dropAttempt(link);
+    this.forget(link);
+  }
+
   private onServerRefusal(code: ErrorCode): void {
     switch (code) {
       case 'room-full':
@@ -278,12 +402,12 @@ export class RoomSession {
           this.closeSocket();
           this.onSocketClosed();
         } else {
-          this.setStatus({ kind: 'room-full' });
+          this.setPhase({ kind: 'room-full' });
           this.stop();
         }
         return;
       case 'unknown-peer':
-        // Our signal raced the peer leaving; the server's peer-left follows and settles the state.
+        // Our signal raced the member leaving; the server's peer-left follows and settles the state.
         return;
       case 'malformed':
       case 'unknown-type':
@@ -300,24 +424,54 @@ export class RoomSession {
     }
   }
 
-  /** Both sides apply the same rule to the two peer ids, so exactly one of them makes the offer. */
-  private pickPeer(): void {
-    if (this.attempt !== null || this.selfId === null || this.stopped) return;
-    const [peerId] = this.peersInRoom;
-    if (peerId === undefined) {
-      this.settleAlone();
-      return;
-    }
-    if (this.selfId < peerId) {
-      this.startAttempt(peerId, 'initiator');
-    } else {
-      this.setStatus({ kind: 'connecting' });
-      // The offer should follow at once; if it never does, say so rather than wait forever.
-      this.cancelRedial();
-      this.cancelRedial = this.options.platform.clock.setTimer(this.connectTimeoutMs, () => {
-        if (this.attempt === null && this.status.kind === 'connecting') this.failRoom({ kind: 'no-connection' });
-      });
-    }
+  private activeLinks(): number {
+    return [...this.links.values()].filter((link) => link.state !== 'left').length;
+  }
+
+  private newLink(peerId: string, learnedVia: Link['learnedVia']): Link {
+    const link: Link = {
+      peerId,
+      learnedVia,
+      state: 'connecting',
+      failure: null,
+      attempt: null,
+      peer: null,
+      memberId: null,
+      admission: null,
+      everSecure: false,
+      announced: false,
+      inRoom: true,
+      budget: new RedialBudget(this.options.platform.clock),
+      redials: 0,
+      cancelRedial: () => {},
+      cancelProbe: () => {},
+    };
+    this.links.set(peerId, link);
+    return link;
+  }
+
+  /** A member that is gone for good from this room session: its entry goes (and, if it was shown, it left). */
+  private forget(link: Link): void {
+    link.cancelRedial();
+    link.cancelProbe();
+    this.dropAttempt(link);
+    if (link.announced) this.setLinkState(link, 'left');
+    this.links.delete(link.peerId);
+    this.report();
+  }
+
+  /** Whether we make the offer for this link: our first contact goes the joiner's way, re-dials the lower id's. */
+  private weDial(link: Link): boolean {
+    if (!link.everSecure) return link.learnedVia === 'joined';
+    return this.selfId !== null && this.selfId < link.peerId;
+  }
+
+  private awaitOffer(link: Link): void {
+    link.cancelRedial();
+    // The offer should follow at once; if it never does, say so rather than wait forever.
+    link.cancelRedial = this.options.platform.clock.setTimer(this.connectTimeoutMs, () => {
+      if (link.attempt === null && this.links.get(link.peerId) === link) this.unreachable(link);
+    });
   }
 
   private enqueueInboundSignal(from: string, blob: string): void {
@@ -330,24 +484,29 @@ export class RoomSession {
     if (keys === null || selfId === null || this.stopped) return;
     const opened = await openSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: from, toPeerId: selfId }, blob);
     if (this.stopped) return;
+    const link = this.links.get(from);
     if (!opened.ok) {
-      this.failRoom({ kind: 'signal-rejected' });
+      // Only that member's connection is refused; the room goes on with the others.
+      if (link !== undefined) this.failLink(link, { kind: 'signal-rejected' });
       return;
     }
     const lastSeq = this.lastInboundSignalSeq.get(from) ?? -1;
     if (opened.seq <= lastSeq) {
-      this.failRoom({ kind: 'signal-rejected' });
+      if (link !== undefined) this.failLink(link, { kind: 'signal-rejected' });
       return;
     }
     this.lastInboundSignalSeq.set(from, opened.seq);
+    if (link === undefined || link.state === 'failed') return;
     const signal = opened.signal;
-    // Only the member whose id sorts first may offer, and only to start a connection.
-    if (this.attempt === null && signal.type === 'offer' && this.peersInRoom.has(from) && from < selfId) {
-      this.startAttempt(from, 'responder');
+    if (signal.type === 'offer') {
+      // Only the member the dialing rule names may offer; an offer from it starts afresh (it gave up the old pair).
+      if (this.weDial(link)) return;
+      this.dropAttempt(link);
+      this.startAttempt(link, 'responder');
     }
-    const attempt = this.attempt;
+    const attempt = link.attempt;
     // Late candidates from an attempt that already ended have nowhere to go.
-    if (attempt === null || attempt.peerId !== from) return;
+    if (attempt === null) return;
     if (signal.type === 'offer' || signal.type === 'answer') {
       // Renegotiation is not part of the protocol: once the handshake started, its fingerprints are fixed.
       if (attempt.session !== null || attempt.remoteFingerprint !== null) return;
@@ -356,220 +515,378 @@ export class RoomSession {
     attempt.handle.signal(signal);
   }
 
-  private sendSignal(attempt: PeerAttempt, signal: PeerSignal): void {
+  private sendSignal(link: Link, attempt: PairAttempt, signal: PeerSignal): void {
     const keys = this.keys;
     const selfId = this.selfId;
     if (keys === null || selfId === null) return;
     const seq = this.outboundSignalSeq++;
-    const route = { roomId: keys.roomId, fromPeerId: selfId, toPeerId: attempt.peerId };
+    const to = link.peerId;
+    const route = { roomId: keys.roomId, fromPeerId: selfId, toPeerId: to };
     this.outboundSignals = this.outboundSignals.then(async () => {
       const blob = await sealSignal(keys.signalKey, route, seq, signal, this.options.platform.random);
-      if (this.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to: attempt.peerId, blob }));
+      if (link.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to, blob }));
     });
   }
 
-  // ---- the direct connection ---------------------------------------------------------------------
+  // ---- one pair's connection ----------------------------------------------------------------------
 
-  private startAttempt(peerId: string, role: Role): void {
+  private startAttempt(link: Link, role: Role): void {
     const { platform } = this.options;
-    this.cancelRedial();
-    this.setStatus({ kind: 'connecting' });
+    link.cancelRedial();
     const handle = platform.createPeer(role === 'initiator', {
       onSignal: (raw) => {
         const signal = parsePeerSignal(raw);
-        if (this.attempt !== attempt || signal === null) return;
+        if (link.attempt !== attempt || signal === null) return;
         if (signal.type === 'offer' || signal.type === 'answer') attempt.localFingerprint = dtlsFingerprintFromSdp(signal.sdp);
-        this.sendSignal(attempt, signal);
+        this.sendSignal(link, attempt, signal);
       },
       onConnect: () => {
-        if (this.attempt === attempt) void this.startSession(attempt);
+        if (link.attempt === attempt) this.then(attempt, () => this.startSession(link, attempt));
       },
       onData: (bytes) => {
-        if (this.attempt !== attempt) return;
+        if (link.attempt !== attempt) return;
+        attempt.lastReceivedAtMs = platform.clock.nowMs();
         if (attempt.session !== null) {
           attempt.session.receive(bytes);
         } else if (attempt.earlyMessages.length < MAX_EARLY_MESSAGES) {
           attempt.earlyMessages.push(bytes);
         } else {
-          this.failRoom({ kind: 'verification-failed', detail: 'the peer sent data before the handshake could start' });
+          this.failLink(link, { kind: 'verification-failed', detail: 'the member sent data before the handshake could start' });
         }
       },
       onClose: () => {
-        if (this.attempt === attempt) this.endAttempt();
+        if (link.attempt === attempt) this.pairBroke(link);
       },
     });
-    const attempt: PeerAttempt = {
-      peerId,
+    const nowMs = platform.clock.nowMs();
+    const attempt: PairAttempt = {
       role,
       handle,
       localFingerprint: null,
       remoteFingerprint: null,
       session: null,
-      transfersAttached: false,
+      attached: false,
       heldBack: null,
       earlyMessages: [],
       cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
-        if (this.attempt === attempt && attempt.session?.isSecure !== true) {
-          this.failRoom(
-            attempt.session === null
-              ? { kind: 'no-connection' }
-              : { kind: 'verification-failed', detail: 'the handshake did not finish in time' },
-          );
-        }
+        if (link.attempt !== attempt || attempt.session?.isSecure === true) return;
+        // A member we were connected to before is most likely behind a bad network again: keep trying.
+        if (attempt.session === null || link.everSecure) this.unreachable(link);
+        else this.failLink(link, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
       }),
+      lastReceivedAtMs: nowMs,
+      lastSentAtMs: nowMs,
+      cancelLiveness: () => {},
+      pingsThisSecond: { startMs: nowMs, count: 0 },
+      pingCounter: 0,
+      work: Promise.resolve(),
     };
-    this.attempt = attempt;
+    link.attempt = attempt;
+    if (link.state !== 'reconnecting') link.state = 'connecting';
+    this.report();
   }
 
-  private async startSession(attempt: PeerAttempt): Promise<void> {
+  private async startSession(link: Link, attempt: PairAttempt): Promise<void> {
     const keys = this.keys;
+    const identity = this.identity;
     const { localFingerprint, remoteFingerprint } = attempt;
-    if (keys === null) return;
+    if (keys === null || identity === null) return;
     if (localFingerprint === null || remoteFingerprint === null) {
-      this.failRoom({ kind: 'verification-failed', detail: 'the connection offered no DTLS fingerprint to verify' });
+      this.failLink(link, { kind: 'verification-failed', detail: 'the connection offered no DTLS fingerprint to verify' });
       return;
     }
-    this.setStatus({ kind: 'verifying' });
+    // A re-dial stays "reconnecting" to the person until it is through.
+    if (!link.everSecure) this.setLinkState(link, 'verifying');
     let keyPair: SessionKeyPair;
     try {
-      keyPair = await this.nextKeyPair;
+      keyPair = await this.options.keyPairs.take();
     } catch (error) {
-      this.failRoom({ kind: 'verification-failed', detail: `could not make session keys: ${String(error)}` });
+      this.failLink(link, { kind: 'verification-failed', detail: `could not make session keys: ${String(error)}` });
       return;
-    } finally {
-      // Every session gets a key pair of its own; the next one starts now, off the critical path.
-      this.nextKeyPair = this.generateKeyPair();
     }
-    if (this.attempt !== attempt) return;
+    if (link.attempt !== attempt) return;
     const session = new SecureSession({
       role: attempt.role,
       authKey: keys.authKey,
       keyPair,
       localFingerprint,
       remoteFingerprint,
-      send: (frame) => attempt.handle.send(frame),
+      identity,
+      send: (frame) => {
+        attempt.lastSentAtMs = this.options.platform.clock.nowMs();
+        attempt.handle.send(frame);
+      },
       random: this.options.platform.random,
       onEvent: (event) => {
-        if (this.attempt === attempt) this.onSessionEvent(attempt, event);
+        if (link.attempt === attempt) this.onSessionEvent(link, attempt, event);
       },
-      ...(this.options.identity === undefined ? {} : { identity: this.options.identity }),
     });
     attempt.session = session;
     session.start();
     attempt.earlyMessages.splice(0).forEach((bytes) => session.receive(bytes));
   }
 
-  private onSessionEvent(attempt: PeerAttempt, event: SessionEvent): void {
+  /** Runs `step` after the attempt's earlier asynchronous steps, so they finish in the order they began. */
+  private then(attempt: PairAttempt, step: () => Promise<void>): void {
+    attempt.work = attempt.work.then(step);
+  }
+
+  private onSessionEvent(link: Link, attempt: PairAttempt, event: SessionEvent): void {
     switch (event.type) {
       case 'secure':
         attempt.cancelTimeout();
-        this.hasBeenSecure = true;
-        this.judge(attempt, event.peer);
+        this.then(attempt, () => this.verified(link, attempt, event.peer));
         return;
-      case 'chat':
-      case 'receipt':
-      case 'transfer-control':
-      case 'transfer-chunk': {
-        const receivedAtMs = this.options.platform.clock.nowMs();
-        if (attempt.heldBack === null) {
-          this.deliver(attempt, event, receivedAtMs);
-        } else if (attempt.heldBack.length < MAX_HELD_BACK_EVENTS) {
-          attempt.heldBack.push({ event, receivedAtMs });
-        } else {
-          this.failRoom({ kind: 'held-overflow' });
-        }
+      // After the identity's own step (deriving the member id), so nothing overtakes the admission decision.
+      case 'group': {
+        const { frame } = event;
+        this.then(attempt, async () => {
+          if (link.attempt === attempt) this.onGroupFrame(link, attempt, frame);
+        });
         return;
       }
-      case 'group':
-        // Group rooms (spec §12) are not wired in yet; until they are, their frames have nowhere to go.
+      case 'transfer-control':
+      case 'transfer-chunk':
+        this.then(attempt, async () => {
+          if (link.attempt === attempt) this.fromPeer(link, attempt, event);
+        });
         return;
       case 'failed':
-        this.failRoom(event.failure);
+        this.failLink(link, event.failure);
         return;
       default:
         assertNever(event, 'session event');
     }
   }
 
-  /** Admits the verified peer or holds it, as the admission policy decides from what this person remembers. */
-  private judge(attempt: PeerAttempt, peer: PeerIdentity): void {
+  /** Liveness frames are the room's own; the rest is the member's content, shown only if it is admitted. */
+  private onGroupFrame(link: Link, attempt: PairAttempt, frame: GroupFrame): void {
+    switch (frame.type) {
+      case 'ping': {
+        const nowMs = this.options.platform.clock.nowMs();
+        const window = attempt.pingsThisSecond;
+        if (nowMs - window.startMs >= 1_000) attempt.pingsThisSecond = { startMs: nowMs, count: 0 };
+        attempt.pingsThisSecond.count += 1;
+        if (attempt.pingsThisSecond.count > MAX_PINGS_PER_SECOND) {
+          this.failLink(link, { kind: 'misbehaved', detail: 'it sent pings faster than the protocol allows' });
+          return;
+        }
+        attempt.session?.sendGroupFrame({ type: 'pong', n: frame.n });
+        return;
+      }
+      case 'pong':
+        // Any frame proves the pair alive; onData already noted it.
+        return;
+      case 'bye':
+        this.dropAttempt(link);
+        this.setLinkState(link, 'left');
+        return;
+      case 'message':
+      case 'receipts':
+      case 'digests':
+        this.fromPeer(link, attempt, { type: 'group', frame });
+        return;
+      default:
+        assertNever(frame, 'group frame');
+    }
+  }
+
+  /** The member's identity checked out: find out who it is, then admit or hold it as the policy says. */
+  private async verified(link: Link, attempt: PairAttempt, peer: PeerIdentity): Promise<void> {
+    const memberId = await memberIdOf(peer.publicKeySpki);
+    if (link.attempt !== attempt) return;
+    // The same member under an older link (its page reconnected with a new peer id): this pair replaces it.
+    for (const other of [...this.links.values()]) {
+      if (other !== link && other.memberId === memberId) {
+        link.announced ||= other.announced;
+        other.announced = false;
+        other.cancelRedial();
+        this.dropAttempt(other);
+        this.links.delete(other.peerId);
+      }
+    }
+    link.peer = peer;
+    link.memberId = memberId;
+    link.everSecure = true;
+    link.redials = 0;
     let admission: Admission;
     try {
-      admission = admissionFor(peer, this.options.knowledge?.() ?? NOTHING_REMEMBERED);
+      admission = admissionFor(peer, { ...(this.options.knowledge?.() ?? { roomContacts: [], allContacts: [] }), admittedHere: this.admittedKeys });
     } catch {
-      // An app that cannot say what it knows must not let the peer in unasked; holding shows the user who it is.
+      // An app that cannot say what it knows must not let the member in unasked; holding shows the person who it is.
       admission = UNDECIDED;
     }
+    link.admission = admission;
+    this.watchLiveness(link, attempt);
     if (admission.decision === 'admit') {
-      this.admit(attempt, peer, admission);
+      this.admit(link, attempt);
     } else {
       attempt.heldBack = [];
-      this.setStatus({ kind: 'held', peer, admission });
+      this.setLinkState(link, 'held');
     }
   }
 
-  /** The peer may talk: report it secure and hand the session to the transfer manager. */
-  private admit(attempt: PeerAttempt, peer: PeerIdentity, admission: Admission): void {
-    this.setStatus({ kind: 'secure', peer, admission });
+  /** The member may talk: it is connected, and its session goes to the group and transfer endpoints. */
+  private admit(link: Link, attempt: PairAttempt): void {
     const session = attempt.session;
-    if (session !== null && this.options.transfers !== undefined) {
-      attempt.transfersAttached = true;
-      this.options.transfers.attach({
-        sendControl: (message) => session.sendControl(message),
-        sendChunk: (header, data) => session.sendChunk(header, data),
-        writable: () => attempt.handle.writable(),
-      });
+    const memberId = link.memberId;
+    if (session === null || memberId === null || link.peer === null) return;
+    const key = link.peer.publicKeySpki;
+    if (!this.admittedKeys.some((known) => bytesEqual(known, key))) this.admittedKeys.push(key);
+    attempt.attached = true;
+    const firstTime = !link.announced;
+    link.announced = true;
+    this.someoneWasHere = true;
+    this.setLinkState(link, 'connected');
+    if (firstTime) this.options.onEvent({ type: 'member-joined', member: this.viewOf(link) });
+    this.options.transfers?.attach(memberId, {
+      sendControl: (message) => session.sendControl(message),
+      sendChunk: (header, data) => session.sendChunk(header, data),
+      writable: () => attempt.handle.writable(),
+    });
+    this.options.group?.connected({
+      memberId,
+      send: (frame) => {
+        if (link.attempt !== attempt || !session.isSecure) return false;
+        session.sendGroupFrame(frame);
+        return true;
+      },
+    });
+  }
+
+  /** Delivered at once from an admitted member; held back, in order and bounded, from a held one. */
+  private fromPeer(link: Link, attempt: PairAttempt, event: PeerEvent): void {
+    if (attempt.heldBack === null) {
+      this.deliver(link, attempt, event);
+    } else if (attempt.heldBack.length < MAX_HELD_BACK_EVENTS) {
+      attempt.heldBack.push(event);
+    } else {
+      this.failLink(link, { kind: 'held-overflow' });
     }
   }
 
-  private deliver(attempt: PeerAttempt, event: PeerEvent, receivedAtMs: number): void {
+  private deliver(link: Link, attempt: PairAttempt, event: PeerEvent): void {
+    const memberId = link.memberId;
+    if (memberId === null) return;
     switch (event.type) {
       case 'transfer-control':
-        this.options.transfers?.onControl(event.message);
+        this.options.transfers?.onControl(memberId, event.message);
         return;
       case 'transfer-chunk':
-        this.options.transfers?.onChunk(event.header, event.data);
+        this.options.transfers?.onChunk(memberId, event.header, event.data);
         return;
-      case 'chat':
-        this.options.onEvent({ type: 'chat', id: event.id, text: event.text, receivedAtMs });
-        // Only now, shown to the person, is it delivered: a held peer gets no receipt for what waits unseen.
-        attempt.session?.sendReceipt(event.id);
+      case 'group': {
+        const violation = this.options.group?.receive(memberId, event.frame) ?? null;
+        if (violation !== null && link.attempt === attempt) this.failLink(link, { kind: 'misbehaved', detail: violation.detail });
         return;
-      case 'receipt':
-        this.options.onEvent({ type: 'receipt', id: event.id });
-        return;
+      }
       default:
         assertNever(event, 'peer event');
     }
   }
 
-  private dropAttempt(): void {
-    const attempt = this.attempt;
-    if (attempt === null) return;
-    this.attempt = null;
-    attempt.cancelTimeout();
-    // Also after a failed session: its transfers must pause, not wait on a dead channel forever.
-    if (attempt.transfersAttached) this.options.transfers?.detach();
-    attempt.session?.end();
-    attempt.handle.destroy();
+  // ---- liveness and re-dials -----------------------------------------------------------------------
+
+  private watchLiveness(link: Link, attempt: PairAttempt): void {
+    const { clock } = this.options.platform;
+    const tick = (): void => {
+      if (link.attempt !== attempt || attempt.session?.isSecure !== true) return;
+      const nowMs = clock.nowMs();
+      if (nowMs - attempt.lastReceivedAtMs >= DEAD_AFTER_MS) {
+        this.pairBroke(link);
+        return;
+      }
+      if (nowMs - attempt.lastSentAtMs >= PING_IDLE_MS) attempt.session.sendGroupFrame({ type: 'ping', n: attempt.pingCounter++ });
+      attempt.cancelLiveness = clock.setTimer(LIVENESS_TICK_MS, tick);
+    };
+    attempt.cancelLiveness = clock.setTimer(LIVENESS_TICK_MS, tick);
   }
 
-  /** The direct connection ended: the peer left, or the network between us failed. */
-  private endAttempt(): void {
-    const attempt = this.attempt;
-    this.dropAttempt();
-    if (attempt === null || this.stopped || isTerminal(this.status)) return;
-    if (this.peersInRoom.has(attempt.peerId)) {
-      // Still both in the room, so the link itself broke: try again shortly instead of giving up.
-      this.setStatus({ kind: 'reconnecting' });
-      this.cancelRedial = this.options.platform.clock.setTimer(REDIAL_DELAY_MS, () => this.pickPeer());
-    } else {
-      this.settleAlone();
+  /** The server says it left, but its session is up: it has PROBE_MS to prove it is still here. */
+  private probe(link: Link, attempt: PairAttempt): void {
+    const { clock } = this.options.platform;
+    const askedAtMs = clock.nowMs();
+    attempt.session?.sendGroupFrame({ type: 'ping', n: attempt.pingCounter++ });
+    link.cancelProbe();
+    link.cancelProbe = clock.setTimer(PROBE_MS, () => {
+      if (link.attempt === attempt && attempt.lastReceivedAtMs <= askedAtMs) {
+        this.dropAttempt(link);
+        this.setLinkState(link, 'left');
+        this.forget(link);
+      }
+    });
+  }
+
+  /** The pair's connection ended (closed, or silent too long): re-dial if the member is still here. */
+  private pairBroke(link: Link): void {
+    this.dropAttempt(link);
+    if (this.stopped) return;
+    if (!link.inRoom) {
+      if (link.state !== 'left') this.setLinkState(link, 'left');
+      this.forget(link);
+      return;
     }
+    this.setLinkState(link, 'reconnecting');
+    this.scheduleRedial(link);
   }
 
-  /** Alone in the room: say that the other person left if there was one, else that we are waiting. */
-  private settleAlone(): void {
-    this.setStatus(this.hasBeenSecure ? { kind: 'peer-left' } : { kind: 'waiting' });
+  private scheduleRedial(link: Link): void {
+    if (!this.weDial(link)) {
+      this.awaitOffer(link);
+      return;
+    }
+    if (!link.budget.take()) {
+      // Out of tries for this minute: say so, and try again once the budget allows.
+      this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+      link.cancelRedial = this.options.platform.clock.setTimer(link.budget.msUntilNext(), () => this.redial(link));
+      return;
+    }
+    const delayMs = redialDelayMs(link.redials, this.jitter());
+    link.redials += 1;
+    link.cancelRedial = this.options.platform.clock.setTimer(delayMs, () => this.redial(link));
+  }
+
+  private redial(link: Link): void {
+    if (this.stopped || this.links.get(link.peerId) !== link || link.attempt !== null || this.selfId === null) return;
+    if (link.state === 'unreachable') link.state = 'reconnecting';
+    this.startAttempt(link, 'initiator');
+  }
+
+  private unreachable(link: Link): void {
+    this.dropAttempt(link);
+    this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+    if (link.inRoom) this.scheduleRedial(link);
+  }
+
+  /** That member's session broke a rule: it ends, and the member is not dialled again until it rejoins. */
+  private failLink(link: Link, failure: MemberFailure): void {
+    this.dropAttempt(link);
+    link.cancelRedial();
+    this.setLinkState(link, 'failed', failure);
+  }
+
+  private dropAttempt(link: Link, { sayBye = false } = {}): void {
+    const attempt = link.attempt;
+    if (attempt === null) return;
+    link.attempt = null;
+    attempt.cancelTimeout();
+    attempt.cancelLiveness();
+    link.cancelProbe();
+    // Also after a failed session: its transfers must pause, not wait on a dead channel forever.
+    if (attempt.attached && link.memberId !== null) {
+      this.options.transfers?.detach(link.memberId);
+      this.options.group?.disconnected(link.memberId);
+    }
+    const session = attempt.session;
+    if (sayBye && session?.isSecure === true) {
+      // The goodbye is sealed asynchronously: close the connection only once it is on its way.
+      void session.sendGroupFrame({ type: 'bye' }).finally(() => {
+        session.end();
+        attempt.handle.destroy();
+      });
+      return;
+    }
+    session?.end();
+    attempt.handle.destroy();
   }
 }

@@ -5,7 +5,7 @@
  * authenticated is never delivered.
  */
 import { assertNever } from '../assertNever.ts';
-import { bytesToBase64url, concatBytes } from '../encoding.ts';
+import { concatBytes } from '../encoding.ts';
 import {
   buildTranscript,
   createConfirm,
@@ -22,7 +22,6 @@ import {
 import { createIdentityMessage, verifyIdentityMessage, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
-import { encodeMessage, MESSAGE_ID_BYTES, parseMessage, type MessageFrameType, type SessionMessage } from '../protocol/messages.ts';
 import { encodeGroupFrame, parseGroupFrame, type GroupFrame, type GroupFrameType } from '../protocol/groupMessages.ts';
 import {
   CHUNK_HEADER_BYTES,
@@ -41,8 +40,6 @@ export type SessionFailure =
 
 export type SessionEvent =
   | { readonly type: 'secure'; readonly peer: PeerIdentity }
-  | { readonly type: 'chat'; readonly id: string; readonly text: string }
-  | { readonly type: 'receipt'; readonly id: string }
   | { readonly type: 'group'; readonly frame: GroupFrame }
   | { readonly type: 'transfer-control'; readonly message: TransferControl }
   | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array }
@@ -58,8 +55,8 @@ export interface SecureSessionOptions {
   readonly send: (frame: Uint8Array) => void;
   readonly random: Random;
   readonly onEvent: (event: SessionEvent) => void;
-  /** This side's profile, proven to the peer after the handshake; without one this side is a guest. */
-  readonly identity?: LocalIdentity;
+  /** This side's identity (a profile, or a guest's key for this room session), proven to the peer after the handshake. */
+  readonly identity: LocalIdentity;
 }
 
 type State =
@@ -101,20 +98,6 @@ export class SecureSession {
     this.inbound = this.inbound.then(() => this.handle(bytes)).catch((error: unknown) => this.failFor(`receiving failed: ${String(error)}`));
   }
 
-  /** Sends a chat message and returns its id; refused unless the session is verified. */
-  sendChat(text: string): string {
-    if (this.state.kind !== 'secure') throw new Error('The conversation is not secure yet; nothing was sent.');
-    const id = bytesToBase64url(this.options.random.bytes(MESSAGE_ID_BYTES));
-    this.enqueueSealed({ type: 'chat', id, text });
-    return id;
-  }
-
-  /** Tells the peer that its chat `id` was delivered to the person here. */
-  sendReceipt(id: string): void {
-    if (this.state.kind !== 'secure') return;
-    this.enqueueSealed({ type: 'receipt', id });
-  }
-
   /** Ends the session without an error (the peer left or the user closed the room). */
   end(): void {
     this.state = { kind: 'ended' };
@@ -133,11 +116,6 @@ export class SecureSession {
   sendChunk(header: ChunkHeader, data: Uint8Array): Promise<void> {
     if (this.state.kind !== 'secure') return Promise.reject(new Error('The conversation is not secure; the chunk was not sent.'));
     return this.enqueueFrame(FrameType.transferChunk, data, encodeChunkHeader(header));
-  }
-
-  private enqueueSealed(message: SessionMessage): void {
-    const { type, plaintext } = encodeMessage(message);
-    void this.enqueueFrame(type, plaintext);
   }
 
   /** Our identity frame goes out while awaiting the peer's; everything else only once secure (the public senders check). */
@@ -178,10 +156,6 @@ export class SecureSession {
         return;
       case FrameType.identity:
         await this.handleIdentity(frame);
-        return;
-      case FrameType.chat:
-      case FrameType.receipt:
-        await this.handleMessage(frame.type, frame);
         return;
       case FrameType.message:
       case FrameType.receipts:
@@ -315,11 +289,14 @@ export class SecureSession {
     this.options.onEvent({ type: 'group', frame: parsed.frame });
   }
 
-  /** Sends one group frame (message, receipts, ping, pong, bye, digests) once the session is verified. */
-  sendGroupFrame(frame: GroupFrame): void {
+  /**
+   * Sends one group frame (message, receipts, ping, pong, bye, digests) once the session is verified; resolves
+   * once it is sealed and handed to the channel.
+   */
+  sendGroupFrame(frame: GroupFrame): Promise<void> {
     if (this.state.kind !== 'secure') throw new Error('The conversation is not secure yet; nothing was sent.');
     const { type, plaintext } = encodeGroupFrame(frame);
-    void this.enqueueFrame(type, plaintext);
+    return this.enqueueFrame(type, plaintext);
   }
 
   private async handleTransferControl(frame: Frame): Promise<void> {
@@ -343,28 +320,5 @@ export class SecureSession {
       return;
     }
     this.options.onEvent({ type: 'transfer-chunk', header, data });
-  }
-
-  private async handleMessage(type: MessageFrameType, frame: Frame): Promise<void> {
-    const plaintext = await this.openSealed(frame);
-    if (plaintext === null) return;
-    const parsed = parseMessage(type, plaintext);
-    if (!parsed.ok) {
-      this.fail({ kind: 'frame-rejected', detail: parsed.reason });
-      return;
-    }
-    const message = parsed.message;
-    switch (message.type) {
-      case 'chat':
-        // No receipt here: "delivered" must mean shown, and whether it is shown is the room's decision
-        // (a held peer's chat waits unseen). The room calls sendReceipt when it delivers the message.
-        this.options.onEvent({ type: 'chat', id: message.id, text: message.text });
-        return;
-      case 'receipt':
-        this.options.onEvent({ type: 'receipt', id: message.id });
-        return;
-      default:
-        assertNever(message, 'session message');
-    }
   }
 }

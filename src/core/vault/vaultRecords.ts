@@ -6,7 +6,7 @@ import { assertNever } from '../assertNever.ts';
 import { base64urlToBytes, bytesToBase64url, fromUtf8, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 import { ROOM_SECRET_BYTES } from '../crypto/roomSecret.ts';
-import { MAX_MESSAGE_TEXT_BYTES } from '../protocol/messages.ts';
+import { MAX_MESSAGE_TEXT_BYTES } from '../protocol/groupMessages.ts';
 import { exactFields } from './exactFields.ts';
 import { filePartRecordId, isVaultId, MAX_SEQ, messageRecordId } from './recordIds.ts';
 import { openJsonRecord, openRecord, sealJsonRecord, sealRecord } from './records.ts';

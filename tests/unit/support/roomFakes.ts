@@ -8,7 +8,8 @@ import type { Clock } from '../../../src/core/ports.ts';
 import type { PeerSignal } from '../../../src/core/protocol/peerSignal.ts';
 import { encodeFrame, parseClientFrame, type ErrorCode, type ServerFrame } from '../../../src/core/protocol/signaling.ts';
 import type { PeerHandle, PeerHandlers, RoomPlatform, SignalingHandlers } from '../../../src/core/room/roomPorts.ts';
-import type { TransferEndpoint } from '../../../src/core/room/roomSession.ts';
+import type { GroupEndpoint, MemberChannel, TransferEndpoint } from '../../../src/core/room/roomSession.ts';
+import type { GroupFrame } from '../../../src/core/protocol/groupMessages.ts';
 import type { TransferChannel } from '../../../src/core/transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../../../src/core/transfer/transferMessages.ts';
 
@@ -127,6 +128,8 @@ export class FakeSignalingServer {
   roomOf: (requested: string) => string = (requested) => requested;
   /** Rewrites a signal in transit: returns the blobs to deliver (none drops it, the same one twice replays it). */
   relay: (signal: RelayedSignal) => readonly string[] = (signal) => [signal.blob];
+  /** Owners whose new sockets never open (a closed tab, a machine off the network). */
+  readonly unreachable = new Set<string>();
   /** Every signal as its sender handed it to the server, before `relay` had its way. */
   readonly relayed: RelayedSignal[] = [];
   readonly connections: FakeConnection[] = [];
@@ -156,6 +159,7 @@ export class FakeSignalingServer {
         toClient: [],
       };
       this.connections.push(conn);
+      if (this.unreachable.has(owner)) return { send: () => {}, close: () => {} };
       this.toClient(conn, () => handlers.onOpen());
       return {
         send: (text) => {
@@ -460,34 +464,66 @@ export class FakePeerNetwork {
 
 // ---- transfers ---------------------------------------------------------------------------------------
 
-/** Records what RoomSession tells its transfer manager. */
+/** Records what RoomSession tells its transfer endpoint, per member. */
 export class FakeTransfers implements TransferEndpoint {
-  /** 'attach' and 'detach' in the order they happened. */
-  readonly calls: ('attach' | 'detach')[] = [];
-  readonly channels: TransferChannel[] = [];
-  readonly controls: TransferControl[] = [];
-  readonly chunks: { readonly header: ChunkHeader; readonly data: Uint8Array }[] = [];
+  /** 'attach <member>' and 'detach <member>' in the order they happened. */
+  readonly calls: string[] = [];
+  readonly channels = new Map<string, TransferChannel>();
+  readonly controls: { readonly memberId: string; readonly message: TransferControl }[] = [];
+  readonly chunks: { readonly memberId: string; readonly header: ChunkHeader; readonly data: Uint8Array }[] = [];
   /** Every call of any kind, in order, to check what came before what. */
   readonly sequence: ('attach' | 'detach' | 'control' | 'chunk')[] = [];
 
-  attach(channel: TransferChannel): void {
-    this.calls.push('attach');
+  attach(memberId: string, channel: TransferChannel): void {
+    this.calls.push(`attach ${memberId}`);
     this.sequence.push('attach');
-    this.channels.push(channel);
+    this.channels.set(memberId, channel);
   }
 
-  detach(): void {
-    this.calls.push('detach');
+  detach(memberId: string): void {
+    this.calls.push(`detach ${memberId}`);
     this.sequence.push('detach');
+    this.channels.delete(memberId);
   }
 
-  onControl(message: TransferControl): void {
+  onControl(memberId: string, message: TransferControl): void {
     this.sequence.push('control');
-    this.controls.push(message);
+    this.controls.push({ memberId, message });
   }
 
-  onChunk(header: ChunkHeader, data: Uint8Array): void {
+  onChunk(memberId: string, header: ChunkHeader, data: Uint8Array): void {
     this.sequence.push('chunk');
-    this.chunks.push({ header, data: data.slice() });
+    this.chunks.push({ memberId, header, data: data.slice() });
+  }
+}
+
+// ---- group messages ------------------------------------------------------------------------------------
+
+/** Records what RoomSession tells its group endpoint; a test sends through the channels it was handed. */
+export class FakeGroup implements GroupEndpoint {
+  readonly calls: string[] = [];
+  readonly channels = new Map<string, MemberChannel>();
+  readonly received: { readonly memberId: string; readonly frame: GroupFrame }[] = [];
+  /** What receive() answers; a test sets it to act as an engine that found a violation. */
+  verdict: (memberId: string, frame: GroupFrame) => { readonly detail: string } | null = () => null;
+
+  connected(channel: MemberChannel): void {
+    this.calls.push(`connected ${channel.memberId}`);
+    this.channels.set(channel.memberId, channel);
+  }
+
+  disconnected(memberId: string): void {
+    this.calls.push(`disconnected ${memberId}`);
+    this.channels.delete(memberId);
+  }
+
+  receive(memberId: string, frame: GroupFrame): { readonly detail: string } | null {
+    this.received.push({ memberId, frame });
+    return this.verdict(memberId, frame);
+  }
+
+  /** The texts of the messages received, in order. */
+  texts(): string[] {
+    return this.received.flatMap(({ frame }) => (frame.type === 'message' ? [frame.message.text] : []));
   }
 }
