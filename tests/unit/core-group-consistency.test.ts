@@ -138,6 +138,8 @@ describe('digests sent', () => {
     const fromAlice: GroupMessage[] = [];
     for (let index = 1; index <= 10; index++) fromAlice.push(await world.send('alice', `a${index}`));
     const fromBob = await world.send('bob', 'b1');
+    // Carol's own messages are not in her reports: everyone has them from her directly.
+    await world.send('carol', 'c1');
     expectPrivate(await world.member('bob').chat.sendPrivately(world.idOf('carol'), 'private, never compared'));
     await world.settle();
     // The first message shown sends digests at once; everything after waits for the interval.

@@ -83,6 +83,16 @@ describe('outbox bounds', () => {
     expect(world.shown('bob')).toEqual([fresh]);
   });
 
+  it('still sends an entry exactly 7 days old when its addressee connects', async () => {
+    const world = await bobAway();
+    const message = await world.send('alice', 'just in time');
+    world.clock.advance(OUTBOX_MAX_AGE_MS);
+    world.connect('alice', 'bob');
+    await world.settle();
+    expect(expiredEvents(world, 'alice')).toEqual([]);
+    expect(world.shown('bob')).toEqual([message]);
+  });
+
   it('gives up, at load, entries that aged past 7 days while the page was closed', async () => {
     const store = new MemoryConversationStore();
     const world = await bobAway({ aliceStore: store });

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bytesToBase64url } from '../../src/core/encoding.ts';
+import type { ConversationStore } from '../../src/core/group/conversationStore.ts';
 import { INBOUND_CONTROL_BURST, INBOUND_MESSAGE_BURST } from '../../src/core/group/groupLimits.ts';
+import { MemoryConversationStore } from '../../src/core/group/memoryConversationStore.ts';
 import { MESSAGE_ID_BYTES, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
 import { seededRandom } from './support/coreFixtures.ts';
 import { deliveryStates, GroupWorld } from './support/groupFakes.ts';
@@ -16,10 +18,18 @@ function messageFrom(author: string, seq: number, text = `message ${seq}`, strea
   return { type: 'message', message: { id: bytesToBase64url(random.bytes(MESSAGE_ID_BYTES)), author, seq, writtenAtMs: 1_700_000_000_000, stream, text } };
 }
 
+class ReceiptsRecordingStore extends MemoryConversationStore {
+  readonly receipts: [string, number, number][] = [];
+  override recordReceipts(member: string, deliveredSeq: number, readSeq: number): Promise<void> {
+    this.receipts.push([member, deliveredSeq, readSeq]);
+    return super.recordReceipts(member, deliveredSeq);
+  }
+}
+
 /** Alice (a GroupChat) with a raw member "mallory" connected to her, and Bob for company. */
-async function aliceAndMallory(): Promise<{ world: GroupWorld; mallory: string }> {
+async function aliceAndMallory(aliceStore: ConversationStore = new MemoryConversationStore()): Promise<{ world: GroupWorld; mallory: string }> {
   const world = new GroupWorld();
-  await world.addChat('alice');
+  await world.addChat('alice', { store: aliceStore });
   await world.addChat('bob');
   const mallory = world.addRaw('mallory').id;
   world.meet('alice', 'mallory');
@@ -100,12 +110,16 @@ describe('each message once, in the author’s order', () => {
     world.member('alice').chat.close();
     await world.addChat('alice', { store });
     world.meet('alice', 'mallory');
+    await world.settle();
+    // The reloaded page acknowledges what it holds as soon as the session is up.
+    expect(world.framesSent('alice', 'mallory', 'receipts')).toEqual([
+      { type: 'receipts', deliveredSeq: 1, readSeq: 0 },
+      { type: 'receipts', deliveredSeq: 1, readSeq: 0 },
+    ]);
     world.inject('mallory', 'alice', one);
     world.inject('mallory', 'alice', messageFrom(mallory, 2));
     await world.settle();
     expect(world.shown('alice').map((message) => message.seq)).toEqual([2]);
-    // The reloaded page acknowledges what it holds as soon as the session is up.
-    expect(world.framesSent('alice', 'mallory', 'receipts')[1]).toEqual({ type: 'receipts', deliveredSeq: 1, readSeq: 0 });
   });
 });
 
@@ -157,7 +171,8 @@ describe('limits per pair', () => {
 
 describe('receipts from an addressee', () => {
   it('are cumulative: a lower one changes nothing, and none counts beyond what we wrote', async () => {
-    const { world, mallory } = await aliceAndMallory();
+    const store = new ReceiptsRecordingStore();
+    const { world, mallory } = await aliceAndMallory(store);
     const alice = world.member('alice');
     const sent: GroupMessage[] = [];
     for (let index = 1; index <= 3; index++) sent.push(await world.send('alice', `to mallory ${index}`));
@@ -179,6 +194,12 @@ describe('receipts from an addressee', () => {
     world.inject('mallory', 'alice', { type: 'receipts', deliveredSeq: 4, readSeq: 0 });
     await world.settle();
     expect(statesOf(fourth)).toEqual(['sent', 'delivered']);
+    // What reached the store only ever rose.
+    expect(store.receipts.filter(([member]) => member === mallory)).toEqual([
+      [mallory, 2, 1],
+      [mallory, 3, 1],
+      [mallory, 4, 1],
+    ]);
   });
 
   it('never count as read beyond what was delivered', async () => {
@@ -188,5 +209,8 @@ describe('receipts from an addressee', () => {
     world.inject('mallory', 'alice', { type: 'receipts', deliveredSeq: 0, readSeq: 1 });
     await world.settle();
     expect(deliveryStates(world.member('alice'), message.id).get(mallory)).toEqual(['sent']);
+    world.inject('mallory', 'alice', { type: 'receipts', deliveredSeq: 1, readSeq: 1 });
+    await world.settle();
+    expect(deliveryStates(world.member('alice'), message.id).get(mallory)).toEqual(['sent', 'delivered', 'read']);
   });
 });
