@@ -114,6 +114,20 @@ describe('a member who reports a false digest', () => {
     expect(inconsistencies(world, 'alice')).toEqual([]);
   });
 
+  it(`compares only the ${DIGESTS_PER_AUTHOR} newest group messages of each author`, async () => {
+    const { world, liar } = await withLiar();
+    for (let index = 2; index <= DIGESTS_PER_AUTHOR + 1; index++) await world.send('alice', `more ${index}`);
+    await world.settle();
+    const oldest = 1;
+    const newest = DIGESTS_PER_AUTHOR + 1;
+    world.inject('liar', 'bob', {
+      type: 'digests',
+      entries: [oldest, newest].map((seq) => ({ author: world.idOf('alice'), seq, digest: WRONG_DIGEST })),
+    });
+    await world.settle();
+    expect(inconsistencies(world, 'bob')).toEqual([{ type: 'inconsistent', author: world.idOf('alice'), seq: newest, members: [liar] }]);
+  });
+
   it('gathers every disagreeing member in the warning about one message', async () => {
     const world = new GroupWorld();
     await world.addChat('alice');

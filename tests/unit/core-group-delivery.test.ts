@@ -3,6 +3,7 @@
  * receipts, and catching up a member that was cut off (spec §12.5–§12.7).
  */
 import { describe, expect, it } from 'vitest';
+import { OUTBOUND_MESSAGE_BURST } from '../../src/core/group/groupLimits.ts';
 import { MAX_MESSAGE_TEXT_BYTES, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
 import { deliveryStates, expectSent, GroupWorld } from './support/groupFakes.ts';
 
@@ -175,6 +176,23 @@ describe('a member cut off while others talk', () => {
     await world.advance(15_000, 50);
     expect(world.violations).toEqual([]);
     expect(world.shown('bob').map((message) => message.seq)).toEqual(Array.from({ length: 120 }, (_, index) => index + 1));
+  });
+
+  it('skips resending what the member acknowledges while the resend is under way', async () => {
+    const world = await fourMembers();
+    world.losing('bob', 'alice', (frame) => frame.type === 'receipts');
+    for (let index = 1; index <= 60; index++) await world.send('alice', `message ${index}`);
+    await world.advance(8_000, 50);
+    expect(world.shown('bob')).toHaveLength(60);
+    const before = world.framesSent('alice', 'bob', 'message').length;
+
+    world.losing('bob', 'alice', () => false);
+    world.cut('alice', 'bob');
+    world.connect('alice', 'bob');
+    await world.advance(8_000, 50);
+    // The first burst left at once; Bob's receipts, sent as his side connected, stopped the rest.
+    expect(world.framesSent('alice', 'bob', 'message').length - before).toBe(OUTBOUND_MESSAGE_BURST);
+    expect(world.shown('bob')).toHaveLength(60);
   });
 });
 

@@ -83,6 +83,18 @@ describe('outbox bounds', () => {
     expect(world.shown('bob')).toEqual([fresh]);
   });
 
+  it('never gives up a message that was delivered, however old', async () => {
+    const world = await bobAway();
+    await world.addChat('carol');
+    world.meet('alice', 'carol');
+    await world.settle();
+    const message = await world.send('alice', 'Carol reads it, Bob is away');
+    await world.settle();
+    world.clock.advance(OUTBOX_MAX_AGE_MS + 1);
+    await world.settle();
+    expect(expiredEvents(world, 'alice')).toEqual([{ seq: message.seq, member: world.idOf('bob'), reason: 'too-old' }]);
+  });
+
   it('still sends an entry exactly 7 days old when its addressee connects', async () => {
     const world = await bobAway();
     const message = await world.send('alice', 'just in time');
@@ -194,6 +206,14 @@ describe('store failures', () => {
     expect(world.shown('bob')).toEqual([message]);
     expect(world.member('bob').events).toContainEqual({ type: 'failed', detail: 'saving a message you received: the vault is locked' });
     expect(world.framesSent('bob', 'alice', 'receipts')).toEqual([]);
+    expect(deliveryStates(world.member('alice'), message.id).get(world.idOf('bob'))).toEqual(['sent']);
+
+    // Alice resends it; Bob does not show it twice, and says he holds nothing.
+    world.cut('alice', 'bob');
+    world.connect('alice', 'bob');
+    await world.advance(500);
+    expect(world.shown('bob')).toEqual([message]);
+    expect(world.framesSent('bob', 'alice', 'receipts')).toEqual([{ type: 'receipts', deliveredSeq: 0, readSeq: 0 }]);
     expect(deliveryStates(world.member('alice'), message.id).get(world.idOf('bob'))).toEqual(['sent']);
   });
 });
