@@ -22,7 +22,7 @@ class ReceiptsRecordingStore extends MemoryConversationStore {
   readonly receipts: [string, number, number][] = [];
   override recordReceipts(member: string, deliveredSeq: number, readSeq: number): Promise<void> {
     this.receipts.push([member, deliveredSeq, readSeq]);
-    return super.recordReceipts(member, deliveredSeq);
+    return super.recordReceipts(member, deliveredSeq, readSeq);
   }
 }
 

@@ -7,8 +7,6 @@ import type { GroupMessage } from '../protocol/groupMessages.ts';
 import type { ExpiryReason } from './conversationStore.ts';
 import { MAX_UNREAD_TRACKED, OUTBOX_MAX_ENTRIES } from './groupLimits.ts';
 
-export type DeliveryState = 'sending' | 'sent' | 'delivered' | 'read' | 'expired';
-
 export interface DeliveryChange {
   readonly message: GroupMessage;
   readonly member: string;

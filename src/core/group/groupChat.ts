@@ -81,6 +81,7 @@ export class GroupChat {
   /** Sessions that broke a rule: their frames are refused until the member connects again. */
   private readonly refusals = new Map<string, GroupViolation>();
   private readonly deliveries = new DeliveryLedger();
+  /** Digests of the group messages shown or sent since this page loaded. */
   private readonly consistency: ConsistencyLedger;
   private readonly digestThrottle: Throttle;
   private expiryTimer: { readonly dueAtMs: number; readonly cancel: () => void } | null = null;
@@ -106,11 +107,6 @@ export class GroupChat {
     for (const member of options.rememberedContacts) if (member !== this.self) this.roster.set(member, { durable: true });
     for (const { message, addressee } of stored.outbox) this.giveUp(this.deliveries.add(addressee, message));
     this.sweepOutbox();
-    const ownGroupMessages = new Map(stored.outbox.filter(({ message }) => message.stream === 'group').map(({ message }) => [message.id, message]));
-    const newest = [...ownGroupMessages.values()].sort((a, b) => a.seq - b.seq);
-    this.background('checking your earlier messages', async () => {
-      for (const message of newest) this.consistency.hold(this.self, message.seq, await messageDigest(message));
-    });
   }
 
   // ---- sending -----------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 import type { GroupMessage } from '../protocol/groupMessages.ts';
 import type { ExpiryReason } from './conversationStore.ts';
 
+/** Where one of our messages stands with one addressee (§12.5), as a UI keeps it from the events below. */
+export type DeliveryState = 'sending' | 'sent' | 'delivered' | 'read' | 'expired';
+
 export type GroupEvent =
   /** A member's message to show; `message.author` is the member whose session carried it. */
   | { readonly type: 'shown'; readonly message: GroupMessage; readonly receivedAtMs: number }

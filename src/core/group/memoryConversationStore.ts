@@ -24,7 +24,8 @@ export class MemoryConversationStore implements ConversationStore {
     return Promise.resolve();
   }
 
-  recordReceipts(member: string, deliveredSeq: number): Promise<void> {
+  /** Keeps no history, so only the outbox changes; `readSeq` has nothing to update here. */
+  recordReceipts(member: string, deliveredSeq: number, _readSeq: number): Promise<void> {
     const entries = this.outbox.get(member);
     for (const [id, message] of entries ?? []) if (message.seq <= deliveredSeq) entries?.delete(id);
     return Promise.resolve();
