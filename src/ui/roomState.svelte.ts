@@ -25,7 +25,7 @@ export interface AppPlatform {
   readonly room: RoomPlatform;
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
-  readonly checkImage: (file: Blob) => Promise<ImageVerdict>;
+  readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
 }
 
@@ -47,8 +47,10 @@ export interface FileLine {
   readonly atMs: number;
   view: TransferView<Blob>;
   bytesPerSecond: number;
-  /** An object URL of the verified raster image, typed by its real format; null for anything else. */
+  /** An object URL of a display-sized render of the verified raster image (never the file itself); null for anything else. */
   previewUrl: string | null;
+  /** Whether the finished file was checked for a preview (whatever the answer). */
+  imageChecked: boolean;
   /** An object URL typed application/octet-stream, so the browser can only save it, never render it here. */
   downloadUrl: string | null;
 }
@@ -356,6 +358,7 @@ export class RoomState {
         view,
         bytesPerSecond: 0,
         previewUrl: null,
+        imageChecked: false,
         downloadUrl: null,
       });
       line = this.lines.at(-1) as FileLine;
@@ -381,13 +384,14 @@ export class RoomState {
     void this.history.recordFile(message, view.name, view.mimeType, file);
   }
 
-  /** A finished file becomes a preview (verified raster images only) and, for received files, a download. */
+  /** A finished file becomes a preview (a render of a verified raster image only) and, for received files, a download. */
   private async present(line: FileLine, view: TransferView<Blob>): Promise<void> {
     const file = this.fileOf(view);
     if (file === null) return;
     if (view.direction === 'incoming') line.downloadUrl = this.objectUrl(new Blob([file], { type: 'application/octet-stream' }));
     const verdict = await this.platform.checkImage(file);
-    if (verdict.kind === 'image') line.previewUrl = this.objectUrl(new Blob([file], { type: verdict.mimeType }));
+    if (verdict.kind === 'image') line.previewUrl = this.objectUrl(verdict.render);
+    line.imageChecked = true;
   }
 
   private objectUrl(blob: Blob): string {
