@@ -1225,7 +1225,7 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
 describe('RoomSession: a peer that sends faster than a person can', () => {
   const { burst, perSecond } = PEER_MESSAGE_LIMIT;
 
-  it(`takes a burst of ${burst} chats at once; one more ends the room with peer-flood, and that one is never shown`, async () => {
+  it(`takes a burst of ${burst} chats at once; one more ends the room with flooded, and that one is never shown`, async () => {
     const world = createWorld();
     const { alice, bob } = await securePair(world);
     for (let i = 0; i < burst; i++) bob.session.send(`burst ${i}`);
@@ -1236,7 +1236,7 @@ describe('RoomSession: a peer that sends faster than a person can', () => {
     bob.session.send('one too many');
     bob.session.send('and more after it');
     await world.settle();
-    expectFailed(alice, { kind: 'peer-flood' });
+    expectFailed(alice, { kind: 'flooded' });
     expect(chats(alice).map((event) => event.type === 'chat' && event.text)).toEqual(Array.from({ length: burst }, (_, i) => `burst ${i}`));
     expect(alice.transfers.calls).toEqual(['attach', 'detach']);
   });
@@ -1255,14 +1255,28 @@ describe('RoomSession: a peer that sends faster than a person can', () => {
     expect(chats(alice)).toHaveLength(5 * burst);
   });
 
-  it('receipts count too: a peer answering more chats than the limit at once ends the room on the sender’s side', async () => {
+  it('receipts have a bucket of their own: a peer answering more chats than the limit at once ends the room on the sender’s side', async () => {
     const world = createWorld();
     // Bob takes anything, so only Alice's limit is in play: for her own burst, his receipts come back just as fast.
     const { alice, bob } = await securePair(world, { bob: { peerMessageLimit: { perSecond: 1000, burst: 10 * burst } } });
     for (let i = 0; i <= burst; i++) alice.session.send(`mine ${i}`);
     await world.settle();
     expect(chats(bob)).toHaveLength(burst + 1);
-    expectFailed(alice, { kind: 'peer-flood' });
+    expectFailed(alice, { kind: 'flooded' });
     expect(receipts(alice)).toHaveLength(burst);
+  });
+
+  it('chats and receipts do not share a bucket: a full burst of each at once is fine', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    for (let i = 0; i < burst; i++) {
+      alice.session.send(`mine ${i}`);
+      bob.session.send(`yours ${i}`);
+    }
+    await world.settle();
+    // Each side took a burst of chats and a burst of receipts for its own.
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect([chats(alice).length, receipts(alice).length, chats(bob).length, receipts(bob).length]).toEqual([burst, burst, burst, burst]);
   });
 });

@@ -50,7 +50,7 @@ export interface RoomSessionOptions {
    * remembered. If it throws, the peer is held.
    */
   readonly knowledge?: () => RoomKnowledge;
-  /** Chat messages and receipts an admitted peer may send; PEER_MESSAGE_LIMIT unless a bench needs more. */
+  /** Chat messages, and separately receipts, an admitted peer may send; PEER_MESSAGE_LIMIT unless a bench needs more. */
   readonly peerMessageLimit?: RateLimit;
 }
 
@@ -73,12 +73,13 @@ const REDIAL_DELAY_MS = 1_000;
  */
 export const MAX_HELD_BACK_EVENTS = 64;
 /**
- * Chat messages and receipts per admitted peer session (PROTOCOL.md §6.4). A person types a few messages a second at
- * most and a paste is one message; the burst leaves room for a script, or an outbox flushed after a reconnect. Each
- * delivered chat is a line on screen and a record in the history, so without a bound a peer could grow both for
- * as long as the page stays open; past it the session ends instead.
+ * Chat messages per admitted peer session, and receipts separately (PROTOCOL.md §6.4; the same numbers as a group's
+ * limits per pair, §12.5). A person types a few messages a second at most and a paste is one message; the burst
+ * leaves room for a script or a quick volley. Each delivered chat is a line on screen and a record in the history,
+ * and each receipt a search of the lines, so without a bound a peer could grow both for as long as the page stays
+ * open; past it the session ends instead.
  */
-export const PEER_MESSAGE_LIMIT: RateLimit = { perSecond: 20, burst: 100 };
+export const PEER_MESSAGE_LIMIT: RateLimit = { perSecond: 20, burst: 50 };
 
 /** What the peer sends once verified: delivered at once to an admitted peer, held back for a held one. */
 type PeerEvent = Extract<SessionEvent, { readonly type: 'chat' | 'receipt' | 'transfer-control' | 'transfer-chunk' }>;
@@ -94,8 +95,9 @@ interface PeerAttempt {
   transfersAttached: boolean;
   /** While the peer is held: what it sent meanwhile, with arrival times, to deliver in order on admission. */
   heldBack: { readonly event: PeerEvent; readonly receivedAtMs: number }[] | null;
-  /** Paces the peer's chat messages and receipts in this session (held-back ones have their own bound). */
-  readonly messageRate: TokenBucket;
+  /** Pace the peer's chat messages and its receipts in this session (held-back ones have their own bound). */
+  readonly chatRate: TokenBucket;
+  readonly receiptRate: TokenBucket;
   readonly earlyMessages: Uint8Array[];
   readonly cancelTimeout: () => void;
 }
@@ -419,7 +421,8 @@ export class RoomSession {
       session: null,
       transfersAttached: false,
       heldBack: null,
-      messageRate: new TokenBucket(this.options.peerMessageLimit ?? PEER_MESSAGE_LIMIT, platform.clock),
+      chatRate: new TokenBucket(this.options.peerMessageLimit ?? PEER_MESSAGE_LIMIT, platform.clock),
+      receiptRate: new TokenBucket(this.options.peerMessageLimit ?? PEER_MESSAGE_LIMIT, platform.clock),
       earlyMessages: [],
       cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
         if (this.attempt === attempt && attempt.session?.isSecure !== true) {
@@ -486,8 +489,9 @@ export class RoomSession {
         const receivedAtMs = this.options.platform.clock.nowMs();
         if (attempt.heldBack === null) {
           // Transfer frames have limits of their own (OfferGate, the window); chat and receipts have this one.
-          if ((event.type === 'chat' || event.type === 'receipt') && !attempt.messageRate.take()) {
-            this.failRoom({ kind: 'peer-flood' });
+          const rate = event.type === 'chat' ? attempt.chatRate : event.type === 'receipt' ? attempt.receiptRate : null;
+          if (rate !== null && !rate.take()) {
+            this.failRoom({ kind: 'flooded' });
             return;
           }
           this.deliver(attempt, event, receivedAtMs);
