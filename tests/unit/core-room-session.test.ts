@@ -11,8 +11,9 @@ import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts'
 import { systemRandom } from '../../src/core/ports.ts';
 import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
-import { MAX_HELD_BACK_EVENTS, RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { MAX_HELD_BACK_EVENTS, PEER_MESSAGE_LIMIT, RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
 import { UNDECIDED, type Admission, type KnownContact, type RoomKnowledge } from '../../src/core/room/admission.ts';
+import type { RateLimit } from '../../src/core/room/tokenBucket.ts';
 import type { LocalIdentity, PeerIdentity } from '../../src/core/crypto/identityProof.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import type { RoomFailure, RoomStatus } from '../../src/core/room/roomStatus.ts';
@@ -63,6 +64,7 @@ interface MemberOptions {
   readonly generateKeyPair?: () => Promise<SessionKeyPair>;
   readonly identity?: LocalIdentity;
   readonly knowledge?: () => RoomKnowledge;
+  readonly peerMessageLimit?: RateLimit;
 }
 
 interface World {
@@ -102,6 +104,7 @@ function createWorld(): World {
       ...(options.withTransfers === false ? {} : { transfers }),
       ...(options.identity === undefined ? {} : { identity: options.identity }),
       ...(options.knowledge === undefined ? {} : { knowledge: options.knowledge }),
+      ...(options.peerMessageLimit === undefined ? {} : { peerMessageLimit: options.peerMessageLimit }),
     });
     const member: Member = { name, session, events, transfers, started: session.start() };
     members.push(member);
@@ -1214,5 +1217,66 @@ describe('RoomSession: the peer’s identity and the hold gate', () => {
     });
     expect(alice.session.currentStatus).toEqual({ kind: 'held', peer: profileOf(bobId), admission: UNDECIDED });
     expect(alice.transfers.calls).toEqual([]);
+  });
+});
+
+// ---- a flooding peer ----------------------------------------------------------------------------------
+
+describe('RoomSession: a peer that sends faster than a person can', () => {
+  const { burst, perSecond } = PEER_MESSAGE_LIMIT;
+
+  it(`takes a burst of ${burst} chats at once; one more ends the room with flooded, and that one is never shown`, async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    for (let i = 0; i < burst; i++) bob.session.send(`burst ${i}`);
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(chats(alice)).toHaveLength(burst);
+
+    bob.session.send('one too many');
+    bob.session.send('and more after it');
+    await world.settle();
+    expectFailed(alice, { kind: 'flooded' });
+    expect(chats(alice).map((event) => event.type === 'chat' && event.text)).toEqual(Array.from({ length: burst }, (_, i) => `burst ${i}`));
+    expect(alice.transfers.calls).toEqual(['attach', 'detach']);
+  });
+
+  it(`a steady ${perSecond} per second goes on indefinitely (here ${4 * burst} messages after a full burst)`, async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    for (let i = 0; i < burst; i++) bob.session.send(`burst ${i}`);
+    await world.settle();
+    for (let i = 0; i < 4 * burst; i++) {
+      await world.advance(1000 / perSecond);
+      bob.session.send(`steady ${i}`);
+    }
+    await world.settle();
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(chats(alice)).toHaveLength(5 * burst);
+  });
+
+  it('receipts have a bucket of their own: a peer answering more chats than the limit at once ends the room on the sender’s side', async () => {
+    const world = createWorld();
+    // Bob takes anything, so only Alice's limit is in play: for her own burst, his receipts come back just as fast.
+    const { alice, bob } = await securePair(world, { bob: { peerMessageLimit: { perSecond: 1000, burst: 10 * burst } } });
+    for (let i = 0; i <= burst; i++) alice.session.send(`mine ${i}`);
+    await world.settle();
+    expect(chats(bob)).toHaveLength(burst + 1);
+    expectFailed(alice, { kind: 'flooded' });
+    expect(receipts(alice)).toHaveLength(burst);
+  });
+
+  it('chats and receipts do not share a bucket: a full burst of each at once is fine', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    for (let i = 0; i < burst; i++) {
+      alice.session.send(`mine ${i}`);
+      bob.session.send(`yours ${i}`);
+    }
+    await world.settle();
+    // Each side took a burst of chats and a burst of receipts for its own.
+    expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
+    expect([chats(alice).length, receipts(alice).length, chats(bob).length, receipts(bob).length]).toEqual([burst, burst, burst, burst]);
   });
 });

@@ -19,6 +19,7 @@ import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
 import { isTerminal, type RoomFailure, type RoomStatus } from './roomStatus.ts';
 import { admissionFor, UNDECIDED, type Admission, type RoomKnowledge } from './admission.ts';
+import { TokenBucket, type RateLimit } from './tokenBucket.ts';
 
 export type RoomEvent =
   | { readonly type: 'status'; readonly status: RoomStatus }
@@ -49,6 +50,8 @@ export interface RoomSessionOptions {
    * remembered. If it throws, the peer is held.
    */
   readonly knowledge?: () => RoomKnowledge;
+  /** Chat messages, and separately receipts, an admitted peer may send; PEER_MESSAGE_LIMIT unless a bench needs more. */
+  readonly peerMessageLimit?: RateLimit;
 }
 
 /** The room's view of its transfer manager. */
@@ -69,6 +72,14 @@ const REDIAL_DELAY_MS = 1_000;
  * room. Every held-back event is one frame of at most 256 KiB, so this also bounds the memory they take.
  */
 export const MAX_HELD_BACK_EVENTS = 64;
+/**
+ * Chat messages per admitted peer session, and receipts separately (PROTOCOL.md §6.4; the same numbers as a group's
+ * limits per pair, §12.5). A person types a few messages a second at most and a paste is one message; the burst
+ * leaves room for a script or a quick volley. Each delivered chat is a line on screen and a record in the history,
+ * and each receipt a search of the lines, so without a bound a peer could grow both for as long as the page stays
+ * open; past it the session ends instead.
+ */
+export const PEER_MESSAGE_LIMIT: RateLimit = { perSecond: 20, burst: 50 };
 
 /** What the peer sends once verified: delivered at once to an admitted peer, held back for a held one. */
 type PeerEvent = Extract<SessionEvent, { readonly type: 'chat' | 'receipt' | 'transfer-control' | 'transfer-chunk' }>;
@@ -84,6 +95,9 @@ interface PeerAttempt {
   transfersAttached: boolean;
   /** While the peer is held: what it sent meanwhile, with arrival times, to deliver in order on admission. */
   heldBack: { readonly event: PeerEvent; readonly receivedAtMs: number }[] | null;
+  /** Pace the peer's chat messages and its receipts in this session (held-back ones have their own bound). */
+  readonly chatRate: TokenBucket;
+  readonly receiptRate: TokenBucket;
   readonly earlyMessages: Uint8Array[];
   readonly cancelTimeout: () => void;
 }
@@ -407,6 +421,8 @@ export class RoomSession {
       session: null,
       transfersAttached: false,
       heldBack: null,
+      chatRate: new TokenBucket(this.options.peerMessageLimit ?? PEER_MESSAGE_LIMIT, platform.clock),
+      receiptRate: new TokenBucket(this.options.peerMessageLimit ?? PEER_MESSAGE_LIMIT, platform.clock),
       earlyMessages: [],
       cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
         if (this.attempt === attempt && attempt.session?.isSecure !== true) {
@@ -472,6 +488,12 @@ export class RoomSession {
       case 'transfer-chunk': {
         const receivedAtMs = this.options.platform.clock.nowMs();
         if (attempt.heldBack === null) {
+          // Transfer frames have limits of their own (OfferGate, the window); chat and receipts have this one.
+          const rate = event.type === 'chat' ? attempt.chatRate : event.type === 'receipt' ? attempt.receiptRate : null;
+          if (rate !== null && !rate.take()) {
+            this.failRoom({ kind: 'flooded' });
+            return;
+          }
           this.deliver(attempt, event, receivedAtMs);
         } else if (attempt.heldBack.length < MAX_HELD_BACK_EVENTS) {
           attempt.heldBack.push({ event, receivedAtMs });

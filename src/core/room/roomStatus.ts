@@ -10,6 +10,8 @@ export type RoomFailure =
   | { readonly kind: 'no-connection' }
   /** A held peer sent more than MAX_HELD_BACK_EVENTS before the user decided; none of it was shown. */
   | { readonly kind: 'held-overflow' }
+  /** An admitted peer sent chat messages (or receipts) faster than PEER_MESSAGE_LIMIT; the one over it was not shown. */
+  | { readonly kind: 'flooded' }
   /** The server refused us. Only the code is kept: the server's own wording is never shown to the user. */
   | { readonly kind: 'server-refused'; readonly code: ErrorCode }
   | { readonly kind: 'server-unintelligible'; readonly detail: string };
