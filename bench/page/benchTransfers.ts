@@ -206,7 +206,7 @@ export class BenchTransfers {
       if (verdict.kind !== 'image') {
         entry.preview = { verdict: 'not-image', startedAtEpochMs, verdictAtEpochMs, decodedAtEpochMs: null, widthPx: null, heightPx: null, error: null };
       } else {
-        entry.objectUrl = URL.createObjectURL(new Blob([file], { type: verdict.mimeType }));
+        entry.objectUrl = URL.createObjectURL(verdict.render);
         const image = document.createElement('img');
         image.alt = '';
         image.src = entry.objectUrl;

@@ -20,7 +20,7 @@ const SETTLE_AFTER_SECURE_MS = 1500;
 interface PreviewTimes {
   /** send() → B's view 'done'. */
   readonly transferMs: number;
-  /** send() → checkRasterImage said 'image' (it decodes the file once, with createImageBitmap). */
+  /** send() → checkRasterImage said 'image' (it decodes the file once, with createImageBitmap, and renders the preview). */
   readonly verdictMs: number;
   /** send() → the <img> of the object URL decoded. */
   readonly previewMs: number;
@@ -125,7 +125,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     ],
     notes: [
       `Parley's phases (median ms): preparing the offer ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': last IndexedDB part, parts read back into one Blob) ${finishMs.toFixed(0)}.`,
-      `After 'done', B does what the app does: checkRasterImage (sniff, then createImageBitmap: a full decode) and an <img> of the object URL, appended to the page and awaited with img.decode() (a second decode). Median check ${round(verdictMs - transferMs, 1)} ms, decode ${round(previewMs - verdictMs, 1)} ms.`,
+      `After 'done', B does what the app does: checkRasterImage (sniff, createImageBitmap: a full decode, then a render of at most 1280 px drawn into a canvas and encoded as WebP) and an <img> of that render, appended to the page and awaited with img.decode() (a second, display-sized decode). Median check ${round(verdictMs - transferMs, 1)} ms, decode ${round(previewMs - verdictMs, 1)} ms.`,
       'The PNG is stored without compression (zlib level 0) so its size is predictable; a camera JPEG of the same size decodes to far more pixels.',
     ],
   };

@@ -5,7 +5,7 @@
 import { assertNever } from '../core/assertNever.ts';
 import type { Clock } from '../core/ports.ts';
 import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
-import { DEFAULT_PREFERENCES } from '../core/vault/vaultRecords.ts';
+import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/vaultRecords.ts';
 import { watchIdle } from './idleTimer.ts';
 import { createFailureText, failureText, importFailureText } from './vaultText.ts';
 
@@ -41,6 +41,7 @@ export class ProfileState {
   /** When a wrong passphrase was typed, the next try is allowed at this time (clock ms). */
   retryAtMs = $state(0);
   autoLockMinutes = $state<number>(DEFAULT_PREFERENCES.autoLockMinutes);
+  receivedFilesBudgetBytes = $state<number>(DEFAULT_PREFERENCES.receivedFilesBudgetBytes);
   private stopIdle: () => void = () => {};
   private readonly beforeLock = new Set<() => Promise<void>>();
   private releaseClaim: () => void = () => {};
@@ -147,7 +148,18 @@ export class ProfileState {
     const vault = this.unlocked;
     if (vault === null) return;
     this.watch();
-    void vault.savePreferences({ autoLockMinutes: minutes }).then(
+    this.savePreference(vault, { autoLockMinutes: minutes });
+  }
+
+  /** How many bytes of received files each conversation keeps in the history before asking. */
+  setReceivedFilesBudget(bytes: number): void {
+    this.receivedFilesBudgetBytes = bytes;
+    const vault = this.unlocked;
+    if (vault !== null) this.savePreference(vault, { receivedFilesBudgetBytes: bytes });
+  }
+
+  private savePreference(vault: UnlockedVault, change: Partial<Preferences>): void {
+    void vault.savePreferences(change).then(
       (saved) => {
         if (!saved.ok) this.problem = failureText(saved);
       },
@@ -229,11 +241,14 @@ export class ProfileState {
       if (this.unlocked === vault) this.lock('Your profile was unlocked in another tab, so it was locked here. Unlock it here to continue in this tab.');
     });
     this.autoLockMinutes = DEFAULT_PREFERENCES.autoLockMinutes;
+    this.receivedFilesBudgetBytes = DEFAULT_PREFERENCES.receivedFilesBudgetBytes;
     this.watch();
     // The saved choice arrives a moment later; until then the default (15 min) is in force, never longer.
     void vault.preferences().then(
       (preferences) => {
-        if (this.unlocked !== vault || preferences.autoLockMinutes === this.autoLockMinutes) return;
+        if (this.unlocked !== vault) return;
+        this.receivedFilesBudgetBytes = preferences.receivedFilesBudgetBytes;
+        if (preferences.autoLockMinutes === this.autoLockMinutes) return;
         this.autoLockMinutes = preferences.autoLockMinutes;
         this.watch();
       },

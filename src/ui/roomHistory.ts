@@ -25,6 +25,8 @@ const FLUSH_AT_TEXTS = 200;
 
 export type Recorded = { readonly direction: 'outgoing' | 'incoming'; readonly messageId: string; readonly atMs: number };
 
+export type FileKeeping = 'kept' | 'over-budget' | 'not-kept';
+
 export class RoomHistory {
   private writes: Promise<unknown> = Promise.resolve();
   private contactNow: Contact | null;
@@ -157,10 +159,22 @@ export class RoomHistory {
     this.gathered();
   }
 
-  /** A file is kept after the chat gathered before it, so the order of the conversation is the order it happened. */
-  recordFile(message: Recorded, name: string, mimeType: string, file: Blob): Promise<void> {
+  /**
+   * A file is kept after the chat gathered before it, so the order of the conversation is the order it happened.
+   * 'over-budget': a received file past the person's budget for this conversation, not kept; keeping it is the
+   * person's call (then `beyondBudget`). Other failures are reported as problems, and answer 'not-kept'.
+   */
+  async recordFile(message: Recorded, name: string, mimeType: string, file: Blob, options: { readonly beyondBudget?: boolean } = {}): Promise<FileKeeping> {
     this.flush();
-    return this.queue(() => this.vault.saveFile(this.conversation.id, { ...message, name, mimeType }, file));
+    const outcome: { value: FileKeeping } = { value: 'not-kept' };
+    await this.queue(async () => {
+      const saved = await this.vault.saveFile(this.conversation.id, { ...message, name, mimeType }, file, options);
+      if (saved.ok) outcome.value = 'kept';
+      // Not a problem to report: the file's line asks the question instead.
+      else if (saved.reason === 'over-budget') outcome.value = 'over-budget';
+      return saved.ok || saved.reason === 'over-budget' ? { ok: true, value: null } : saved;
+    });
+    return outcome.value;
   }
 
   /** Keeps what was gathered now instead of after the delay. */

@@ -25,7 +25,7 @@ export interface AppPlatform {
   readonly room: RoomPlatform;
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
-  readonly checkImage: (file: Blob) => Promise<ImageVerdict>;
+  readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
 }
 
@@ -47,10 +47,17 @@ export interface FileLine {
   readonly atMs: number;
   view: TransferView<Blob>;
   bytesPerSecond: number;
-  /** An object URL of the verified raster image, typed by its real format; null for anything else. */
+  /** An object URL of a display-sized render of the verified raster image (never the file itself); null for anything else. */
   previewUrl: string | null;
+  /** Whether the finished file was checked for a preview (whatever the answer). */
+  imageChecked: boolean;
   /** An object URL typed application/octet-stream, so the browser can only save it, never render it here. */
   downloadUrl: string | null;
+  /**
+   * Keeping it in the history: 'auto' while nothing needs the person (kept, being kept, or no history here); 'ask'
+   * when a received file would go past this conversation's budget (PROTOCOL.md §11.4); then 'keeping' and 'kept'.
+   */
+  keep: 'auto' | 'ask' | 'keeping' | 'kept';
 }
 
 /** A file kept in the history: its bytes are read from the vault only when the line is shown. */
@@ -356,7 +363,9 @@ export class RoomState {
         view,
         bytesPerSecond: 0,
         previewUrl: null,
+        imageChecked: false,
         downloadUrl: null,
+        keep: 'auto',
       });
       line = this.lines.at(-1) as FileLine;
     }
@@ -364,7 +373,7 @@ export class RoomState {
     line.bytesPerSecond = meter.bytesPerSecond;
     if (view.state.kind === 'done' && line.previewUrl === null && line.downloadUrl === null) {
       void this.present(line, view);
-      this.keep(view);
+      this.keep(line, view);
     }
   }
 
@@ -373,21 +382,36 @@ export class RoomState {
     return (view.direction === 'outgoing' ? this.sentFiles.get(view.id) : view.file) ?? null;
   }
 
-  /** A finished file joins the history. */
-  private keep(view: TransferView<Blob>): void {
+  /** A finished file joins the history, unless it is a received one past the budget: then its line asks. */
+  private keep(line: FileLine, view: TransferView<Blob>): void {
     const file = this.fileOf(view);
     if (file === null || this.history === null) return;
     const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
-    void this.history.recordFile(message, view.name, view.mimeType, file);
+    void this.history.recordFile(message, view.name, view.mimeType, file).then((outcome) => {
+      if (outcome === 'over-budget') line.keep = 'ask';
+    });
   }
 
-  /** A finished file becomes a preview (verified raster images only) and, for received files, a download. */
+  /** The person answered "Keep in history" for a received file past the budget. */
+  async keepInHistory(line: FileLine): Promise<void> {
+    const view = line.view;
+    const file = this.fileOf(view);
+    if (line.keep !== 'ask' || file === null || this.history === null) return;
+    line.keep = 'keeping';
+    const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
+    const outcome = await this.history.recordFile(message, view.name, view.mimeType, file, { beyondBudget: true });
+    // Not kept after all (storage full, say): the problem is shown, and the question stays.
+    line.keep = outcome === 'kept' ? 'kept' : 'ask';
+  }
+
+  /** A finished file becomes a preview (a render of a verified raster image only) and, for received files, a download. */
   private async present(line: FileLine, view: TransferView<Blob>): Promise<void> {
     const file = this.fileOf(view);
     if (file === null) return;
     if (view.direction === 'incoming') line.downloadUrl = this.objectUrl(new Blob([file], { type: 'application/octet-stream' }));
     const verdict = await this.platform.checkImage(file);
-    if (verdict.kind === 'image') line.previewUrl = this.objectUrl(new Blob([file], { type: verdict.mimeType }));
+    if (verdict.kind === 'image') line.previewUrl = this.objectUrl(verdict.render);
+    line.imageChecked = true;
   }
 
   private objectUrl(blob: Blob): string {

@@ -40,6 +40,8 @@ export function failureText(failure: RoomFailure): string {
       return 'No direct connection could be opened to the other person. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
     case 'held-overflow':
       return 'The other person sent more than Parley keeps while you decide whether to accept them, so the conversation was closed. None of it was shown.';
+    case 'flooded':
+      return 'The other person’s side sent messages faster than a person can, so the conversation was ended to protect this page. Nothing past that point was shown or kept.';
     case 'server-refused':
       return serverRefusalText(failure.code);
     case 'server-unintelligible':

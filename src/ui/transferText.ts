@@ -14,7 +14,7 @@ function failureText(reason: TransferFailure, outgoing: boolean, maxFileBytes: n
     case 'protocol-error':
       return 'The transfer broke the protocol’s rules and was stopped. Nothing was kept.';
     case 'timed-out':
-      return 'The transfer stalled and was stopped. Nothing was kept.';
+      return 'The transfer stalled or crawled and was stopped. Nothing was kept.';
     case 'too-many-transfers':
       return 'Refused: too many files at once. Try again in a minute.';
     case 'storage-failed':
@@ -45,6 +45,8 @@ export function transferStateText(view: TransferView<unknown>, maxFileBytes: num
       return 'Receiving';
     case 'paused':
       return 'Paused: the connection was lost. It continues when you are both back.';
+    case 'waiting':
+      return 'Waiting: other files are arriving. It continues as soon as one of them ends.';
     case 'verifying':
       return 'Checking…';
     case 'done':

@@ -1,5 +1,6 @@
 /** The vault's outcomes in the words a person reads. */
 import { assertNever } from '../core/assertNever.ts';
+import { formatBytes } from '../core/transfer/fileName.ts';
 import type { VaultFailure } from '../core/vault/vaultContext.ts';
 import type { LastMessage } from '../core/vault/vaultRecords.ts';
 import type { CreateResult, ImportResult } from '../core/vault/vaultService.ts';
@@ -18,6 +19,8 @@ export function failureText(failure: VaultFailure): string {
       return `Part of your stored profile cannot be read: it is damaged or was altered. Nothing was changed. (${failure.detail})`;
     case 'invalid':
       return `That was refused: ${failure.detail}.`;
+    case 'over-budget':
+      return `Not kept in your history: this conversation already keeps ${formatBytes(failure.keptBytes)} of received files, and your limit is ${formatBytes(failure.budgetBytes)} (profile page).`;
     case 'key-mismatch':
       return 'Their key changed while you were comparing, so it was not marked as verified. Compare the new safety number.';
     default:

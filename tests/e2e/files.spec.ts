@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
-import { makePng } from '../fixtures/images.ts';
+import { makeBlankPng, makePng } from '../fixtures/images.ts';
+import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
 import { createRoom, expect, expectSecure, messages, securePair, test } from './fixtures.ts';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -85,7 +86,8 @@ test('a 5 MiB PNG arrives intact and is shown inline, and larger on click', asyn
   await attach(alice, 'holiday.png', 'image/png', png);
   const preview = bob.getByRole('img', { name: 'holiday.png' });
   await expect(preview).toBeVisible({ timeout: 30_000 });
-  expect(await preview.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(1280);
+  // Exactly display size here: the render is never larger than the photo, nor than PREVIEW_MAX_EDGE_PX.
+  expect(await preview.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([1280, 1024]);
   expect(await savedSha256(bob, 'holiday.png')).toBe(sha256Hex(png));
   await preview.click();
   const viewer = bob.getByRole('dialog', { name: 'holiday.png' });
@@ -93,6 +95,36 @@ test('a 5 MiB PNG arrives intact and is shown inline, and larger on click', asyn
   await expect(viewer.getByRole('link', { name: 'Save' })).toBeVisible();
   await viewer.getByRole('button', { name: 'Close' }).click();
   await expect(viewer).toBeHidden();
+});
+
+test('a tiny PNG declaring a huge canvas is shown as a display-sized render; one over the inline pixel limit only as a download', async ({ newPerson, parley }) => {
+  const { alice, bob } = await securePair(newPerson, parley.url);
+  // 4000 × 4000 = 16 MP, just within the limit: a 2 KB file that decodes to 64 MB.
+  const large = makeBlankPng(4000, 4000);
+  expect(4000 * 4000).toBeLessThanOrEqual(MAX_IMAGE_PIXELS);
+  expect(large.length).toBeLessThan(8 * 1024);
+  await attach(alice, 'large.png', 'image/png', large);
+  const preview = bob.getByRole('img', { name: 'large.png' });
+  await expect(preview).toBeVisible();
+  // What the page holds decoded is the render, not the 4000-pixel image.
+  expect(await preview.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([PREVIEW_MAX_EDGE_PX, PREVIEW_MAX_EDGE_PX]);
+  await preview.click();
+  const viewer = bob.getByRole('dialog', { name: 'large.png' });
+  expect(await viewer.getByRole('img', { name: 'large.png' }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(PREVIEW_MAX_EDGE_PX);
+  await viewer.getByRole('button', { name: 'Close' }).click();
+  // The sender's own preview is a render too.
+  expect(await alice.getByRole('img', { name: 'large.png' }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(PREVIEW_MAX_EDGE_PX);
+
+  // 7000 × 7000 = 49 MP: a 6 KB file that would cost about 196 MB to decode. Received and saved whole, never decoded.
+  const huge = makeBlankPng(7000, 7000);
+  expect(7000 * 7000).toBeGreaterThan(MAX_IMAGE_PIXELS);
+  await attach(alice, 'huge.png', 'image/png', huge);
+  await expect(fileItem(bob, 'huge.png')).toContainText('Received');
+  for (const page of [bob, alice]) {
+    await expect(fileItem(page, 'huge.png').locator('[data-preview]')).toHaveAttribute('data-preview', 'none');
+    await expect(fileItem(page, 'huge.png').getByRole('img')).toHaveCount(0);
+  }
+  expect(await savedSha256(bob, 'huge.png')).toBe(sha256Hex(huge));
 });
 
 test('an image pasted into the page is sent', async ({ newPerson, parley }) => {

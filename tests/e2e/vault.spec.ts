@@ -94,6 +94,44 @@ test('a profile keeps the conversation: after a reload and unlock, its text and 
   expect(Buffer.compare(await readFile(await download.path()), png)).toBe(0);
 });
 
+test('received files past the history budget are kept only when the person says so, and work on the page either way', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  const bob = await newPerson();
+  await createProfile(alice, parley.url, 'Alice');
+  await alice.getByLabel('Keep received files in each conversation’s history up to').selectOption({ label: 'nothing: ask for every file' });
+  const link = await createRoomHere(alice);
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  await sendMessage(bob, 'two files for you');
+  const asked = Buffer.alloc(3000, 0x41);
+  await bob.getByLabel('Attach file').setInputFiles({ name: 'asked.txt', mimeType: 'text/plain', buffer: asked });
+  await bob.getByLabel('Attach file').setInputFiles({ name: 'passed.txt', mimeType: 'text/plain', buffer: Buffer.alloc(2000, 0x42) });
+
+  for (const name of ['asked.txt', 'passed.txt']) {
+    const line = messages(alice).filter({ hasText: name });
+    await expect(line).toContainText('Received');
+    await expect(line).toContainText(/Keep this .* file in your history\?/);
+    await expect(line.getByRole('button', { name: 'Keep in history' })).toBeVisible();
+  }
+  // Not kept, yet it works on this page: it can be saved.
+  const [download] = await Promise.all([alice.waitForEvent('download'), messages(alice).filter({ hasText: 'asked.txt' }).getByRole('link', { name: 'Save' }).click()]);
+  expect(Buffer.compare(await readFile(await download.path()), asked)).toBe(0);
+  await messages(alice).filter({ hasText: 'asked.txt' }).getByRole('button', { name: 'Keep in history' }).click();
+  await expect(messages(alice).filter({ hasText: 'asked.txt' })).toContainText('Kept in your history.');
+  // The text and the one file asked for: nothing of the other.
+  await untilStored(alice, 2);
+
+  await alice.reload();
+  await unlock(alice);
+  await expect(messages(alice).filter({ hasText: 'two files for you' })).toBeVisible();
+  const kept = messages(alice).filter({ hasText: 'asked.txt' });
+  await expect(kept.getByRole('link', { name: 'Save' })).toBeVisible();
+  const [again] = await Promise.all([alice.waitForEvent('download'), kept.getByRole('link', { name: 'Save' }).click()]);
+  expect(Buffer.compare(await readFile(await again.path()), asked)).toBe(0);
+  await expect(messages(alice).filter({ hasText: 'passed.txt' })).toHaveCount(0);
+  expect(await storedMessages(alice)).toBe(2);
+});
+
 test('a wrong passphrase says so, changes nothing, and makes the next try wait', async ({ newPerson, parley }) => {
   const { alice } = await profileAndGuest(newPerson, parley.url);
   await sendMessage(alice, 'still here after a wrong passphrase');

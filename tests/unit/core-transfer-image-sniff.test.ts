@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { concatBytes, utf8 } from '../../src/core/encoding.ts';
-import { MAX_IMAGE_PIXELS, MAX_SNIFF_BYTES, sniffRasterImage } from '../../src/core/transfer/imageSniff.ts';
+import { MAX_IMAGE_PIXELS, MAX_SNIFF_BYTES, PREVIEW_MAX_EDGE_PX, previewSizePx, sniffRasterImage } from '../../src/core/transfer/imageSniff.ts';
 import { seededRandom } from './support/coreFixtures.ts';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -108,7 +108,7 @@ describe('sniffRasterImage recognises minimal valid headers', () => {
     ['jpeg', jpeg(3, 5, 0xc2), 3, 5],
     ['webp', webpLossy(800, 600), 800, 600],
     ['webp', webpLossy(16383, 2, 3), 16383, 2],
-    ['webp', webpLossless(1000, 16384), 1000, 16384],
+    ['webp', webpLossless(900, 16384), 900, 16384],
     ['webp', webpLossless(1, 1), 1, 1],
     ['webp', webpExtended(4000, 3000), 4000, 3000],
     ['avif', avif(1280, 720), 1280, 720],
@@ -235,9 +235,10 @@ describe('sniffRasterImage refuses', () => {
   });
 
   it('more than MAX_IMAGE_PIXELS, and PNG dimensions beyond 2^31 - 1', () => {
-    expect(sniffRasterImage(png(10_000, 5_000))?.widthPx).toBe(10_000);
-    expect(10_000 * 5_001).toBeGreaterThan(MAX_IMAGE_PIXELS);
-    expect(sniffRasterImage(png(10_000, 5_001))).toBeNull();
+    expect(sniffRasterImage(png(4_000, 4_000))?.widthPx).toBe(4_000);
+    expect(4_000 * 4_001).toBeGreaterThan(MAX_IMAGE_PIXELS);
+    expect(sniffRasterImage(png(4_000, 4_001))).toBeNull();
+    expect(sniffRasterImage(png(7_000, 7_000))).toBeNull();
     expect(sniffRasterImage(jpeg(65_535, 65_535))).toBeNull();
     expect(sniffRasterImage(webpExtended(16_777_216, 16_777_216))).toBeNull();
     expect(sniffRasterImage(png(2 ** 31, 1))).toBeNull();
@@ -345,5 +346,16 @@ describe('GIF frames larger than the logical screen', () => {
     expect(sniffRasterImage(gif(8, 8, 'GIF89a', []))).toBeNull();
     const whole = gif(8, 8);
     expect(sniffRasterImage(whole.subarray(0, whole.length - 1))).toBeNull();
+  });
+});
+
+describe('previewSizePx', () => {
+  it('fits the longer edge to the preview size, keeps the aspect, never enlarges, never reaches zero', () => {
+    expect(previewSizePx(4000, 3000)).toEqual({ widthPx: PREVIEW_MAX_EDGE_PX, heightPx: 960 });
+    expect(previewSizePx(3000, 4000)).toEqual({ widthPx: 960, heightPx: PREVIEW_MAX_EDGE_PX });
+    expect(previewSizePx(4000, 4000)).toEqual({ widthPx: PREVIEW_MAX_EDGE_PX, heightPx: PREVIEW_MAX_EDGE_PX });
+    expect(previewSizePx(40, 30)).toEqual({ widthPx: 40, heightPx: 30 });
+    expect(previewSizePx(16_000_000, 1)).toEqual({ widthPx: PREVIEW_MAX_EDGE_PX, heightPx: 1 });
+    expect(previewSizePx(1280, 1024)).toEqual({ widthPx: 1280, heightPx: 1024 });
   });
 });

@@ -513,3 +513,150 @@ describe('TransferManager against awkward files and hostile peers', () => {
     expect(only(a).state).toEqual({ kind: 'failed', reason: 'protocol-error' });
   });
 });
+
+// ---- a hostile sender holding the receiver's slots -------------------------------------------------------
+
+/** A receiving manager driven directly by the test, which plays the peer: it sees every control the receiver sends. */
+function receiverAlone() {
+  const clock = new FakeClock();
+  const views = new Map<string, TransferView<Uint8Array>>();
+  const sinks: Stored[] = [];
+  const manager = new TransferManager<Uint8Array>(
+    {
+      clock,
+      random: systemRandom,
+      createHasher: nodeHasher,
+      maxFileBytes: 64 * 1024 * 1024,
+      openSink: async (): Promise<ReceiveSink<Uint8Array>> => {
+        const stored: Stored = { chunks: [], discarded: false };
+        sinks.push(stored);
+        return {
+          append: async (bytes) => void stored.chunks.push(bytes.slice()),
+          finish: async () => new Uint8Array(0),
+          discard: async () => {
+            stored.discarded = true;
+          },
+        };
+      },
+    },
+    (view) => views.set(view.id, view),
+  );
+  /** Every control the receiver sent, per session (attach), in order. */
+  const sessions: TransferControl[][] = [];
+  const attach = (): void => {
+    const sent: TransferControl[] = [];
+    sessions.push(sent);
+    manager.attach({ sendControl: (message) => void sent.push(message), sendChunk: async () => {}, writable: () => Promise.resolve() });
+  };
+  const settle = async (): Promise<void> => {
+    for (let round = 0; round < 50; round++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  let serial = 0;
+  /** Offers a file of `chunkCount` chunks of `chunkBytes` and returns its id. */
+  const offer = (chunkCount: number, chunkBytes = CHUNK, id = Buffer.from(new Uint8Array(16).fill(++serial)).toString('base64url')): TransferOffer => {
+    const announced: TransferOffer = { id, name: `file-${serial}.bin`, mimeType: 'application/octet-stream', sizeBytes: chunkCount * chunkBytes, chunkBytes, chunkCount };
+    manager.onControl({ type: 'offer', offer: announced });
+    return announced;
+  };
+  const answers = (id: string, session = sessions.at(-1)): TransferControl[] => (session ?? []).filter((message) => 'id' in message && message.id === id);
+  const stateOf = (id: string): string | undefined => views.get(id)?.state.kind;
+  return { clock, views, sinks, manager, attach, settle, offer, answers, stateOf };
+}
+
+describe('TransferManager: incoming slots cannot be held by a peer that stops or crawls', () => {
+  it('transfers paused by a dropped session take no slot: the next session’s file is accepted', async () => {
+    const receiver = receiverAlone();
+    receiver.attach();
+    const held = [1, 2, 3, 4].map(() => receiver.offer(100).id);
+    await receiver.settle();
+    expect(held.map(receiver.stateOf)).toEqual(['receiving', 'receiving', 'receiving', 'receiving']);
+    receiver.manager.detach();
+    expect(held.map(receiver.stateOf)).toEqual(['paused', 'paused', 'paused', 'paused']);
+
+    receiver.attach();
+    const next = receiver.offer(2);
+    await receiver.settle();
+    expect(receiver.answers(next.id)).toEqual([{ type: 'accept', id: next.id, offsetBytes: 0 }]);
+    expect(receiver.stateOf(next.id)).toBe('receiving');
+  });
+
+  it('a peer trickling one small chunk every 29 s loses its slots at the end of the progress window; the next file is accepted', async () => {
+    const receiver = receiverAlone();
+    receiver.attach();
+    const trickled = [1, 2, 3, 4].map(() => receiver.offer(10_000, 1024));
+    await receiver.settle();
+    const refused = receiver.offer(2);
+    await receiver.settle();
+    expect(receiver.answers(refused.id)).toEqual([{ type: 'cancel', id: refused.id, reason: 'too-many-transfers' }]);
+    for (let index = 0; index < 4; index++) {
+      receiver.clock.advance(29_000);
+      for (const { id } of trickled) receiver.manager.onChunk({ id, index, isLast: false }, new Uint8Array(1024));
+      await receiver.settle();
+    }
+    expect(trickled.map(({ id }) => receiver.stateOf(id))).toEqual(['failed', 'failed', 'failed', 'failed']);
+    expect(trickled.map(({ id }) => receiver.answers(id).at(-1))).toEqual(trickled.map(({ id }) => ({ type: 'cancel', id, reason: 'timed-out' })));
+    expect(receiver.sinks.slice(0, 4).every((sink) => sink.discarded)).toBe(true);
+
+    const next = receiver.offer(2);
+    await receiver.settle();
+    expect(receiver.answers(next.id)).toEqual([{ type: 'accept', id: next.id, offsetBytes: 0 }]);
+  });
+
+  it('a slow but steady transfer (300 KiB every 30 s) keeps going past many windows', async () => {
+    const receiver = receiverAlone();
+    receiver.attach();
+    const { id } = receiver.offer(2000, 1024);
+    await receiver.settle();
+    let index = 0;
+    for (let window = 0; window < 10; window++) {
+      for (let i = 0; i < 300; i++, index++) receiver.manager.onChunk({ id, index, isLast: false }, new Uint8Array(1024));
+      await receiver.settle();
+      receiver.clock.advance(30_000);
+      await receiver.settle();
+      if (index >= 1200) break;
+    }
+    expect(receiver.stateOf(id)).toBe('receiving');
+    // Shown per acknowledged MiB: the one at 1 MiB went out in the fourth window.
+    expect(receiver.views.get(id)?.transferredBytes).toBe(1024 * 1024);
+  });
+
+  it('a paused transfer offered again while every slot is taken waits, then resumes from its offset when a slot frees', async () => {
+    const receiver = receiverAlone();
+    receiver.attach();
+    const first = receiver.offer(10);
+    await receiver.settle();
+    receiver.manager.onChunk({ id: first.id, index: 0, isLast: false }, new Uint8Array(CHUNK));
+    await receiver.settle();
+    receiver.manager.detach();
+
+    receiver.attach();
+    const busy = [1, 2, 3, 4].map(() => receiver.offer(10).id);
+    await receiver.settle();
+    receiver.manager.onControl({ type: 'offer', offer: first });
+    await receiver.settle();
+    expect(receiver.stateOf(first.id)).toBe('waiting');
+    expect(receiver.answers(first.id)).toEqual([]);
+    // Waiting takes no slot either: a new offer is still refused (4 moving), not let in beside it.
+    const extra = receiver.offer(2);
+    await receiver.settle();
+    expect(receiver.answers(extra.id)).toEqual([{ type: 'cancel', id: extra.id, reason: 'too-many-transfers' }]);
+
+    receiver.manager.onControl({ type: 'cancel', id: busy[0] ?? '', reason: 'cancelled-by-sender' });
+    await receiver.settle();
+    expect(receiver.answers(first.id)).toEqual([{ type: 'accept', id: first.id, offsetBytes: CHUNK }]);
+    expect(receiver.stateOf(first.id)).toBe('receiving');
+  });
+
+  it('a peer that opens four and drops, again and again, gets at most the parked limit kept; the oldest are given up', async () => {
+    const receiver = receiverAlone();
+    const opened: string[] = [];
+    for (let session = 0; session < 3; session++) {
+      receiver.attach();
+      for (let i = 0; i < 4; i++) opened.push(receiver.offer(100).id);
+      await receiver.settle();
+      receiver.manager.detach();
+    }
+    expect(opened.map(receiver.stateOf)).toEqual([...Array<string>(4).fill('failed'), ...Array<string>(8).fill('paused')]);
+    expect(receiver.sinks.map((sink) => sink.discarded)).toEqual([...Array<boolean>(4).fill(true), ...Array<boolean>(8).fill(false)]);
+  });
+});

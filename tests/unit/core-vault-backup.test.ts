@@ -36,7 +36,7 @@ async function populated(
   if (saved.content.type !== 'file') throw new Error('not a file');
   valueOf(await unlocked.observePeer(one.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: unlocked.profile.identity.publicKeySpki }));
   // An optional settings record travels too.
-  valueOf(await unlocked.savePreferences({ autoLockMinutes: 5 }));
+  valueOf(await unlocked.savePreferences({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 }));
   return { ...fixture, file: saved.content.file, fileBytes: bytes };
 }
 
@@ -102,6 +102,10 @@ describe('export and import', () => {
     const file = valueOf(await restored.readFile(conversationId, source.file));
     expect(bytesEqual(new Uint8Array(await file.arrayBuffer()), source.fileBytes)).toBe(true);
     expect(await restored.contacts()).toEqual(await source.unlocked.contacts());
+    // The count of received-file bytes travels in the conversation record: the restored history knows what it keeps.
+    expect(await restored.preferences()).toEqual({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 });
+    const draft = { messageId: idFor(5), direction: 'incoming' as const, name: 'more.bin', mimeType: '' };
+    expect(await restored.saveFile(conversationId, draft, randomBlob(10).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: source.fileBytes.length, budgetBytes: 0 });
 
     // The rows are the same sealed bytes, and the header the same header.
     expect(snapshotWithout(target.store, 'failedUnlocks')).toEqual(snapshotWithout(source.store, 'failedUnlocks'));

@@ -4,7 +4,8 @@ import { bytesEqual } from '../../src/core/encoding.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { filePartRecordId, MAX_SEQ, messageRecordId } from '../../src/core/vault/recordIds.ts';
 import { parseFilePartRow, parseMessageRow, parseSealedRow, type MessageRow, type VaultWrite } from '../../src/core/vault/storePort.ts';
-import { FILE_PART_BYTES, sealConversation, sealMessage, type ConversationRecord } from '../../src/core/vault/vaultRecords.ts';
+import { sealJsonRecord } from '../../src/core/vault/records.ts';
+import { FILE_PART_BYTES, openConversationRecord, sealConversation, sealMessage, type ConversationRecord } from '../../src/core/vault/vaultRecords.ts';
 import type { ConversationSummary, HistoryEntry, StoredMessage } from '../../src/core/vault/history.ts';
 import type { UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import { dataKeyOf, idFor, PASSPHRASE, randomBlob, roomSecret, storeHolds, unlockedFixture, valueOf } from './support/vaultFakes.ts';
@@ -230,6 +231,7 @@ describe('a conversation of 100 000 messages', () => {
       lastSeq: total,
       unreadCount: total,
       lastMessage: { seq: total, direction: 'incoming', atMs: total, preview: { type: 'text', text: `message ${total}` } },
+      receivedFileBytes: 0,
     };
     const sealedSummary = await sealConversation(dataKey, conversation.id, summary, systemRandom);
     await put(store, [{ type: 'put-row', store: 'conversations', row: { id: conversation.id, sealed: sealedSummary } }]);
@@ -362,6 +364,86 @@ describe('files', () => {
     const again = await vault.unlock(PASSPHRASE);
     expect(again.ok).toBe(true);
     expect(store.counts()).toMatchObject({ fileParts: 0, pendingFiles: 0, conversations: 1 });
+  });
+});
+
+describe('the budget for received files', () => {
+  const MIB = 1024 * 1024;
+  const incoming = (n: number, name = `in-${n}.bin`) => ({ messageId: idFor(n), direction: 'incoming' as const, name, mimeType: '' });
+  const outgoing = (n: number) => ({ messageId: idFor(n), direction: 'outgoing' as const, name: `out-${n}.bin`, mimeType: '' });
+
+  /** Rewrites the conversation's record with `change` applied, as storage would hold it. */
+  async function rewriteRecord(fixture: Awaited<ReturnType<typeof unlockedFixture>>, id: string, change: (record: ConversationRecord) => unknown): Promise<void> {
+    const dataKey = await dataKeyOf(fixture);
+    const row = parseSealedRow(await fixture.store.readRow('conversations', id));
+    const record = row === null ? null : await openConversationRecord(dataKey, id, row.sealed);
+    if (record === null) throw new Error('no record');
+    const changed = change(record);
+    const sealed = await sealJsonRecord(dataKey, 'conversation', id, changed, systemRandom);
+    await put(fixture.store, [{ type: 'put-row', store: 'conversations', row: { id, sealed } }]);
+  }
+
+  it('keeps received files up to the budget; the one that would go over is refused before anything is written', async () => {
+    const fixture = await unlockedFixture();
+    const { store, unlocked } = fixture;
+    valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 256 * MIB }));
+    const conversation = await conversationIn(unlocked);
+    // As if 256 MiB less 15 bytes were kept already (writing that much in a unit test would take long).
+    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 15 }));
+    valueOf(await unlocked.saveFile(conversation.id, incoming(1), randomBlob(10).blob));
+    const before = store.snapshot();
+    expect(await unlocked.saveFile(conversation.id, incoming(2), randomBlob(6).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 256 * MIB - 5, budgetBytes: 256 * MIB });
+    expect(store.snapshot()).toEqual(before);
+    // Exactly up to the budget is within it.
+    valueOf(await unlocked.saveFile(conversation.id, incoming(3), randomBlob(5).blob));
+    expect(store.counts()).toMatchObject({ messages: 2, fileParts: 2, pendingFiles: 0 });
+  });
+
+  it('counts received files only: the person’s own files are kept whatever the budget, and asked-for ones count', async () => {
+    const { store, unlocked } = await unlockedFixture();
+    valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 0 }));
+    const conversation = await conversationIn(unlocked);
+    valueOf(await unlocked.saveFile(conversation.id, outgoing(1), randomBlob(100).blob));
+    expect(await unlocked.saveFile(conversation.id, incoming(2), randomBlob(10).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 0, budgetBytes: 0 });
+    // The person said "Keep in history".
+    valueOf(await unlocked.saveFile(conversation.id, incoming(3), randomBlob(10).blob, { beyondBudget: true }));
+    valueOf(await unlocked.saveFile(conversation.id, incoming(4), randomBlob(20).blob, { beyondBudget: true }));
+    expect(await unlocked.saveFile(conversation.id, incoming(5), randomBlob(1).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 30, budgetBytes: 0 });
+    expect(store.counts()).toMatchObject({ messages: 3, pendingFiles: 0 });
+    // Per conversation: another room starts from nothing.
+    const other = await conversationIn(unlocked, 2);
+    expect(await unlocked.saveFile(other.id, incoming(6), randomBlob(1).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 0, budgetBytes: 0 });
+  });
+
+  it('files finishing together cannot slip under the budget together', async () => {
+    const fixture = await unlockedFixture();
+    const { unlocked } = fixture;
+    valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 256 * MIB }));
+    const conversation = await conversationIn(unlocked);
+    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 10 }));
+    const results = await Promise.all([1, 2, 3].map((n) => unlocked.saveFile(conversation.id, incoming(n), randomBlob(6).blob)));
+    expect(results.filter((result) => result.ok)).toHaveLength(1);
+    expect(results.filter((result) => !result.ok && result.reason === 'over-budget')).toHaveLength(2);
+    expect(fixture.store.counts()).toMatchObject({ messages: 1, fileParts: 1, pendingFiles: 0 });
+  });
+
+  it('a conversation kept before the count existed is counted from its messages once, then carries the count', async () => {
+    const fixture = await unlockedFixture();
+    const { unlocked } = fixture;
+    const conversation = await conversationIn(unlocked);
+    valueOf(await unlocked.saveFile(conversation.id, incoming(1), randomBlob(10).blob));
+    valueOf(await unlocked.saveFile(conversation.id, outgoing(2), randomBlob(100).blob));
+    await say(unlocked, conversation.id, 3);
+    valueOf(await unlocked.saveFile(conversation.id, incoming(4), randomBlob(20).blob));
+    // The record as an older version wrote it: no count at all.
+    await rewriteRecord(fixture, conversation.id, ({ receivedFileBytes: _dropped, ...record }) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), lastMessage: null }));
+    expect(valueOf(await unlocked.conversation(conversation.id)).messageCount).toBe(4);
+    valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 0 }));
+    expect(await unlocked.saveFile(conversation.id, incoming(5), randomBlob(1).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 30, budgetBytes: 0 });
+    valueOf(await unlocked.saveFile(conversation.id, incoming(6), randomBlob(5).blob, { beyondBudget: true }));
+    const row = parseSealedRow(await fixture.store.readRow('conversations', conversation.id));
+    const record = row === null ? null : await openConversationRecord(await dataKeyOf(fixture), conversation.id, row.sealed);
+    expect(record?.receivedFileBytes).toBe(35);
   });
 });
 

@@ -6,11 +6,13 @@ import { systemRandom } from '../../src/core/ports.ts';
 import { signTranscript, verifyTranscript } from '../../src/core/vault/identity.ts';
 import { DEFAULT_ARGON2ID, type Argon2idPort } from '../../src/core/vault/kdf.ts';
 import { MAX_COUNTED_FAILURES, MAX_UNLOCK_DELAY_MS, parseFailedUnlocks, unlockDelayMs } from '../../src/core/vault/unlockThrottle.ts';
+import { sealJsonRecord } from '../../src/core/vault/records.ts';
 import { VaultLockedError } from '../../src/core/vault/vaultContext.ts';
+import { PREFERENCES_RECORD_ID } from '../../src/core/vault/vaultRecords.ts';
 import { parseVaultHeader } from '../../src/core/vault/vaultHeader.ts';
 import { Vault, type UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import { FakeClock } from './support/roomFakes.ts';
-import { idFor, PASSPHRASE, randomBlob, roomSecret, snapshotWithout, storeHolds, unlockedFixture, valueOf, vaultFixture } from './support/vaultFakes.ts';
+import { dataKeyOf, idFor, PASSPHRASE, randomBlob, roomSecret, snapshotWithout, storeHolds, unlockedFixture, valueOf, vaultFixture } from './support/vaultFakes.ts';
 
 /** The store without its failure count: what a wrong passphrase must leave exactly as it was. */
 function withoutFailureCount(store: MemoryVaultStore): unknown {
@@ -345,17 +347,29 @@ describe('UnlockedVault.storageStatus', () => {
 describe('preferences', () => {
   it('are the defaults until saved, then kept sealed across a lock, and only offered choices are accepted', async () => {
     const { store, vault, unlocked } = await unlockedFixture();
-    expect(await unlocked.preferences()).toEqual({ autoLockMinutes: 15 });
-    expect(await unlocked.savePreferences({ autoLockMinutes: 60 })).toEqual({ ok: true, value: { autoLockMinutes: 60 } });
+    const GIB = 1024 * 1024 * 1024;
+    expect(await unlocked.preferences()).toEqual({ autoLockMinutes: 15, receivedFilesBudgetBytes: GIB });
+    expect(await unlocked.savePreferences({ autoLockMinutes: 60 })).toEqual({ ok: true, value: { autoLockMinutes: 60, receivedFilesBudgetBytes: GIB } });
+    // Each choice is saved on its own; the other stays as it was.
+    expect(await unlocked.savePreferences({ receivedFilesBudgetBytes: 4 * GIB })).toEqual({ ok: true, value: { autoLockMinutes: 60, receivedFilesBudgetBytes: 4 * GIB } });
     const before = store.snapshot();
     expect(await unlocked.savePreferences({ autoLockMinutes: 7 })).toMatchObject({ ok: false, reason: 'invalid' });
     expect(await unlocked.savePreferences({ autoLockMinutes: 0 })).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await unlocked.savePreferences({ receivedFilesBudgetBytes: 5 })).toMatchObject({ ok: false, reason: 'invalid' });
+    expect(await unlocked.savePreferences({ receivedFilesBudgetBytes: -1 })).toMatchObject({ ok: false, reason: 'invalid' });
     expect(store.snapshot()).toEqual(before);
     expect(storeHolds(store, '"autoLockMinutes"')).toBe(false);
     unlocked.lock();
     await expect(unlocked.preferences()).rejects.toBeInstanceOf(VaultLockedError);
     const again = await unlockedOrFail(vault, PASSPHRASE);
-    expect(await again.preferences()).toEqual({ autoLockMinutes: 60 });
+    expect(await again.preferences()).toEqual({ autoLockMinutes: 60, receivedFilesBudgetBytes: 4 * GIB });
+  });
+
+  it('a record saved before the budget existed still opens, with the default budget', async () => {
+    const fixture = await unlockedFixture();
+    const sealed = await sealJsonRecord(await dataKeyOf(fixture), 'settings', PREFERENCES_RECORD_ID, { v: 1, autoLockMinutes: 5 }, systemRandom);
+    expect(await fixture.store.write([{ type: 'put-row', store: 'settings', row: { id: PREFERENCES_RECORD_ID, sealed } }])).toEqual({ ok: true });
+    expect(await fixture.unlocked.preferences()).toEqual({ autoLockMinutes: 5, receivedFilesBudgetBytes: 1024 * 1024 * 1024 });
   });
 });
 

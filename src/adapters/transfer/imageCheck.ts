@@ -1,8 +1,10 @@
 /**
  * Decides whether a received file may be shown inline: its first bytes must be a raster image (whatever
- * it claimed to be), within the pixel limit, and it must actually decode. Everything else is a download.
+ * it claimed to be), within the pixel limit, and it must actually decode. What is shown is then a render of it
+ * at display size (PREVIEW_MAX_EDGE_PX), made here; the file itself is never handed to an <img>. Everything
+ * else is a download.
  */
-import { sniffRasterImage, type ImageVerdict } from '../../core/transfer/imageSniff.ts';
+import { previewSizePx, sniffRasterImage, type ImageVerdict } from '../../core/transfer/imageSniff.ts';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -13,7 +15,43 @@ function isGif(head: Uint8Array): boolean {
   return head[0] === 0x47 && head[1] === 0x49 && head[2] === 0x46 && head[3] === 0x38;
 }
 
-export async function checkRasterImage(file: Blob): Promise<ImageVerdict> {
+/**
+ * Full-size decodes run one at a time, so files that finish together (four transfers, a page of history) cost one
+ * image's worth of memory at a time, not four.
+ */
+let decoding: Promise<unknown> = Promise.resolve();
+
+function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
+  const result = decoding.then(task, task);
+  decoding = result.catch(() => {});
+  return result;
+}
+
+/**
+ * Decodes once at full size (the only size browsers decode at, see MAX_IMAGE_PIXELS), checks the decoder's size
+ * against the header's, draws it scaled into a canvas of preview size, and lets the full bitmap go at once.
+ */
+async function renderPreview(file: Blob, mimeType: string, widthPx: number, heightPx: number): Promise<Blob | null> {
+  const bitmap = await createImageBitmap(new Blob([file], { type: mimeType }));
+  try {
+    // The decoder's idea of the size must be the header's: anything else means the header lied.
+    if (bitmap.width > widthPx || bitmap.height > heightPx) return null;
+    const size = previewSizePx(bitmap.width, bitmap.height);
+    const canvas = new OffscreenCanvas(size.widthPx, size.heightPx);
+    const context = canvas.getContext('2d');
+    if (context === null) return null;
+    context.imageSmoothingQuality = 'high';
+    context.drawImage(bitmap, 0, 0, size.widthPx, size.heightPx);
+    // The full-size pixels go before encoding starts (finally closes it on the early returns).
+    bitmap.close();
+    // WebP keeps transparency and is small; a browser that cannot encode it gives PNG.
+    return await canvas.convertToBlob({ type: 'image/webp', quality: 0.9 });
+  } finally {
+    bitmap.close();
+  }
+}
+
+export async function checkRasterImage(file: Blob): Promise<ImageVerdict<Blob>> {
   const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
   if (isGif(head) && file.size > MAX_CHECKED_GIF_BYTES) return { kind: 'not-image' };
   const examined = isGif(head) && file.size > head.length ? new Uint8Array(await file.arrayBuffer()) : head;
@@ -22,14 +60,12 @@ export async function checkRasterImage(file: Blob): Promise<ImageVerdict> {
   // decompression bomb is never handed to the decoder.
   if (sniffed === null) return { kind: 'not-image' };
   const mimeType = `image/${sniffed.format}`;
+  let render: Blob | null;
   try {
-    const bitmap = await createImageBitmap(new Blob([file], { type: mimeType }));
-    // The decoder's idea of the size must be the header's: anything else means the header lied.
-    const matches = bitmap.width <= sniffed.widthPx && bitmap.height <= sniffed.heightPx;
-    bitmap.close();
-    if (!matches) return { kind: 'not-image' };
+    render = await oneAtATime(() => renderPreview(file, mimeType, sniffed.widthPx, sniffed.heightPx));
   } catch {
     return { kind: 'not-image' };
   }
-  return { kind: 'image', mimeType, widthPx: sniffed.widthPx, heightPx: sniffed.heightPx };
+  if (render === null) return { kind: 'not-image' };
+  return { kind: 'image', mimeType, widthPx: sniffed.widthPx, heightPx: sniffed.heightPx, render };
 }

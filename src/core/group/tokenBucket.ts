@@ -1,6 +1,10 @@
 /** A token bucket on the platform clock: how the per-pair frame limits of spec §12.5 are counted and paced. */
 import type { Clock } from '../ports.ts';
 
+function positive(name: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} ${value} is not a positive number`);
+}
+
 export class TokenBucket {
   private tokens: number;
   private updatedAtMs: number;
@@ -10,6 +14,8 @@ export class TokenBucket {
     private readonly refillPerSecond: number,
     private readonly clock: Clock,
   ) {
+    positive('capacity', capacity);
+    positive('refillPerSecond', refillPerSecond);
     this.tokens = capacity;
     this.updatedAtMs = clock.nowMs();
   }
@@ -30,9 +36,9 @@ export class TokenBucket {
 
   private refill(): void {
     const nowMs = this.clock.nowMs();
-    // A clock that steps backwards refills nothing rather than draining the bucket.
+    // A clock that steps back adds nothing, then or when it comes forward again, and takes nothing earned.
     const elapsedMs = Math.max(0, nowMs - this.updatedAtMs);
     this.tokens = Math.min(this.capacity, this.tokens + (elapsedMs * this.refillPerSecond) / 1000);
-    this.updatedAtMs = nowMs;
+    this.updatedAtMs = Math.max(this.updatedAtMs, nowMs);
   }
 }

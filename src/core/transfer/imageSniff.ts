@@ -11,13 +11,26 @@ export interface SniffedImage {
   readonly heightPx: number;
 }
 
-/** Images with more pixels than this are not shown inline, whatever their byte size. */
-export const MAX_IMAGE_PIXELS = 50_000_000;
+/**
+ * Images with more pixels than this are not shown inline, whatever their byte size. Browsers decode an image at full
+ * size before any scaling (measured in Chromium: a 6 KB PNG declaring 7000 × 7000 took the renderer's peak memory up
+ * by about 190 MB through createImageBitmap, with or without its resize options), so this bounds the memory one
+ * preview costs while it is made: 16 MP is 64 MB of RGBA, and holds a 12 MP phone photo or a 4K screenshot.
+ */
+export const MAX_IMAGE_PIXELS = 16_000_000;
+/** What is shown (inline, and in the viewer) is a render at most this many pixels on its longer edge, never the file. */
+export const PREVIEW_MAX_EDGE_PX = 1280;
 
-/** The platform's final word on a received file: a raster image that decodes, or not one to show. */
-export type ImageVerdict =
-  | { readonly kind: 'image'; readonly mimeType: string; readonly widthPx: number; readonly heightPx: number }
+/** The platform's final word on a received file: a raster image that decodes, with its display-sized render, or not one to show. */
+export type ImageVerdict<Render> =
+  | { readonly kind: 'image'; readonly mimeType: string; readonly widthPx: number; readonly heightPx: number; readonly render: Render }
   | { readonly kind: 'not-image' };
+
+/** The size of an image's preview: the whole image scaled to fit `maxEdgePx` on its longer edge, never enlarged. */
+export function previewSizePx(widthPx: number, heightPx: number, maxEdgePx = PREVIEW_MAX_EDGE_PX): { readonly widthPx: number; readonly heightPx: number } {
+  const scale = Math.min(1, maxEdgePx / Math.max(widthPx, heightPx));
+  return { widthPx: Math.max(1, Math.round(widthPx * scale)), heightPx: Math.max(1, Math.round(heightPx * scale)) };
+}
 /** Only this many leading bytes are examined; every header we read lies well inside them. */
 export const MAX_SNIFF_BYTES = 64 * 1024;
 

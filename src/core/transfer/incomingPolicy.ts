@@ -17,7 +17,7 @@ function positiveInteger(name: string, value: number): number {
 }
 
 /**
- * Admits an offer when fewer than `maxConcurrent` incoming transfers are active and fewer than
+ * Admits an offer when fewer than `maxConcurrent` incoming transfers are moving and fewer than
  * `maxOffersPerMinute` offers were admitted in the last 60 s (sliding). Refused offers are not counted:
  * the limit bounds the work admitted, and refusing costs nearly nothing. If the clock steps back,
  * admissions stamped "in the future" keep counting until they age out, which errs towards refusing.
@@ -36,9 +36,14 @@ export class OfferGate {
     this.maxOffersPerMinute = positiveInteger('maxOffersPerMinute', options.maxOffersPerMinute ?? DEFAULT_MAX_OFFERS_PER_MINUTE);
   }
 
-  /** `activeCount`: incoming transfers currently open (not finished), not counting this offer. */
+  /** Whether one more incoming transfer may move, with `activeCount` moving (or being set up) now. */
+  hasFreeSlot(activeCount: number): boolean {
+    return activeCount < this.maxConcurrent;
+  }
+
+  /** `activeCount`: incoming transfers moving or being set up (not paused, waiting or finished), not counting this offer. */
   admit(activeCount: number): AdmitResult {
-    if (activeCount >= this.maxConcurrent) return { ok: false, reason: 'too-many-transfers' };
+    if (!this.hasFreeSlot(activeCount)) return { ok: false, reason: 'too-many-transfers' };
     const nowMs = this.clock.nowMs();
     this.admittedAtMs = this.admittedAtMs.filter((atMs) => nowMs - atMs < WINDOW_MS);
     if (this.admittedAtMs.length >= this.maxOffersPerMinute) return { ok: false, reason: 'too-many-transfers' };

@@ -20,5 +20,18 @@ export const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
 export const MAX_NAME_CHARS = 255;
 export const MAX_MIME_CHARS = 127;
 
+/** Incoming transfers moving at once (receiving or being set up); paused and waiting ones do not take a slot. */
 export const MAX_CONCURRENT_INCOMING = 4;
+/**
+ * Paused or waiting incoming transfers kept for a resume; beyond it the oldest is given up. They take no slot, but
+ * each holds its partial file in the receiving store, so a peer that drops again and again must not pile them up.
+ */
+export const MAX_PARKED_INCOMING = 8;
+/**
+ * Minimum progress of a receiving transfer: in every window of PROGRESS_WINDOW_MS it must bring MIN_PROGRESS_BYTES
+ * (or the rest of the file, if less), else it fails as timed out. 256 KiB in 30 s is about 70 kbit/s, slower than any
+ * link a file is worth sending over; a peer trickling a chunk now and then to hold a slot is far below it.
+ */
+export const PROGRESS_WINDOW_MS = 30_000;
+export const MIN_PROGRESS_BYTES = 256 * 1024;
 export const DEFAULT_MAX_OFFERS_PER_MINUTE = 30;

@@ -13,7 +13,7 @@ import { ChunkReader } from './chunkReader.ts';
 import { IncomingTransfer, type IncrementalHasher } from './incomingTransfer.ts';
 import { OfferGate } from './incomingPolicy.ts';
 import { OutgoingWindow } from './outgoingWindow.ts';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES } from './transferLimits.ts';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES, MAX_PARKED_INCOMING, MIN_PROGRESS_BYTES, PROGRESS_WINDOW_MS } from './transferLimits.ts';
 import { announceableMimeType, announceableName, isSameOffer, newTransferId, type CancelReason, type ChunkHeader, type TransferControl, type TransferOffer } from './transferMessages.ts';
 
 export interface FileSource {
@@ -37,8 +37,8 @@ export interface TransferPlatform<F> {
   readonly maxFileBytes: number;
   readonly chunkBytes?: number;
   readonly windowBytes?: number;
-  /** A receiving transfer that gets no chunk for this long while connected is given up. */
-  readonly stallTimeoutMs?: number;
+  /** A receiving transfer must bring MIN_PROGRESS_BYTES (or the rest) in every window this long, else it is given up. */
+  readonly progressWindowMs?: number;
   /** A paused incoming transfer whose sender does not come back within this long is given up. */
   readonly abandonTimeoutMs?: number;
 }
@@ -60,6 +60,8 @@ export type TransferState =
   | { readonly kind: 'sending' }
   | { readonly kind: 'receiving' }
   | { readonly kind: 'paused' }
+  /** Incoming only: the sender is back and offers it again, but every slot is taken; it resumes when one frees. */
+  | { readonly kind: 'waiting' }
   | { readonly kind: 'verifying' }
   | { readonly kind: 'done' }
   | { readonly kind: 'cancelled'; readonly by: 'me' | 'peer' }
@@ -89,6 +91,11 @@ export interface TransferView<F> {
 const MAX_QUEUED_INCOMING_BYTES = 2 * DEFAULT_WINDOW_BYTES;
 /** Chunks handed to the session but not yet sealed and sent: enough to overlap reading, sealing and sending. */
 const MAX_CHUNKS_IN_SEAL = 2;
+
+/** An incoming transfer kept for a resume: it holds its partial file, but no slot. */
+function isParked(state: TransferState): boolean {
+  return state.kind === 'paused' || state.kind === 'waiting';
+}
 
 function isActive(state: TransferState): boolean {
   return state.kind === 'offered' || state.kind === 'sending' || state.kind === 'verifying' || state.kind === 'receiving';
@@ -131,6 +138,8 @@ interface Incoming<F> {
   chain: Promise<void>;
   /** Bytes that arrived and wait in `chain` to be stored. */
   queuedBytes: number;
+  /** A resume was granted a slot and its answer waits in `chain`: it counts as moving already. */
+  resuming: boolean;
   cancelTimer: () => void;
 }
 
@@ -166,11 +175,32 @@ export class TransferManager<F> {
   detach(): void {
     this.channel = null;
     for (const entry of this.entries.values()) {
+      if (entry.direction === 'incoming' && entry.state.kind === 'waiting') {
+        // Its re-offer belonged to the session that ended; the abandon timer keeps running.
+        this.setState(entry, { kind: 'paused' });
+        continue;
+      }
       if (!isActive(entry.state)) continue;
       this.setState(entry, { kind: 'paused' });
       if (entry.direction === 'outgoing') entry.wake();
       else this.armAbandonTimer(entry);
     }
+    this.limitParked();
+  }
+
+  /** Gives up the oldest parked incoming transfers beyond MAX_PARKED_INCOMING (see there). */
+  private limitParked(): void {
+    const parked = [...this.entries.values()].filter((entry): entry is Incoming<F> => entry.direction === 'incoming' && isParked(entry.state));
+    for (const entry of parked.slice(0, Math.max(0, parked.length - MAX_PARKED_INCOMING))) this.finish(entry, { kind: 'failed', reason: 'timed-out' });
+  }
+
+  /** Incoming transfers that hold a slot: moving, being set up, or granted a resume whose answer is on its way. */
+  private incomingInSlots(): number {
+    let count = this.incomingBeingOpened;
+    for (const entry of this.entries.values()) {
+      if (entry.direction === 'incoming' && (isActive(entry.state) || entry.resuming)) count += 1;
+    }
+    return count;
   }
 
   // ---- sending -------------------------------------------------------------------------------------
@@ -403,9 +433,8 @@ export class TransferManager<F> {
       this.onRepeatedOffer(known, offer, channel);
       return;
     }
-    const activeIncoming = [...this.entries.values()].filter((entry) => entry.direction === 'incoming' && !isFinal(entry.state)).length;
     // Decided before any await, so a burst of offers cannot all slip in while the first ones are set up.
-    if (!this.gate.admit(activeIncoming + this.incomingBeingOpened).ok) {
+    if (!this.gate.admit(this.incomingInSlots()).ok) {
       // A flood: refused without putting one more line on the screen for each offer.
       channel.sendControl({ type: 'cancel', id: offer.id, reason: 'too-many-transfers' });
       return;
@@ -457,10 +486,11 @@ export class TransferManager<F> {
       startedAtMs: this.platform.clock.nowMs(),
       chain: Promise.resolve(),
       queuedBytes: 0,
+      resuming: false,
       cancelTimer: () => {},
     };
     this.entries.set(offer.id, entry);
-    this.armStallTimer(entry);
+    this.armProgressTimer(entry);
     this.emit(entry);
     channel.sendControl({ type: 'accept', id: offer.id, offsetBytes: 0 });
   }
@@ -476,9 +506,9 @@ export class TransferManager<F> {
         channel.sendControl({ type: 'complete', id: offer.id });
         return;
       case 'paused':
-        // Chunks that arrived before the drop may still wait to be stored: answer only once they are,
-        // so the offset we give counts them and the sender does not send them again.
-        known.chain = known.chain.then(() => this.answerResume(known, channel));
+        if (this.gate.hasFreeSlot(this.incomingInSlots())) this.grantResume(known, channel);
+        // The sender's offer stays open (it has no timeout); the answer goes out when a slot frees.
+        else this.setState(known, { kind: 'waiting' });
         return;
       case 'cancelled':
       case 'failed':
@@ -489,6 +519,7 @@ export class TransferManager<F> {
       case 'offered':
       case 'sending':
       case 'receiving':
+      case 'waiting':
       case 'verifying':
         this.protocolError(known);
         return;
@@ -497,12 +528,33 @@ export class TransferManager<F> {
     }
   }
 
+  private grantResume(entry: Incoming<F>, channel: TransferChannel): void {
+    entry.resuming = true;
+    // Chunks that arrived before the drop may still wait to be stored: answer only once they are,
+    // so the offset we give counts them and the sender does not send them again.
+    entry.chain = entry.chain.then(() => this.answerResume(entry, channel));
+  }
+
+  /** A slot freed: the longest-known waiting resumes get it, before any new offer can. */
+  private resumeWaiting(): void {
+    const channel = this.channel;
+    if (channel === null) return;
+    for (const entry of this.entries.values()) {
+      if (!this.gate.hasFreeSlot(this.incomingInSlots())) return;
+      if (entry.direction === 'incoming' && entry.state.kind === 'waiting' && !entry.resuming) this.grantResume(entry, channel);
+    }
+  }
+
   private answerResume(entry: Incoming<F>, channel: TransferChannel): void {
-    if (entry.state.kind !== 'paused' || this.channel !== channel) return;
+    entry.resuming = false;
+    if (!isParked(entry.state) || this.channel !== channel) {
+      this.resumeWaiting();
+      return;
+    }
     // Holding every byte means the file is being finished; 'complete' goes out when it is.
     if (entry.transfer.status === 'done') return;
     this.setState(entry, { kind: 'receiving' });
-    this.armStallTimer(entry);
+    this.armProgressTimer(entry);
     channel.sendControl({ type: 'accept', id: entry.id, offsetBytes: entry.transfer.receivedBytes });
   }
 
@@ -525,7 +577,6 @@ export class TransferManager<F> {
     // The connection may have dropped while this chunk was being stored: it is kept all the same, and
     // a last chunk still completes the file, so the sender's re-offer is answered with 'complete'.
     const connected = entry.state.kind === 'receiving';
-    if (connected) this.armStallTimer(entry);
     // Acknowledge only what is stored: the sender's window then bounds what waits in memory here.
     if (connected && verdict.ack !== null) this.channel?.sendControl({ type: 'ack', id: entry.id, receivedBytes: verdict.ack });
     // Progress is shown per acknowledged MiB, not per 64 KiB chunk: a thousand repaints per 64 MiB buy nothing.
@@ -548,17 +599,25 @@ export class TransferManager<F> {
 
   // ---- shared ----------------------------------------------------------------------------------------
 
-  private armStallTimer(entry: Incoming<F>): void {
+  /**
+   * Starts a progress window: when it ends, the transfer must have brought MIN_PROGRESS_BYTES (or the rest of the
+   * file) since it started, else it fails. A trickling peer cannot hold a slot, and a stalled one gives it back.
+   */
+  private armProgressTimer(entry: Incoming<F>): void {
     entry.cancelTimer();
-    entry.cancelTimer = this.platform.clock.setTimer(this.platform.stallTimeoutMs ?? 30_000, () => {
-      if (entry.state.kind === 'receiving') this.fail(entry, 'timed-out');
+    const fromBytes = entry.transfer.receivedBytes;
+    const neededBytes = Math.min(MIN_PROGRESS_BYTES, entry.offer.sizeBytes - fromBytes);
+    entry.cancelTimer = this.platform.clock.setTimer(this.platform.progressWindowMs ?? PROGRESS_WINDOW_MS, () => {
+      if (entry.state.kind !== 'receiving') return;
+      if (entry.transfer.receivedBytes - fromBytes >= neededBytes) this.armProgressTimer(entry);
+      else this.fail(entry, 'timed-out');
     });
   }
 
   private armAbandonTimer(entry: Incoming<F>): void {
     entry.cancelTimer();
     entry.cancelTimer = this.platform.clock.setTimer(this.platform.abandonTimeoutMs ?? 10 * 60_000, () => {
-      if (entry.state.kind === 'paused') this.finish(entry, { kind: 'failed', reason: 'timed-out' });
+      if (isParked(entry.state)) this.finish(entry, { kind: 'failed', reason: 'timed-out' });
     });
   }
 
@@ -584,6 +643,7 @@ export class TransferManager<F> {
       entry.cancelTimer();
       // Half a file never lingers: whatever did not finish is thrown away.
       if (state.kind !== 'done') void entry.sink.discard().catch(() => {});
+      this.resumeWaiting();
     } else {
       entry.wake();
       this.pumpOutgoing();

@@ -188,6 +188,7 @@ export async function openRoomConversation(ctx: VaultContext, roomSecret: Uint8A
     lastSeq: 0,
     unreadCount: 0,
     lastMessage: null,
+    receivedFileBytes: 0,
   };
   const written = await ctx.store.write([await putConversation(ctx, id, record)]);
   return written.ok ? ok(summaryOf(id, record)) : written;
@@ -229,6 +230,8 @@ async function appendContent(
   atMs: number,
   content: MessageContent,
   alsoWrite: readonly VaultWrite[],
+  /** The conversation's new count of kept received-file bytes, when this message changes it. */
+  receivedFileBytes?: number,
 ): Promise<StoreResult<StoredMessage>> {
   const loaded = await loadConversation(ctx, conversationId);
   if (!loaded.ok) return loaded;
@@ -242,6 +245,7 @@ async function appendContent(
     unreadCount: direction === 'incoming' ? conversation.unreadCount + 1 : conversation.unreadCount,
     updatedAtMs: Math.max(conversation.updatedAtMs, timestampNow(ctx.clock)),
     lastMessage: { seq, direction, atMs, preview: previewOf(content) },
+    receivedFileBytes: receivedFileBytes ?? conversation.receivedFileBytes,
   };
   const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId }, message, ctx.random);
   const written = await ctx.store.write([
@@ -479,19 +483,77 @@ export async function writeFileParts(
   return ok({ conversationId, file: { fileId, name, mimeType, sizeBytes, partCount } });
 }
 
-/** The message that makes written parts part of the history; its write also removes the pending marker. */
+/**
+ * Bytes of received files the conversation keeps: its record's count, or, for a record written before the count
+ * existed, the sum over its stored file messages (read once; the next received file stores the count).
+ */
+async function keptReceivedFileBytes(ctx: VaultContext, conversationId: string, record: ConversationRecord): Promise<number> {
+  if (record.receivedFileBytes !== null) return record.receivedFileBytes;
+  let total = 0;
+  let afterSeq = 0;
+  for (;;) {
+    const rows = (await ctx.store.readMessages(conversationId, { direction: 'forward', afterSeq }, MAX_PAGE_MESSAGES)).map(parseMessageRow);
+    for (const row of rows) {
+      if (row === null || row.conversationId !== conversationId) continue;
+      afterSeq = Math.max(afterSeq, row.seq);
+      const message = await openMessageRecord(ctx.dataKey(), row, row.sealed);
+      if (message?.direction === 'incoming' && message.content.type === 'file') total += message.content.file.sizeBytes;
+    }
+    // A page without one readable seq cannot be stepped past: what lies beyond is not counted.
+    if (rows.length < MAX_PAGE_MESSAGES || rows.every((row) => row === null)) return total;
+  }
+}
+
+/** How much received-file history a conversation may keep without asking; null: no limit (the person said keep it). */
+export type FileBudget = { readonly budgetBytes: number } | null;
+
+/**
+ * Whether a received file of `sizeBytes` fits the conversation's budget: the new count of kept received-file bytes
+ * if it does (null for a file that is not counted: one we sent), an `over-budget` failure if not.
+ */
+export async function receivedFileBudget(
+  ctx: VaultContext,
+  conversationId: string,
+  direction: MessageDirection,
+  sizeBytes: number,
+  budget: FileBudget,
+): Promise<StoreResult<number | null>> {
+  // Files we send are our own choice, already on this machine; the budget guards against what a peer sends.
+  if (direction === 'outgoing') return ok(null);
+  const loaded = await loadConversation(ctx, conversationId);
+  if (!loaded.ok) return loaded;
+  const keptBytes = await keptReceivedFileBytes(ctx, conversationId, loaded.record);
+  if (budget !== null && keptBytes + sizeBytes > budget.budgetBytes) return { ok: false, reason: 'over-budget', keptBytes, budgetBytes: budget.budgetBytes };
+  return ok(keptBytes + sizeBytes);
+}
+
+/**
+ * The message that makes written parts part of the history; its write also removes the pending marker and, for a
+ * received file, adds its size to the conversation's count. The budget is checked again here, where writes are one
+ * at a time, so files finishing together cannot all slip under it.
+ */
 export async function appendFileMessage(
   ctx: VaultContext,
   written: WrittenFile,
   draft: Pick<NewFileMessage, 'messageId' | 'direction' | 'atMs'>,
+  budget: FileBudget,
 ): Promise<StoreResult<StoredMessage>> {
   if (!isVaultId(draft.messageId)) return invalid('a message id is 16 bytes of base64url');
   const atMs = timestampOrNow(ctx, draft.atMs);
   if (atMs === null) return invalid('a message time is a whole number of milliseconds since 1970');
   const { conversationId, file } = written;
-  return appendContent(ctx, conversationId, draft.messageId, draft.direction, atMs, { type: 'file', file }, [
-    { type: 'delete-pending-file', conversationId, fileId: file.fileId },
-  ]);
+  const counted = await receivedFileBudget(ctx, conversationId, draft.direction, file.sizeBytes, budget);
+  if (!counted.ok) return counted;
+  return appendContent(
+    ctx,
+    conversationId,
+    draft.messageId,
+    draft.direction,
+    atMs,
+    { type: 'file', file },
+    [{ type: 'delete-pending-file', conversationId, fileId: file.fileId }],
+    counted.value ?? undefined,
+  );
 }
 
 /** A stored file's bytes as a Blob of its type; 'unreadable' if any part is missing, altered or the wrong size. */

@@ -38,7 +38,12 @@ export type VaultFailure =
   /** The input was refused (a name too long, text too large, a key that is not a key …). */
   | { readonly ok: false; readonly reason: 'invalid'; readonly detail: string }
   /** The contact's key changed since the caller read it, so what the user compared is not what is stored. */
-  | { readonly ok: false; readonly reason: 'key-mismatch' };
+  | { readonly ok: false; readonly reason: 'key-mismatch' }
+  /**
+   * A received file that would take the conversation's kept received files over the person's budget; nothing was
+   * written. Kept anyway only when the person says so (saveFile with `beyondBudget`).
+   */
+  | { readonly ok: false; readonly reason: 'over-budget'; readonly keptBytes: number; readonly budgetBytes: number };
 
 export type StoreResult<T> = { readonly ok: true; readonly value: T } | VaultFailure;
 

@@ -58,6 +58,12 @@ export interface ConversationRecord {
   readonly lastSeq: number;
   readonly unreadCount: number;
   readonly lastMessage: LastMessage | null;
+  /**
+   * Bytes of received files kept in this conversation, updated in the same write as each file message (and gone with
+   * the conversation), so the history budget never reads a message. Null in records written before it was counted:
+   * then it is counted from the messages once, at the next received file.
+   */
+  readonly receivedFileBytes: number | null;
 }
 
 export interface ContactRecord {
@@ -195,21 +201,34 @@ export const PREFERENCES_RECORD_ID = 'preferences';
 /** The idle times the app offers before locking by itself, in minutes; anything else read back is refused. */
 export const AUTO_LOCK_CHOICES_MINUTES: readonly number[] = [1, 5, 15, 60, 240];
 
+const MIB = 1024 * 1024;
+/**
+ * How many bytes of received files one conversation keeps in the history without asking (PROTOCOL.md §11.4); 0 asks
+ * for every one. A peer can send files without asking, so without a budget it could fill the disk, file after file.
+ */
+export const RECEIVED_FILES_BUDGET_CHOICES_BYTES: readonly number[] = [0, 256 * MIB, 1024 * MIB, 4096 * MIB, 16384 * MIB];
+
 export interface Preferences {
   readonly autoLockMinutes: number;
+  readonly receivedFilesBudgetBytes: number;
 }
 
-export const DEFAULT_PREFERENCES: Preferences = { autoLockMinutes: 15 };
+export const DEFAULT_PREFERENCES: Preferences = { autoLockMinutes: 15, receivedFilesBudgetBytes: 1024 * MIB };
 
+/** Also reads the record as versions before the budget wrote it (the budget is then the default). */
 export function parsePreferences(value: unknown): Preferences | null {
-  const field = versionedFields(value, ['autoLockMinutes']);
+  const field = versionedFields(value, ['autoLockMinutes', 'receivedFilesBudgetBytes']) ?? versionedFields(value, ['autoLockMinutes']);
   if (field === null) return null;
   const autoLockMinutes = field('autoLockMinutes');
-  return typeof autoLockMinutes === 'number' && AUTO_LOCK_CHOICES_MINUTES.includes(autoLockMinutes) ? { autoLockMinutes } : null;
+  const budget = field('receivedFilesBudgetBytes') ?? DEFAULT_PREFERENCES.receivedFilesBudgetBytes;
+  if (typeof autoLockMinutes !== 'number' || !AUTO_LOCK_CHOICES_MINUTES.includes(autoLockMinutes)) return null;
+  if (typeof budget !== 'number' || !RECEIVED_FILES_BUDGET_CHOICES_BYTES.includes(budget)) return null;
+  return { autoLockMinutes, receivedFilesBudgetBytes: budget };
 }
 
 export function sealPreferences(dataKey: CryptoKey, preferences: Preferences, random: Random): Promise<Uint8Array> {
-  return sealJsonRecord(dataKey, 'settings', PREFERENCES_RECORD_ID, { v: RECORD_FORMAT, autoLockMinutes: preferences.autoLockMinutes }, random);
+  const encoded = { v: RECORD_FORMAT, autoLockMinutes: preferences.autoLockMinutes, receivedFilesBudgetBytes: preferences.receivedFilesBudgetBytes };
+  return sealJsonRecord(dataKey, 'settings', PREFERENCES_RECORD_ID, encoded, random);
 }
 
 export function openPreferences(dataKey: CryptoKey, sealed: Uint8Array): Promise<Preferences | null> {
@@ -272,21 +291,21 @@ function encodeConversation(record: ConversationRecord): unknown {
     lastSeq: record.lastSeq,
     unreadCount: record.unreadCount,
     lastMessage: encodeLastMessage(record.lastMessage),
+    receivedFileBytes: record.receivedFileBytes,
   };
 }
 
+function isByteCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+const CONVERSATION_KEYS = ['roomSecret', 'title', 'contactId', 'createdAtMs', 'updatedAtMs', 'lastSeq', 'unreadCount', 'lastMessage'];
+
+/** Also reads the record as versions before the received-file count wrote it (the count is then null: unknown). */
 export function parseConversation(value: unknown): ConversationRecord | null {
-  const field = versionedFields(value, [
-    'roomSecret',
-    'title',
-    'contactId',
-    'createdAtMs',
-    'updatedAtMs',
-    'lastSeq',
-    'unreadCount',
-    'lastMessage',
-  ]);
+  const field = versionedFields(value, [...CONVERSATION_KEYS, 'receivedFileBytes']) ?? versionedFields(value, CONVERSATION_KEYS);
   if (field === null) return null;
+  const receivedFileBytes = field('receivedFileBytes') ?? null;
   const roomSecret = parseBytes(field('roomSecret'), ROOM_SECRET_BYTES);
   const title = field('title');
   const contactId = field('contactId');
@@ -306,11 +325,12 @@ export function parseConversation(value: unknown): ConversationRecord | null {
     !isCount(unreadCount) ||
     unreadCount > lastSeq ||
     lastMessage === undefined ||
-    (lastMessage !== null && lastMessage.seq > lastSeq)
+    (lastMessage !== null && lastMessage.seq > lastSeq) ||
+    (receivedFileBytes !== null && !isByteCount(receivedFileBytes))
   ) {
     return null;
   }
-  return { roomSecret, title, contactId, createdAtMs, updatedAtMs, lastSeq, unreadCount, lastMessage };
+  return { roomSecret, title, contactId, createdAtMs, updatedAtMs, lastSeq, unreadCount, lastMessage, receivedFileBytes };
 }
 
 // ---- contact ------------------------------------------------------------------------------------

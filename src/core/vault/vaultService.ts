@@ -30,6 +30,7 @@ import {
   openRoomConversation,
   readFile,
   readMessagePage,
+  receivedFileBudget,
   recordChatBatch,
   renameConversation,
   sweepPendingFiles,
@@ -37,6 +38,7 @@ import {
   type ChatBatch,
   type ConversationEntry,
   type ConversationSummary,
+  type FileBudget,
   type HistoryEntry,
   type NewFileMessage,
   type NewTextMessage,
@@ -127,6 +129,12 @@ async function readHeaderState(store: VaultStorePort): Promise<HeaderState> {
   if (raw === undefined) return { kind: 'none' };
   const header = parseVaultHeader(raw);
   return header === null ? { kind: 'damaged', detail: 'the stored vault header is malformed' } : { kind: 'ok', header };
+}
+
+/** The person's saved choices; the defaults when none were saved, or when the record does not open. */
+async function readPreferences(ctx: VaultContext): Promise<Preferences> {
+  const row = parseSealedRow(await ctx.store.readRow('settings', PREFERENCES_RECORD_ID));
+  return (row === null ? null : await openPreferences(ctx.dataKey(), row.sealed)) ?? DEFAULT_PREFERENCES;
 }
 
 /** Runs tasks one after another; a failed task does not stop the ones after it. */
@@ -401,13 +409,18 @@ export class UnlockedVault {
   /**
    * Stores a file message and its bytes (sealed in 1 MiB parts). The parts are written first, outside the
    * queue, so a large file does not hold up text messages; the message that makes them visible comes last.
+   * A received file that would take the conversation over the person's budget for received files is refused
+   * with `over-budget` before anything is written, unless `beyondBudget` says the person chose to keep it.
    */
-  async saveFile(conversationId: string, message: NewFileMessage, file: Blob): Promise<StoreResult<StoredMessage>> {
+  async saveFile(conversationId: string, message: NewFileMessage, file: Blob, options: { readonly beyondBudget?: boolean } = {}): Promise<StoreResult<StoredMessage>> {
+    const budget: FileBudget = options.beyondBudget === true ? null : { budgetBytes: (await this.preferences()).receivedFilesBudgetBytes };
+    const fits = await this.read('store a file', (ctx) => receivedFileBudget(ctx, conversationId, message.direction, file.size, budget));
+    if (!fits.ok) return fits;
     const written = await this.read('store a file', (ctx) => writeFileParts(ctx, conversationId, message, blobByteSource(file)));
     if (!written.ok) return written;
     const fileId = written.value.file.fileId;
     try {
-      const appended = await this.exclusive('store a file', (ctx) => appendFileMessage(ctx, written.value, message));
+      const appended = await this.exclusive('store a file', (ctx) => appendFileMessage(ctx, written.value, message, budget));
       if (!appended.ok) await discardFile(this.ctx, conversationId, fileId);
       return appended;
     } catch (error) {
@@ -468,16 +481,15 @@ export class UnlockedVault {
 
   /** The person's choices; the defaults when none were saved, or when the record does not open. */
   preferences(): Promise<Preferences> {
-    return this.read('read your preferences', async (ctx) => {
-      const row = parseSealedRow(await ctx.store.readRow('settings', PREFERENCES_RECORD_ID));
-      return (row === null ? null : await openPreferences(ctx.dataKey(), row.sealed)) ?? DEFAULT_PREFERENCES;
-    });
+    return this.read('read your preferences', readPreferences);
   }
 
-  savePreferences(preferences: Preferences): Promise<StoreResult<Preferences>> {
+  /** Changes the given choices; the others stay as saved. */
+  savePreferences(change: Partial<Preferences>): Promise<StoreResult<Preferences>> {
     return this.exclusive('save your preferences', async (ctx) => {
-      const checked = parsePreferences({ v: 1, ...preferences });
-      if (checked === null) return { ok: false, reason: 'invalid', detail: 'that automatic lock time is not one Parley offers' };
+      const saved = await readPreferences(ctx);
+      const checked = parsePreferences({ v: 1, ...saved, ...change });
+      if (checked === null) return { ok: false, reason: 'invalid', detail: 'that choice is not one Parley offers' };
       const sealed = await sealPreferences(ctx.dataKey(), checked, ctx.random);
       const written = await ctx.store.write([{ type: 'put-row', store: 'settings', row: { id: PREFERENCES_RECORD_ID, sealed } }]);
       return written.ok ? { ok: true, value: checked } : written;
