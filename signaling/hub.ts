@@ -124,8 +124,11 @@ export class SignalingHub {
     this.#connections.add(connection);
     this.#log({ kind: 'open', peer: connection.peerId });
 
-    // ws emits 'error' for protocol violations (bad UTF-8, oversized frames); unhandled, it would crash the process.
-    socket.on('error', (error) => this.#log({ kind: 'error', peer: connection.peerId, reason: error.message }));
+    // ws emits 'error' for protocol violations (bad UTF-8, oversized frames) and then closes the socket; unhandled, it
+    // would crash the process. Its message becomes the reason on the close line, so a violation costs no extra line.
+    socket.on('error', (error) => {
+      connection.closeReason ??= error.message;
+    });
     connection.joinTimer = setTimeout(() => this.#onJoinTimeout(connection), this.#settings.joinTimeoutMs);
     socket.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
     socket.on('pong', (payload) => {

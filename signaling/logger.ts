@@ -21,7 +21,6 @@ export type TurnAwayCode = 'server-busy' | 'address-busy' | 'address-overload' |
 export type LogEvent =
   | { readonly kind: 'open'; readonly peer: string }
   | { readonly kind: 'close'; readonly peer: string; readonly code: number; readonly reason: string }
-  | { readonly kind: 'error'; readonly peer: string; readonly reason: string }
   /** `suppressed`: refusals of this code on this connection left out of the log since its previous line. */
   | { readonly kind: 'refused'; readonly peer: string; readonly code: ErrorCode; readonly reason: string; readonly suppressed: number }
   | { readonly kind: 'turned-away'; readonly code: TurnAwayCode; readonly reason: string; readonly suppressed: number }
@@ -51,8 +50,6 @@ function formatEvent(event: LogEvent): string {
       return `open peer=${event.peer}`;
     case 'close':
       return `close peer=${event.peer} code=${event.code} reason="${clean(event.reason)}"`;
-    case 'error':
-      return `error peer=${event.peer} reason="${clean(event.reason)}"`;
     case 'refused':
       return `refused peer=${event.peer} code=${event.code} reason="${clean(event.reason)}"${suppressedSuffix(event.suppressed)}`;
     case 'turned-away':

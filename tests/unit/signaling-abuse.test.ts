@@ -345,6 +345,17 @@ describe('the log cannot be flooded', () => {
     expect(lines).toHaveLength(6);
   });
 
+  it('logs a protocol violation as the reason on its close line, not as a line of its own', async () => {
+    const lines: string[] = [];
+    const server = await start({ LOG: 'info', MAX_FRAME_BYTES: '1024' }, (line) => lines.push(line));
+    const client = await connect(server);
+    client.sendRaw('x'.repeat(1025));
+    expect((await client.closed).code).toBe(1009);
+    await waitUntil(() => lines.some((line) => line.includes('close peer=')), 2000, 'the close line');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/ close peer=\S+ code=\d+ reason="Max payload size exceeded"$/);
+  });
+
   it('logs connections it turns away once per code per window for the whole server, and the rest as counts at shutdown', async () => {
     const lines: string[] = [];
     const server = await start({ LOG: 'info', MAX_CONNECTIONS: '1' }, (line) => lines.push(line));
