@@ -347,11 +347,11 @@ describe('RoomSession: sealed signals', () => {
     { case: 'replaced by one sealed for another recipient', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toPeerId: 'mallory' })) },
     { case: 'replaced by one claiming another sender', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromPeerId: 'mallory' })) },
     {
-      case: 'replaced by one sealed for another connection of the recipient',
+      case: 'replaced by one sealed for another room session of the recipient',
       tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toNonce: otherNonce(signal.toNonce) })),
     },
     {
-      case: 'replaced by one sealed by another connection of the sender',
+      case: 'replaced by one sealed by another room session of the sender',
       tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromNonce: otherNonce(signal.fromNonce) })),
     },
     { case: 'replaced by one sealed in another room', tamper: sealedInstead(OTHER_SECRET, honestRoute) },
@@ -410,7 +410,7 @@ describe('RoomSession: sealed signals', () => {
     expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
   });
 
-  it('a server that reuses peer ids cannot replay a recorded offer into a later connection: failed/signal-rejected', async () => {
+  it('a server that reuses peer ids cannot replay a recorded offer into a later room session: failed/signal-rejected', async () => {
     const world = createWorld();
     // A hostile server hands out the same ids every time, so ids alone would make the old route look current.
     world.server.assignIds('alice', ['alice0']);
@@ -437,6 +437,26 @@ describe('RoomSession: sealed signals', () => {
     // The recording never reached a WebRTC stack: Bob's only peer is the one from his first visit.
     expect(world.net.peersOf('bob')).toHaveLength(1);
     expect(bobAgain.session.send('hi')).toEqual({ ok: false, reason: 'not-secure' });
+  });
+
+  it('a server that reuses peer ids after a reconnection cannot replay a signal from before it: the sequence memory outlives the socket', async () => {
+    const world = createWorld();
+    world.server.assignIds('bob', ['bob0', 'bob0']);
+    const { bob } = await securePair(world);
+    const offer = world.server.relayed[0];
+    if (offer === undefined || offer.from !== 'alice0' || offer.to !== 'bob0') throw new Error('expected alice0 to offer to bob0 first');
+    // From now on the server relays nothing honest.
+    world.server.relay = () => [];
+    world.server.drop('bob');
+    await world.settle();
+    await world.advance(FIRST_RECONNECT_MS);
+    // Same id, same nonce: the sealed route of the old offer is the current one.
+    expect(world.server.current('bob').id).toBe('bob0');
+    expect(world.server.current('bob').nonce).toBe(offer.toNonce);
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: offer.blob });
+    await world.settle();
+    expectFailed(bob, { kind: 'signal-rejected' });
+    expect(world.net.peersOf('bob')).toHaveLength(1);
   });
 
   it('a signal from a peer the server never announced: failed/signal-rejected', async () => {
@@ -752,8 +772,8 @@ describe('RoomSession: a signaling drop while secure', () => {
 
     await world.advance(FIRST_RECONNECT_MS);
     expect(world.server.current('alice').id).toBe('alice1');
-    // Every connection joins with a nonce of its own.
-    expect(world.server.current('alice').nonce).not.toBe(world.server.connectionsOf('alice')[0]?.nonce);
+    // A room session keeps its nonce when its socket reconnects, so the others can tell it is the same member (groups, §12.3).
+    expect(world.server.current('alice').nonce).toBe(world.server.connectionsOf('alice')[0]?.nonce);
     expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(collapsed(kindsSince(alice, aliceBefore))).toEqual(['peer-left', 'connecting', 'verifying', 'secure']);

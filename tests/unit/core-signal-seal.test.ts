@@ -167,8 +167,8 @@ describe('openSignal binds the route (room id, sender and recipient with their c
       { ...route, roomId: otherRoom.roomId }, // moved to another room id (same key)
       { ...route, toPeerId: 'carol03' }, // redirected to another member
       { ...route, fromPeerId: 'mallory9' }, // relabelled as coming from another member
-      { ...route, toNonce: 'bobNonce000000000000003' }, // delivered to another connection of the recipient (a replay into a later session)
-      { ...route, fromNonce: 'aliceNonce0000000000002' }, // attributed to another connection of the sender
+      { ...route, toNonce: 'bobNonce000000000000003' }, // delivered to another room session of the recipient (a replay into a later one)
+      { ...route, fromNonce: 'aliceNonce0000000000002' }, // attributed to another room session of the sender
       { ...route, fromNonce: route.toNonce, toNonce: route.fromNonce }, // nonces swapped
       { ...route, roomId: `${route.roomId}x` },
     ];

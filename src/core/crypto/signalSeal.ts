@@ -1,9 +1,9 @@
 /**
  * Seals WebRTC signals for the signaling server to relay: AES-GCM under the room's signal key, with the room id and,
- * for sender and recipient, the server-assigned peer id and the nonce that member picked for its connection as
+ * for sender and recipient, the server-assigned peer id and the nonce that member picked for its room session as
  * additional data. So a relay cannot read, alter, redirect between members, or move a blob to another room, and a
- * blob recorded on an earlier connection never opens on a later one, whatever ids the server hands out. A
- * per-sender sequence number refuses replays within a connection.
+ * blob recorded in an earlier room session never opens in a later one, whatever ids the server hands out. A
+ * per-sender sequence number refuses replays within a room session.
  */
 import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';

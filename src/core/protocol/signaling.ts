@@ -8,7 +8,7 @@ export const SIGNALING_VERSION = 1;
 /** Room ids are 22 base64url characters (16 bytes from HKDF); peer ids are chosen by the server. */
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
-/** A connection nonce: 16 random bytes the client picks for each connection, as base64url (22 characters). */
+/** A connection nonce: 16 random bytes the client picks once per room session, as base64url (22 characters). */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 export const NONCE_BYTES = 16;
 /** A sealed blob is base64url text; the frame limit bounds it further. */

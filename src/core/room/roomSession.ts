@@ -95,8 +95,12 @@ export class RoomSession {
   private keys: RoomKeys | null = null;
   private socket: SignalingSocket | null = null;
   private selfId: string | null = null;
-  /** Picked afresh for every signaling connection, so no signal sealed to an earlier one opens on this one. */
-  private selfNonce: string | null = null;
+  /**
+   * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an earlier
+   * room session opens in this one, whatever peer ids the server hands out. Kept across reconnections, where the
+   * sequence numbers refuse replays, so that members can be recognised under a new peer id (groups, §12.3).
+   */
+  private readonly selfNonce: string;
   /** The other members by peer id, with the nonce each joined with. */
   private readonly peersInRoom = new Map<string, string>();
   private attempt: PeerAttempt | null = null;
@@ -117,6 +121,7 @@ export class RoomSession {
 
   constructor(private readonly options: RoomSessionOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.selfNonce = bytesToBase64url(options.platform.random.bytes(NONCE_BYTES));
     // RSA-3072 generation takes a noticeable moment: start before anyone else is even in the room.
     this.nextKeyPair = this.generateKeyPair();
   }
@@ -189,11 +194,10 @@ export class RoomSession {
   // ---- signaling -------------------------------------------------------------------------------
 
   private connect(): void {
-    const nonce = bytesToBase64url(this.options.platform.random.bytes(NONCE_BYTES));
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
-        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId, nonce }));
+        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId, nonce: this.selfNonce }));
       },
       onMessage: (data) => {
         if (this.socket === socket) this.onServerMessage(data);
@@ -203,7 +207,6 @@ export class RoomSession {
       },
     });
     this.socket = socket;
-    this.selfNonce = nonce;
   }
 
   private closeSocket(): void {
@@ -215,7 +218,6 @@ export class RoomSession {
   private onSocketClosed(): void {
     this.socket = null;
     this.selfId = null;
-    this.selfNonce = null;
     this.peersInRoom.clear();
     if (this.stopped || isTerminal(this.status)) return;
     // A verified session lives on the direct connection and does not need the server; anything less does.
@@ -331,8 +333,7 @@ export class RoomSession {
   private enqueueInboundSignal(from: string, blob: string): void {
     const keys = this.keys;
     const selfId = this.selfId;
-    const selfNonce = this.selfNonce;
-    if (keys === null || selfId === null || selfNonce === null) return;
+    if (keys === null || selfId === null) return;
     // The route is fixed on arrival, so a peer-left handled while earlier signals are still being opened cannot
     // make an honest signal that came before it unopenable.
     const fromNonce = this.peersInRoom.get(from);
@@ -341,7 +342,7 @@ export class RoomSession {
       // connection of its sender, so it is refused like any blob that does not open.
       fromNonce === undefined
         ? this.failRoom({ kind: 'signal-rejected' })
-        : this.onInboundSignal(keys, { roomId: keys.roomId, fromPeerId: from, fromNonce, toPeerId: selfId, toNonce: selfNonce }, blob),
+        : this.onInboundSignal(keys, { roomId: keys.roomId, fromPeerId: from, fromNonce, toPeerId: selfId, toNonce: this.selfNonce }, blob),
     );
   }
 
@@ -379,10 +380,9 @@ export class RoomSession {
   private sendSignal(attempt: PeerAttempt, signal: PeerSignal): void {
     const keys = this.keys;
     const selfId = this.selfId;
-    const selfNonce = this.selfNonce;
-    if (keys === null || selfId === null || selfNonce === null) return;
+    if (keys === null || selfId === null) return;
     const seq = this.outboundSignalSeq++;
-    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: selfId, fromNonce: selfNonce, toPeerId: attempt.peerId, toNonce: attempt.peerNonce };
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: selfId, fromNonce: this.selfNonce, toPeerId: attempt.peerId, toNonce: attempt.peerNonce };
     this.outboundSignals = this.outboundSignals.then(async () => {
       const blob = await sealSignal(keys.signalKey, route, seq, signal, this.options.platform.random);
       if (this.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to: attempt.peerId, blob }));
