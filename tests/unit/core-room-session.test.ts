@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { deriveRoomKeys } from '../../src/core/crypto/roomSecret.ts';
-import { sealSignal } from '../../src/core/crypto/signalSeal.ts';
+import { sealSignal, type SignalRoute } from '../../src/core/crypto/signalSeal.ts';
 import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
@@ -19,7 +19,16 @@ import { generateIdentity } from '../../src/core/vault/identity.ts';
 import type { RoomFailure, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import { newTransferId, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { secretFromSeed } from './support/coreFixtures.ts';
-import { fakeSdp, FakeClock, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer } from './support/roomFakes.ts';
+import {
+  fakeSdp,
+  FakeClock,
+  FakePeerNetwork,
+  FakeSignalingServer,
+  FakeTransfers,
+  Scheduler,
+  type FakePeer,
+  type RelayedSignal,
+} from './support/roomFakes.ts';
 
 const SECRET = secretFromSeed(700);
 const NEW_GUEST: Admission = { decision: 'admit', reason: 'new-guest', contact: null, announcedName: null };
@@ -243,14 +252,19 @@ describe('RoomSession: two members with the same secret', () => {
     expect(alice.session.send('x'.repeat(65_537))).toEqual({ ok: false, reason: 'too-long' });
   });
 
-  it('uses the real signaling protocol: join with the derived room id, sealed signals only', async () => {
+  it('uses the real signaling protocol: join with the derived room id and a fresh nonce, sealed signals only', async () => {
     const world = createWorld();
     const { alice, bob } = await securePair(world);
     const keys = await deriveRoomKeys(SECRET);
+    const nonces: string[] = [];
     for (const member of [alice, bob]) {
       const [first] = world.server.connectionsOf(member.name);
-      expect(first?.fromClient[0]).toBe(JSON.stringify({ v: 1, type: 'join', room: keys.roomId }));
+      const nonce = first?.nonce ?? '';
+      expect(nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(first?.fromClient[0]).toBe(JSON.stringify({ v: 1, type: 'join', room: keys.roomId, nonce }));
+      nonces.push(nonce);
     }
+    expect(nonces[0]).not.toBe(nonces[1]);
     expect(world.server.membersOf(keys.roomId)).toEqual(['alice0', 'bob0']);
     // Offer + candidate one way, answer + candidate the other; no SDP text ever reaches the server.
     expect(world.server.relayed.map((signal) => `${signal.from}->${signal.to}`)).toEqual(['alice0->bob0', 'alice0->bob0', 'bob0->alice0', 'bob0->alice0']);
@@ -314,28 +328,46 @@ describe('RoomSession: sealed signals', () => {
 
   const flipChar = (blob: string, index: number): string => `${blob.slice(0, index)}${blob[index] === 'A' ? 'B' : 'A'}${blob.slice(index + 1)}`;
 
-  const sealedInstead = (secret: Uint8Array, route: { readonly from: string; readonly to: string }) => async () => {
-    const keys = await deriveRoomKeys(secret);
-    const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(900, 'actpass') };
-    const blob = await sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: route.from, toPeerId: route.to }, 0, offer, systemRandom);
-    return () => blob;
-  };
+  /** How a hostile relay rewrites the first signal (the offer); it may seal a blob of its own. */
+  type Tamper = (signal: RelayedSignal) => string | Promise<string>;
+  const honestRoute = (signal: RelayedSignal): Omit<SignalRoute, 'roomId'> => ({
+    fromPeerId: signal.from,
+    fromNonce: signal.fromNonce,
+    toPeerId: signal.to,
+    toNonce: signal.toNonce,
+  });
+  const otherNonce = (nonce: string): string => `${nonce.startsWith('A') ? 'B' : 'A'}${nonce.slice(1)}`;
 
-  it.each([
-    { case: 'with one character flipped', prepare: async () => (blob: string) => flipChar(blob, Math.floor(blob.length / 2)) },
-    { case: 'with its last character flipped', prepare: async () => (blob: string) => flipChar(blob, blob.length - 1) },
-    { case: 'truncated', prepare: async () => (blob: string) => blob.slice(0, blob.length - 8) },
-    { case: 'replaced by one sealed for another recipient', prepare: sealedInstead(SECRET, { from: 'alice0', to: 'mallory' }) },
-    { case: 'replaced by one claiming another sender', prepare: sealedInstead(SECRET, { from: 'mallory', to: 'bob0' }) },
-    { case: 'replaced by one sealed in another room', prepare: sealedInstead(OTHER_SECRET, { from: 'alice0', to: 'bob0' }) },
-  ])('a relay that delivers the offer $case: failed/signal-rejected, never secure, send refused', async ({ prepare }) => {
-    const tamper = await prepare();
+  const sealedInstead =
+    (secret: Uint8Array, reroute: (signal: RelayedSignal) => Omit<SignalRoute, 'roomId'>): Tamper =>
+    async (signal) => {
+      const keys = await deriveRoomKeys(secret);
+      const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(900, 'actpass') };
+      return sealSignal(keys.signalKey, { roomId: keys.roomId, ...reroute(signal) }, 0, offer, systemRandom);
+    };
+
+  it.each<{ readonly case: string; readonly tamper: Tamper }>([
+    { case: 'with one character flipped', tamper: ({ blob }) => flipChar(blob, Math.floor(blob.length / 2)) },
+    { case: 'with its last character flipped', tamper: ({ blob }) => flipChar(blob, blob.length - 1) },
+    { case: 'truncated', tamper: ({ blob }) => blob.slice(0, blob.length - 8) },
+    { case: 'replaced by one sealed for another recipient', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toPeerId: 'mallory' })) },
+    { case: 'replaced by one claiming another sender', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromPeerId: 'mallory' })) },
+    {
+      case: 'replaced by one sealed for another room session of the recipient',
+      tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toNonce: otherNonce(signal.toNonce) })),
+    },
+    {
+      case: 'replaced by one sealed by another room session of the sender',
+      tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromNonce: otherNonce(signal.fromNonce) })),
+    },
+    { case: 'replaced by one sealed in another room', tamper: sealedInstead(OTHER_SECRET, honestRoute) },
+  ])('a relay that delivers the offer $case: failed/signal-rejected, never secure, send refused', async ({ tamper }) => {
     const world = createWorld();
     let first = true;
-    world.server.relay = (signal) => {
+    world.server.relay = async (signal) => {
       if (!first) return [signal.blob];
       first = false;
-      const tampered = tamper(signal.blob);
+      const tampered = await tamper(signal);
       expect(tampered).not.toBe(signal.blob);
       return [tampered];
     };
@@ -383,6 +415,65 @@ describe('RoomSession: sealed signals', () => {
     expect(bob.session.send('hi')).toEqual({ ok: false, reason: 'not-secure' });
     expect(alice.session.currentStatus).toEqual({ kind: 'peer-left' });
   });
+
+  it('a server that reuses peer ids cannot replay a recorded offer into a later room session: failed/signal-rejected', async () => {
+    const world = createWorld();
+    // A hostile server hands out the same ids every time, so ids alone would make the old route look current.
+    world.server.assignIds('alice', ['alice0']);
+    world.server.assignIds('bob', ['bob0', 'bob0']);
+    const first = await securePair(world);
+    const offer = world.server.relayed[0];
+    if (offer === undefined || offer.from !== 'alice0' || offer.to !== 'bob0') throw new Error('expected alice0 to offer to bob0 first');
+    first.alice.session.stop();
+    first.bob.session.stop();
+    await world.settle();
+
+    // Bob opens the link again. The server gives him his old id and plays him the recording instead of a live peer,
+    // even announcing alice0 with the nonce she had then.
+    world.server.roomOf = () => 'a room of its own';
+    const bobAgain = world.add('bob');
+    await world.settle();
+    expect(world.server.current('bob').id).toBe('bob0');
+    expect(world.server.current('bob').nonce).not.toBe(offer.toNonce);
+    world.server.sendFrame('bob', { v: 1, type: 'peer-joined', peer: 'alice0', nonce: offer.fromNonce });
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: offer.blob });
+    await world.settle();
+
+    expectFailed(bobAgain, { kind: 'signal-rejected' });
+    // The recording never reached a WebRTC stack: Bob's only peer is the one from his first visit.
+    expect(world.net.peersOf('bob')).toHaveLength(1);
+    expect(bobAgain.session.send('hi')).toEqual({ ok: false, reason: 'not-secure' });
+  });
+
+  it('a server that reuses peer ids after a reconnection cannot replay a signal from before it: the sequence memory outlives the socket', async () => {
+    const world = createWorld();
+    world.server.assignIds('bob', ['bob0', 'bob0']);
+    const { bob } = await securePair(world);
+    const offer = world.server.relayed[0];
+    if (offer === undefined || offer.from !== 'alice0' || offer.to !== 'bob0') throw new Error('expected alice0 to offer to bob0 first');
+    // From now on the server relays nothing honest.
+    world.server.relay = () => [];
+    world.server.drop('bob');
+    await world.settle();
+    await world.advance(FIRST_RECONNECT_MS);
+    // Same id, same nonce: the sealed route of the old offer is the current one.
+    expect(world.server.current('bob').id).toBe('bob0');
+    expect(world.server.current('bob').nonce).toBe(offer.toNonce);
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: offer.blob });
+    await world.settle();
+    expectFailed(bob, { kind: 'signal-rejected' });
+    expect(world.net.peersOf('bob')).toHaveLength(1);
+  });
+
+  it('a signal from a peer the server never announced: failed/signal-rejected', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'stranger', blob: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    await world.settle();
+    expectFailed(alice, { kind: 'signal-rejected' });
+    expect(world.net.peersOf('alice')).toEqual([]);
+  });
 });
 
 // ---- 6. what the server says ---------------------------------------------------------------------------
@@ -429,7 +520,7 @@ describe('RoomSession: server frames', () => {
     expect(JSON.stringify(alice.session.currentStatus)).not.toContain('evil.example');
   });
 
-  it.each<ErrorCode>(['malformed', 'unknown-type', 'frame-too-large', 'not-joined', 'already-joined', 'idle-timeout', 'server-busy'])(
+  it.each<ErrorCode>(['malformed', 'unknown-type', 'not-joined', 'already-joined', 'idle-timeout', 'server-busy'])(
     'error %s: failed/server-refused with that code',
     async (code) => {
       const world = createWorld();
@@ -687,6 +778,8 @@ describe('RoomSession: a signaling drop while secure', () => {
 
     await world.advance(FIRST_RECONNECT_MS);
     expect(world.server.current('alice').id).toBe('alice1');
+    // A room session keeps its nonce when its socket reconnects, so the others can tell it is the same member (groups, §12.3).
+    expect(world.server.current('alice').nonce).toBe(world.server.connectionsOf('alice')[0]?.nonce);
     expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(collapsed(kindsSince(alice, aliceBefore))).toEqual(['peer-left', 'connecting', 'verifying', 'secure']);
@@ -726,9 +819,12 @@ describe('RoomSession: a signaling drop while secure', () => {
 // ---- 11. renegotiation -------------------------------------------------------------------------------------
 
 describe('RoomSession: renegotiation is not part of the protocol', () => {
-  async function sealedFrom(fromId: string, toId: string, seq: number, signal: PeerSignal): Promise<string> {
+  /** Seals as `fromId` would to `toId`, on the connections (nonces) the server saw them join with. */
+  async function sealedFrom(world: World, fromId: string, toId: string, seq: number, signal: PeerSignal): Promise<string> {
     const keys = await deriveRoomKeys(SECRET);
-    return sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: fromId, toPeerId: toId }, seq, signal, systemRandom);
+    const nonceOf = (id: string): string => world.server.connections.find((conn) => conn.id === id)?.nonce ?? 'no such connection';
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: fromId, fromNonce: nonceOf(fromId), toPeerId: toId, toNonce: nonceOf(toId) };
+    return sealSignal(keys.signalKey, route, seq, signal, systemRandom);
   }
 
   it('a correctly sealed second offer after secure is ignored: still secure, the peer never sees it', async () => {
@@ -740,7 +836,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     // Alice has sealed offer (seq 0) and candidate (seq 1); the next authentic seq is 2.
     const nextSeq = world.server.relayed.filter((signal) => signal.from === 'alice0').length;
     const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(777, 'actpass') };
-    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq, offer) });
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom(world, 'alice0', 'bob0', nextSeq, offer) });
     await world.settle();
     expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(bob.events.length).toBe(bobEvents);
@@ -750,7 +846,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     // The seal was authentic and its seq accepted: a candidate with the following seq does reach the peer,
     // while one that reuses the offer's seq would be a replay.
     const candidate: PeerSignal = { type: 'candidate', candidate: { candidate: '', sdpMLineIndex: 0, sdpMid: '0' } };
-    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom('alice0', 'bob0', nextSeq + 1, candidate) });
+    world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob: await sealedFrom(world, 'alice0', 'bob0', nextSeq + 1, candidate) });
     await world.settle();
     expect(bobPeer.received).toEqual([...receivedBefore, candidate]);
     expect(bob.session.currentStatus).toEqual(SECURE_WITH_GUEST);
@@ -764,7 +860,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     const receivedBefore = [...alicePeer.received];
     const nextSeq = world.server.relayed.filter((signal) => signal.from === 'bob0').length;
     const answer: PeerSignal = { type: 'answer', sdp: fakeSdp(778, 'active') };
-    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: await sealedFrom('bob0', 'alice0', nextSeq, answer) });
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: await sealedFrom(world, 'bob0', 'alice0', nextSeq, answer) });
     await world.settle();
     expect(alice.session.currentStatus).toEqual(SECURE_WITH_GUEST);
     expect(alicePeer.received).toEqual(receivedBefore);

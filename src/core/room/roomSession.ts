@@ -8,11 +8,12 @@ import { assertNever } from '../assertNever.ts';
 import { generateSessionKeyPair, type Role, type SessionKeyPair } from '../crypto/handshake.ts';
 import { samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
-import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
+import { openSignal, sealSignal, type SignalRoute } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
 import { MAX_MESSAGE_TEXT_BYTES, textSizeBytes } from '../protocol/messages.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
-import { encodeFrame, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
+import { bytesToBase64url } from '../encoding.ts';
+import { encodeFrame, NONCE_BYTES, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
 import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
 import type { TransferChannel } from '../transfer/transferManager.ts';
@@ -86,6 +87,8 @@ type PeerEvent = Extract<SessionEvent, { readonly type: 'chat' | 'receipt' | 'tr
 
 interface PeerAttempt {
   readonly peerId: string;
+  /** The nonce the peer joined with: its signals and ours are bound to this one connection of it. */
+  readonly peerNonce: string;
   readonly role: Role;
   readonly handle: PeerHandle;
   localFingerprint: string | null;
@@ -107,7 +110,14 @@ export class RoomSession {
   private keys: RoomKeys | null = null;
   private socket: SignalingSocket | null = null;
   private selfId: string | null = null;
-  private readonly peersInRoom = new Set<string>();
+  /**
+   * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an earlier
+   * room session opens in this one, whatever peer ids the server hands out. Kept across reconnections, where the
+   * sequence numbers refuse replays, so that members can be recognised under a new peer id (groups, §12.3).
+   */
+  private readonly selfNonce: string;
+  /** The other members by peer id, with the nonce each joined with. */
+  private readonly peersInRoom = new Map<string, string>();
   private attempt: PeerAttempt | null = null;
   private nextKeyPair: Promise<SessionKeyPair>;
   private outboundSignalSeq = 0;
@@ -126,6 +136,7 @@ export class RoomSession {
 
   constructor(private readonly options: RoomSessionOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.selfNonce = bytesToBase64url(options.platform.random.bytes(NONCE_BYTES));
     // RSA-3072 generation takes a noticeable moment: start before anyone else is even in the room.
     this.nextKeyPair = this.generateKeyPair();
   }
@@ -201,7 +212,7 @@ export class RoomSession {
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
-        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId }));
+        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId, nonce: this.selfNonce }));
       },
       onMessage: (data) => {
         if (this.socket === socket) this.onServerMessage(data);
@@ -251,11 +262,11 @@ export class RoomSession {
         this.hasJoined = true;
         this.selfId = frame.self;
         this.peersInRoom.clear();
-        frame.peers.forEach((peer) => this.peersInRoom.add(peer));
+        frame.peers.forEach(({ peer, nonce }) => this.peersInRoom.set(peer, nonce));
         this.pickPeer();
         return;
       case 'peer-joined':
-        this.peersInRoom.add(frame.peer);
+        this.peersInRoom.set(frame.peer, frame.nonce);
         this.pickPeer();
         return;
       case 'peer-left':
@@ -301,7 +312,6 @@ export class RoomSession {
         return;
       case 'malformed':
       case 'unknown-type':
-      case 'frame-too-large':
       case 'rate-limited':
       case 'not-joined':
       case 'already-joined':
@@ -317,13 +327,14 @@ export class RoomSession {
   /** Both sides apply the same rule to the two peer ids, so exactly one of them makes the offer. */
   private pickPeer(): void {
     if (this.attempt !== null || this.selfId === null || this.stopped) return;
-    const [peerId] = this.peersInRoom;
-    if (peerId === undefined) {
+    const [peer] = this.peersInRoom;
+    if (peer === undefined) {
       this.settleAlone();
       return;
     }
+    const [peerId, peerNonce] = peer;
     if (this.selfId < peerId) {
-      this.startAttempt(peerId, 'initiator');
+      this.startAttempt(peerId, peerNonce, 'initiator');
     } else {
       this.setStatus({ kind: 'connecting' });
       // The offer should follow at once; if it never does, say so rather than wait forever.
@@ -335,19 +346,30 @@ export class RoomSession {
   }
 
   private enqueueInboundSignal(from: string, blob: string): void {
-    this.inboundSignals = this.inboundSignals.then(() => this.onInboundSignal(from, blob));
-  }
-
-  private async onInboundSignal(from: string, blob: string): Promise<void> {
     const keys = this.keys;
     const selfId = this.selfId;
-    if (keys === null || selfId === null || this.stopped) return;
-    const opened = await openSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: from, toPeerId: selfId }, blob);
+    if (keys === null || selfId === null) return;
+    // The route is fixed on arrival, so a peer-left handled while earlier signals are still being opened cannot
+    // make an honest signal that came before it unopenable.
+    const fromNonce = this.peersInRoom.get(from);
+    this.inboundSignals = this.inboundSignals.then(() =>
+      // The server announces every member before relaying its signals; one from a stranger cannot be bound to a
+      // connection of its sender, so it is refused like any blob that does not open.
+      fromNonce === undefined
+        ? this.failRoom({ kind: 'signal-rejected' })
+        : this.onInboundSignal(keys, { roomId: keys.roomId, fromPeerId: from, fromNonce, toPeerId: selfId, toNonce: this.selfNonce }, blob),
+    );
+  }
+
+  private async onInboundSignal(keys: RoomKeys, route: SignalRoute, blob: string): Promise<void> {
+    if (this.stopped) return;
+    const opened = await openSignal(keys.signalKey, route, blob);
     if (this.stopped) return;
     if (!opened.ok) {
       this.failRoom({ kind: 'signal-rejected' });
       return;
     }
+    const { fromPeerId: from, fromNonce, toPeerId: selfId } = route;
     const lastSeq = this.lastInboundSignalSeq.get(from) ?? -1;
     if (opened.seq <= lastSeq) {
       this.failRoom({ kind: 'signal-rejected' });
@@ -356,12 +378,12 @@ export class RoomSession {
     this.lastInboundSignalSeq.set(from, opened.seq);
     const signal = opened.signal;
     // Only the member whose id sorts first may offer, and only to start a connection.
-    if (this.attempt === null && signal.type === 'offer' && this.peersInRoom.has(from) && from < selfId) {
-      this.startAttempt(from, 'responder');
+    if (this.attempt === null && signal.type === 'offer' && this.peersInRoom.get(from) === fromNonce && from < selfId) {
+      this.startAttempt(from, fromNonce, 'responder');
     }
     const attempt = this.attempt;
     // Late candidates from an attempt that already ended have nowhere to go.
-    if (attempt === null || attempt.peerId !== from) return;
+    if (attempt === null || attempt.peerId !== from || attempt.peerNonce !== fromNonce) return;
     if (signal.type === 'offer' || signal.type === 'answer') {
       // Renegotiation is not part of the protocol: once the handshake started, its fingerprints are fixed.
       if (attempt.session !== null || attempt.remoteFingerprint !== null) return;
@@ -375,7 +397,7 @@ export class RoomSession {
     const selfId = this.selfId;
     if (keys === null || selfId === null) return;
     const seq = this.outboundSignalSeq++;
-    const route = { roomId: keys.roomId, fromPeerId: selfId, toPeerId: attempt.peerId };
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: selfId, fromNonce: this.selfNonce, toPeerId: attempt.peerId, toNonce: attempt.peerNonce };
     this.outboundSignals = this.outboundSignals.then(async () => {
       const blob = await sealSignal(keys.signalKey, route, seq, signal, this.options.platform.random);
       if (this.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to: attempt.peerId, blob }));
@@ -384,7 +406,7 @@ export class RoomSession {
 
   // ---- the direct connection ---------------------------------------------------------------------
 
-  private startAttempt(peerId: string, role: Role): void {
+  private startAttempt(peerId: string, peerNonce: string, role: Role): void {
     const { platform } = this.options;
     this.cancelRedial();
     this.setStatus({ kind: 'connecting' });
@@ -414,6 +436,7 @@ export class RoomSession {
     });
     const attempt: PeerAttempt = {
       peerId,
+      peerNonce,
       role,
       handle,
       localFingerprint: null,
