@@ -2,6 +2,7 @@
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { normalizeOrigin } from './requestSource.ts';
 
 export type LogLevel = 'info' | 'silent';
 
@@ -17,7 +18,14 @@ export type ServerConfig = {
   readonly maxFramesPerSecond: number;
   readonly joinTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** Time to finish the TLS handshake and send a whole HTTP request (including a WebSocket upgrade). */
+  readonly requestTimeoutMs: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  /** Whether a reverse proxy in front of us says who the client is (X-Forwarded-For, -Proto, -Host). */
+  readonly trustProxy: boolean;
+  /** Page origins besides the server's own whose pages may open the signaling WebSocket, normalised. */
+  readonly allowedOrigins: readonly string[];
   readonly log: LogLevel;
 };
 
@@ -38,7 +46,11 @@ const MAX_ROOM_MEMBERS: IntegerSetting = { name: 'MAX_ROOM_MEMBERS', fallback: 2
 const MAX_FRAMES_PER_SECOND: IntegerSetting = { name: 'MAX_FRAMES_PER_SECOND', fallback: 50, min: 1, max: 10000 };
 const JOIN_TIMEOUT_MS: IntegerSetting = { name: 'JOIN_TIMEOUT_MS', fallback: 10000, min: 1, max: 3600000 };
 const HEARTBEAT_INTERVAL_MS: IntegerSetting = { name: 'HEARTBEAT_INTERVAL_MS', fallback: 30000, min: 10, max: 3600000 };
+// Our requests are tiny GETs; a client that takes longer is holding a connection rather than making a request.
+const REQUEST_TIMEOUT_MS: IntegerSetting = { name: 'REQUEST_TIMEOUT_MS', fallback: 10000, min: 100, max: 600000 };
 const MAX_CONNECTIONS: IntegerSetting = { name: 'MAX_CONNECTIONS', fallback: 1000, min: 1, max: 1000000 };
+// A household or office behind one NAT shares an address; 50 leaves room for many tabs while one host cannot starve the rest.
+const MAX_CONNECTIONS_PER_IP: IntegerSetting = { name: 'MAX_CONNECTIONS_PER_IP', fallback: 50, min: 1, max: 1000000 };
 
 class ConfigError extends Error {}
 
@@ -74,6 +86,36 @@ function readLogLevel(env: Env): LogLevel {
   }
 }
 
+function readBoolean(env: Env, name: string): boolean {
+  const text = read(env, name);
+  if (text === undefined) return false;
+  switch (text) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    default:
+      throw new ConfigError(`${name} must be "true" or "false", but it is "${text}".`);
+  }
+}
+
+/** A comma-separated list of page origins such as `https://chat.example.org, https://example.org:8443`. */
+function readOrigins(env: Env, name: string): string[] {
+  const text = read(env, name);
+  if (text === undefined) return [];
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const origin = normalizeOrigin(item);
+      if (origin === null) {
+        throw new ConfigError(`${name} must list origins like https://chat.example.org (scheme, host and port only), but it has "${item}".`);
+      }
+      return origin;
+    });
+}
+
 function readTls(env: Env): TlsFiles | null {
   const certPath = read(env, 'TLS_CERT');
   const keyPath = read(env, 'TLS_KEY');
@@ -101,7 +143,11 @@ export function parseConfig(env: Env): ConfigResult {
         maxFramesPerSecond: readInteger(env, MAX_FRAMES_PER_SECOND),
         joinTimeoutMs: readInteger(env, JOIN_TIMEOUT_MS),
         heartbeatIntervalMs: readInteger(env, HEARTBEAT_INTERVAL_MS),
+        requestTimeoutMs: readInteger(env, REQUEST_TIMEOUT_MS),
         maxConnections: readInteger(env, MAX_CONNECTIONS),
+        maxConnectionsPerAddress: readInteger(env, MAX_CONNECTIONS_PER_IP),
+        trustProxy: readBoolean(env, 'TRUST_PROXY'),
+        allowedOrigins: readOrigins(env, 'ALLOWED_ORIGINS'),
         log: readLogLevel(env),
       },
     };

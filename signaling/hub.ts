@@ -1,19 +1,23 @@
-/** The signaling hub: owns every WebSocket connection, puts them in rooms and relays sealed blobs within a room. */
+/**
+ * The signaling hub: owns every WebSocket connection and its state, puts connections in rooms and relays sealed
+ * blobs within a room. Everything it sends goes through one path that cuts a client too far behind in reading.
+ */
 
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, type RawData } from 'ws';
 import { assertNever } from '../src/core/assertNever.ts';
 import { encodeFrame, parseClientFrame, type ErrorCode, type ServerFrame } from '../src/core/protocol/signaling.ts';
-import type { Logger } from './logger.ts';
-import { FrameRateLimiter } from './rateLimit.ts';
+import { LOG_WINDOW_MS, type Logger, type TurnAwayLog } from './logger.ts';
+import { FirstPerWindow, FrameRateLimiter } from './rateLimit.ts';
+import { CountsByKey } from './requestSource.ts';
 import { Rooms } from './rooms.ts';
 import type { ServerConfig } from './config.ts';
 
 /** The part of the server's configuration that governs connections and rooms. */
 export type HubSettings = Pick<
   ServerConfig,
-  'maxFrameBytes' | 'maxRoomMembers' | 'maxFramesPerSecond' | 'joinTimeoutMs' | 'heartbeatIntervalMs' | 'maxConnections'
+  'maxFrameBytes' | 'maxRoomMembers' | 'maxFramesPerSecond' | 'joinTimeoutMs' | 'heartbeatIntervalMs' | 'maxConnections' | 'maxConnectionsPerAddress'
 >;
 
 type Membership = { readonly kind: 'lobby' } | { readonly kind: 'room'; readonly roomId: string };
@@ -21,13 +25,23 @@ type Membership = { readonly kind: 'lobby' } | { readonly kind: 'room'; readonly
 type Connection = {
   readonly peerId: string;
   readonly socket: WebSocket;
+  /** The key its address is counted under (see addressKey); never logged. */
+  readonly address: string;
   readonly limiter: FrameRateLimiter;
+  /** Error replies: one per code per second is all an honest client needs to learn what it did wrong. */
+  readonly replies: FirstPerWindow<ErrorCode>;
+  /** Log lines about its refusals: one per code per LOG_WINDOW_MS, with a count of the rest. */
+  readonly loggedRefusals: FirstPerWindow<ErrorCode>;
   membership: Membership;
   joinTimer: NodeJS.Timeout | null;
-  awaitingPong: boolean;
+  /** The payload of the ping not yet answered; only a pong echoing it proves the client is reading. */
+  unansweredPing: Buffer | null;
   /** Set when the server ends the connection, so the close log line says why. */
   closeReason: string | null;
 };
+
+/** What a room remembers of each member: its connection and the nonce it joined with, which the others are told. */
+type RoomMember = { readonly connection: Connection; readonly nonce: string };
 
 /** Close codes from RFC 6455 §7.4.1 and the IANA registry. */
 const CLOSE_NORMAL = 1000;
@@ -36,10 +50,13 @@ const CLOSE_POLICY_VIOLATION = 1008;
 const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
- * A recipient this far behind is not reading; dropping it protects the server's memory and,
- * through the peer-left it triggers, tells its room the truth sooner than the heartbeat would.
+ * A client this far behind in reading is not reading; dropping it protects the server's memory and, through the
+ * peer-left it triggers, tells its room the truth sooner than the heartbeat would.
  */
 const MAX_BUFFERED_FRAMES = 16;
+
+const REPLY_WINDOW_MS = 1000;
+const PING_PAYLOAD_BYTES = 8;
 
 function newPeerId(): string {
   return randomBytes(16).toString('base64url');
@@ -51,10 +68,6 @@ function rawDataToBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-function send(socket: WebSocket, frame: ServerFrame): void {
-  if (socket.readyState === WebSocket.OPEN) socket.send(encodeFrame(frame));
-}
-
 function errorFrame(code: ErrorCode, message: string): ServerFrame {
   return { v: 1, type: 'error', code, message };
 }
@@ -62,47 +75,65 @@ function errorFrame(code: ErrorCode, message: string): ServerFrame {
 export class SignalingHub {
   readonly #settings: HubSettings;
   readonly #log: Logger;
+  readonly #turnAways: TurnAwayLog;
   readonly #connections = new Set<Connection>();
+  readonly #connectionsByAddress = new CountsByKey();
   /** Sockets turned away as `server-busy`, kept only so shutdown can cut them too. */
   readonly #refused = new Set<WebSocket>();
-  readonly #rooms: Rooms<Connection>;
+  readonly #rooms: Rooms<RoomMember>;
   readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
 
-  constructor(settings: HubSettings, log: Logger) {
+  constructor(settings: HubSettings, log: Logger, turnAways: TurnAwayLog) {
     this.#settings = settings;
     this.#log = log;
+    this.#turnAways = turnAways;
     this.#rooms = new Rooms(settings.maxRoomMembers);
     this.#heartbeat = setInterval(() => this.#checkHeartbeats(), settings.heartbeatIntervalMs);
   }
 
-  /** Takes ownership of a freshly upgraded socket. */
-  accept(socket: WebSocket): void {
-    const peerId = newPeerId();
-    // ws emits 'error' for protocol violations (bad UTF-8, oversized frames); unhandled, it would crash the process.
-    socket.on('error', (error) => this.#log({ kind: 'error', peer: peerId, reason: error.message }));
-
-    if (this.#closed || this.#connections.size >= this.#settings.maxConnections) {
-      this.#refuseBusy(socket, peerId);
+  /** Takes ownership of a freshly upgraded socket from the client counted under `address` (see addressKey). */
+  accept(socket: WebSocket, address: string): void {
+    if (this.#closed) {
+      this.#turnAway(socket, 'server-busy', 'The server is shutting down; try again later.');
       return;
     }
+    if (this.#connections.size >= this.#settings.maxConnections) {
+      this.#turnAway(socket, 'server-busy', 'The server is at its connection limit; try again later.');
+      return;
+    }
+    if (this.#connectionsByAddress.get(address) >= this.#settings.maxConnectionsPerAddress) {
+      this.#turnAway(socket, 'address-busy', 'Your address holds as many connections as one address may; try again later.');
+      return;
+    }
+    this.#connectionsByAddress.add(address);
 
+    const now = performance.now();
     const connection: Connection = {
-      peerId,
+      peerId: newPeerId(),
       socket,
-      limiter: new FrameRateLimiter(this.#settings.maxFramesPerSecond, performance.now()),
+      address,
+      limiter: new FrameRateLimiter(this.#settings.maxFramesPerSecond, now),
+      replies: new FirstPerWindow(REPLY_WINDOW_MS),
+      loggedRefusals: new FirstPerWindow(LOG_WINDOW_MS),
       membership: { kind: 'lobby' },
       joinTimer: null,
-      awaitingPong: false,
+      unansweredPing: null,
       closeReason: null,
     };
     this.#connections.add(connection);
-    this.#log({ kind: 'open', peer: peerId });
+    this.#log({ kind: 'open', peer: connection.peerId });
 
+    // ws emits 'error' for protocol violations (bad UTF-8, oversized frames) and then closes the socket; unhandled, it
+    // would crash the process. Its message becomes the reason on the close line, so a violation costs no extra line.
+    socket.on('error', (error) => {
+      connection.closeReason ??= error.message;
+    });
     connection.joinTimer = setTimeout(() => this.#onJoinTimeout(connection), this.#settings.joinTimeoutMs);
     socket.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
-    socket.on('pong', () => {
-      connection.awaitingPong = false;
+    socket.on('pong', (payload) => {
+      // An unsolicited pong, or one for an older ping, says nothing about whether the client reads what we send.
+      if (connection.unansweredPing?.equals(payload) === true) connection.unansweredPing = null;
     });
     socket.on('close', (code) => this.#onClose(connection, code));
   }
@@ -122,20 +153,37 @@ export class SignalingHub {
     return allClosed.then(() => undefined);
   }
 
-  #refuseBusy(socket: WebSocket, peerId: string): void {
-    const message = this.#closed
-      ? 'The server is shutting down; try again later.'
-      : 'The server is at its connection limit; try again later.';
-    this.#log({ kind: 'refused', peer: peerId, code: 'server-busy', reason: message });
+  /** Refuses a socket before it becomes a peer; it never gets a peer id or a log line of its own. */
+  #turnAway(socket: WebSocket, code: 'server-busy' | 'address-busy', message: string): void {
+    this.#turnAways.note(code, message);
+    socket.on('error', () => {});
     this.#refused.add(socket);
     socket.on('close', () => this.#refused.delete(socket));
-    send(socket, errorFrame('server-busy', message));
+    // A socket this fresh has nothing queued, so the backlog rule has nothing to cut.
+    socket.send(encodeFrame(errorFrame('server-busy', message)));
     socket.close(CLOSE_TRY_AGAIN_LATER, 'server busy');
   }
 
-  #refuse(connection: Connection, code: ErrorCode, message: string, logIt = true): void {
-    if (logIt) this.#log({ kind: 'refused', peer: connection.peerId, code, reason: message });
-    send(connection.socket, errorFrame(code, message));
+  /** The one way anything reaches a client. */
+  #send(connection: Connection, frame: ServerFrame): void {
+    const socket = connection.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_FRAMES * this.#settings.maxFrameBytes) {
+      this.#end(connection, 'not reading its messages', null);
+      return;
+    }
+    socket.send(encodeFrame(frame));
+  }
+
+  /**
+   * Tells the client that its frame was refused. Replies and log lines are rationed per code (see Connection), so a
+   * client that repeats a mistake costs neither memory nor log space; `always` is for the one reply before a close.
+   */
+  #refuse(connection: Connection, code: ErrorCode, message: string, reply: 'rationed' | 'always' = 'rationed'): void {
+    const now = performance.now();
+    const suppressed = connection.loggedRefusals.take(code, now);
+    if (suppressed !== null) this.#log({ kind: 'refused', peer: connection.peerId, code, reason: message, suppressed });
+    if (reply === 'always' || connection.replies.take(code, now) !== null) this.#send(connection, errorFrame(code, message));
   }
 
   #onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
@@ -145,16 +193,11 @@ export class SignalingHub {
     const decision = connection.limiter.take(performance.now());
     switch (decision) {
       case 'flood':
-        this.#refuse(connection, 'rate-limited', 'You kept sending far too fast; closing the connection.');
+        this.#refuse(connection, 'rate-limited', 'You kept sending far too fast; closing the connection.', 'always');
         this.#end(connection, 'flooding', CLOSE_POLICY_VIOLATION);
         return;
       case 'limit':
-        this.#refuse(
-          connection,
-          'rate-limited',
-          'You are sending frames too fast; this one was dropped.',
-          connection.limiter.refusalsInWindow === 1,
-        );
+        this.#refuse(connection, 'rate-limited', 'You are sending frames too fast; this one was dropped.');
         return;
       case 'allow':
         break;
@@ -166,17 +209,8 @@ export class SignalingHub {
       this.#refuse(connection, 'malformed', 'Binary frames are not accepted; send JSON text.');
       return;
     }
-    const bytes = rawDataToBuffer(data);
-    if (bytes.length > this.#settings.maxFrameBytes) {
-      this.#refuse(
-        connection,
-        'frame-too-large',
-        `Frames may be at most ${this.#settings.maxFrameBytes} bytes; this one was dropped.`,
-      );
-      return;
-    }
-
-    const parsed = parseClientFrame(bytes.toString('utf8'));
+    // ws has already closed (1009) any message longer than maxFrameBytes, so what arrives here is within the limit.
+    const parsed = parseClientFrame(rawDataToBuffer(data).toString('utf8'));
     if (!parsed.ok) {
       this.#refuse(connection, parsed.error.code, `The frame was refused: ${parsed.error.detail}.`);
       return;
@@ -184,7 +218,7 @@ export class SignalingHub {
     const frame = parsed.value;
     switch (frame.type) {
       case 'join':
-        this.#onJoin(connection, frame.room);
+        this.#onJoin(connection, frame.room, frame.nonce);
         return;
       case 'signal':
         this.#onSignal(connection, frame.to, frame.blob);
@@ -194,26 +228,26 @@ export class SignalingHub {
     }
   }
 
-  #onJoin(connection: Connection, roomId: string): void {
+  #onJoin(connection: Connection, roomId: string, nonce: string): void {
     if (connection.membership.kind === 'room') {
       this.#refuse(connection, 'already-joined', 'This connection has already joined a room.');
       return;
     }
-    const outcome = this.#rooms.join(roomId, connection.peerId, connection);
+    const outcome = this.#rooms.join(roomId, connection.peerId, { connection, nonce });
     if (!outcome.ok) {
       this.#refuse(connection, outcome.reason, 'That room is full.');
       return;
     }
     connection.membership = { kind: 'room', roomId };
     this.#clearJoinTimer(connection);
-    send(connection.socket, {
+    this.#send(connection, {
       v: 1,
       type: 'joined',
       self: connection.peerId,
-      peers: outcome.others.map(([peerId]) => peerId),
+      peers: outcome.others.map(([peerId, other]) => ({ peer: peerId, nonce: other.nonce })),
     });
     for (const [, other] of outcome.others) {
-      this.#deliver(other, { v: 1, type: 'peer-joined', peer: connection.peerId });
+      this.#send(other.connection, { v: 1, type: 'peer-joined', peer: connection.peerId, nonce });
     }
   }
 
@@ -237,32 +271,25 @@ export class SignalingHub {
       this.#refuse(connection, 'unknown-peer', 'No peer with that id is in your room.');
       return;
     }
-    this.#deliver(target, { v: 1, type: 'signal', from: connection.peerId, blob });
-  }
-
-  #deliver(target: Connection, frame: ServerFrame): void {
-    if (target.socket.bufferedAmount > MAX_BUFFERED_FRAMES * this.#settings.maxFrameBytes) {
-      this.#end(target, 'not reading its messages', null);
-      return;
-    }
-    send(target.socket, frame);
+    this.#send(target.connection, { v: 1, type: 'signal', from: connection.peerId, blob });
   }
 
   #onJoinTimeout(connection: Connection): void {
     connection.joinTimer = null;
-    this.#refuse(connection, 'idle-timeout', 'No room was joined in time; closing the connection.');
+    this.#refuse(connection, 'idle-timeout', 'No room was joined in time; closing the connection.', 'always');
     this.#end(connection, 'no room joined in time', CLOSE_NORMAL);
   }
 
   #checkHeartbeats(): void {
     for (const connection of this.#connections) {
-      if (connection.awaitingPong) {
+      if (connection.unansweredPing !== null) {
         this.#end(connection, 'no reply to heartbeat', null);
         continue;
       }
       if (connection.socket.readyState !== WebSocket.OPEN) continue;
-      connection.awaitingPong = true;
-      connection.socket.ping();
+      // Unpredictable, so that a client that does not read cannot answer it blindly.
+      connection.unansweredPing = randomBytes(PING_PAYLOAD_BYTES);
+      connection.socket.ping(connection.unansweredPing);
     }
   }
 
@@ -281,15 +308,20 @@ export class SignalingHub {
   #onClose(connection: Connection, code: number): void {
     this.#clearJoinTimer(connection);
     this.#connections.delete(connection);
+    this.#connectionsByAddress.remove(connection.address);
+
     const reason = connection.closeReason ?? (code === CLOSE_ABNORMAL ? 'connection lost' : 'closed by client');
     this.#log({ kind: 'close', peer: connection.peerId, code, reason });
+    for (const [refusal, count] of connection.loggedRefusals.drainSuppressed()) {
+      this.#log({ kind: 'suppressed', peer: connection.peerId, code: refusal, count });
+    }
     const membership = connection.membership;
     switch (membership.kind) {
       case 'lobby':
         return;
       case 'room':
         for (const other of this.#rooms.leave(membership.roomId, connection.peerId)) {
-          this.#deliver(other, { v: 1, type: 'peer-left', peer: connection.peerId });
+          this.#send(other.connection, { v: 1, type: 'peer-left', peer: connection.peerId });
         }
         return;
       default:

@@ -1,4 +1,7 @@
-/** Per-connection frame rate limit: a token bucket for normal pacing plus a one-second counter that spots floods. */
+/**
+ * Rate limits: per connection, a token bucket for normal pacing plus a one-second counter that spots floods; and a
+ * first-per-window filter that lets one event of each kind through per window and counts the rest.
+ */
 
 export type RateDecision = 'allow' | 'limit' | 'flood';
 
@@ -14,7 +17,6 @@ export class FrameRateLimiter {
   #refilledAtMs: number;
   #windowStartMs: number;
   #framesInWindow = 0;
-  #refusalsInWindow = 0;
 
   constructor(framesPerSecond: number, nowMs: number) {
     this.#framesPerSecond = framesPerSecond;
@@ -30,7 +32,6 @@ export class FrameRateLimiter {
     if (nowMs - this.#windowStartMs >= WINDOW_MS) {
       this.#windowStartMs = nowMs;
       this.#framesInWindow = 0;
-      this.#refusalsInWindow = 0;
     }
     this.#framesInWindow += 1;
     if (this.#framesInWindow > this.#floodThreshold) return 'flood';
@@ -38,16 +39,42 @@ export class FrameRateLimiter {
     const elapsedMs = Math.max(0, nowMs - this.#refilledAtMs);
     this.#tokens = Math.min(this.#framesPerSecond, this.#tokens + (elapsedMs * this.#framesPerSecond) / WINDOW_MS);
     this.#refilledAtMs = nowMs;
-    if (this.#tokens < 1) {
-      this.#refusalsInWindow += 1;
-      return 'limit';
-    }
+    if (this.#tokens < 1) return 'limit';
     this.#tokens -= 1;
     return 'allow';
   }
+}
 
-  /** Refusals so far in the current one-second window; lets the caller log only the first of a burst. */
-  get refusalsInWindow(): number {
-    return this.#refusalsInWindow;
+/**
+ * Lets the first event of each kind through per window and counts the others, so that repeating an event (an error
+ * reply, a log line) costs a counter instead of bytes. A kind's window starts with the event that passes.
+ */
+export class FirstPerWindow<Kind> {
+  readonly #windowMs: number;
+  readonly #kinds = new Map<Kind, { windowStartMs: number; suppressed: number }>();
+
+  constructor(windowMs: number) {
+    this.#windowMs = windowMs;
+  }
+
+  /** null: suppress this one. Otherwise it passes, and the answer is how many of its kind were suppressed since the last that passed. */
+  take(kind: Kind, nowMs: number): number | null {
+    const entry = this.#kinds.get(kind);
+    if (entry !== undefined && nowMs - entry.windowStartMs < this.#windowMs) {
+      entry.suppressed += 1;
+      return null;
+    }
+    this.#kinds.set(kind, { windowStartMs: nowMs, suppressed: 0 });
+    return entry?.suppressed ?? 0;
+  }
+
+  /** Suppressed events that no later passing event has reported yet, by kind; reading them resets them. */
+  drainSuppressed(): [Kind, number][] {
+    const counts: [Kind, number][] = [];
+    for (const [kind, entry] of this.#kinds) {
+      if (entry.suppressed > 0) counts.push([kind, entry.suppressed]);
+      entry.suppressed = 0;
+    }
+    return counts;
   }
 }

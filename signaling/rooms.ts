@@ -1,4 +1,7 @@
-/** Room membership: which peer ids share a room, with a size cap; lookups are always scoped to one room. */
+/**
+ * Room membership: which peer ids share a room, each with a value of the caller's (its connection, its nonce), with
+ * a size cap; lookups are always scoped to one room.
+ */
 
 export type JoinOutcome<Member> =
   | { readonly ok: true; readonly others: ReadonlyArray<readonly [peerId: string, member: Member]> }

@@ -3,12 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import type { ServerConfig, TlsFiles } from './config.ts';
 import { SignalingHub } from './hub.ts';
-import { createLogger, writeToStdout, type LineWriter } from './logger.ts';
+import { createLogger, TurnAwayLog, writeToStdout, type LineWriter } from './logger.ts';
+import { addressKey, clientAddress, CountsByKey, upgradeOriginAllowed, type OriginPolicy } from './requestSource.ts';
 import { sendJson, sendPlainText } from './respond.ts';
 import { readSignalingOrigin, securityHeaders, type SecurityHeaders } from './securityHeaders.ts';
 import { serveStaticFile } from './staticFiles.ts';
@@ -22,15 +23,18 @@ export type RunningServer = {
 
 export const WEBSOCKET_PATH = '/ws';
 
-/**
- * Frames between maxFrameBytes and this many times it are read, then refused with `frame-too-large`, so an
- * honest client that overshoots learns why. Beyond it ws stops reading and closes the socket with 1009
- * (message too big), so no one can make the server buffer an unbounded message.
- */
-const HARD_PAYLOAD_FACTOR = 4;
-
 /** How long ws waits for a client to answer our close frame before cutting the TCP connection. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 2000;
+
+/** How often Node looks for requests past REQUEST_TIMEOUT_MS, so a slow client is cut within the sum of the two. */
+const CONNECTIONS_CHECK_MS = 1_000;
+
+/**
+ * TCP connections in every state (page loads, upgrades in progress, WebSockets, refusals being closed) may number
+ * this many times the WebSocket limits, globally and per address: enough for honest page loads next to full
+ * WebSocket quotas, and a bound on what unfinished requests can hold.
+ */
+const TCP_CONNECTIONS_FACTOR = 2;
 
 type TlsMaterial = { readonly cert: Buffer; readonly key: Buffer };
 
@@ -116,23 +120,66 @@ function listen(server: http.Server, port: number, host: string): Promise<Addres
   });
 }
 
+/**
+ * Answers an upgrade we refuse and lets go of the socket once the answer is written, so a client that never closes
+ * its end cannot keep it.
+ */
+function refuseUpgrade(socket: Duplex, status: number, statusText: string, headers: SecurityHeaders, body: string): void {
+  socket.end(rawHttpResponse(status, statusText, headers, body), () => socket.destroy());
+}
+
+/**
+ * Without a proxy, every TCP connection counts against its peer address, so that one host cannot fill the server
+ * with requests it never finishes. Behind a trusted proxy every connection comes from the proxy, which is then the
+ * place for such a limit.
+ */
+function limitConnectionsPerAddress(server: http.Server, maxPerAddress: number, turnAways: TurnAwayLog): void {
+  const counts = new CountsByKey();
+  server.on('connection', (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress ?? '');
+    if (key === null) return;
+    if (counts.get(key) >= maxPerAddress) {
+      turnAways.note('address-overload', 'An address opened more TCP connections than one address may hold.');
+      socket.destroy();
+      return;
+    }
+    counts.add(key);
+    socket.once('close', () => counts.remove(key));
+  });
+}
+
 export async function startServer(config: ServerConfig, writeLine: LineWriter = writeToStdout): Promise<RunningServer> {
   const log = createLogger(config.log, writeLine);
+  const turnAways = new TurnAwayLog(log);
   const tls = config.tls === null ? null : await readTls(config.tls);
   const headers = securityHeaders({
     tls: tls !== null,
     extraConnectOrigin: await readSignalingOrigin(config.staticDir),
   });
+  const originPolicy: OriginPolicy = { tls: tls !== null, trustProxy: config.trustProxy, allowedOrigins: new Set(config.allowedOrigins) };
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void =>
     handleRequest(req, res, headers, config.staticDir);
-  const server = tls === null ? http.createServer(onRequest) : https.createServer({ cert: tls.cert, key: tls.key }, onRequest);
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+  };
+  const server =
+    tls === null
+      ? http.createServer(serverOptions, onRequest)
+      : https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key, handshakeTimeout: config.requestTimeoutMs }, onRequest);
+  server.maxConnections = TCP_CONNECTIONS_FACTOR * config.maxConnections;
+  server.on('drop', () => turnAways.note('server-busy', 'The server holds as many TCP connections as it may.'));
+  if (!config.trustProxy) limitConnectionsPerAddress(server, TCP_CONNECTIONS_FACTOR * config.maxConnectionsPerAddress, turnAways);
 
-  const hub = new SignalingHub(config, log);
+  const hub = new SignalingHub(config, log, turnAways);
   // closeTimeout exists in ws 8.23 but not yet in @types/ws, so it rides along on a widened object.
   const wsOptions: ServerOptions & { readonly closeTimeout: number } = {
     noServer: true,
-    maxPayload: HARD_PAYLOAD_FACTOR * config.maxFrameBytes,
+    // Longer messages are closed with 1009 as soon as their length (or their fragments' total) passes the limit,
+    // so no client can make the server hold more than one frame's worth of an unfinished message.
+    maxPayload: config.maxFrameBytes,
     // Compression would let a small frame inflate into a large one and costs CPU for blobs that are already random.
     perMessageDeflate: false,
     // The hub tracks its own sockets.
@@ -144,15 +191,26 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if (pathOf(req.url) !== WEBSOCKET_PATH) {
-      socket.end(rawHttpResponse(404, 'Not Found', headers, 'WebSocket connections are only accepted at /ws.\n'));
+      refuseUpgrade(socket, 404, 'Not Found', headers, 'WebSocket connections are only accepted at /ws.\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws));
+    if (!upgradeOriginAllowed(req, originPolicy)) {
+      turnAways.note('origin-refused', 'A page of another origin tried to open the signaling WebSocket.');
+      refuseUpgrade(socket, 403, 'Forbidden', headers, 'This server does not accept WebSocket connections from pages of that origin.\n');
+      return;
+    }
+    const address = addressKey(clientAddress(req, config.trustProxy) ?? '') ?? 'unknown';
+    wss.handleUpgrade(req, socket, head, (ws) => hub.accept(ws, address));
   });
 
-  server.on('clientError', (_error: Error, socket: Duplex) => {
-    if (socket.writable) socket.end(rawHttpResponse(400, 'Bad Request', headers, 'Bad request.\n'));
-    else socket.destroy();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Past REQUEST_TIMEOUT_MS Node reports the unfinished request here; anything else is a request it could not parse.
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.end(rawHttpResponse(408, 'Request Timeout', headers, 'The request took too long.\n'));
+    else socket.end(rawHttpResponse(400, 'Bad Request', headers, 'Bad request.\n'));
   });
 
   let address: AddressInfo;
@@ -169,7 +227,7 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
     port: address.port,
     close() {
       closing ??= Promise.all([
-        hub.close(),
+        hub.close().then(() => turnAways.flush()),
         new Promise<void>((resolve) => {
           wss.close();
           server.close(() => resolve());

@@ -67,9 +67,9 @@ export const wireBytes: Section = {
     const sampled = await api.evaluate((bench) => bench.sampleSignals());
     await ctx.closePages(page);
     const keys = await deriveRoomKeys(generateRoomSecret(systemRandom));
-    // Server peer ids are 16 random bytes in base64url; the sealed route depends on their length only.
-    const peerId = (): string => bytesToBase64url(systemRandom.bytes(16));
-    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: peerId(), toPeerId: peerId() };
+    // Server peer ids and connection nonces are 16 random bytes in base64url; the sealed route depends on their length only.
+    const randomId = (): string => bytesToBase64url(systemRandom.bytes(16));
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: randomId(), fromNonce: randomId(), toPeerId: randomId(), toNonce: randomId() };
     const signals = [await signalCost(sampled.offerJson, route, keys.signalKey), await signalCost(sampled.candidateJson, route, keys.signalKey)];
 
     const data: JsonObject = {

@@ -18,7 +18,6 @@ function serverRefusalText(code: ErrorCode): string {
       return 'This room is full.';
     case 'malformed':
     case 'unknown-type':
-    case 'frame-too-large':
     case 'not-joined':
     case 'already-joined':
     case 'unknown-peer':

@@ -1,4 +1,9 @@
-/** Attacks and broken environments at the app's edges: a hostile signaling relay, and a page without WebCrypto. */
+/**
+ * Attacks and broken environments at the app's edges: a hostile signaling relay, another site borrowing its visitors'
+ * browsers, and a page without WebCrypto.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium } from '@playwright/test';
 import { startHostileRelay, type RelayMode } from '../fixtures/hostileRelay.ts';
 import { CHROMIUM_ARGS, findChromium } from '../chromium.ts';
@@ -48,6 +53,37 @@ test('a server frame that is not valid signaling is refused with a visible error
     await expect(alice.getByRole('button', { name: 'Try again' })).toBeVisible();
   } finally {
     await relay.close();
+  }
+});
+
+test('a page of another site cannot open the signaling WebSocket, so it cannot make its visitors hold connections', async ({ newPerson, parley }) => {
+  // Another origin (another port) with a page of its own, which no CSP of ours restricts.
+  const elsewhere = http.createServer((_req, res) => res.end('<!doctype html><title>Another site</title>'));
+  await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+  try {
+    const page = await newPerson();
+    await page.goto(`http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`);
+    const signalingUrl = `${parley.url.replace(/^http/, 'ws')}/ws`;
+    const outcome = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          const socket = new WebSocket(url);
+          socket.onopen = () => {
+            socket.close();
+            resolve('opened');
+          };
+          socket.onclose = (event) => resolve(`closed ${event.code}`);
+        }),
+      signalingUrl,
+    );
+    // Refused before the upgrade (403), which a page sees as an abnormal close.
+    expect(outcome).toBe('closed 1006');
+    // The site's own pages still connect.
+    await createRoom(page, parley.url);
+    await expect(statusOf(page)).toContainText('Waiting');
+  } finally {
+    elsewhere.closeAllConnections();
+    await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
   }
 });
 

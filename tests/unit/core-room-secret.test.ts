@@ -69,7 +69,7 @@ describe('parseRoomFragment', () => {
 });
 
 describe('deriveRoomKeys', () => {
-  const route: SignalRoute = { roomId: 'AAAAAAAAAAAAAAAAAAAAAA', fromPeerId: 'p1', toPeerId: 'p2' };
+  const route: SignalRoute = { roomId: 'AAAAAAAAAAAAAAAAAAAAAA', fromPeerId: 'p1', fromNonce: 'n1', toPeerId: 'p2', toNonce: 'n2' };
   const offer = { type: 'offer', sdp: chromiumDataChannelSdp() } as const;
 
   it('is deterministic: the same secret gives the same 22-character room id', async () => {

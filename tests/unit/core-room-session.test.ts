@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { deriveRoomKeys } from '../../src/core/crypto/roomSecret.ts';
-import { sealSignal } from '../../src/core/crypto/signalSeal.ts';
+import { sealSignal, type SignalRoute } from '../../src/core/crypto/signalSeal.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
 import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts';
 import { systemRandom } from '../../src/core/ports.ts';
@@ -31,7 +31,7 @@ import type { MemberFailure, MemberView, RoomFailure, RoomStatus } from '../../s
 import { newTransferId, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { bytesToBase64url } from '../../src/core/encoding.ts';
 import { secretFromSeed } from './support/coreFixtures.ts';
-import { fakeSdp, FakeClock, FakeGroup, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer } from './support/roomFakes.ts';
+import { fakeSdp, FakeClock, FakeGroup, FakePeerNetwork, FakeSignalingServer, FakeTransfers, Scheduler, type FakePeer, type RelayedSignal } from './support/roomFakes.ts';
 
 const SECRET = secretFromSeed(700);
 const OTHER_SECRET = secretFromSeed(701);
@@ -237,6 +237,12 @@ async function expectTalk(world: World, from: Member, to: Member, text: string):
   expect(to.group.received.at(-1)).toMatchObject({ memberId: fromId, frame: { type: 'message', message: { text } } });
 }
 
+/** The route `fromId` seals to `toId` with, on the connections (nonces) the server saw them join with. */
+function routeOf(world: World, roomId: string, fromId: string, toId: string): SignalRoute {
+  const nonceOf = (id: string): string => world.server.connections.find((conn) => conn.id === id)?.nonce ?? 'no such connection';
+  return { roomId, fromPeerId: fromId, fromNonce: nonceOf(fromId), toPeerId: toId, toNonce: nonceOf(toId) };
+}
+
 /** Members join one after another, each settling before the next arrives; all end connected to all. */
 async function meshOf(world: World, names: readonly string[], options: Readonly<Record<string, MemberOptions>> = {}): Promise<Member[]> {
   const members: Member[] = [];
@@ -283,7 +289,7 @@ describe('RoomSession: two members', () => {
     const keys = await deriveRoomKeys(SECRET);
     for (const member of [alice, bob]) {
       const [first] = world.server.connectionsOf(member.name);
-      expect(first?.fromClient[0]).toBe(JSON.stringify({ v: 1, type: 'join', room: keys.roomId }));
+      expect(first?.fromClient[0]).toBe(JSON.stringify({ v: 1, type: 'join', room: keys.roomId, nonce: first?.nonce }));
     }
     // Bob joined second, so Bob dials: offer + candidate from him, answer + candidate back.
     expect(world.server.relayed.map((signal) => `${signal.from}->${signal.to}`)).toEqual(['bob0->alice0', 'bob0->alice0', 'alice0->bob0', 'alice0->bob0']);
@@ -351,7 +357,7 @@ describe('RoomSession: a group', () => {
     // A fresh socket's join answered by a lying server.
     world.server.drop('alice');
     await world.advance(2 * FIRST_RECONNECT_MS);
-    world.server.sendFrame('alice', { v: 1, type: 'joined', self: 'alice9', peers });
+    world.server.sendFrame('alice', { v: 1, type: 'joined', self: 'alice9', peers: peers.map((peer) => ({ peer, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' })) });
     await world.settle();
     expectFailed(alice, { kind: 'too-many-members' });
     expect(peersOf(world, 'alice')).toEqual([]);
@@ -391,28 +397,46 @@ describe('RoomSession: sealed signals', () => {
 
   const flipChar = (blob: string, index: number): string => `${blob.slice(0, index)}${blob[index] === 'A' ? 'B' : 'A'}${blob.slice(index + 1)}`;
 
-  const sealedInstead = (secret: Uint8Array, route: { readonly from: string; readonly to: string }) => async () => {
-    const keys = await deriveRoomKeys(secret);
-    const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(900, 'actpass') };
-    const blob = await sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: route.from, toPeerId: route.to }, 0, offer, systemRandom);
-    return () => blob;
-  };
+  /** How a hostile relay rewrites the first signal (the offer); it may seal a blob of its own. */
+  type Tamper = (signal: RelayedSignal) => string | Promise<string>;
+  const honestRoute = (signal: RelayedSignal): Omit<SignalRoute, 'roomId'> => ({
+    fromPeerId: signal.from,
+    fromNonce: signal.fromNonce,
+    toPeerId: signal.to,
+    toNonce: signal.toNonce,
+  });
+  const otherNonce = (nonce: string): string => `${nonce.startsWith('A') ? 'B' : 'A'}${nonce.slice(1)}`;
 
-  it.each([
-    { case: 'with one character flipped', prepare: async () => (blob: string) => flipChar(blob, Math.floor(blob.length / 2)) },
-    { case: 'with its last character flipped', prepare: async () => (blob: string) => flipChar(blob, blob.length - 1) },
-    { case: 'truncated', prepare: async () => (blob: string) => blob.slice(0, blob.length - 8) },
-    { case: 'replaced by one sealed for another recipient', prepare: sealedInstead(SECRET, { from: 'bob0', to: 'mallory' }) },
-    { case: 'replaced by one claiming another sender', prepare: sealedInstead(SECRET, { from: 'mallory', to: 'alice0' }) },
-    { case: 'replaced by one sealed in another room', prepare: sealedInstead(OTHER_SECRET, { from: 'bob0', to: 'alice0' }) },
-  ])('a relay that delivers the offer $case: that member fails with signal-rejected, nobody is secure', async ({ prepare }) => {
-    const tamper = await prepare();
+  const sealedInstead =
+    (secret: Uint8Array, reroute: (signal: RelayedSignal) => Omit<SignalRoute, 'roomId'>): Tamper =>
+    async (signal) => {
+      const keys = await deriveRoomKeys(secret);
+      const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(900, 'actpass') };
+      return sealSignal(keys.signalKey, { roomId: keys.roomId, ...reroute(signal) }, 0, offer, systemRandom);
+    };
+
+  it.each<{ readonly case: string; readonly tamper: Tamper }>([
+    { case: 'with one character flipped', tamper: ({ blob }) => flipChar(blob, Math.floor(blob.length / 2)) },
+    { case: 'with its last character flipped', tamper: ({ blob }) => flipChar(blob, blob.length - 1) },
+    { case: 'truncated', tamper: ({ blob }) => blob.slice(0, blob.length - 8) },
+    { case: 'replaced by one sealed for another recipient', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toPeerId: 'mallory' })) },
+    { case: 'replaced by one claiming another sender', tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromPeerId: 'mallory' })) },
+    {
+      case: 'replaced by one sealed for another room session of the recipient',
+      tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), toNonce: otherNonce(signal.toNonce) })),
+    },
+    {
+      case: 'replaced by one sealed by another room session of the sender',
+      tamper: sealedInstead(SECRET, (signal) => ({ ...honestRoute(signal), fromNonce: otherNonce(signal.fromNonce) })),
+    },
+    { case: 'replaced by one sealed in another room', tamper: sealedInstead(OTHER_SECRET, honestRoute) },
+  ])('a relay that delivers the offer $case: that member fails with signal-rejected, nobody is secure', async ({ tamper }) => {
     const world = createWorld();
     let first = true;
-    world.server.relay = (signal) => {
+    world.server.relay = async (signal) => {
       if (!first) return [signal.blob];
       first = false;
-      const tampered = tamper(signal.blob);
+      const tampered = await tamper(signal);
       expect(tampered).not.toBe(signal.blob);
       return [tampered];
     };
@@ -425,6 +449,76 @@ describe('RoomSession: sealed signals', () => {
     // Nothing of the tampered signal reached Alice's WebRTC stack.
     expect(peersOf(world, 'alice')).toEqual([]);
     expect(alice.group.channels.size + bob.group.channels.size).toBe(0);
+  });
+
+  it('a server that reuses peer ids cannot replay a recorded offer into a later room session', async () => {
+    const world = createWorld();
+    // A hostile server hands out the same ids every time, so ids alone would make the old route look current.
+    world.server.assignIds('alice', ['alice0', 'alice0']);
+    world.server.assignIds('bob', ['bob0']);
+    const first = await securePair(world);
+    const offer = world.server.relayed[0];
+    if (offer === undefined || offer.from !== 'bob0' || offer.to !== 'alice0') throw new Error('expected bob0 to offer to alice0 first');
+    first.alice.session.stop();
+    first.bob.session.stop();
+    await world.settle();
+
+    // Alice opens the link again. The server gives her her old id and plays her the recording instead of a live
+    // member, even announcing bob0 with the nonce he had then.
+    world.server.roomOf = () => 'a room of its own';
+    const aliceAgain = world.add('alice');
+    await world.settle();
+    expect(world.server.current('alice').id).toBe('alice0');
+    expect(world.server.current('alice').nonce).not.toBe(offer.toNonce);
+    world.server.sendFrame('alice', { v: 1, type: 'peer-joined', peer: 'bob0', nonce: offer.fromNonce });
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: offer.blob });
+    await world.settle();
+
+    expectMemberFailed(aliceAgain, { kind: 'signal-rejected' });
+    // The recording never reached a WebRTC stack: Alice's only peer is the one from her first visit.
+    expect(peersOf(world, 'alice')).toHaveLength(1);
+  });
+
+  it('after a reconnection with the same id, a signal from before it is refused: the sequence memory outlives the socket', async () => {
+    const world = createWorld();
+    world.server.assignIds('alice', ['alice0', 'alice0']);
+    const { alice } = await securePair(world);
+    const offer = world.server.relayed[0];
+    if (offer === undefined || offer.from !== 'bob0' || offer.to !== 'alice0') throw new Error('expected bob0 to offer to alice0 first');
+    world.server.relay = () => [];
+    world.server.drop('alice');
+    await world.advance(2 * FIRST_RECONNECT_MS);
+    expect(world.server.current('alice').id).toBe('alice0');
+    expect(world.server.current('alice').nonce).toBe(offer.toNonce);
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob: offer.blob });
+    await world.settle();
+    expectMemberFailed(alice, { kind: 'signal-rejected' });
+    expect(peersOf(world, 'alice')).toHaveLength(1);
+  });
+
+  it('a signal from a peer the server never announced is dropped: it reaches no WebRTC stack', async () => {
+    const world = createWorld();
+    const alice = world.add('alice');
+    await world.settle();
+    const keys = await deriveRoomKeys(SECRET);
+    const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(903, 'actpass') };
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: 'stranger', fromNonce: 'AAAAAAAAAAAAAAAAAAAAAA', toPeerId: 'alice0', toNonce: world.server.current('alice').nonce ?? '' };
+    world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'stranger', blob: await sealSignal(keys.signalKey, route, 0, offer, systemRandom) });
+    await world.settle();
+    expect(peersOf(world, 'alice')).toEqual([]);
+    expect(views(alice)).toEqual([]);
+  });
+
+  it('a room session keeps its nonce when its socket reconnects, so the others can tell it is the same member', async () => {
+    const world = createWorld();
+    const { alice } = await securePair(world);
+    world.server.drop('alice');
+    await world.advance(2 * FIRST_RECONNECT_MS);
+    const [first, second] = world.server.connectionsOf('alice');
+    expect(first?.nonce).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(second?.nonce).toBe(first?.nonce);
+    expect(second?.id).not.toBe(first?.id);
+    void alice;
   });
 
   it('a replayed offer (the same blob delivered twice): signal-rejected, and that pair is torn down', async () => {
@@ -503,7 +597,7 @@ describe('RoomSession: server frames', () => {
     expect(JSON.stringify(alice.events)).not.toContain('evil.example');
   });
 
-  it.each<ErrorCode>(['malformed', 'unknown-type', 'frame-too-large', 'not-joined', 'already-joined', 'idle-timeout', 'server-busy'])(
+  it.each<ErrorCode>(['malformed', 'unknown-type', 'not-joined', 'already-joined', 'idle-timeout', 'server-busy'])(
     'error %s: failed/server-refused with that code',
     async (code) => {
       const world = createWorld();
@@ -767,7 +861,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     const { bob } = await securePair(world);
     const keys = await deriveRoomKeys(SECRET);
     const answer: PeerSignal = { type: 'answer', sdp: fakeSdp(901, 'active') };
-    const blob = await sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: 'alice0', toPeerId: 'bob0' }, 1_000, answer, systemRandom);
+    const blob = await sealSignal(keys.signalKey, routeOf(world, keys.roomId, 'alice0', 'bob0'), 1_000, answer, systemRandom);
     world.server.sendFrame('bob', { v: 1, type: 'signal', from: 'alice0', blob });
     await world.settle();
     expect(onlyView(bob).state).toBe('connected');
@@ -779,7 +873,7 @@ describe('RoomSession: renegotiation is not part of the protocol', () => {
     const { alice } = await securePair(world);
     const keys = await deriveRoomKeys(SECRET);
     const offer: PeerSignal = { type: 'offer', sdp: fakeSdp(902, 'actpass') };
-    const blob = await sealSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: 'bob0', toPeerId: 'alice0' }, 1_000, offer, systemRandom);
+    const blob = await sealSignal(keys.signalKey, routeOf(world, keys.roomId, 'bob0', 'alice0'), 1_000, offer, systemRandom);
     world.server.sendFrame('alice', { v: 1, type: 'signal', from: 'bob0', blob });
     await world.settle();
     expect(onlyView(alice).state).toBe('connected');

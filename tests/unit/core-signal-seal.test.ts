@@ -16,7 +16,7 @@ let route: SignalRoute;
 
 beforeAll(async () => {
   [room, otherRoom] = await Promise.all([deriveRoomKeys(secretFromSeed(100)), deriveRoomKeys(secretFromSeed(101))]);
-  route = { roomId: room.roomId, fromPeerId: 'alice01', toPeerId: 'bob02' };
+  route = { roomId: room.roomId, fromPeerId: 'alice01', fromNonce: 'aliceNonce0000000000001', toPeerId: 'bob02', toNonce: 'bobNonce000000000000002' };
 });
 
 function decode(blob: string): Uint8Array {
@@ -31,7 +31,7 @@ function decode(blob: string): Uint8Array {
  */
 async function sealRaw(key: CryptoKey, r: SignalRoute, plaintext: Uint8Array): Promise<string> {
   const iv = systemRandom.bytes(12);
-  const aad = framedConcat(utf8('parley/v1 signal'), utf8(r.roomId), utf8(r.fromPeerId), utf8(r.toPeerId));
+  const aad = framedConcat(utf8('parley/v1 signal'), utf8(r.roomId), utf8(r.fromPeerId), utf8(r.fromNonce), utf8(r.toPeerId), utf8(r.toNonce));
   const ciphertext = await crypto.subtle.encrypt(
     { name: 'AES-GCM', iv: toBufferSource(iv), additionalData: toBufferSource(aad) },
     key,
@@ -136,14 +136,40 @@ describe('openSignal refuses tampering', () => {
   });
 });
 
-describe('openSignal binds the route (room id, sender, recipient)', () => {
+describe('the test vector of PROTOCOL.md §3.4', () => {
+  it('seals exactly the documented blob, and opens it', async () => {
+    const keys = await deriveRoomKeys(Uint8Array.from({ length: 32 }, (_, i) => i));
+    const vectorRoute: SignalRoute = {
+      roomId: 'jp3J7wW7msH0d1idQsCUYg',
+      fromPeerId: 'A',
+      fromNonce: 'CgoKCgoKCgoKCgoKCgoKCg',
+      toPeerId: 'B',
+      toNonce: 'CwsLCwsLCwsLCwsLCwsLCw',
+    };
+    expect(keys.roomId).toBe(vectorRoute.roomId);
+    expect(base64urlToBytes(vectorRoute.fromNonce)).toEqual(new Uint8Array(16).fill(0x0a));
+    expect(base64urlToBytes(vectorRoute.toNonce)).toEqual(new Uint8Array(16).fill(0x0b));
+    const signal: PeerSignal = { type: 'candidate', candidate: { candidate: '', sdpMLineIndex: 0, sdpMid: '0' } };
+    const zeroIv = { bytes: (length: number) => new Uint8Array(length) };
+    const blob =
+      'AAAAAAAAAAAAAAAANzqVZ0XWuMoWeIPNZbIHOM36OypN1GqNQlVJ7gEncYoqU1GYc9ig9gNnbYqfUWIDAwOAkqtwxI9m5HE50KZBwGKYNiVFJZBqpFSkIflQghNdnJeJruaZmkYKWUvLF7qomNvGPqP8EXInXps3h6rSWNtJRA';
+    expect(await sealSignal(keys.signalKey, vectorRoute, 0, signal, zeroIv)).toBe(blob);
+    expect(await openSignal(keys.signalKey, vectorRoute, blob)).toEqual({ ok: true, seq: 0, signal });
+  });
+});
+
+describe('openSignal binds the route (room id, sender and recipient with their connection nonces)', () => {
   it('refuses the blob under a different route', async () => {
     const blob = await sealSignal(room.signalKey, route, 3, answer, systemRandom);
     const wrongRoutes: SignalRoute[] = [
-      { ...route, fromPeerId: route.toPeerId, toPeerId: route.fromPeerId }, // swapped: reflected back to the sender
+      // swapped: reflected back to the sender
+      { ...route, fromPeerId: route.toPeerId, fromNonce: route.toNonce, toPeerId: route.fromPeerId, toNonce: route.fromNonce },
       { ...route, roomId: otherRoom.roomId }, // moved to another room id (same key)
       { ...route, toPeerId: 'carol03' }, // redirected to another member
       { ...route, fromPeerId: 'mallory9' }, // relabelled as coming from another member
+      { ...route, toNonce: 'bobNonce000000000000003' }, // delivered to another room session of the recipient (a replay into a later one)
+      { ...route, fromNonce: 'aliceNonce0000000000002' }, // attributed to another room session of the sender
+      { ...route, fromNonce: route.toNonce, toNonce: route.fromNonce }, // nonces swapped
       { ...route, roomId: `${route.roomId}x` },
     ];
     for (const wrong of wrongRoutes) {
@@ -153,10 +179,15 @@ describe('openSignal binds the route (room id, sender, recipient)', () => {
   });
 
   it('frames the route fields, so shifting characters between them does not verify', async () => {
-    const a: SignalRoute = { roomId: route.roomId, fromPeerId: 'ab', toPeerId: 'c' };
-    const b: SignalRoute = { roomId: route.roomId, fromPeerId: 'a', toPeerId: 'bc' };
+    const a: SignalRoute = { roomId: route.roomId, fromPeerId: 'ab', fromNonce: 'n', toPeerId: 'c', toNonce: 'm' };
+    const shifted: SignalRoute[] = [
+      { ...a, fromPeerId: 'a', fromNonce: 'bn' },
+      { ...a, fromNonce: 'nc', toPeerId: '' },
+      { ...a, toPeerId: 'cm', toNonce: '' },
+    ];
     const blob = await sealSignal(room.signalKey, a, 0, candidate, systemRandom);
-    expect(await openSignal(room.signalKey, b, blob)).toEqual({ ok: false, reason: 'unauthentic' });
+    for (const b of shifted) expect(await openSignal(room.signalKey, b, blob), JSON.stringify(b)).toEqual({ ok: false, reason: 'unauthentic' });
+    expect((await openSignal(room.signalKey, a, blob)).ok).toBe(true);
   });
 });
 

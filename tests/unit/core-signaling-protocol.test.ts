@@ -4,6 +4,10 @@ import { ERROR_CODES, encodeFrame, parseClientFrame, parseServerFrame, type Clie
 const ROOM = 'AbCdEfGhIjKlMnOpQrSt-_';
 const PEER = 'peer_01';
 const BLOB = 'c2VhbGVkLWJsb2I';
+const NONCE = 'Nn0_-nonce-of-22-chars';
+const OTHER_NONCE = 'ZZZZZZZZZZZZZZZZZZZZZZ';
+/** Values that are not a connection nonce: wrong length, outside base64url, or not a string. */
+const BAD_NONCES: unknown[] = ['', 'short', `${NONCE}A`, NONCE.slice(1), `${NONCE.slice(0, 21)}=`, `${NONCE.slice(0, 21)}+`, `${NONCE.slice(0, 21)} `, 42, null, [NONCE]];
 
 const json = (value: unknown): string => JSON.stringify(value);
 
@@ -15,7 +19,7 @@ function expectMalformed(result: ReturnType<typeof parseClientFrame> | ReturnTyp
 describe('parseClientFrame', () => {
   it('accepts well-formed join and signal frames (round trip through encodeFrame)', () => {
     const frames: ClientFrame[] = [
-      { v: 1, type: 'join', room: ROOM },
+      { v: 1, type: 'join', room: ROOM, nonce: NONCE },
       { v: 1, type: 'signal', to: PEER, blob: BLOB },
     ];
     for (const frame of frames) expect(parseClientFrame(encodeFrame(frame))).toEqual({ ok: true, value: frame });
@@ -29,7 +33,7 @@ describe('parseClientFrame', () => {
 
   it('refuses a missing or wrong version as malformed', () => {
     for (const v of [undefined, 0, 2, '1', true, null, 1.5]) {
-      expectMalformed(parseClientFrame(json({ v, type: 'join', room: ROOM })), `v=${String(v)}`);
+      expectMalformed(parseClientFrame(json({ v, type: 'join', room: ROOM, nonce: NONCE })), `v=${String(v)}`);
     }
   });
 
@@ -43,13 +47,18 @@ describe('parseClientFrame', () => {
 
   it('refuses a join with a bad room id', () => {
     const bad = ['', 'short', `${ROOM}A`, ROOM.slice(1), `${ROOM.slice(0, 21)}=`, `${ROOM.slice(0, 21)}+`, `${ROOM.slice(0, 21)}/`, `${ROOM}\n`, ` ${ROOM.slice(1)}`, 42, null, [ROOM]];
-    for (const room of bad) expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room })), `room=${String(room)}`);
-    expectMalformed(parseClientFrame(json({ v: 1, type: 'join' })), 'missing room');
+    for (const room of bad) expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room, nonce: NONCE })), `room=${String(room)}`);
+    expectMalformed(parseClientFrame(json({ v: 1, type: 'join', nonce: NONCE })), 'missing room');
+  });
+
+  it('refuses a join without a connection nonce, or with one that is not 22 base64url characters', () => {
+    expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room: ROOM })), 'missing nonce');
+    for (const nonce of BAD_NONCES) expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room: ROOM, nonce })), `nonce=${String(nonce)}`);
   });
 
   it('refuses a join with extra keys (including __proto__)', () => {
-    expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room: ROOM, peer: PEER })), 'extra');
-    expectMalformed(parseClientFrame(`{"v":1,"type":"join","room":"${ROOM}","__proto__":{"x":1}}`), '__proto__');
+    expectMalformed(parseClientFrame(json({ v: 1, type: 'join', room: ROOM, nonce: NONCE, peer: PEER })), 'extra');
+    expectMalformed(parseClientFrame(`{"v":1,"type":"join","room":"${ROOM}","nonce":"${NONCE}","__proto__":{"x":1}}`), '__proto__');
   });
 
   it('refuses a signal with a bad peer id, a bad blob, or extra or missing keys', () => {
@@ -77,8 +86,16 @@ describe('parseServerFrame', () => {
   it('accepts every well-formed server frame (round trip through encodeFrame)', () => {
     const frames: ServerFrame[] = [
       { v: 1, type: 'joined', self: PEER, peers: [] },
-      { v: 1, type: 'joined', self: PEER, peers: ['a', 'b-c_d'] },
-      { v: 1, type: 'peer-joined', peer: PEER },
+      {
+        v: 1,
+        type: 'joined',
+        self: PEER,
+        peers: [
+          { peer: 'a', nonce: NONCE },
+          { peer: 'b-c_d', nonce: OTHER_NONCE },
+        ],
+      },
+      { v: 1, type: 'peer-joined', peer: PEER, nonce: NONCE },
       { v: 1, type: 'peer-left', peer: PEER },
       { v: 1, type: 'signal', from: PEER, blob: BLOB },
       ...ERROR_CODES.map((code): ServerFrame => ({ v: 1, type: 'error', code, message: 'something happened' })),
@@ -98,28 +115,44 @@ describe('parseServerFrame', () => {
   });
 
   it('refuses a malformed joined frame', () => {
+    const member = { peer: PEER, nonce: NONCE };
+    const members = (count: number) => Array.from({ length: count }, (_, i) => ({ peer: `p${i}`, nonce: NONCE }));
     const bad: unknown[] = [
       { v: 1, type: 'joined', self: PEER },
       { v: 1, type: 'joined', peers: [] },
       { v: 1, type: 'joined', self: '', peers: [] },
       { v: 1, type: 'joined', self: PEER, peers: 'a,b' },
       { v: 1, type: 'joined', self: PEER, peers: [7] },
-      { v: 1, type: 'joined', self: PEER, peers: ['ok', 'not ok'] },
+      { v: 1, type: 'joined', self: PEER, peers: [PEER] },
+      { v: 1, type: 'joined', self: PEER, peers: [member, { peer: 'not ok', nonce: NONCE }] },
       { v: 1, type: 'joined', self: PEER, peers: [null] },
-      { v: 1, type: 'joined', self: PEER, peers: { 0: 'a', length: 1 } },
-      { v: 1, type: 'joined', self: PEER, peers: Array.from({ length: 65 }, (_, i) => `p${i}`) },
+      { v: 1, type: 'joined', self: PEER, peers: [[PEER, NONCE]] },
+      { v: 1, type: 'joined', self: PEER, peers: [{ peer: PEER }] },
+      { v: 1, type: 'joined', self: PEER, peers: [{ nonce: NONCE }] },
+      { v: 1, type: 'joined', self: PEER, peers: [{ ...member, extra: 1 }] },
+      ...BAD_NONCES.map((nonce) => ({ v: 1, type: 'joined', self: PEER, peers: [{ peer: PEER, nonce }] })),
+      { v: 1, type: 'joined', self: PEER, peers: { 0: member, length: 1 } },
+      { v: 1, type: 'joined', self: PEER, peers: members(65) },
       { v: 1, type: 'joined', self: PEER, peers: [], room: ROOM },
     ];
-    for (const frame of bad) expectMalformed(parseServerFrame(json(frame)), json(frame).slice(0, 80));
-    expect(parseServerFrame(json({ v: 1, type: 'joined', self: PEER, peers: Array.from({ length: 64 }, (_, i) => `p${i}`) })).ok).toBe(true);
+    for (const frame of bad) expectMalformed(parseServerFrame(json(frame)), json(frame).slice(0, 120));
+    expect(parseServerFrame(json({ v: 1, type: 'joined', self: PEER, peers: members(64) })).ok).toBe(true);
   });
 
   it('refuses malformed peer-joined and peer-left frames', () => {
-    for (const type of ['peer-joined', 'peer-left']) {
-      for (const frame of [{ v: 1, type }, { v: 1, type, peer: '' }, { v: 1, type, peer: 'a b' }, { v: 1, type, peer: 3 }, { v: 1, type, peer: PEER, extra: 1 }]) {
-        expectMalformed(parseServerFrame(json(frame)), json(frame));
-      }
+    const shapes = (type: string, extra: Record<string, unknown>) => [
+      { v: 1, type, ...extra },
+      { v: 1, type, peer: '', ...extra },
+      { v: 1, type, peer: 'a b', ...extra },
+      { v: 1, type, peer: 3, ...extra },
+      { v: 1, type, peer: PEER, ...extra, extra: 1 },
+    ];
+    for (const frame of [...shapes('peer-joined', { nonce: NONCE }), ...shapes('peer-left', {})]) {
+      expectMalformed(parseServerFrame(json(frame)), json(frame));
     }
+    expectMalformed(parseServerFrame(json({ v: 1, type: 'peer-joined', peer: PEER })), 'peer-joined without a nonce');
+    for (const nonce of BAD_NONCES) expectMalformed(parseServerFrame(json({ v: 1, type: 'peer-joined', peer: PEER, nonce })), `nonce=${String(nonce)}`);
+    expectMalformed(parseServerFrame(json({ v: 1, type: 'peer-left', peer: PEER, nonce: NONCE })), 'peer-left with a nonce');
   });
 
   it('refuses a malformed signal frame (server must name the sender, never a recipient)', () => {

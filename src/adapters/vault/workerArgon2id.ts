@@ -4,12 +4,30 @@
  */
 import type { Argon2idPort } from '../../core/vault/kdf.ts';
 import { parseArgon2WorkerResponse, type Argon2WorkerRequest } from './argon2WorkerProtocol.ts';
+import argon2WorkerUrl from './argon2Worker.ts?worker&url';
 
 /** The part of a Worker this port uses. */
 export type Argon2Worker = Pick<Worker, 'postMessage' | 'terminate' | 'addEventListener'>;
 
+/**
+ * The server's CSP requires Trusted Types for scripts (require-trusted-types-for 'script'), so a Worker starts only
+ * from a script URL that a policy vouched for. This policy vouches for exactly one: our own Argon2id worker. It is
+ * named in the CSP's trusted-types list (signaling/securityHeaders.ts). Browsers without Trusted Types take the string.
+ */
+const workerUrlPolicy = globalThis.trustedTypes?.createPolicy('parley-worker', {
+  createScriptURL: (url) => {
+    if (url !== argon2WorkerUrl) throw new TypeError(`parley-worker vouches only for the Argon2id worker, not for ${url}`);
+    return url;
+  },
+});
+
+/** Worker as browsers with Trusted Types define it; TypeScript's DOM types do not know TrustedScriptURL yet. */
+type TrustedWorkerConstructor = new (scriptUrl: TrustedScriptURL | string, options: WorkerOptions) => Worker;
+
 export function spawnArgon2Worker(): Argon2Worker {
-  return new Worker(new URL('./argon2Worker.ts', import.meta.url), { type: 'module', name: 'parley-argon2id' });
+  const TrustedWorker = Worker as unknown as TrustedWorkerConstructor;
+  const scriptUrl = workerUrlPolicy?.createScriptURL(argon2WorkerUrl) ?? argon2WorkerUrl;
+  return new TrustedWorker(scriptUrl, { type: 'module', name: 'parley-argon2id' });
 }
 
 export function workerArgon2id(spawn: () => Argon2Worker = spawnArgon2Worker): Argon2idPort {

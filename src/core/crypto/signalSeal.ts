@@ -1,7 +1,9 @@
 /**
- * Seals WebRTC signals for the signaling server to relay: AES-GCM under the room's signal key, with the
- * room id and both server-assigned peer ids as additional data, so a relay cannot read, alter, redirect
- * between members, or move a blob to another room. A per-sender sequence number refuses replays.
+ * Seals WebRTC signals for the signaling server to relay: AES-GCM under the room's signal key, with the room id and,
+ * for sender and recipient, the server-assigned peer id and the nonce that member picked for its room session as
+ * additional data. So a relay cannot read, alter, redirect between members, or move a blob to another room, and a
+ * blob recorded in an earlier room session never opens in a later one, whatever ids the server hands out. A
+ * per-sender sequence number refuses replays within a room session.
  */
 import { base64urlToBytes, bytesToBase64url, concatBytes, framedConcat, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
@@ -13,7 +15,9 @@ const TAG_BYTES = 16;
 export interface SignalRoute {
   readonly roomId: string;
   readonly fromPeerId: string;
+  readonly fromNonce: string;
   readonly toPeerId: string;
+  readonly toNonce: string;
 }
 
 export type OpenSignalResult =
@@ -21,7 +25,16 @@ export type OpenSignalResult =
   | { readonly ok: false; readonly reason: 'undecodable' | 'unauthentic' | 'malformed' };
 
 function additionalData(route: SignalRoute): Uint8Array<ArrayBuffer> {
-  return toBufferSource(framedConcat(utf8('parley/v1 signal'), utf8(route.roomId), utf8(route.fromPeerId), utf8(route.toPeerId)));
+  return toBufferSource(
+    framedConcat(
+      utf8('parley/v1 signal'),
+      utf8(route.roomId),
+      utf8(route.fromPeerId),
+      utf8(route.fromNonce),
+      utf8(route.toPeerId),
+      utf8(route.toNonce),
+    ),
+  );
 }
 
 export async function sealSignal(

@@ -8,17 +8,19 @@ export const SIGNALING_VERSION = 1;
 /** Room ids are 22 base64url characters (16 bytes from HKDF); peer ids are chosen by the server. */
 export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+/** A connection nonce: 16 random bytes the client picks once per room session, as base64url (22 characters). */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+export const NONCE_BYTES = 16;
 /** A sealed blob is base64url text; the frame limit bounds it further. */
 export const BLOB_PATTERN = /^[A-Za-z0-9_-]{1,60000}$/;
 
 export type ClientFrame =
-  | { readonly v: 1; readonly type: 'join'; readonly room: string }
+  | { readonly v: 1; readonly type: 'join'; readonly room: string; readonly nonce: string }
   | { readonly v: 1; readonly type: 'signal'; readonly to: string; readonly blob: string };
 
 export type ErrorCode =
   | 'malformed'
   | 'unknown-type'
-  | 'frame-too-large'
   | 'rate-limited'
   | 'room-full'
   | 'not-joined'
@@ -30,7 +32,6 @@ export type ErrorCode =
 export const ERROR_CODES: readonly ErrorCode[] = [
   'malformed',
   'unknown-type',
-  'frame-too-large',
   'rate-limited',
   'room-full',
   'not-joined',
@@ -44,9 +45,12 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+/** Another member of the room: its peer id and the nonce it chose for its connection. */
+export type RoomMember = { readonly peer: string; readonly nonce: string };
+
 export type ServerFrame =
-  | { readonly v: 1; readonly type: 'joined'; readonly self: string; readonly peers: readonly string[] }
-  | { readonly v: 1; readonly type: 'peer-joined'; readonly peer: string }
+  | { readonly v: 1; readonly type: 'joined'; readonly self: string; readonly peers: readonly RoomMember[] }
+  | { readonly v: 1; readonly type: 'peer-joined'; readonly peer: string; readonly nonce: string }
   | { readonly v: 1; readonly type: 'peer-left'; readonly peer: string }
   | { readonly v: 1; readonly type: 'signal'; readonly from: string; readonly blob: string }
   | { readonly v: 1; readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
@@ -58,6 +62,10 @@ function fail<T>(code: ParseError['code'], detail: string): ParseResult<T> {
   return { ok: false, error: { code, detail } };
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function parseJsonObject(text: unknown): Record<string, unknown> | string {
   if (typeof text !== 'string') return 'frame is not text';
   let value: unknown;
@@ -66,9 +74,9 @@ function parseJsonObject(text: unknown): Record<string, unknown> | string {
   } catch {
     return 'frame is not JSON';
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'frame is not a JSON object';
-  if ((value as Record<string, unknown>)['v'] !== SIGNALING_VERSION) return 'unsupported protocol version';
-  return value as Record<string, unknown>;
+  if (!isObject(value)) return 'frame is not a JSON object';
+  if (value['v'] !== SIGNALING_VERSION) return 'unsupported protocol version';
+  return value;
 }
 
 function hasExactKeys(obj: Record<string, unknown>, keys: readonly string[]): boolean {
@@ -80,16 +88,22 @@ function isMatching(value: unknown, pattern: RegExp): value is string {
   return typeof value === 'string' && pattern.test(value);
 }
 
+function parseRoomMember(value: unknown): RoomMember | null {
+  if (!isObject(value) || !hasExactKeys(value, ['peer', 'nonce'])) return null;
+  const { peer, nonce } = value;
+  return isMatching(peer, PEER_ID_PATTERN) && isMatching(nonce, NONCE_PATTERN) ? { peer, nonce } : null;
+}
+
 /** Parses what a browser sent to the server. */
 export function parseClientFrame(text: unknown): ParseResult<ClientFrame> {
   const obj = parseJsonObject(text);
   if (typeof obj === 'string') return fail('malformed', obj);
   switch (obj['type']) {
     case 'join':
-      if (!hasExactKeys(obj, ['v', 'type', 'room']) || !isMatching(obj['room'], ROOM_ID_PATTERN)) {
-        return fail('malformed', 'join needs exactly a room id');
+      if (!hasExactKeys(obj, ['v', 'type', 'room', 'nonce']) || !isMatching(obj['room'], ROOM_ID_PATTERN) || !isMatching(obj['nonce'], NONCE_PATTERN)) {
+        return fail('malformed', 'join needs exactly a room id and a connection nonce');
       }
-      return { ok: true, value: { v: 1, type: 'join', room: obj['room'] } };
+      return { ok: true, value: { v: 1, type: 'join', room: obj['room'], nonce: obj['nonce'] } };
     case 'signal':
       if (
         !hasExactKeys(obj, ['v', 'type', 'to', 'blob']) ||
@@ -111,25 +125,25 @@ export function parseServerFrame(text: unknown): ParseResult<ServerFrame> {
   switch (obj['type']) {
     case 'joined': {
       const peers = obj['peers'];
-      if (
-        !hasExactKeys(obj, ['v', 'type', 'self', 'peers']) ||
-        !isMatching(obj['self'], PEER_ID_PATTERN) ||
-        !Array.isArray(peers) ||
-        peers.length > 64 ||
-        !peers.every((peer): peer is string => isMatching(peer, PEER_ID_PATTERN))
-      ) {
-        return fail('malformed', 'joined needs a peer id and a list of peer ids');
+      if (!hasExactKeys(obj, ['v', 'type', 'self', 'peers']) || !isMatching(obj['self'], PEER_ID_PATTERN) || !Array.isArray(peers) || peers.length > 64) {
+        return fail('malformed', 'joined needs a peer id and a list of members');
       }
-      return { ok: true, value: { v: 1, type: 'joined', self: obj['self'], peers } };
+      const members = peers.map(parseRoomMember);
+      if (!members.every((member): member is RoomMember => member !== null)) {
+        return fail('malformed', 'joined lists each member as exactly a peer id and a nonce');
+      }
+      return { ok: true, value: { v: 1, type: 'joined', self: obj['self'], peers: members } };
     }
     case 'peer-joined':
-    case 'peer-left': {
-      const type = obj['type'];
-      if (!hasExactKeys(obj, ['v', 'type', 'peer']) || !isMatching(obj['peer'], PEER_ID_PATTERN)) {
-        return fail('malformed', `${type} needs a peer id`);
+      if (!hasExactKeys(obj, ['v', 'type', 'peer', 'nonce']) || !isMatching(obj['peer'], PEER_ID_PATTERN) || !isMatching(obj['nonce'], NONCE_PATTERN)) {
+        return fail('malformed', 'peer-joined needs a peer id and a nonce');
       }
-      return { ok: true, value: { v: 1, type, peer: obj['peer'] } };
-    }
+      return { ok: true, value: { v: 1, type: 'peer-joined', peer: obj['peer'], nonce: obj['nonce'] } };
+    case 'peer-left':
+      if (!hasExactKeys(obj, ['v', 'type', 'peer']) || !isMatching(obj['peer'], PEER_ID_PATTERN)) {
+        return fail('malformed', 'peer-left needs a peer id');
+      }
+      return { ok: true, value: { v: 1, type: 'peer-left', peer: obj['peer'] } };
     case 'signal':
       if (
         !hasExactKeys(obj, ['v', 'type', 'from', 'blob']) ||

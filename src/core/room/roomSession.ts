@@ -6,16 +6,16 @@
  * member's session to the group and transfer endpoints. Platform pieces come in through ports.
  */
 import { assertNever } from '../assertNever.ts';
-import { bytesEqual } from '../encoding.ts';
+import { bytesEqual, bytesToBase64url } from '../encoding.ts';
 import type { Role, SessionKeyPair } from '../crypto/handshake.ts';
 import { generateGuestIdentity, samePeerIdentity, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { memberIdOf } from '../crypto/memberId.ts';
 import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
-import { openSignal, sealSignal } from '../crypto/signalSeal.ts';
+import { openSignal, sealSignal, type SignalRoute } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
 import type { GroupFrame } from '../protocol/groupMessages.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
-import { encodeFrame, parseServerFrame, type ErrorCode, type ServerFrame } from '../protocol/signaling.ts';
+import { encodeFrame, NONCE_BYTES, parseServerFrame, type ErrorCode, type RoomMember, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
 import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
@@ -127,6 +127,8 @@ interface PairAttempt {
 /** One other page in the room, under its current server peer id. */
 interface Link {
   peerId: string;
+  /** The nonce its room session joined with: the same across its reconnections, so it is recognised under a new peer id. */
+  readonly nonce: string;
   /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
   readonly learnedVia: 'joined' | 'peer-joined';
   state: MemberState;
@@ -158,6 +160,12 @@ export class RoomSession {
   private identity: LocalIdentity | null = null;
   private socket: SignalingSocket | null = null;
   private selfId: string | null = null;
+  /**
+   * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an
+   * earlier room session opens in this one. Kept across reconnections (where sequence numbers refuse replays), so
+   * the others recognise this room session under a new peer id (§12.3).
+   */
+  private readonly selfNonce: string;
   private readonly links = new Map<string, Link>();
   /** Keys admitted in this room session: back after a drop, they are admitted again at once. */
   private readonly admittedKeys: Uint8Array[] = [];
@@ -176,6 +184,7 @@ export class RoomSession {
 
   constructor(private readonly options: RoomSessionOptions) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    this.selfNonce = bytesToBase64url(options.platform.random.bytes(NONCE_BYTES));
   }
 
   get currentStatus(): RoomStatus {
@@ -279,7 +288,7 @@ export class RoomSession {
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
-        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId }));
+        socket.send(encodeFrame({ v: 1, type: 'join', room: this.keys.roomId, nonce: this.selfNonce }));
       },
       onMessage: (data) => {
         if (this.socket === socket) this.onServerMessage(data);
@@ -333,7 +342,7 @@ export class RoomSession {
         this.onJoined(frame.self, frame.peers);
         return;
       case 'peer-joined':
-        this.onPeerJoined(frame.peer);
+        this.onPeerJoined({ peer: frame.peer, nonce: frame.nonce });
         return;
       case 'peer-left':
         this.onPeerLeft(frame.peer);
@@ -349,7 +358,7 @@ export class RoomSession {
     }
   }
 
-  private onJoined(self: string, peers: readonly string[]): void {
+  private onJoined(self: string, peers: readonly RoomMember[]): void {
     if (peers.length > MAX_OTHER_MEMBERS) {
       this.failRoom({ kind: 'too-many-members' });
       return;
@@ -358,24 +367,37 @@ export class RoomSession {
     this.reconnectAttempts = 0;
     this.hasJoined = true;
     this.selfId = self;
-    for (const peerId of peers) {
-      const link = this.links.get(peerId);
-      if (link !== undefined) {
-        // Still connected to it from before our socket dropped.
-        link.inRoom = true;
-        continue;
-      }
-      this.startAttempt(this.newLink(peerId, 'joined'), 'initiator');
+    for (const member of peers) {
+      // Still connected to it from before our socket (or the server) went down: keep that session.
+      if (this.recognise(member)) continue;
+      this.startAttempt(this.newLink(member, 'joined'), 'initiator');
     }
     this.setPhase({ kind: 'joined' });
   }
 
-  private onPeerJoined(peerId: string): void {
-    if (this.links.has(peerId)) return;
+  private onPeerJoined(member: RoomMember): void {
+    if (this.recognise(member)) return;
     if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
-    const link = this.newLink(peerId, 'peer-joined');
+    const link = this.newLink(member, 'peer-joined');
     this.awaitOffer(link);
     this.report();
+  }
+
+  /**
+   * A member the server lists that we already know: the same peer id, or the same room session (nonce) back under
+   * a new peer id after its socket reconnected. Its live session is kept and re-addressed; nothing is dialled.
+   */
+  private recognise(member: RoomMember): boolean {
+    const known = this.links.get(member.peer) ?? [...this.links.values()].find((link) => link.nonce === member.nonce);
+    if (known === undefined || known.nonce !== member.nonce) return false;
+    if (known.peerId !== member.peer) {
+      this.links.delete(known.peerId);
+      known.peerId = member.peer;
+      this.links.set(member.peer, known);
+    }
+    known.inRoom = true;
+    known.cancelProbe();
+    return true;
   }
 
   private onPeerLeft(peerId: string): void {
@@ -411,7 +433,6 @@ export class RoomSession {
         return;
       case 'malformed':
       case 'unknown-type':
-      case 'frame-too-large':
       case 'rate-limited':
       case 'not-joined':
       case 'already-joined':
@@ -428,9 +449,11 @@ export class RoomSession {
     return [...this.links.values()].filter((link) => link.state !== 'left').length;
   }
 
-  private newLink(peerId: string, learnedVia: Link['learnedVia']): Link {
+  private newLink(member: RoomMember, learnedVia: Link['learnedVia']): Link {
+    const peerId = member.peer;
     const link: Link = {
       peerId,
+      nonce: member.nonce,
       learnedVia,
       state: 'connecting',
       failure: null,
@@ -475,14 +498,20 @@ export class RoomSession {
   }
 
   private enqueueInboundSignal(from: string, blob: string): void {
-    this.inboundSignals = this.inboundSignals.then(() => this.onInboundSignal(from, blob));
-  }
-
-  private async onInboundSignal(from: string, blob: string): Promise<void> {
     const keys = this.keys;
     const selfId = this.selfId;
-    if (keys === null || selfId === null || this.stopped) return;
-    const opened = await openSignal(keys.signalKey, { roomId: keys.roomId, fromPeerId: from, toPeerId: selfId }, blob);
+    // The route is fixed on arrival, so a member re-addressed or gone meanwhile cannot make an earlier honest signal
+    // unopenable. A signal from a peer the server never announced cannot be bound to a room session: dropped.
+    const fromNonce = this.links.get(from)?.nonce;
+    if (keys === null || selfId === null || fromNonce === undefined) return;
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: from, fromNonce, toPeerId: selfId, toNonce: this.selfNonce };
+    this.inboundSignals = this.inboundSignals.then(() => this.onInboundSignal(keys, route, blob));
+  }
+
+  private async onInboundSignal(keys: RoomKeys, route: SignalRoute, blob: string): Promise<void> {
+    if (this.stopped) return;
+    const from = route.fromPeerId;
+    const opened = await openSignal(keys.signalKey, route, blob);
     if (this.stopped) return;
     const link = this.links.get(from);
     if (!opened.ok) {
@@ -521,7 +550,7 @@ export class RoomSession {
     if (keys === null || selfId === null) return;
     const seq = this.outboundSignalSeq++;
     const to = link.peerId;
-    const route = { roomId: keys.roomId, fromPeerId: selfId, toPeerId: to };
+    const route: SignalRoute = { roomId: keys.roomId, fromPeerId: selfId, fromNonce: this.selfNonce, toPeerId: to, toNonce: link.nonce };
     this.outboundSignals = this.outboundSignals.then(async () => {
       const blob = await sealSignal(keys.signalKey, route, seq, signal, this.options.platform.random);
       if (link.attempt === attempt) this.socket?.send(encodeFrame({ v: 1, type: 'signal', to, blob }));

@@ -30,6 +30,14 @@ export class Scheduler {
       callback();
     });
   }
+
+  /** Counts `work` as in flight until it settles. */
+  track(work: Promise<void>): void {
+    this.pending += 1;
+    void work.finally(() => {
+      this.pending -= 1;
+    });
+  }
 }
 
 // ---- clock ---------------------------------------------------------------------------------------
@@ -95,6 +103,9 @@ export class FakeClock {
 export interface RelayedSignal {
   readonly from: string;
   readonly to: string;
+  /** The nonces sender and recipient joined with, as the server passed them on. */
+  readonly fromNonce: string;
+  readonly toNonce: string;
   readonly blob: string;
   readonly fromOwner: string;
   readonly toOwner: string;
@@ -105,6 +116,8 @@ export interface FakeConnection {
   readonly id: string;
   readonly handlers: SignalingHandlers;
   room: string | null;
+  /** The nonce the client sent in its join. */
+  nonce: string | null;
   /** open: a live member; ghost: the client is gone but the server has not noticed yet; closed: gone. */
   serverState: 'open' | 'ghost' | 'closed';
   /** Whether the client can still receive events on this socket. */
@@ -126,8 +139,12 @@ export class FakeSignalingServer {
   maxMembers = 2;
   /** Which room a join lands in. An honest server uses the id it was given; a hostile one may not. */
   roomOf: (requested: string) => string = (requested) => requested;
-  /** Rewrites a signal in transit: returns the blobs to deliver (none drops it, the same one twice replays it). */
-  relay: (signal: RelayedSignal) => readonly string[] = (signal) => [signal.blob];
+  /**
+   * Rewrites a signal in transit: returns the blobs to deliver (none drops it, the same one twice replays it). It may
+   * take its time (a hostile server sealing blobs of its own); signals still reach their recipient in order.
+   */
+  relay: (signal: RelayedSignal) => readonly string[] | Promise<readonly string[]> = (signal) => [signal.blob];
+  private relaying: Promise<void> = Promise.resolve();
   /** Owners whose new sockets never open (a closed tab, a machine off the network). */
   readonly unreachable = new Set<string>();
   /** Every signal as its sender handed it to the server, before `relay` had its way. */
@@ -152,6 +169,7 @@ export class FakeSignalingServer {
         id,
         handlers,
         room: null,
+        nonce: null,
         serverState: 'open',
         clientOpen: true,
         closedByClient: false,
@@ -278,9 +296,10 @@ export class FakeSignalingServer {
         this.refuse(conn, 'room-full');
         return;
       }
-      this.send(conn, { v: 1, type: 'joined', self: conn.id, peers: members.map((member) => member.id) });
-      for (const member of members) this.send(member, { v: 1, type: 'peer-joined', peer: conn.id });
+      this.send(conn, { v: 1, type: 'joined', self: conn.id, peers: members.map((member) => ({ peer: member.id, nonce: member.nonce ?? '' })) });
+      for (const member of members) this.send(member, { v: 1, type: 'peer-joined', peer: conn.id, nonce: frame.nonce });
       conn.room = room;
+      conn.nonce = frame.nonce;
       this.rooms.set(room, [...members, conn]);
       return;
     }
@@ -293,9 +312,20 @@ export class FakeSignalingServer {
       this.refuse(conn, 'unknown-peer');
       return;
     }
-    const signal: RelayedSignal = { from: conn.id, to: target.id, blob: frame.blob, fromOwner: conn.owner, toOwner: target.owner };
+    const signal: RelayedSignal = {
+      from: conn.id,
+      to: target.id,
+      fromNonce: conn.nonce ?? '',
+      toNonce: target.nonce ?? '',
+      blob: frame.blob,
+      fromOwner: conn.owner,
+      toOwner: target.owner,
+    };
     this.relayed.push(signal);
-    for (const blob of this.relay(signal)) this.send(target, { v: 1, type: 'signal', from: conn.id, blob });
+    this.relaying = this.relaying.then(async () => {
+      for (const blob of await this.relay(signal)) this.send(target, { v: 1, type: 'signal', from: conn.id, blob });
+    });
+    this.scheduler.track(this.relaying);
   }
 }
 
