@@ -2,7 +2,8 @@
 import { assertNever } from '../core/assertNever.ts';
 import { formatBytes } from '../core/transfer/fileName.ts';
 import type { VaultFailure } from '../core/vault/vaultContext.ts';
-import type { LastMessage } from '../core/vault/vaultRecords.ts';
+import type { WaitingFor } from '../core/vault/groupHistory.ts';
+import type { LastMessage, Party } from '../core/vault/vaultRecords.ts';
 import type { CreateResult, ImportResult } from '../core/vault/vaultService.ts';
 
 export function failureText(failure: VaultFailure): string {
@@ -28,8 +29,9 @@ export function failureText(failure: VaultFailure): string {
   }
 }
 
-export function previewText(last: LastMessage): string {
-  const who = last.direction === 'outgoing' ? 'You: ' : '';
+/** The last message of a conversation as its list shows it: who wrote it (`nameOf` a contact's id), then what. */
+export function previewText(last: LastMessage, nameOf: (contactId: string) => string): string {
+  const who = authorPrefix(last.author, nameOf);
   switch (last.preview.type) {
     case 'text':
       return `${who}${last.preview.text}`;
@@ -38,6 +40,24 @@ export function previewText(last: LastMessage): string {
     default:
       return assertNever(last.preview, 'message preview');
   }
+}
+
+function authorPrefix(author: Party, nameOf: (contactId: string) => string): string {
+  switch (author.type) {
+    case 'me':
+      return 'You: ';
+    case 'contact':
+      return `${nameOf(author.contactId)}: `;
+    case 'guest':
+      return `${author.label}: `;
+    default:
+      return assertNever(author, 'party');
+  }
+}
+
+/** What waits in a conversation's outbox for one person: "waiting for Bob: 3 messages". */
+export function waitingText(waiting: WaitingFor): string {
+  return `waiting for ${waiting.name}: ${waiting.count} ${waiting.count === 1 ? 'message' : 'messages'}`;
 }
 
 export function createFailureText(failure: CreateResult & { ok: false }): string {

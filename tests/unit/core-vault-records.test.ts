@@ -15,7 +15,7 @@ import { aesKey, flipBit } from './support/coreFixtures.ts';
 
 describe('record kinds', () => {
   it('lists exactly the five kinds and recognises only them', () => {
-    expect(RECORD_KINDS).toEqual(['message', 'image', 'contact', 'settings', 'conversation']);
+    expect(RECORD_KINDS).toEqual(['message', 'image', 'contact', 'settings', 'conversation', 'outbox']);
     for (const kind of RECORD_KINDS) expect(isRecordKind(kind)).toBe(true);
     for (const value of ['Message', 'messages', '', null, 1, undefined]) expect(isRecordKind(value)).toBe(false);
   });

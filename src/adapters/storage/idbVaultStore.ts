@@ -10,6 +10,7 @@ import type {
   FilePartRow,
   MessageRange,
   MessageRow,
+  OutboxRow,
   PendingFileRow,
   SealedRow,
   SealedRowStore,
@@ -35,6 +36,7 @@ interface VaultDB extends DBSchema {
   messages: { key: [string, number]; value: MessageRow; indexes: { byMessageId: [string, string] } };
   fileParts: { key: [string, string, number]; value: FilePartRow };
   pendingFiles: { key: [string, string]; value: PendingFileRow };
+  outbox: { key: [string, number, string]; value: OutboxRow };
 }
 
 type VaultStoreName = StoreNames<VaultDB>;
@@ -56,6 +58,11 @@ const MIGRATIONS: readonly Migration[] = [
     messages.createIndex('byMessageId', ['conversationId', 'messageId']);
     db.createObjectStore('fileParts', { keyPath: ['conversationId', 'fileId', 'index'] });
     db.createObjectStore('pendingFiles', { keyPath: ['conversationId', 'fileId'] });
+  },
+  // 1 → 2: group rooms (spec §12.9): the durable outbox. Records are sealed, so they cannot change here; the
+  // conversations and messages of the two-person history are read as they are (vaultRecords.ts).
+  (db) => {
+    db.createObjectStore('outbox', { keyPath: ['conversationId', 'seq', 'entryId'] });
   },
 ];
 
@@ -92,6 +99,9 @@ function storesOf(operation: VaultWrite): readonly VaultStoreName[] {
       return ['messages'];
     case 'put-file-part':
       return ['fileParts'];
+    case 'put-outbox':
+    case 'delete-outbox':
+      return ['outbox'];
     case 'put-pending-file':
     case 'delete-pending-file':
       return ['pendingFiles'];
@@ -99,9 +109,9 @@ function storesOf(operation: VaultWrite): readonly VaultStoreName[] {
       return ['fileParts', 'pendingFiles'];
     case 'delete-conversation':
     case 'clear-history':
-      return ['conversations', 'messages', 'fileParts', 'pendingFiles'];
+      return ['conversations', 'messages', 'outbox', 'fileParts', 'pendingFiles'];
     case 'clear-rows':
-      return ['settings', 'conversations', 'contacts', 'messages', 'fileParts', 'pendingFiles'];
+      return ['settings', 'conversations', 'contacts', 'messages', 'outbox', 'fileParts', 'pendingFiles'];
     default:
       return assertNever(operation, 'vault write');
   }
@@ -188,6 +198,12 @@ export class IdbVaultStore implements VaultStorePort {
         case 'put-file-part':
           requests.push(transaction.objectStore('fileParts').put({ ...operation.row, sealed: ownBuffer(operation.row.sealed) }));
           break;
+        case 'put-outbox':
+          requests.push(transaction.objectStore('outbox').put({ ...operation.row, sealed: ownBuffer(operation.row.sealed) }));
+          break;
+        case 'delete-outbox':
+          requests.push(transaction.objectStore('outbox').delete([operation.conversationId, operation.seq, operation.entryId]));
+          break;
         case 'put-pending-file':
           requests.push(transaction.objectStore('pendingFiles').put({ conversationId: operation.row.conversationId, fileId: operation.row.fileId }));
           break;
@@ -202,6 +218,7 @@ export class IdbVaultStore implements VaultStorePort {
           const id = operation.conversationId;
           requests.push(transaction.objectStore('conversations').delete(id));
           requests.push(transaction.objectStore('messages').delete(prefixRange(id)));
+          requests.push(transaction.objectStore('outbox').delete(prefixRange(id)));
           requests.push(transaction.objectStore('fileParts').delete(prefixRange(id)));
           requests.push(transaction.objectStore('pendingFiles').delete(prefixRange(id)));
           break;
@@ -285,6 +302,10 @@ export class IdbVaultStore implements VaultStorePort {
 
   async readPendingFiles(): Promise<readonly unknown[]> {
     return (await this.db()).getAll('pendingFiles');
+  }
+
+  async readOutbox(conversationId: string): Promise<readonly unknown[]> {
+    return (await this.db()).getAll('outbox', prefixRange(conversationId));
   }
 
   /** Closes our connection and deletes the database; other tabs close theirs when asked (see `blocking`). */

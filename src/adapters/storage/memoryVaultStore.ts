@@ -10,6 +10,7 @@ import type {
   FilePartRow,
   MessageRange,
   MessageRow,
+  OutboxRow,
   PendingFileRow,
   SealedRow,
   SealedRowStore,
@@ -63,6 +64,16 @@ function fileKey(conversationId: string, fileId: string): string {
   return `${conversationId}/${fileId}`;
 }
 
+function outboxKey(conversationId: string, seq: number, entryId: string): string {
+  return `${conversationId}/${seq}/${entryId}`;
+}
+
+function compareOutbox(a: OutboxRow, b: OutboxRow): number {
+  if (a.conversationId !== b.conversationId) return a.conversationId < b.conversationId ? -1 : 1;
+  if (a.seq !== b.seq) return a.seq - b.seq;
+  return a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0;
+}
+
 export class MemoryVaultStore implements VaultStorePort {
   /** Rows handed out by every read since construction (or the last reset by a test). */
   rowsRead = 0;
@@ -75,6 +86,7 @@ export class MemoryVaultStore implements VaultStorePort {
   private messageIds = new Map<string, Set<number>>();
   private fileParts = new Map<string, FilePartRow>();
   private pendingFiles = new Map<string, PendingFileRow>();
+  private outbox = new Map<string, OutboxRow>();
   private usageBytes = 0;
   private persistent = false;
 
@@ -135,6 +147,14 @@ export class MemoryVaultStore implements VaultStorePort {
         this.putIn(this.fileParts, partKey(conversationId, fileId, index), { conversationId, fileId, index, sealed: copyBytes(sealed) }, undo);
         return;
       }
+      case 'put-outbox': {
+        const { conversationId, seq, entryId, sealed } = operation.row;
+        this.putIn(this.outbox, outboxKey(conversationId, seq, entryId), { conversationId, seq, entryId, sealed: copyBytes(sealed) }, undo);
+        return;
+      }
+      case 'delete-outbox':
+        this.deleteIn(this.outbox, outboxKey(operation.conversationId, operation.seq, operation.entryId), undo);
+        return;
       case 'put-pending-file': {
         const { conversationId, fileId } = operation.row;
         this.putIn(this.pendingFiles, fileKey(conversationId, fileId), { conversationId, fileId }, undo);
@@ -151,6 +171,7 @@ export class MemoryVaultStore implements VaultStorePort {
         const id = operation.conversationId;
         this.deleteIn(this.sealed.conversations, id, undo);
         this.deleteMessagesOf(id, undo);
+        this.deleteWhere(this.outbox, (row) => row.conversationId === id, undo);
         this.deleteWhere(this.fileParts, (row) => row.conversationId === id, undo);
         this.deleteWhere(this.pendingFiles, (row) => row.conversationId === id, undo);
         return;
@@ -262,6 +283,7 @@ export class MemoryVaultStore implements VaultStorePort {
   private clearHistory(undo: (() => void)[]): void {
     this.deleteWhere(this.sealed.conversations, () => true, undo);
     for (const conversationId of [...this.messages.keys()]) this.deleteMessagesOf(conversationId, undo);
+    this.deleteWhere(this.outbox, () => true, undo);
     this.deleteWhere(this.fileParts, () => true, undo);
     this.deleteWhere(this.pendingFiles, () => true, undo);
   }
@@ -354,6 +376,10 @@ export class MemoryVaultStore implements VaultStorePort {
     return this.handOut([...this.pendingFiles.values()]);
   }
 
+  async readOutbox(conversationId: string): Promise<readonly unknown[]> {
+    return this.handOut([...this.outbox.values()].filter((row) => row.conversationId === conversationId).sort(compareOutbox));
+  }
+
   // ---- the rest of the port -----------------------------------------------------------------------
 
   async destroy(): Promise<void> {
@@ -364,6 +390,7 @@ export class MemoryVaultStore implements VaultStorePort {
     this.messageIds = new Map();
     this.fileParts = new Map();
     this.pendingFiles = new Map();
+    this.outbox = new Map();
     this.usageBytes = 0;
     this.persistent = false;
   }
@@ -397,13 +424,14 @@ export class MemoryVaultStore implements VaultStorePort {
       conversations: byId(this.sealed.conversations),
       contacts: byId(this.sealed.contacts),
       messages,
+      outbox: [...this.outbox.values()].sort(compareOutbox),
       fileParts: [...this.fileParts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row),
       pendingFiles: [...this.pendingFiles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row),
     });
   }
 
   /** Counts of what each store holds. */
-  counts(): Readonly<Record<'settings' | 'conversations' | 'contacts' | 'messages' | 'fileParts' | 'pendingFiles', number>> {
+  counts(): Readonly<Record<'settings' | 'conversations' | 'contacts' | 'messages' | 'outbox' | 'fileParts' | 'pendingFiles', number>> {
     let messages = 0;
     for (const conversation of this.messages.values()) messages += conversation.rows.size;
     return {
@@ -411,6 +439,7 @@ export class MemoryVaultStore implements VaultStorePort {
       conversations: this.sealed.conversations.size,
       contacts: this.sealed.contacts.size,
       messages,
+      outbox: this.outbox.size,
       fileParts: this.fileParts.size,
       pendingFiles: this.pendingFiles.size,
     };

@@ -4,13 +4,14 @@
  * browser; a reader checks every byte and opens every record before anything is written.
  *
  * Layout (all integers big-endian; docs/PROTOCOL.md, "Vault", has the full specification):
- *   "PARLEYBK" ‖ u32 version (1) ‖ u32 H ‖ header JSON (H bytes)
+ *   "PARLEYBK" ‖ u32 version (2; version 1, without outbox entries, is still read) ‖ u32 H ‖ header JSON (H bytes)
  *   records, in ascending tag order and, within a tag, ascending key order:
  *     0x01 settings      u8 n ‖ id (n bytes)                                ‖ u32 L ‖ sealed (L bytes)
  *     0x02 contact       u8 n ‖ id                                           ‖ u32 L ‖ sealed
  *     0x03 conversation  u8 n ‖ id                                           ‖ u32 L ‖ sealed
  *     0x04 message       u8 n ‖ conversationId ‖ u32 seq ‖ u8 m ‖ messageId  ‖ u32 L ‖ sealed
  *     0x05 file part     u8 n ‖ conversationId ‖ u8 m ‖ fileId ‖ u32 index   ‖ u32 L ‖ sealed
+ *     0x06 outbox entry  u8 n ‖ conversationId ‖ u32 seq ‖ u8 m ‖ entryId    ‖ u32 L ‖ sealed   (version 2 only)
  *   0xFF manifest        u32 L ‖ sealed (kind 'settings', id 'backup-manifest'), then the end of the file.
  */
 import { base64urlToBytes, bytesEqual, bytesToBase64url, concatBytes, framedConcat, fromUtf8, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
@@ -23,10 +24,12 @@ import { MIN_SEALED_RECORD_BYTES, openJsonRecord, RECORD_IV_BYTES, sealJsonRecor
 import {
   parseFilePartRow,
   parseMessageRow,
+  parseOutboxRow,
   parsePendingFileRow,
   parseSealedRow,
   type FilePartRow,
   type MessageRow,
+  type OutboxRow,
   type SealedRow,
   type VaultStorePort,
   type VaultWrite,
@@ -39,21 +42,27 @@ import {
   openConversationRecord,
   openFilePart,
   openMessageRecord,
+  openOutboxEntry,
   openPreferences,
   openProfile,
+  pairPeerOf,
+  partyKey,
   PREFERENCES_RECORD_ID,
   PROFILE_RECORD_ID,
+  type OtherParty,
 } from './vaultRecords.ts';
 
 export const BACKUP_MAGIC = utf8('PARLEYBK');
-export const BACKUP_FORMAT_VERSION = 1;
+export const BACKUP_FORMAT_VERSION = 2;
+/** Versions this reader accepts: 1 is what the two-person vault wrote (no outbox entries). */
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 /** Larger files are refused before a byte of them is parsed. */
 export const MAX_BACKUP_BYTES = 16 * 1024 ** 3;
 export const MAX_BACKUP_HEADER_BYTES = 1024;
 /** The backup Blob's type: opaque bytes, which is what it is to anyone without the passphrase. */
 export const BACKUP_MEDIA_TYPE = 'application/octet-stream';
 
-export const BackupTag = { settings: 0x01, contact: 0x02, conversation: 0x03, message: 0x04, filePart: 0x05, manifest: 0xff } as const;
+export const BackupTag = { settings: 0x01, contact: 0x02, conversation: 0x03, message: 0x04, filePart: 0x05, outbox: 0x06, manifest: 0xff } as const;
 
 const MANIFEST_RECORD_ID = 'backup-manifest';
 const DIGEST_LABEL = utf8('parley/v1 backup');
@@ -67,14 +76,17 @@ const OPTIONAL_SETTINGS_IDS: readonly string[] = [PREFERENCES_RECORD_ID];
 
 /**
  * Upper bounds on a sealed record, by tag. A message holds at most 64 KiB of text, which JSON can blow up to
- * six times its size (control characters become \u00XX); everything else is far smaller than its bound.
+ * six times its size (control characters become \u00XX), and a delivery state per addressee; a conversation holds
+ * its lists of contacts, last shown seqs and outbox counts, each bounded (vaultRecords.ts); everything else is far
+ * smaller than its bound.
  */
 const MAX_SEALED_BYTES: Readonly<Record<number, number>> = {
   [BackupTag.settings]: 64 * 1024,
   [BackupTag.contact]: 64 * 1024,
-  [BackupTag.conversation]: 64 * 1024,
-  [BackupTag.message]: 512 * 1024,
+  [BackupTag.conversation]: 256 * 1024,
+  [BackupTag.message]: 1024 * 1024,
   [BackupTag.filePart]: FILE_PART_BYTES + MIN_SEALED_RECORD_BYTES,
+  [BackupTag.outbox]: 4 * 1024,
   [BackupTag.manifest]: 4 * 1024,
 };
 
@@ -83,7 +95,8 @@ export type BackupRecord =
   | { readonly type: 'contact'; readonly row: SealedRow }
   | { readonly type: 'conversation'; readonly row: SealedRow }
   | { readonly type: 'message'; readonly row: MessageRow }
-  | { readonly type: 'file-part'; readonly row: FilePartRow };
+  | { readonly type: 'file-part'; readonly row: FilePartRow }
+  | { readonly type: 'outbox'; readonly row: OutboxRow };
 
 function u32be(value: number): Uint8Array {
   const bytes = new Uint8Array(4);
@@ -118,6 +131,10 @@ function frameRecord(record: BackupRecord): Uint8Array {
     case 'file-part': {
       const { conversationId, fileId, index } = record.row;
       return concatBytes(Uint8Array.of(BackupTag.filePart), idField(conversationId), idField(fileId), u32be(index), u32be(sealed.length), sealed);
+    }
+    case 'outbox': {
+      const { conversationId, seq, entryId } = record.row;
+      return concatBytes(Uint8Array.of(BackupTag.outbox), idField(conversationId), u32be(seq), idField(entryId), u32be(sealed.length), sealed);
     }
     default:
       return assertNever(record, 'backup record');
@@ -247,6 +264,13 @@ export async function writeBackup(ctx: VaultContext, header: VaultHeader): Promi
       if (page.length < FILE_PARTS_PER_READ) break;
     }
   }
+  for (const { id } of conversations) {
+    for (const raw of await store.readOutbox(id)) {
+      const row = parseOutboxRow(raw);
+      if (row === null || row.conversationId !== id) throw new Error(`a stored outbox entry of conversation ${id} is malformed`);
+      await emit({ type: 'outbox', row });
+    }
+  }
 
   const manifest = { v: 1, recordCount, recordDigest: bytesToBase64url(await digest.finish()), exportedAtMs: timestampNow(ctx.clock) };
   const sealedManifest = await sealJsonRecord(ctx.dataKey(), 'settings', MANIFEST_RECORD_ID, manifest, ctx.random);
@@ -308,6 +332,8 @@ class SourceReader {
 }
 
 export interface BackupPreamble {
+  /** The format version the file says it has (one of READABLE_FORMAT_VERSIONS). */
+  readonly version: number;
   readonly header: VaultHeader;
   readonly headerBytes: Uint8Array;
   readonly recordsStart: number;
@@ -327,7 +353,9 @@ export async function readBackupPreamble(source: ByteSource): Promise<BackupChec
   if (magic === null || !bytesEqual(magic, BACKUP_MAGIC)) return refused('this is not a Parley backup');
   const version = await reader.u32();
   if (version === null) return refused('the file ends inside its header');
-  if (version !== BACKUP_FORMAT_VERSION) return refused(`this backup has format version ${version}; this version of Parley reads version ${BACKUP_FORMAT_VERSION}`);
+  if (!READABLE_FORMAT_VERSIONS.includes(version)) {
+    return refused(`this backup has format version ${version}; this version of Parley reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')}`);
+  }
   const headerLength = await reader.u32();
   if (headerLength === null || headerLength === 0 || headerLength > MAX_BACKUP_HEADER_BYTES) return refused('the vault header has an impossible length');
   const headerBytes = await reader.take(headerLength);
@@ -335,7 +363,7 @@ export async function readBackupPreamble(source: ByteSource): Promise<BackupChec
   const json = parseJsonBytes(headerBytes);
   const header = json.ok ? parseVaultHeader(json.value) : null;
   if (header === null) return refused('the vault header is malformed');
-  return { ok: true, value: { header, headerBytes: headerBytes.slice(), recordsStart: reader.position } };
+  return { ok: true, value: { version, header, headerBytes: headerBytes.slice(), recordsStart: reader.position } };
 }
 
 type RecordCheck = BackupCheck<null>;
@@ -345,8 +373,13 @@ const FINE: RecordCheck = { ok: true, value: null };
 class Consistency {
   private readonly settings = new Set<string>();
   private readonly contacts = new Set<string>();
-  /** Conversation id → its lastSeq: every message of it must have a seq up to that. */
-  private readonly conversations = new Map<string, number>();
+  /**
+   * Conversation id → its lastSeq (every message of it must have a seq up to that), the other person of its
+   * two-person messages, and its outbox counts by addressee (the outbox entries that must follow, counted down).
+   */
+  private readonly conversations = new Map<string, { readonly lastSeq: number; readonly pairPeer: OtherParty; readonly outbox: Map<string, number> }>();
+  /** "conversationId/seq" of each own message waiting for someone → its id and whom it waits for (outbox entries to come). */
+  private readonly sending = new Map<string, { readonly messageId: string; readonly to: Set<string> }>();
   /** "conversationId/fileId" → the file's size, for the parts that must follow. */
   private readonly files = new Map<string, number>();
   private completeFiles = 0;
@@ -376,17 +409,24 @@ class Consistency {
       case 'conversation': {
         const conversation = await openConversationRecord(this.dataKey, record.row.id, record.row.sealed);
         if (conversation === null) return refused('a conversation record does not open');
-        if (conversation.contactId !== null && !this.contacts.has(conversation.contactId)) return refused('a conversation names a contact that is not in the backup');
-        this.conversations.set(record.row.id, conversation.lastSeq);
+        const named = [...conversation.contactIds, ...(conversation.pairContactId === null ? [] : [conversation.pairContactId])];
+        if (named.some((contactId) => !this.contacts.has(contactId))) return refused('a conversation names a contact that is not in the backup');
+        this.conversations.set(record.row.id, {
+          lastSeq: conversation.lastSeq,
+          pairPeer: pairPeerOf(conversation.pairContactId),
+          outbox: new Map(conversation.outbox.map(({ to, count }) => [partyKey(to), count])),
+        });
         return FINE;
       }
       case 'message': {
         const row = record.row;
-        const lastSeq = this.conversations.get(row.conversationId);
-        if (lastSeq === undefined) return refused('a message belongs to a conversation that is not in the backup');
-        if (row.seq > lastSeq) return refused('a message lies beyond the end of its conversation');
-        const message = await openMessageRecord(this.dataKey, row, row.sealed);
+        const conversation = this.conversations.get(row.conversationId);
+        if (conversation === undefined) return refused('a message belongs to a conversation that is not in the backup');
+        if (row.seq > conversation.lastSeq) return refused('a message lies beyond the end of its conversation');
+        const message = await openMessageRecord(this.dataKey, row, row.sealed, conversation.pairPeer);
         if (message === null) return refused('a message record does not open');
+        const waitingFor = message.delivery.filter((delivery) => delivery.state === 'sending').map((delivery) => partyKey(delivery.to));
+        if (waitingFor.length > 0) this.sending.set(`${row.conversationId}/${row.seq}`, { messageId: row.messageId, to: new Set(waitingFor) });
         if (message.content.type === 'file') {
           const key = `${row.conversationId}/${message.content.file.fileId}`;
           if (this.files.has(key)) return refused('two messages share one stored file');
@@ -411,6 +451,22 @@ class Consistency {
         file.nextIndex += 1;
         return FINE;
       }
+      case 'outbox': {
+        const row = record.row;
+        const conversation = this.conversations.get(row.conversationId);
+        if (conversation === undefined) return refused('an outbox entry belongs to a conversation that is not in the backup');
+        const entry = await openOutboxEntry(this.dataKey, row, row.sealed);
+        if (entry === null) return refused('an outbox entry does not open');
+        // Each entry is one addressee its message still waits for, and one of its conversation's counts.
+        const to = partyKey(entry.to);
+        const message = this.sending.get(`${row.conversationId}/${row.seq}`);
+        const left = conversation.outbox.get(to) ?? 0;
+        if (message === undefined || message.messageId !== entry.messageId || !message.to.delete(to) || left === 0) {
+          return refused('an outbox entry does not match its message or its conversation');
+        }
+        conversation.outbox.set(to, left - 1);
+        return FINE;
+      }
       default:
         return assertNever(record, 'backup record');
     }
@@ -420,6 +476,9 @@ class Consistency {
   finish(): RecordCheck {
     if (!SETTINGS_IDS.every((id) => this.settings.has(id))) return refused('the backup holds no profile');
     if (!this.closeFile() || this.completeFiles !== this.countPartedFiles()) return refused('a stored file is missing parts');
+    for (const { outbox } of this.conversations.values()) {
+      if ([...outbox.values()].some((count) => count !== 0)) return refused('a conversation counts outbox entries that are not in the backup');
+    }
     return FINE;
   }
 
@@ -451,6 +510,8 @@ function recordKey(record: BackupRecord): readonly (string | number)[] {
       return [record.row.conversationId, record.row.seq];
     case 'file-part':
       return [record.row.conversationId, record.row.fileId, record.row.index];
+    case 'outbox':
+      return [record.row.conversationId, record.row.seq, record.row.entryId];
     default:
       return assertNever(record, 'backup record');
   }
@@ -472,6 +533,7 @@ const TAG_TYPES: Readonly<Record<number, BackupRecord['type']>> = {
   [BackupTag.conversation]: 'conversation',
   [BackupTag.message]: 'message',
   [BackupTag.filePart]: 'file-part',
+  [BackupTag.outbox]: 'outbox',
 };
 
 /** Reads one record after its tag byte; null if its fields are malformed. */
@@ -508,6 +570,14 @@ async function readRecord(reader: SourceReader, tag: number): Promise<BackupReco
       const sealed = await sealedOf();
       return sealed === null ? null : { type, row: { conversationId, fileId, index, sealed } };
     }
+    case 'outbox': {
+      const conversationId = await reader.id();
+      const seq = await reader.u32();
+      const entryId = await reader.id();
+      if (!isVaultId(conversationId) || !isSeq(seq) || !isVaultId(entryId)) return null;
+      const sealed = await sealedOf();
+      return sealed === null ? null : { type, row: { conversationId, seq, entryId, sealed } };
+    }
     default:
       return assertNever(type, 'backup record type');
   }
@@ -533,7 +603,8 @@ export async function walkBackup(
     const tag = await reader.u8();
     if (tag === null) return refused('the backup ends before its manifest: it was cut short');
     if (tag === BackupTag.manifest) break;
-    const record = await readRecord(reader, tag);
+    // Version 1 had no outbox: such a record there is not one this version ever wrote.
+    const record = tag === BackupTag.outbox && preamble.version < 2 ? null : await readRecord(reader, tag);
     if (record === null) return refused(`record ${recordCount + 1} is malformed or too large`);
     const key = recordKey(record);
     if (previous !== null && (tag < previous.tag || (tag === previous.tag && compareKeys(key, previous.key) <= 0))) {
@@ -576,6 +647,8 @@ export function restoreWrite(record: BackupRecord): VaultWrite {
       return { type: 'add-message', row: record.row };
     case 'file-part':
       return { type: 'put-file-part', row: record.row };
+    case 'outbox':
+      return { type: 'put-outbox', row: record.row };
     default:
       return assertNever(record, 'backup record');
   }

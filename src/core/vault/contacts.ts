@@ -1,13 +1,14 @@
 /**
- * Contacts, trusted on first use: the first key a peer with a profile shows in a room is remembered; a later
- * different key for the contact of that room is reported, stored, and un-verifies the contact.
+ * Contacts, trusted on first use: the first key a peer with a profile shows in a room is remembered, and the
+ * room remembers that contact among its own; a later different key under the name of one of the room's contacts
+ * is that contact's key change: reported, stored, and it un-verifies the contact.
  */
 import { bytesEqual, toBufferSource } from '../encoding.ts';
 import { loadConversation, putConversation } from './history.ts';
 import { isVaultId, newVaultId } from './recordIds.ts';
 import { parseSealedRow, type VaultWrite } from './storePort.ts';
 import { invalid, ok, timestampNow, unreadable, type StoreResult, type VaultContext } from './vaultContext.ts';
-import { cleanName, MAX_DISPLAY_NAME_CHARS, openContactRecord, sealContact, type ContactRecord } from './vaultRecords.ts';
+import { cleanName, MAX_DISPLAY_NAME_CHARS, MAX_ROOM_CONTACTS, openContactRecord, sealContact, type ContactRecord } from './vaultRecords.ts';
 
 export interface Contact extends ContactRecord {
   readonly id: string;
@@ -19,11 +20,11 @@ export type ObservedPeer =
   | { readonly kind: 'guest' };
 
 export type PeerObservation =
-  /** Never seen before: remembered now and bound to this conversation. */
+  /** Never seen before: remembered now and added to this conversation's contacts. */
   | { readonly kind: 'new'; readonly contact: Contact }
-  /** The key is one we know (this room's contact, or a contact met in another room, now bound here too). */
+  /** The key is one we know (one of this room's contacts, or a contact met in another room, now one of this room's too). */
   | { readonly kind: 'known'; readonly contact: Contact }
-  /** This room's contact shows a new key: stored, `verified` cleared, `keyChanged` set. */
+  /** A new key under the name of one of this room's contacts: stored as that contact's, `verified` cleared, `keyChanged` set. */
   | { readonly kind: 'key-changed'; readonly contact: Contact; readonly previousKeySpki: Uint8Array }
   /** Guests are not remembered. */
   | { readonly kind: 'guest' };
@@ -68,8 +69,8 @@ export async function getContact(ctx: VaultContext, id: string): Promise<StoreRe
 }
 
 /**
- * Called once a handshake has proved the peer holds `publicKeySpki`. Writes the contact and, when the room's
- * binding changes, the conversation, in one write.
+ * Called once a handshake has proved the peer holds `publicKeySpki`, and only for a peer the person admitted (a held
+ * one leaves no trace). Writes the contact and, when the room's set of contacts grows, the conversation, in one write.
  */
 export async function observePeer(ctx: VaultContext, conversationId: string, peer: ObservedPeer): Promise<StoreResult<PeerObservation>> {
   if (peer.kind === 'guest') return ok({ kind: 'guest' });
@@ -82,19 +83,22 @@ export async function observePeer(ctx: VaultContext, conversationId: string, pee
 
   const nowMs = timestampNow(ctx.clock);
   const contacts = await listContacts(ctx);
-  const bound = contacts.find((contact) => contact.id === conversation.record.contactId) ?? null;
+  const roomContacts = contacts.filter((contact) => conversation.record.contactIds.includes(contact.id));
   const sameKey = contacts.find((contact) => bytesEqual(contact.publicKeySpki, publicKeySpki)) ?? null;
+  // The admission policy's key-changed case: someone new under the name of one of this room's contacts. With two
+  // such contacts, the one seen last is the likelier one to have a new device.
+  const sameName = roomContacts.filter((contact) => contact.displayName === displayName).sort((a, b) => b.lastSeenAtMs - a.lastSeenAtMs)[0] ?? null;
   // The remembered name stays the one the person first saw (and perhaps verified): a peer's later claim is shown
   // as a claim, and only the person can adopt it (renameContact).
   const seen = (contact: Contact): Contact => ({ ...contact, lastSeenAtMs: Math.max(contact.lastSeenAtMs, nowMs) });
 
   let observation: PeerObservation;
   if (sameKey !== null) {
-    // Includes a known contact met in another room: the key proves who it is, whoever this room was bound to.
+    // Includes a known contact met in another room: the key proves who it is, whoever else this room remembers.
     observation = { kind: 'known', contact: seen(sameKey) };
-  } else if (bound !== null) {
-    const contact: Contact = { ...seen(bound), publicKeySpki, previousKeySpki: bound.publicKeySpki, verified: false, keyChanged: true };
-    observation = { kind: 'key-changed', contact, previousKeySpki: bound.publicKeySpki };
+  } else if (sameName !== null) {
+    const contact: Contact = { ...seen(sameName), publicKeySpki, previousKeySpki: sameName.publicKeySpki, verified: false, keyChanged: true };
+    observation = { kind: 'key-changed', contact, previousKeySpki: sameName.publicKeySpki };
   } else {
     const contact: Contact = {
       id: newVaultId(ctx.random),
@@ -110,8 +114,10 @@ export async function observePeer(ctx: VaultContext, conversationId: string, pee
   }
 
   const writes: VaultWrite[] = [await contactWrite(ctx, observation.contact)];
-  if (conversation.record.contactId !== observation.contact.id) {
-    writes.push(await putConversation(ctx, conversationId, { ...conversation.record, contactId: observation.contact.id }));
+  const { contactIds } = conversation.record;
+  if (!contactIds.includes(observation.contact.id)) {
+    if (contactIds.length >= MAX_ROOM_CONTACTS) return invalid(`a room remembers at most ${MAX_ROOM_CONTACTS} people`);
+    writes.push(await putConversation(ctx, conversationId, { ...conversation.record, contactIds: [...contactIds, observation.contact.id] }));
   }
   const written = await ctx.store.write(writes);
   return written.ok ? ok(observation) : written;

@@ -1,34 +1,38 @@
 /**
  * Conversations, messages and stored files of an unlocked vault. A conversation's summary (unread count,
- * last message, next seq) lives in its own sealed record and is rewritten in the same write as each
- * message, so the list never needs to read a message, and a page of messages reads only that page.
+ * last message, next seq, the group engine's counters, outbox counts) lives in its own sealed record and is
+ * rewritten in the same write as each message, so the list never needs to read a message, and a page of
+ * messages reads only that page.
  */
 import { bytesEqual } from '../encoding.ts';
 import { ROOM_SECRET_BYTES } from '../crypto/roomSecret.ts';
 import { BlobBuilder, type ByteSource } from './blobParts.ts';
 import { isSeq, isVaultId, MAX_SEQ, newVaultId } from './recordIds.ts';
-import { parseFilePartRow, parseMessageRow, parsePendingFileRow, parseSealedRow, type MessageRow, type VaultWrite } from './storePort.ts';
+import { parseFilePartRow, parseMessageRow, parsePendingFileRow, parseSealedRow, type VaultWrite } from './storePort.ts';
 import { invalid, ok, timestampNow, unreadable, type StoreResult, type VaultContext, type VaultFailure } from './vaultContext.ts';
 import {
   cleanName,
   cleanTitle,
   FILE_PART_BYTES,
   filePartCount,
-  isMessageText,
   MAX_FILE_BYTES,
   MAX_FILE_NAME_CHARS,
   MAX_MIME_TYPE_CHARS,
   openConversationRecord,
   openFilePart,
   openMessageRecord,
+  pairPeerOf,
   previewOf,
   sealConversation,
   sealFilePart,
   sealMessage,
   type ConversationRecord,
   type LastMessage,
-  type MessageContent,
-  type MessageDirection,
+  type MessageRecord,
+  type MessageStream,
+  type OtherParty,
+  type OutboxCount,
+  type Party,
   type StoredFileInfo,
 } from './vaultRecords.ts';
 
@@ -44,14 +48,16 @@ export interface ConversationSummary {
   readonly id: string;
   readonly roomSecret: Uint8Array;
   readonly title: string;
-  /** The contact last seen in this room, if the peer had a profile. */
-  readonly contactId: string | null;
+  /** Every contact remembered in this room. */
+  readonly contactIds: readonly string[];
   readonly createdAtMs: number;
   /** When a message was last stored here (or the conversation made): the list is sorted by this, newest first. */
   readonly updatedAtMs: number;
   readonly messageCount: number;
   readonly unreadCount: number;
   readonly lastMessage: LastMessage | null;
+  /** Per addressee, how many of our messages wait in the outbox for it. */
+  readonly outbox: readonly OutboxCount[];
 }
 
 /** A conversation whose record does not open (damaged or tampered storage): it can only be deleted. */
@@ -62,16 +68,13 @@ export interface UnreadableConversation {
 
 export type ConversationEntry = ConversationSummary | UnreadableConversation;
 
-export interface StoredMessage {
+export interface StoredMessage extends MessageRecord {
   readonly kind: 'message';
   readonly conversationId: string;
+  /** Its position in this conversation's history: the order this side showed or wrote it. */
   readonly seq: number;
+  /** The id it has on the wire (16 bytes, base64url); a file's is the transfer's. */
   readonly messageId: string;
-  readonly direction: MessageDirection;
-  readonly atMs: number;
-  readonly content: MessageContent;
-  /** When the peer's receipt arrived; null until then, and always for incoming messages. */
-  readonly deliveredAtMs: number | null;
 }
 
 /** A message row that does not open or parse; its seq is null only when the row itself is malformed. */
@@ -83,18 +86,15 @@ export interface UnreadableMessage {
 
 export type HistoryEntry = StoredMessage | UnreadableMessage;
 
-export interface NewTextMessage {
-  /** The id the message has (or had) on the wire: 16 bytes, base64url. */
+/** Everything a new message's record holds, and its wire id. */
+export interface MessageDraft extends MessageRecord {
   readonly messageId: string;
-  readonly direction: MessageDirection;
-  readonly text: string;
-  /** Defaults to now. */
-  readonly atMs?: number;
 }
 
 export interface NewFileMessage {
   readonly messageId: string;
-  readonly direction: MessageDirection;
+  readonly author: Party;
+  readonly stream: MessageStream;
   readonly name: string;
   /** Empty means unknown (stored as application/octet-stream). */
   readonly mimeType: string;
@@ -115,12 +115,13 @@ function summaryOf(id: string, record: ConversationRecord): ConversationSummary 
     id,
     roomSecret: record.roomSecret,
     title: record.title,
-    contactId: record.contactId,
+    contactIds: record.contactIds,
     createdAtMs: record.createdAtMs,
     updatedAtMs: record.updatedAtMs,
     messageCount: record.lastSeq,
     unreadCount: record.unreadCount,
     lastMessage: record.lastMessage,
+    outbox: record.outbox,
   };
 }
 
@@ -182,13 +183,17 @@ export async function openRoomConversation(ctx: VaultContext, roomSecret: Uint8A
   const record: ConversationRecord = {
     roomSecret: roomSecret.slice(),
     title: cleanedTitle,
-    contactId: null,
+    contactIds: [],
+    pairContactId: null,
     createdAtMs: nowMs,
     updatedAtMs: nowMs,
     lastSeq: 0,
     unreadCount: 0,
     lastMessage: null,
     receivedFileBytes: 0,
+    lastOwnSeq: 0,
+    lastShown: [],
+    outbox: [],
   };
   const written = await ctx.store.write([await putConversation(ctx, id, record)]);
   return written.ok ? ok(summaryOf(id, record)) : written;
@@ -218,167 +223,73 @@ export function markRead(ctx: VaultContext, id: string): Promise<StoreResult<Con
   return updateConversation(ctx, id, (record) => (record.unreadCount === 0 ? null : { ...record, unreadCount: 0 }));
 }
 
+/** What adding a message takes: the message as stored, the conversation's record after it, and the writes. */
+export interface Appended {
+  readonly message: StoredMessage;
+  readonly conversation: ConversationRecord;
+  readonly writes: readonly VaultWrite[];
+}
+
 /**
- * Stores a message as the conversation's next seq, and the conversation's new summary, in one write. The
- * message is added, never put: if another tab took that seq first, the write fails as a conflict.
+ * The writes that store `draft` as the conversation's next seq and the conversation's new summary (with `change`
+ * applied too), for the caller to write in one batch with whatever else belongs with it. The message is added, never
+ * put: if another tab took that seq first, the write fails as a conflict.
  */
-async function appendContent(
+export async function appendWrites(
   ctx: VaultContext,
   conversationId: string,
-  messageId: string,
-  direction: MessageDirection,
-  atMs: number,
-  content: MessageContent,
+  conversation: ConversationRecord,
+  draft: MessageDraft,
+  change: (record: ConversationRecord, seq: number) => ConversationRecord = (record) => record,
+): Promise<StoreResult<Appended>> {
+  if (conversation.lastSeq >= MAX_SEQ) return invalid('this conversation holds as many messages as it can');
+  const seq = conversation.lastSeq + 1;
+  const { messageId, ...record } = draft;
+  const message: StoredMessage = { kind: 'message', conversationId, seq, messageId, ...record };
+  const updated = change(
+    {
+      ...conversation,
+      lastSeq: seq,
+      unreadCount: draft.author.type === 'me' ? conversation.unreadCount : conversation.unreadCount + 1,
+      updatedAtMs: Math.max(conversation.updatedAtMs, timestampNow(ctx.clock)),
+      lastMessage: { seq, author: draft.author, atMs: draft.atMs, preview: previewOf(draft.content) },
+    },
+    seq,
+  );
+  const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId }, record, ctx.random);
+  const writes: VaultWrite[] = [{ type: 'add-message', row: { conversationId, seq, messageId, sealed } }, await putConversation(ctx, conversationId, updated)];
+  return ok({ message, conversation: updated, writes });
+}
+
+/** Adds one message on its own (with `alsoWrite` in the same write); see appendWrites. */
+async function appendMessage(
+  ctx: VaultContext,
+  conversationId: string,
+  draft: MessageDraft,
   alsoWrite: readonly VaultWrite[],
-  /** The conversation's new count of kept received-file bytes, when this message changes it. */
-  receivedFileBytes?: number,
+  change?: (record: ConversationRecord) => ConversationRecord,
 ): Promise<StoreResult<StoredMessage>> {
   const loaded = await loadConversation(ctx, conversationId);
   if (!loaded.ok) return loaded;
-  const conversation = loaded.record;
-  if (conversation.lastSeq >= MAX_SEQ) return invalid('this conversation holds as many messages as it can');
-  const seq = conversation.lastSeq + 1;
-  const message: StoredMessage = { kind: 'message', conversationId, seq, messageId, direction, atMs, content, deliveredAtMs: null };
-  const updated: ConversationRecord = {
-    ...conversation,
-    lastSeq: seq,
-    unreadCount: direction === 'incoming' ? conversation.unreadCount + 1 : conversation.unreadCount,
-    updatedAtMs: Math.max(conversation.updatedAtMs, timestampNow(ctx.clock)),
-    lastMessage: { seq, direction, atMs, preview: previewOf(content) },
-    receivedFileBytes: receivedFileBytes ?? conversation.receivedFileBytes,
-  };
-  const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId }, message, ctx.random);
-  const written = await ctx.store.write([
-    { type: 'add-message', row: { conversationId, seq, messageId, sealed } },
-    await putConversation(ctx, conversationId, updated),
-    ...alsoWrite,
-  ]);
-  return written.ok ? ok(message) : written;
+  const appended = await appendWrites(ctx, conversationId, loaded.record, draft, change);
+  if (!appended.ok) return appended;
+  const written = await ctx.store.write([...appended.value.writes, ...alsoWrite]);
+  return written.ok ? ok(appended.value.message) : written;
 }
 
-export async function appendText(ctx: VaultContext, conversationId: string, draft: NewTextMessage): Promise<StoreResult<StoredMessage>> {
-  if (!isVaultId(draft.messageId)) return invalid('a message id is 16 bytes of base64url');
-  if (!isMessageText(draft.text)) return invalid('message text must be 1 to 65536 bytes of well-formed text');
-  const atMs = timestampOrNow(ctx, draft.atMs);
-  if (atMs === null) return invalid('a message time is a whole number of milliseconds since 1970');
-  return appendContent(ctx, conversationId, draft.messageId, draft.direction, atMs, { type: 'text', text: draft.text }, []);
-}
-
-/** Records the peer's receipt for one of our messages; null when there is no outgoing message with that id. */
-export async function markDelivered(
-  ctx: VaultContext,
-  conversationId: string,
-  messageId: string,
-  deliveredAtMs: number,
-): Promise<StoreResult<StoredMessage | null>> {
-  if (!isVaultId(conversationId) || !isVaultId(messageId)) return ok(null);
-  if (!isTimestamp(deliveredAtMs)) return invalid('a receipt time is a whole number of milliseconds since 1970');
-  const found = await storedReceipt(ctx, conversationId, messageId, deliveredAtMs);
-  if (found === null) return ok(null);
-  if (found.write === null) return ok(found.message);
-  const written = await ctx.store.write([found.write]);
-  return written.ok ? ok(found.message) : written;
-}
-
-/**
- * The newest stored outgoing message with this wire id, marked delivered, and the write that records it (null when
- * it already was); null when there is no such message. Wire ids are not trusted to be unique (§6.3), and a peer
- * picks the ids of its own messages, so one may share an id with ours: receipts only touch ours.
- */
-async function storedReceipt(
-  ctx: VaultContext,
-  conversationId: string,
-  messageId: string,
-  deliveredAtMs: number,
-): Promise<{ readonly message: StoredMessage; readonly write: VaultWrite | null } | null> {
-  const rows = (await ctx.store.readMessagesById(conversationId, messageId))
-    .map(parseMessageRow)
-    .filter((row): row is MessageRow => row !== null && row.conversationId === conversationId && row.messageId === messageId)
-    .sort((a, b) => b.seq - a.seq);
-  for (const row of rows) {
-    const record = await openMessageRecord(ctx.dataKey(), row, row.sealed);
-    if (record === null || record.direction !== 'outgoing') continue;
-    const message: StoredMessage = { kind: 'message', conversationId, seq: row.seq, messageId, ...record };
-    if (record.deliveredAtMs !== null) return { message, write: null };
-    const delivered: StoredMessage = { ...message, deliveredAtMs };
-    const sealed = await sealMessage(ctx.dataKey(), row, delivered, ctx.random);
-    return { message: delivered, write: { type: 'put-message', row: { ...row, sealed } } };
-  }
-  return null;
-}
-
-/** What a chat says in a moment, kept together: new text messages, receipts for ours, and whether the person saw them. */
-export interface ChatBatch {
-  readonly texts: readonly NewTextMessage[];
-  readonly receipts: readonly { readonly messageId: string; readonly atMs: number }[];
-  /** The person has the conversation in front of them: nothing in it is unread afterwards. */
-  readonly read: boolean;
-}
-
-/**
- * Keeps a moment of chat in ONE write: the texts as the next seqs, every receipt (a receipt for a text of the same
- * batch is folded into it), and the conversation's summary once. While two people chat quickly this costs one
- * transaction and one summary seal per batch instead of several per message, which is what keeps storing from
- * slowing the chat. All-or-nothing, like every write.
- */
-export async function recordChatBatch(ctx: VaultContext, conversationId: string, batch: ChatBatch): Promise<StoreResult<number>> {
-  const drafts: { messageId: string; direction: MessageDirection; atMs: number; text: string; deliveredAtMs: number | null }[] = [];
-  for (const draft of batch.texts) {
-    if (!isVaultId(draft.messageId)) return invalid('a message id is 16 bytes of base64url');
-    if (!isMessageText(draft.text)) return invalid('message text must be 1 to 65536 bytes of well-formed text');
-    const atMs = timestampOrNow(ctx, draft.atMs);
-    if (atMs === null) return invalid('a message time is a whole number of milliseconds since 1970');
-    drafts.push({ messageId: draft.messageId, direction: draft.direction, atMs, text: draft.text, deliveredAtMs: null });
-  }
-  const loaded = await loadConversation(ctx, conversationId);
-  if (!loaded.ok) return loaded;
-  const conversation = loaded.record;
-  if (conversation.lastSeq + drafts.length > MAX_SEQ) return invalid('this conversation holds as many messages as it can');
-
-  const receiptWrites: VaultWrite[] = [];
-  for (const receipt of batch.receipts) {
-    if (!isVaultId(receipt.messageId) || !isTimestamp(receipt.atMs)) continue;
-    const inBatch = drafts.findLast((draft) => draft.direction === 'outgoing' && draft.messageId === receipt.messageId);
-    if (inBatch !== undefined) {
-      inBatch.deliveredAtMs ??= receipt.atMs;
-      continue;
-    }
-    const stored = await storedReceipt(ctx, conversationId, receipt.messageId, receipt.atMs);
-    if (stored !== null && stored.write !== null) receiptWrites.push(stored.write);
-  }
-  const writes: VaultWrite[] = [];
-  let seq = conversation.lastSeq;
-  let incoming = 0;
-  let lastMessage = conversation.lastMessage;
-  for (const draft of drafts) {
-    seq += 1;
-    if (draft.direction === 'incoming') incoming += 1;
-    const content: MessageContent = { type: 'text', text: draft.text };
-    const message: StoredMessage = { kind: 'message', conversationId, seq, messageId: draft.messageId, direction: draft.direction, atMs: draft.atMs, content, deliveredAtMs: draft.deliveredAtMs };
-    const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId: draft.messageId }, message, ctx.random);
-    writes.push({ type: 'add-message', row: { conversationId, seq, messageId: draft.messageId, sealed } });
-    lastMessage = { seq, direction: draft.direction, atMs: draft.atMs, preview: previewOf(content) };
-  }
-  const unreadCount = batch.read ? 0 : conversation.unreadCount + incoming;
-  if (drafts.length > 0 || unreadCount !== conversation.unreadCount) {
-    const updated: ConversationRecord = {
-      ...conversation,
-      lastSeq: seq,
-      unreadCount,
-      updatedAtMs: drafts.length > 0 ? Math.max(conversation.updatedAtMs, timestampNow(ctx.clock)) : conversation.updatedAtMs,
-      lastMessage,
-    };
-    writes.push(await putConversation(ctx, conversationId, updated));
-  }
-  writes.push(...receiptWrites);
-  if (writes.length === 0) return ok(0);
-  const written = await ctx.store.write(writes);
-  return written.ok ? ok(drafts.length) : written;
+/** Opens one message row of a conversation; 'unreadable' when it does not open or does not parse. */
+export async function openMessageRow(ctx: VaultContext, conversationId: string, raw: unknown, pairPeer: OtherParty | null): Promise<HistoryEntry> {
+  const row = parseMessageRow(raw);
+  if (row === null || row.conversationId !== conversationId) return { kind: 'unreadable', conversationId, seq: row?.seq ?? null };
+  const record = await openMessageRecord(ctx.dataKey(), row, row.sealed, pairPeer);
+  if (record === null) return { kind: 'unreadable', conversationId, seq: row.seq };
+  return { kind: 'message', conversationId, seq: row.seq, messageId: row.messageId, ...record };
 }
 
 /**
  * Up to `limit` messages with seq below `beforeSeq` (null: the newest), oldest first. Reads exactly the rows it
- * returns, newest first through the store's [conversationId, seq] key, however long the conversation is.
+ * returns, newest first through the store's [conversationId, seq] key, however long the conversation is, and the
+ * conversation's record (which says who the other person of messages kept before groups was).
  */
 export async function readMessagePage(
   ctx: VaultContext,
@@ -393,16 +304,11 @@ export async function readMessagePage(
     throw new RangeError(`messages before seq ${beforeSeq}: not a seq`);
   }
   if (!isVaultId(conversationId)) return [];
+  const conversation = await loadConversation(ctx, conversationId);
+  // Without its conversation, a message of the two-person history cannot say who wrote it: it shows as unreadable.
+  const pairPeer = conversation.ok ? pairPeerOf(conversation.record.pairContactId) : null;
   const rows = await ctx.store.readMessages(conversationId, { direction: 'backward', beforeSeq }, limit);
-  const entries = await Promise.all(
-    rows.map(async (raw): Promise<HistoryEntry> => {
-      const row = parseMessageRow(raw);
-      if (row === null || row.conversationId !== conversationId) return { kind: 'unreadable', conversationId, seq: row?.seq ?? null };
-      const record = await openMessageRecord(ctx.dataKey(), row, row.sealed);
-      if (record === null) return { kind: 'unreadable', conversationId, seq: row.seq };
-      return { kind: 'message', conversationId, seq: row.seq, messageId: row.messageId, ...record };
-    }),
-  );
+  const entries = await Promise.all(rows.map((raw) => openMessageRow(ctx, conversationId, raw, pairPeer)));
   return entries.reverse();
 }
 
@@ -489,18 +395,18 @@ export async function writeFileParts(
  */
 async function keptReceivedFileBytes(ctx: VaultContext, conversationId: string, record: ConversationRecord): Promise<number> {
   if (record.receivedFileBytes !== null) return record.receivedFileBytes;
+  const pairPeer = pairPeerOf(record.pairContactId);
   let total = 0;
   let afterSeq = 0;
   for (;;) {
-    const rows = (await ctx.store.readMessages(conversationId, { direction: 'forward', afterSeq }, MAX_PAGE_MESSAGES)).map(parseMessageRow);
-    for (const row of rows) {
-      if (row === null || row.conversationId !== conversationId) continue;
-      afterSeq = Math.max(afterSeq, row.seq);
-      const message = await openMessageRecord(ctx.dataKey(), row, row.sealed);
-      if (message?.direction === 'incoming' && message.content.type === 'file') total += message.content.file.sizeBytes;
+    const rows = await ctx.store.readMessages(conversationId, { direction: 'forward', afterSeq }, MAX_PAGE_MESSAGES);
+    const entries = await Promise.all(rows.map((raw) => openMessageRow(ctx, conversationId, raw, pairPeer)));
+    for (const entry of entries) {
+      if (entry.seq !== null) afterSeq = Math.max(afterSeq, entry.seq);
+      if (entry.kind === 'message' && entry.author.type !== 'me' && entry.content.type === 'file') total += entry.content.file.sizeBytes;
     }
     // A page without one readable seq cannot be stepped past: what lies beyond is not counted.
-    if (rows.length < MAX_PAGE_MESSAGES || rows.every((row) => row === null)) return total;
+    if (rows.length < MAX_PAGE_MESSAGES || entries.every((entry) => entry.seq === null)) return total;
   }
 }
 
@@ -508,18 +414,18 @@ async function keptReceivedFileBytes(ctx: VaultContext, conversationId: string, 
 export type FileBudget = { readonly budgetBytes: number } | null;
 
 /**
- * Whether a received file of `sizeBytes` fits the conversation's budget: the new count of kept received-file bytes
- * if it does (null for a file that is not counted: one we sent), an `over-budget` failure if not.
+ * Whether a file of `sizeBytes` from `author` fits the conversation's budget: the new count of kept received-file
+ * bytes if it does (null for a file that is not counted: one we sent), an `over-budget` failure if not.
  */
 export async function receivedFileBudget(
   ctx: VaultContext,
   conversationId: string,
-  direction: MessageDirection,
+  author: Party,
   sizeBytes: number,
   budget: FileBudget,
 ): Promise<StoreResult<number | null>> {
-  // Files we send are our own choice, already on this machine; the budget guards against what a peer sends.
-  if (direction === 'outgoing') return ok(null);
+  // Files we send are our own choice, already on this machine; the budget guards against what others send.
+  if (author.type === 'me') return ok(null);
   const loaded = await loadConversation(ctx, conversationId);
   if (!loaded.ok) return loaded;
   const keptBytes = await keptReceivedFileBytes(ctx, conversationId, loaded.record);
@@ -535,24 +441,32 @@ export async function receivedFileBudget(
 export async function appendFileMessage(
   ctx: VaultContext,
   written: WrittenFile,
-  draft: Pick<NewFileMessage, 'messageId' | 'direction' | 'atMs'>,
+  draft: Pick<NewFileMessage, 'messageId' | 'author' | 'stream' | 'atMs'>,
   budget: FileBudget,
 ): Promise<StoreResult<StoredMessage>> {
   if (!isVaultId(draft.messageId)) return invalid('a message id is 16 bytes of base64url');
   const atMs = timestampOrNow(ctx, draft.atMs);
   if (atMs === null) return invalid('a message time is a whole number of milliseconds since 1970');
   const { conversationId, file } = written;
-  const counted = await receivedFileBudget(ctx, conversationId, draft.direction, file.sizeBytes, budget);
+  const counted = await receivedFileBudget(ctx, conversationId, draft.author, file.sizeBytes, budget);
   if (!counted.ok) return counted;
-  return appendContent(
+  const receivedFileBytes = counted.value;
+  const message: MessageDraft = {
+    messageId: draft.messageId,
+    author: draft.author,
+    stream: draft.stream,
+    authorSeq: null,
+    writtenAtMs: atMs,
+    atMs,
+    content: { type: 'file', file },
+    delivery: [],
+  };
+  return appendMessage(
     ctx,
     conversationId,
-    draft.messageId,
-    draft.direction,
-    atMs,
-    { type: 'file', file },
+    message,
     [{ type: 'delete-pending-file', conversationId, fileId: file.fileId }],
-    counted.value ?? undefined,
+    (record) => (receivedFileBytes === null ? record : { ...record, receivedFileBytes }),
   );
 }
 

@@ -54,3 +54,12 @@ export function filePartRecordId(conversationId: string, fileId: string, index: 
   if (!isPartIndex(index)) throw new Error(`file part index ${index} is not an integer in 0..${MAX_SEQ}`);
   return `${conversationId}/${fileId}/${index}`;
 }
+
+/**
+ * The record id of an outbox entry: "<conversationId>/<seq>/<entryId>", seq being its message's position in the
+ * conversation; an entry moved to another conversation, message or entry id does not open.
+ */
+export function outboxRecordId(conversationId: string, seq: number, entryId: string): string {
+  requireVaultId(entryId, 'outbox entry id');
+  return messageRecordId(conversationId, seq, entryId);
+}

@@ -6,7 +6,7 @@
 import { concatBytes, framedConcat, fromUtf8, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
 import type { Random } from '../ports.ts';
 
-export const RECORD_KINDS = ['message', 'image', 'contact', 'settings', 'conversation'] as const;
+export const RECORD_KINDS = ['message', 'image', 'contact', 'settings', 'conversation', 'outbox'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /**

@@ -32,6 +32,17 @@ export interface FilePartRow {
   readonly sealed: Uint8Array;
 }
 
+/**
+ * One outbox entry (spec §12.7): clear key [conversationId, seq, entryId], seq being its message's; whom it waits
+ * for is sealed, so the clear part tells only how many addressees a message still waits for.
+ */
+export interface OutboxRow {
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly entryId: string;
+  readonly sealed: Uint8Array;
+}
+
 /** A file whose parts are being written: if the page dies first, the next unlock deletes its parts. */
 export interface PendingFileRow {
   readonly conversationId: string;
@@ -54,13 +65,15 @@ export type VaultWrite =
   | { readonly type: 'add-message'; readonly row: MessageRow }
   | { readonly type: 'put-message'; readonly row: MessageRow }
   | { readonly type: 'put-file-part'; readonly row: FilePartRow }
+  | { readonly type: 'put-outbox'; readonly row: OutboxRow }
+  | { readonly type: 'delete-outbox'; readonly conversationId: string; readonly seq: number; readonly entryId: string }
   | { readonly type: 'put-pending-file'; readonly row: PendingFileRow }
   | { readonly type: 'delete-pending-file'; readonly conversationId: string; readonly fileId: string }
   /** The file's parts and its pending marker. */
   | { readonly type: 'delete-file'; readonly conversationId: string; readonly fileId: string }
-  /** The conversation row, its messages, its file parts and its pending markers. */
+  /** The conversation row, its messages, outbox entries, file parts and pending markers. */
   | { readonly type: 'delete-conversation'; readonly conversationId: string }
-  /** Every conversation, message, file part and pending marker; contacts and settings stay. */
+  /** Every conversation, message, outbox entry, file part and pending marker; contacts and settings stay. */
   | { readonly type: 'clear-history' }
   /** Every row of every store except the header and the failure count: what an interrupted import may have left. */
   | { readonly type: 'clear-rows' };
@@ -103,6 +116,8 @@ export interface VaultStorePort {
   /** At most `limit` file part rows of one conversation after `after` (null: from the first), ordered by [fileId, index]. */
   readFileParts(conversationId: string, after: FilePartCursor | null, limit: number): Promise<readonly unknown[]>;
   readPendingFiles(): Promise<readonly unknown[]>;
+  /** Every outbox row of one conversation, in [seq, entryId] order. */
+  readOutbox(conversationId: string): Promise<readonly unknown[]>;
   /** Removes the vault and everything in it, failure count included (in IndexedDB: deletes the database). */
   destroy(): Promise<void>;
   /** Asks the browser not to evict this origin's storage under pressure; whether it agreed. */
@@ -146,6 +161,17 @@ export function parseFilePartRow(value: unknown): FilePartRow | null {
   const sealed = field('sealed');
   if (!isVaultId(conversationId) || !isVaultId(fileId) || !isPartIndex(index) || !isSealedBytes(sealed)) return null;
   return { conversationId, fileId, index, sealed };
+}
+
+export function parseOutboxRow(value: unknown): OutboxRow | null {
+  const field = exactFields(value, ['conversationId', 'seq', 'entryId', 'sealed']);
+  if (field === null) return null;
+  const conversationId = field('conversationId');
+  const seq = field('seq');
+  const entryId = field('entryId');
+  const sealed = field('sealed');
+  if (!isVaultId(conversationId) || !isSeq(seq) || !isVaultId(entryId) || !isSealedBytes(sealed)) return null;
+  return { conversationId, seq, entryId, sealed };
 }
 
 export function parsePendingFileRow(value: unknown): PendingFileRow | null {

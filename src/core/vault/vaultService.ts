@@ -3,6 +3,7 @@
  * `UnlockedVault` after (history, files, contacts, passphrase, backup), over a storage port.
  */
 import { assertNever } from '../assertNever.ts';
+import { memberIdOf } from '../crypto/memberId.ts';
 import type { Clock, Random } from '../ports.ts';
 import { blobByteSource } from './blobParts.ts';
 import { readBackupPreamble, restoreBackup, walkBackup, writeBackup } from './backup.ts';
@@ -17,31 +18,27 @@ import {
   type ObservedPeer,
   type PeerObservation,
 } from './contacts.ts';
+import { listPendingOutbox, VaultConversationStore, type PendingOutbox } from './groupHistory.ts';
 import {
   appendFileMessage,
-  appendText,
   deleteAllHistory,
   deleteConversation,
   discardFile,
   getConversation,
   listConversations,
-  markDelivered,
   markRead,
   openRoomConversation,
   readFile,
   readMessagePage,
   receivedFileBudget,
-  recordChatBatch,
   renameConversation,
   sweepPendingFiles,
   writeFileParts,
-  type ChatBatch,
   type ConversationEntry,
   type ConversationSummary,
   type FileBudget,
   type HistoryEntry,
   type NewFileMessage,
-  type NewTextMessage,
   type StoredMessage,
 } from './history.ts';
 import { generateIdentityForStorage, IDENTITY_RECORD_ID, unwrapIdentity, type Identity } from './identity.ts';
@@ -376,20 +373,18 @@ export class UnlockedVault {
     return this.exclusive('rename a conversation', (ctx) => renameConversation(ctx, id, title));
   }
 
-  appendMessage(conversationId: string, message: NewTextMessage): Promise<StoreResult<StoredMessage>> {
-    return this.exclusive('store a message', (ctx) => appendText(ctx, conversationId, message));
+  /**
+   * The group engine's store for this conversation (spec §12.7, §12.9): its writes go in turn with every other
+   * write of this vault, each in one transaction.
+   */
+  async conversationStore(conversationId: string): Promise<VaultConversationStore> {
+    const self = await memberIdOf(this.profile.identity.publicKeySpki);
+    return new VaultConversationStore((operation, task) => this.exclusive(operation, task), conversationId, self);
   }
 
-  /** A moment of chat (texts, receipts, whether it was seen) kept in one write; the value is how many texts were stored. */
-  recordChat(conversationId: string, batch: ChatBatch): Promise<StoreResult<number>> {
-    return this.exclusive('keep the chat', (ctx) => recordChatBatch(ctx, conversationId, batch));
-  }
-
-  /** Our message `messageId` reached the peer; the value is null when there is no such outgoing message. */
-  markDelivered(conversationId: string, messageId: string, deliveredAtMs?: number): Promise<StoreResult<StoredMessage | null>> {
-    return this.exclusive('record a receipt', (ctx) =>
-      markDelivered(ctx, conversationId, messageId, deliveredAtMs ?? timestampNow(ctx.clock)),
-    );
+  /** Every conversation whose outbox still holds messages, with whom they wait for: rooms to join in the background. */
+  pendingOutbox(): Promise<PendingOutbox[]> {
+    return this.read('list what waits to be sent', listPendingOutbox);
   }
 
   /** The newest `limit` messages, oldest first; reads only those. */
@@ -414,7 +409,7 @@ export class UnlockedVault {
    */
   async saveFile(conversationId: string, message: NewFileMessage, file: Blob, options: { readonly beyondBudget?: boolean } = {}): Promise<StoreResult<StoredMessage>> {
     const budget: FileBudget = options.beyondBudget === true ? null : { budgetBytes: (await this.preferences()).receivedFilesBudgetBytes };
-    const fits = await this.read('store a file', (ctx) => receivedFileBudget(ctx, conversationId, message.direction, file.size, budget));
+    const fits = await this.read('store a file', (ctx) => receivedFileBudget(ctx, conversationId, message.author, file.size, budget));
     if (!fits.ok) return fits;
     const written = await this.read('store a file', (ctx) => writeFileParts(ctx, conversationId, message, blobByteSource(file)));
     if (!written.ok) return written;
