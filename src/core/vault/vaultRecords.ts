@@ -751,7 +751,7 @@ const MESSAGE_KEYS = ['author', 'stream', 'authorSeq', 'writtenAtMs', 'atMs', 'c
 
 /**
  * A message of the two-person history (format 1): ours or the conversation's one peer's, in the one stream there
- * was, with a receipt time at most; an own message without one was sent and never acknowledged.
+ * was, with a receipt time at most. Our text without one was sent and never acknowledged; files had no receipts.
  */
 function parseMessageRecordV1(value: unknown, pairPeer: OtherParty | null): MessageRecord | null {
   const field = versionedFields(value, ['direction', 'atMs', 'content', 'deliveredAtMs']);
@@ -769,8 +769,8 @@ function parseMessageRecordV1(value: unknown, pairPeer: OtherParty | null): Mess
       // Only our own messages got receipts.
       return deliveredAtMs === null ? { ...common, author: pairPeer, delivery: [] } : null;
     case 'outgoing': {
-      const delivery: Delivery = deliveredAtMs === null ? { to: pairPeer, state: 'sent', atMs } : { to: pairPeer, state: 'delivered', atMs: deliveredAtMs };
-      return { ...common, author: ME, delivery: [delivery] };
+      if (deliveredAtMs !== null) return { ...common, author: ME, delivery: [{ to: pairPeer, state: 'delivered', atMs: deliveredAtMs }] };
+      return { ...common, author: ME, delivery: content.type === 'text' ? [{ to: pairPeer, state: 'sent', atMs }] : [] };
     }
     default:
       return assertNever(direction, 'message direction');
