@@ -378,8 +378,11 @@ class Consistency {
    * two-person messages, and its outbox counts by addressee (the outbox entries that must follow, counted down).
    */
   private readonly conversations = new Map<string, { readonly lastSeq: number; readonly pairPeer: OtherParty; readonly outbox: Map<string, number> }>();
-  /** "conversationId/seq" of each own message waiting for someone → its id and whom it waits for (outbox entries to come). */
-  private readonly sending = new Map<string, { readonly messageId: string; readonly to: Set<string> }>();
+  /**
+   * "conversationId/seq" of each own message still followed for someone → its id, and the party keys it waits for
+   * ("sending") or waits to hear read from ("delivered"): one outbox entry each may follow.
+   */
+  private readonly followed = new Map<string, { readonly messageId: string; readonly sending: Set<string>; readonly delivered: Set<string> }>();
   /** "conversationId/fileId" → the file's size, for the parts that must follow. */
   private readonly files = new Map<string, number>();
   private completeFiles = 0;
@@ -425,8 +428,11 @@ class Consistency {
         if (row.seq > conversation.lastSeq) return refused('a message lies beyond the end of its conversation');
         const message = await openMessageRecord(this.dataKey, row, row.sealed, conversation.pairPeer);
         if (message === null) return refused('a message record does not open');
-        const waitingFor = message.delivery.filter((delivery) => delivery.state === 'sending').map((delivery) => partyKey(delivery.to));
-        if (waitingFor.length > 0) this.sending.set(`${row.conversationId}/${row.seq}`, { messageId: row.messageId, to: new Set(waitingFor) });
+        const inState = (state: 'sending' | 'delivered'): Set<string> =>
+          new Set(message.delivery.filter((delivery) => delivery.state === state).map((delivery) => partyKey(delivery.to)));
+        if (message.author.type === 'me' && message.delivery.length > 0) {
+          this.followed.set(`${row.conversationId}/${row.seq}`, { messageId: row.messageId, sending: inState('sending'), delivered: inState('delivered') });
+        }
         if (message.content.type === 'file') {
           const key = `${row.conversationId}/${message.content.file.fileId}`;
           if (this.files.has(key)) return refused('two messages share one stored file');
@@ -457,14 +463,14 @@ class Consistency {
         if (conversation === undefined) return refused('an outbox entry belongs to a conversation that is not in the backup');
         const entry = await openOutboxEntry(this.dataKey, row, row.sealed);
         if (entry === null) return refused('an outbox entry does not open');
-        // Each entry is one addressee its message still waits for, and one of its conversation's counts.
+        // Each entry is one addressee its message still waits for (one of its conversation's counts), or waits to
+        // hear read from: as the message's delivery list says, once.
         const to = partyKey(entry.to);
-        const message = this.sending.get(`${row.conversationId}/${row.seq}`);
+        const message = this.followed.get(`${row.conversationId}/${row.seq}`);
         const left = conversation.outbox.get(to) ?? 0;
-        if (message === undefined || message.messageId !== entry.messageId || !message.to.delete(to) || left === 0) {
-          return refused('an outbox entry does not match its message or its conversation');
-        }
-        conversation.outbox.set(to, left - 1);
+        const matches = message !== undefined && message.messageId === entry.messageId && (entry.delivered ? message.delivered.delete(to) : message.sending.delete(to) && left > 0);
+        if (!matches) return refused('an outbox entry does not match its message or its conversation');
+        if (!entry.delivered) conversation.outbox.set(to, left - 1);
         return FINE;
       }
       default:

@@ -77,7 +77,7 @@ function describeFailure(failure: VaultFailure): string {
 /** How the store runs its read-then-write work: after every vault write queued before it, before any after it. */
 export type ExclusiveRunner = <T>(operation: string, task: (ctx: VaultContext) => Promise<T>) => Promise<T>;
 
-/** One of our messages that one addressee has not acknowledged (an outbox row), or not yet reported read. */
+/** One of our messages that one addressee has not acknowledged, or not yet reported read: one outbox row. */
 interface Tracked {
   readonly authorSeq: number;
   /** Its position in the conversation. */
@@ -85,8 +85,16 @@ interface Tracked {
   readonly messageId: string;
   /** The addressee as the message's delivery list names it. */
   readonly to: OtherParty;
-  /** Its outbox row while undelivered; null once delivered. */
-  readonly entryId: string | null;
+  readonly entryId: string;
+  /** Acknowledged, waiting only to be reported read. */
+  readonly delivered: boolean;
+}
+
+/** What happens to one tracked entry: its message's delivery moves on (or not), and its row goes or is marked delivered. */
+interface Change {
+  readonly entry: Tracked;
+  readonly delivery: Delivery | null;
+  readonly row: 'delete' | 'mark-delivered';
 }
 
 function addCounts(counts: readonly OutboxCount[], parties: readonly OtherParty[], delta: 1 | -1): OutboxCount[] {
@@ -222,18 +230,20 @@ export class VaultConversationStore implements ConversationStore {
         // An entry that does not match its message, or whose addressee cannot be told, cannot be sent: it stays
         // stored as it is (counted as waiting), never guessed at.
         if (message === null || message.messageId !== entry.messageId || message.authorSeq === null || message.content.type !== 'text' || addressee === null) continue;
-        outbox.push({
-          addressee,
-          message: {
-            id: message.messageId,
-            author: this.self,
-            seq: message.authorSeq,
-            writtenAtMs: message.writtenAtMs,
-            stream: message.stream.type,
-            text: message.content.text,
-          },
-        });
-        this.track(addressee, { authorSeq: message.authorSeq, seq: row.seq, messageId: message.messageId, to: entry.to, entryId: row.entryId });
+        if (!entry.delivered) {
+          outbox.push({
+            addressee,
+            message: {
+              id: message.messageId,
+              author: this.self,
+              seq: message.authorSeq,
+              writtenAtMs: message.writtenAtMs,
+              stream: message.stream.type,
+              text: message.content.text,
+            },
+          });
+        }
+        this.track(addressee, { authorSeq: message.authorSeq, seq: row.seq, messageId: message.messageId, to: entry.to, entryId: row.entryId, delivered: entry.delivered });
       }
       return { lastOwnSeq: record.lastOwnSeq, lastShown: new Map(record.lastShown.map(({ memberId, seq }) => [memberId, seq])), outbox };
     });
@@ -284,13 +294,13 @@ export class VaultConversationStore implements ConversationStore {
       const entries = parties.map((to) => ({ to, entryId: newVaultId(ctx.random) }));
       const outboxWrites: VaultWrite[] = [];
       for (const { to, entryId } of entries) {
-        const sealed = await sealOutboxEntry(ctx.dataKey(), { conversationId: this.conversationId, seq, entryId }, { messageId: message.id, to }, ctx.random);
+        const sealed = await sealOutboxEntry(ctx.dataKey(), { conversationId: this.conversationId, seq, entryId }, { messageId: message.id, to, delivered: false }, ctx.random);
         outboxWrites.push({ type: 'put-outbox', row: { conversationId: this.conversationId, seq, entryId, sealed } });
       }
       await this.write(ctx, [...appended.value.writes, ...outboxWrites], what);
       entries.forEach(({ to, entryId }, index) => {
         const addressee = addressees[index];
-        if (addressee !== undefined) this.track(addressee, { authorSeq: message.seq, seq, messageId: message.id, to, entryId });
+        if (addressee !== undefined) this.track(addressee, { authorSeq: message.seq, seq, messageId: message.id, to, entryId, delivered: false });
       });
     });
   }
@@ -343,65 +353,79 @@ export class VaultConversationStore implements ConversationStore {
     return this.run('keep receipts', async (ctx) => {
       const entries = this.tracked.get(member) ?? [];
       const nowMs = timestampNow(ctx.clock);
-      const changes = entries.flatMap((entry): { readonly entry: Tracked; readonly delivery: Delivery }[] => {
-        if (entry.authorSeq <= readSeq) return [{ entry, delivery: { to: entry.to, state: 'read', atMs: nowMs } }];
-        if (entry.authorSeq <= deliveredSeq && entry.entryId !== null) return [{ entry, delivery: { to: entry.to, state: 'delivered', atMs: nowMs } }];
-        return [];
-      });
-      if (changes.length === 0) return;
-      await this.moveOn(ctx, changes, 'Receipts were not kept');
-      const read = new Set(changes.filter((change) => change.delivery.state === 'read').map((change) => change.entry));
-      const kept = entries.filter((entry) => !read.has(entry)).map((entry) => (entry.authorSeq <= deliveredSeq ? { ...entry, entryId: null } : entry));
-      // Delivered messages are followed until read only up to a bound, as the engine does (§12.7).
-      const delivered = kept.filter((entry) => entry.entryId === null);
-      const forgotten = new Set(delivered.slice(0, Math.max(0, delivered.length - MAX_UNREAD_TRACKED)));
-      this.setTracked(member, kept.filter((entry) => !forgotten.has(entry)));
+      const changes = new Map<Tracked, Change>();
+      for (const entry of entries) {
+        if (entry.authorSeq <= readSeq) changes.set(entry, { entry, delivery: { to: entry.to, state: 'read', atMs: nowMs }, row: 'delete' });
+        else if (entry.authorSeq <= deliveredSeq && !entry.delivered) changes.set(entry, { entry, delivery: { to: entry.to, state: 'delivered', atMs: nowMs }, row: 'mark-delivered' });
+      }
+      // Delivered messages are followed until read only up to a bound, as the engine does (§12.7): the oldest rows go.
+      const unread = entries.filter((entry) => changes.get(entry)?.row !== 'delete' && (entry.delivered || changes.has(entry)));
+      for (const entry of unread.slice(0, Math.max(0, unread.length - MAX_UNREAD_TRACKED))) changes.set(entry, { entry, delivery: changes.get(entry)?.delivery ?? null, row: 'delete' });
+      if (changes.size === 0) return;
+      await this.moveOn(ctx, [...changes.values()], 'Receipts were not kept');
+      this.settle(member, [...changes.values()]);
     });
   }
 
   recordExpired(expired: readonly ExpiredEntry[]): Promise<void> {
     return this.run('keep what could not be delivered', async (ctx) => {
       const nowMs = timestampNow(ctx.clock);
-      const changes: { readonly entry: Tracked; readonly delivery: Delivery; readonly member: string }[] = [];
+      const changes: (Change & { readonly member: string })[] = [];
       for (const { messageId, addressee, reason } of expired) {
-        const entry = this.tracked.get(addressee)?.find((candidate) => candidate.messageId === messageId && candidate.entryId !== null);
-        if (entry !== undefined) changes.push({ entry, member: addressee, delivery: { to: entry.to, state: 'expired', atMs: nowMs, reason } });
+        const entry = this.tracked.get(addressee)?.find((candidate) => candidate.messageId === messageId && !candidate.delivered);
+        if (entry !== undefined) changes.push({ entry, member: addressee, delivery: { to: entry.to, state: 'expired', atMs: nowMs, reason }, row: 'delete' });
       }
       if (changes.length === 0) return;
       await this.moveOn(ctx, changes, 'Messages that could not be delivered were not marked');
-      for (const { entry, member } of changes) this.setTracked(member, (this.tracked.get(member) ?? []).filter((candidate) => candidate !== entry));
+      for (const change of changes) this.settle(change.member, [change]);
     });
   }
 
   /**
-   * One write: each changed message's delivery list moved on, the outbox rows of the entries that leave the outbox
-   * deleted, and the conversation's outbox counts with them.
+   * One write: each changed message's delivery list moved on, each entry's outbox row deleted or marked delivered,
+   * and the conversation's counts of undelivered entries with them.
    */
-  private async moveOn(ctx: VaultContext, changes: readonly { readonly entry: Tracked; readonly delivery: Delivery }[], what: string): Promise<void> {
+  private async moveOn(ctx: VaultContext, changes: readonly Change[], what: string): Promise<void> {
     const record = await this.conversation(ctx, what);
     const pairPeer = pairPeerOf(record.pairContactId);
     const writes: VaultWrite[] = [];
-    const leaving: OtherParty[] = [];
+    const nowDelivered: OtherParty[] = [];
     const bySeq = new Map<number, Delivery[]>();
-    for (const { entry, delivery } of changes) {
-      bySeq.set(entry.seq, [...(bySeq.get(entry.seq) ?? []), delivery]);
-      if (entry.entryId === null) continue;
-      writes.push({ type: 'delete-outbox', conversationId: this.conversationId, seq: entry.seq, entryId: entry.entryId });
-      leaving.push(entry.to);
+    for (const { entry, delivery, row } of changes) {
+      if (delivery !== null) bySeq.set(entry.seq, [...(bySeq.get(entry.seq) ?? []), delivery]);
+      if (!entry.delivered) nowDelivered.push(entry.to);
+      const key = { conversationId: this.conversationId, seq: entry.seq, entryId: entry.entryId };
+      if (row === 'delete') {
+        writes.push({ type: 'delete-outbox', ...key });
+      } else {
+        const sealed = await sealOutboxEntry(ctx.dataKey(), key, { messageId: entry.messageId, to: entry.to, delivered: true }, ctx.random);
+        writes.push({ type: 'put-outbox', row: { ...key, sealed } });
+      }
     }
     for (const [seq, deliveries] of bySeq) {
       const [raw] = await ctx.store.readMessages(this.conversationId, { direction: 'forward', afterSeq: seq - 1 }, 1);
       const row = raw === undefined ? null : parseMessageRow(raw);
       const message = raw === undefined ? null : await openMessageRow(ctx, this.conversationId, raw, pairPeer);
-      // A message that is gone or does not open keeps nothing of it; its outbox rows still leave.
+      // A message that is gone or does not open keeps nothing of it; its outbox rows still change.
       if (row === null || message?.kind !== 'message' || message.seq !== seq) continue;
       const { kind: _kind, conversationId: _conversationId, seq: _seq, messageId: _messageId, ...stored } = message;
       const delivery = deliveries.reduce<readonly Delivery[]>((list, next) => advanced(list, next.to, next), stored.delivery);
       const sealed = await sealMessage(ctx.dataKey(), row, { ...stored, delivery }, ctx.random);
       writes.push({ type: 'put-message', row: { ...row, sealed } });
     }
-    if (leaving.length > 0) writes.push(await putConversation(ctx, this.conversationId, { ...record, outbox: addCounts(record.outbox, leaving, -1) }));
+    if (nowDelivered.length > 0) writes.push(await putConversation(ctx, this.conversationId, { ...record, outbox: addCounts(record.outbox, nowDelivered, -1) }));
     await this.write(ctx, writes, what);
+  }
+
+  /** The tracker after `changes` were written for `member`: deleted rows forgotten, marked ones delivered. */
+  private settle(member: string, changes: readonly Change[]): void {
+    const byEntry = new Map(changes.map((change) => [change.entry, change.row]));
+    const kept = (this.tracked.get(member) ?? []).flatMap((entry) => {
+      const row = byEntry.get(entry);
+      if (row === 'delete') return [];
+      return row === 'mark-delivered' ? [{ ...entry, delivered: true }] : [entry];
+    });
+    this.setTracked(member, kept);
   }
 
   private track(member: string, entry: Tracked): void {

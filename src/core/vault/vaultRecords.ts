@@ -163,10 +163,14 @@ export interface MessageRecord {
   readonly delivery: readonly Delivery[];
 }
 
-/** An outbox entry (spec §12.7): our message at `seq` in its conversation waits for `to`'s receipt. */
+/**
+ * An outbox entry (spec §12.7): our message at `seq` in its conversation waits for `to`'s receipt; once delivered it
+ * stays (`delivered`) until `to` reports it read, so a read receipt after a reload still reaches the history.
+ */
 export interface OutboxRecord {
   readonly messageId: string;
   readonly to: OtherParty;
+  readonly delivered: boolean;
 }
 
 // ---- field checks -------------------------------------------------------------------------------
@@ -817,15 +821,16 @@ export function parseMessageRecord(value: unknown, pairPeer: OtherParty | null):
 // ---- outbox entry -------------------------------------------------------------------------------
 
 function encodeOutbox(record: OutboxRecord): unknown {
-  return { v: RECORD_FORMAT, messageId: record.messageId, to: encodeParty(record.to) };
+  return { v: RECORD_FORMAT, messageId: record.messageId, to: encodeParty(record.to), delivered: record.delivered };
 }
 
 export function parseOutboxRecord(value: unknown): OutboxRecord | null {
-  const field = versionedFields(value, ['messageId', 'to']);
+  const field = versionedFields(value, ['messageId', 'to', 'delivered']);
   if (field === null) return null;
   const messageId = field('messageId');
   const to = parseOtherParty(field('to'));
-  return isVaultId(messageId) && to !== null ? { messageId, to } : null;
+  const delivered = field('delivered');
+  return isVaultId(messageId) && to !== null && typeof delivered === 'boolean' ? { messageId, to, delivered } : null;
 }
 
 export function previewOf(content: MessageContent): MessagePreview {

@@ -34,6 +34,8 @@ interface Wire {
 }
 
 export interface ChatOptions {
+  /** The member's id; memberIdOfName(name) unless given (a vault's store knows its profile's own id). */
+  readonly id?: string;
   readonly store?: ConversationStore;
   readonly rememberedContacts?: readonly string[];
   readonly readReceipts?: () => boolean;
@@ -55,7 +57,7 @@ export class GroupWorld {
   private readonly wires = new Map<string, Wire>();
 
   async addChat(name: string, options: ChatOptions = {}): Promise<ChatMember> {
-    const id = memberIdOfName(name);
+    const id = options.id ?? memberIdOfName(name);
     const events: GroupEvent[] = [];
     const store = options.store ?? new MemoryConversationStore();
     const chat = await GroupChat.open({
