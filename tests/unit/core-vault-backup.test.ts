@@ -3,9 +3,12 @@ import { bytesEqual, concatBytes } from '../../src/core/encoding.ts';
 import { BACKUP_MAGIC, MAX_BACKUP_BYTES, readBackupPreamble } from '../../src/core/vault/backup.ts';
 import type { ByteSource } from '../../src/core/vault/blobParts.ts';
 import { systemRandom } from '../../src/core/ports.ts';
-import { parseMessageRow } from '../../src/core/vault/storePort.ts';
+import { memberIdOf } from '../../src/core/crypto/memberId.ts';
+import { generateIdentity } from '../../src/core/vault/identity.ts';
+import { parseMessageRow, parseOutboxRow } from '../../src/core/vault/storePort.ts';
 import { FILE_PART_BYTES, sealMessage, type StoredFileInfo } from '../../src/core/vault/vaultRecords.ts';
 import type { ImportResult, UnlockedVault } from '../../src/core/vault/vaultService.ts';
+import { GUEST_ID, groupMessage, selfIdOf, storeFor } from './support/groupVaultFakes.ts';
 import {
   dataKeyOf,
   idFor,
@@ -19,7 +22,11 @@ import {
   type VaultFixture,
 } from './support/vaultFakes.ts';
 
-/** A vault with two conversations, texts both ways, a receipt, a file (1.5 MiB unless given) and a contact. */
+/**
+ * A vault with two conversations: in "Work", contact Bob and a guest, a message to both that the guest acknowledged
+ * (Bob's entry still waits in the outbox, the guest's waits to be read), one from the guest, and a file (1.5 MiB
+ * unless given); in the other, one message from the guest.
+ */
 async function populated(
   fileBytes = FILE_PART_BYTES + FILE_PART_BYTES / 2,
 ): Promise<VaultFixture & { readonly unlocked: UnlockedVault; readonly file: StoredFileInfo; readonly fileBytes: Uint8Array }> {
@@ -27,14 +34,19 @@ async function populated(
   const { unlocked } = fixture;
   const one = valueOf(await unlocked.openConversation(roomSecret(1), 'Work'));
   const two = valueOf(await unlocked.openConversation(roomSecret(2)));
-  valueOf(await unlocked.appendMessage(one.id, { messageId: idFor(1), direction: 'outgoing', text: 'hello' }));
-  valueOf(await unlocked.appendMessage(one.id, { messageId: idFor(2), direction: 'incoming', text: 'hi there' }));
-  valueOf(await unlocked.markDelivered(one.id, idFor(1), 1234));
-  valueOf(await unlocked.appendMessage(two.id, { messageId: idFor(3), direction: 'incoming', text: 'other room' }));
+  const bobKey = (await generateIdentity()).publicKeySpki;
+  valueOf(await unlocked.observePeer(one.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: bobKey }));
+  const work = await storeFor(unlocked, one.id);
+  work.nameGuest(GUEST_ID, 'Guest 1');
+  await work.load();
+  await work.recordOutgoing(groupMessage(1, await selfIdOf(unlocked), { text: 'hello' }), [await memberIdOf(bobKey), GUEST_ID]);
+  await work.recordShown(groupMessage(2, GUEST_ID, { text: 'hi there' }));
+  await work.recordReceipts(GUEST_ID, 1, 0);
+  await (await storeFor(unlocked, two.id)).recordShown(groupMessage(3, GUEST_ID, { text: 'other room' }));
   const { blob, bytes } = randomBlob(fileBytes, 'image/png');
-  const saved = valueOf(await unlocked.saveFile(one.id, { messageId: idFor(4), direction: 'incoming', name: 'photo.png', mimeType: 'image/png' }, blob));
+  const draft = { messageId: idFor(4), author: { type: 'guest', label: 'Guest 1', memberId: GUEST_ID }, stream: { type: 'group' }, name: 'photo.png', mimeType: 'image/png' } as const;
+  const saved = valueOf(await unlocked.saveFile(one.id, draft, blob));
   if (saved.content.type !== 'file') throw new Error('not a file');
-  valueOf(await unlocked.observePeer(one.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: unlocked.profile.identity.publicKeySpki }));
   // An optional settings record travels too.
   valueOf(await unlocked.savePreferences({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 }));
   return { ...fixture, file: saved.content.file, fileBytes: bytes };
@@ -64,7 +76,7 @@ function splitBackup(bytes: Uint8Array): { preamble: Uint8Array; records: Uint8A
       return { preamble, records, manifest: bytes.subarray(start, offset) };
     }
     if (tag <= 0x03) skipId();
-    else if (tag === 0x04) {
+    else if (tag === 0x04 || tag === 0x06) {
       skipId();
       offset += 4;
       skipId();
@@ -83,7 +95,7 @@ async function importInto(fixture: VaultFixture, bytes: Uint8Array, passphrase =
 }
 
 describe('export and import', () => {
-  it('restores every conversation, message, receipt, file and contact, byte for byte, in another browser', async () => {
+  it('restores every conversation, message, delivery state, outbox entry, file and contact, byte for byte, in another browser', async () => {
     const source = await populated();
     const backup = await exported(source.unlocked);
     expect(bytesEqual(backup.subarray(0, 8), BACKUP_MAGIC)).toBe(true);
@@ -104,8 +116,13 @@ describe('export and import', () => {
     expect(await restored.contacts()).toEqual(await source.unlocked.contacts());
     // The count of received-file bytes travels in the conversation record: the restored history knows what it keeps.
     expect(await restored.preferences()).toEqual({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 });
-    const draft = { messageId: idFor(5), direction: 'incoming' as const, name: 'more.bin', mimeType: '' };
+    const draft = { messageId: idFor(5), author: { type: 'guest', label: 'Guest 1', memberId: GUEST_ID }, stream: { type: 'group' }, name: 'more.bin', mimeType: '' } as const;
     expect(await restored.saveFile(conversationId, draft, randomBlob(10).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: source.fileBytes.length, budgetBytes: 0 });
+    // The outbox travels: what waited for Bob still does, and the message the guest has waits to be read.
+    expect(target.store.counts().outbox).toBe(2);
+    expect(await restored.pendingOutbox()).toMatchObject([{ conversationId, waiting: [{ name: 'Bob', count: 1 }] }]);
+    const restoredStore = await restored.conversationStore(conversationId);
+    expect((await restoredStore.load()).outbox.map((entry) => entry.message.text)).toEqual(['hello']);
 
     // The rows are the same sealed bytes, and the header the same header.
     expect(snapshotWithout(target.store, 'failedUnlocks')).toEqual(snapshotWithout(source.store, 'failedUnlocks'));
@@ -174,7 +191,7 @@ describe('exportBackup', () => {
         async (fixture) => {
           const conversation = valueOf(await fixture.unlocked.openConversation(roomSecret(2)));
           const key = { conversationId: conversation.id, seq: 7, messageId: idFor(70) };
-          const record = { direction: 'incoming' as const, atMs: 1, content: { type: 'text' as const, text: 'stray' }, deliveredAtMs: null };
+          const record = { author: { type: 'me' }, stream: { type: 'group' }, authorSeq: null, writtenAtMs: 1, atMs: 1, content: { type: 'text', text: 'stray' }, delivery: [] } as const;
           const sealed = await sealMessage(await dataKeyOf(fixture), key, record, systemRandom);
           await fixture.store.write([{ type: 'add-message', row: { ...key, sealed } }]);
         },
@@ -187,6 +204,27 @@ describe('exportBackup', () => {
           await store.write([{ type: 'delete-file', conversationId: conversation.id, fileId: file.fileId }]);
         },
         /missing parts/,
+      ],
+      [
+        'an outbox entry without its message’s delivery state',
+        async ({ store, unlocked }) => {
+          const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+          const rows = (await store.readOutbox(conversation.id)).map(parseOutboxRow);
+          const [first] = rows;
+          if (first === null || first === undefined) throw new Error('no entry');
+          // The entry moved to another message of the conversation (the guest's), under its own id.
+          await store.write([{ type: 'delete-outbox', ...first }, { type: 'put-outbox', row: { ...first, seq: 2 } }]);
+        },
+        /outbox entry does not (open|match)/,
+      ],
+      [
+        'an outbox entry its conversation does not count',
+        async ({ store, unlocked }) => {
+          const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+          const rows = (await store.readOutbox(conversation.id)).flatMap((raw) => parseOutboxRow(raw) ?? []);
+          await store.write(rows.map((row) => ({ type: 'delete-outbox', conversationId: row.conversationId, seq: row.seq, entryId: row.entryId })));
+        },
+        /counts outbox entries that are not in the backup/,
       ],
     ];
     for (const [what, spoil, detail] of damage) {
@@ -240,10 +278,9 @@ describe('a damaged or doctored backup', () => {
   it('is refused when a record is dropped, repeated, reordered, or taken from an older backup of the same vault', async () => {
     const source = await populated();
     const conversation = valueOf(await source.unlocked.openConversation(roomSecret(2)));
-    valueOf(await source.unlocked.appendMessage(conversation.id, { messageId: idFor(9), direction: 'outgoing', text: 'newer' }));
     const older = splitBackup(await exported(source.unlocked));
-    // The receipt rewrites one message record: same key, same count, another valid seal.
-    valueOf(await source.unlocked.markDelivered(conversation.id, idFor(9), 4321));
+    // Reading the conversation rewrites its one record: same key, same count, another valid seal.
+    valueOf(await source.unlocked.markRead(conversation.id));
     const newer = splitBackup(await exported(source.unlocked));
     const r = newer.records;
     expect(older.records).toHaveLength(r.length);
@@ -257,7 +294,7 @@ describe('a damaged or doctored backup', () => {
       ['two records swapped', join([...r.slice(0, 3), r[4] ?? new Uint8Array(0), r[3] ?? new Uint8Array(0), ...r.slice(5)])],
       ['the last record dropped', join(r.slice(0, -1))],
       // Only the manifest's digest can tell these two from the real thing: every record opens and all agree.
-      ['the message as it was before its receipt', join(r.map((record, index) => (index === receiptIndex ? (older.records[index] ?? record) : record)))],
+      ['the conversation as it was before it was read', join(r.map((record, index) => (index === receiptIndex ? (older.records[index] ?? record) : record)))],
       ['the older backup’s manifest', join(r, older.manifest)],
     ];
     const target = vaultFixture();
@@ -271,13 +308,17 @@ describe('a damaged or doctored backup', () => {
   it('is refused with a plain reason when it is not a backup, or from another format version', async () => {
     const backup = await exported((await populated()).unlocked);
     const target = vaultFixture();
-    const version2 = backup.slice();
-    version2[11] = 2;
-    expect(await importInto(target, version2)).toEqual({
+    const version3 = backup.slice();
+    version3[11] = 3;
+    expect(await importInto(target, version3)).toEqual({
       ok: false,
       reason: 'invalid-backup',
-      detail: 'this backup has format version 2; this version of Parley reads version 1',
+      detail: 'this backup has format version 3; this version of Parley reads versions 1 and 2',
     });
+    // Version 1 never had outbox entries: one there is not a record that version wrote.
+    const version1 = backup.slice();
+    version1[11] = 1;
+    expect(await importInto(target, version1)).toMatchObject({ ok: false, reason: 'invalid-backup', detail: expect.stringMatching(/malformed/) });
     expect(await importInto(target, new TextEncoder().encode('{"hello":"world"}'))).toEqual({
       ok: false,
       reason: 'invalid-backup',

@@ -22,14 +22,14 @@ describe('observePeer', () => {
     expect(store.snapshot()).toEqual(before);
   });
 
-  it('remembers a new peer, bound to the room; the same key later is known, and a new name is never taken silently', async () => {
+  it('remembers a new peer as one of the room’s contacts; the same key later is known, and a new name is never taken silently', async () => {
     const { clock, store, unlocked } = await unlockedFixture();
     const conversation = await room(unlocked, 1);
     const key = await peerKey();
     const first = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: key }));
     if (first.kind !== 'new') throw new Error(`expected new, got ${first.kind}`);
     expect(first.contact).toMatchObject({ displayName: 'Bob', publicKeySpki: key, verified: false, keyChanged: false, previousKeySpki: null });
-    expect(valueOf(await unlocked.conversation(conversation.id)).contactId).toBe(first.contact.id);
+    expect(valueOf(await unlocked.conversation(conversation.id)).contactIds).toEqual([first.contact.id]);
     clock.advance(5000);
     const second = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Robert', publicKeySpki: key }));
     expect(second).toMatchObject({ kind: 'known', contact: { id: first.contact.id, displayName: 'Bob' } });
@@ -46,7 +46,7 @@ describe('observePeer', () => {
     expect(await unlocked.renameContact('no such contact', 'Rob')).toEqual({ ok: false, reason: 'no-contact' });
   });
 
-  it('reports, stores and un-verifies a changed key of the room’s contact', async () => {
+  it('takes a new key under the name of one of the room’s contacts as that contact’s key change: reported, stored, un-verified', async () => {
     const { unlocked } = await unlockedFixture();
     const conversation = await room(unlocked, 1);
     const oldKey = await peerKey();
@@ -81,8 +81,41 @@ describe('observePeer', () => {
     if (first.kind !== 'new') throw new Error('expected new');
     const second = valueOf(await unlocked.observePeer(two.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: key }));
     expect(second).toMatchObject({ kind: 'known', contact: { id: first.contact.id } });
-    expect(valueOf(await unlocked.conversation(two.id)).contactId).toBe(first.contact.id);
+    expect(valueOf(await unlocked.conversation(two.id)).contactIds).toEqual([first.contact.id]);
     expect(store.counts().contacts).toBe(1);
+  });
+
+  it('remembers every profile admitted in a group room, each with its own key; a new name is a new contact, not a key change', async () => {
+    const { store, unlocked } = await unlockedFixture();
+    const conversation = await room(unlocked, 1);
+    const bob = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: await peerKey() }));
+    const carol = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Carol', publicKeySpki: await peerKey() }));
+    // A key nobody remembers, under a name the room does not know: someone new (the admission policy held them first).
+    const dave = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Dave', publicKeySpki: await peerKey() }));
+    if (bob.kind !== 'new' || carol.kind !== 'new' || dave.kind !== 'new') throw new Error('expected three new contacts');
+    expect(valueOf(await unlocked.conversation(conversation.id)).contactIds).toEqual([bob.contact.id, carol.contact.id, dave.contact.id]);
+    expect(store.counts().contacts).toBe(3);
+
+    // Carol on a new device: her name, a new key. Bob and Dave are untouched.
+    const carolsNewKey = await peerKey();
+    const changed = valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Carol', publicKeySpki: carolsNewKey }));
+    expect(changed).toMatchObject({ kind: 'key-changed', contact: { id: carol.contact.id, publicKeySpki: carolsNewKey, keyChanged: true } });
+    for (const untouched of [bob.contact, dave.contact]) {
+      expect(valueOf(await unlocked.contact(untouched.id))).toMatchObject({ publicKeySpki: untouched.publicKeySpki, keyChanged: false });
+    }
+    expect(valueOf(await unlocked.conversation(conversation.id)).contactIds).toHaveLength(3);
+  });
+
+  it('takes a name only as this room’s: someone under the name of a contact of another room is new here', async () => {
+    const { unlocked } = await unlockedFixture();
+    const one = await room(unlocked, 1);
+    const two = await room(unlocked, 2);
+    const bobOne = valueOf(await unlocked.observePeer(one.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: await peerKey() }));
+    const bobTwo = valueOf(await unlocked.observePeer(two.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: await peerKey() }));
+    if (bobOne.kind !== 'new') throw new Error('expected new');
+    expect(bobTwo).toMatchObject({ kind: 'new' });
+    expect(bobTwo.kind === 'new' && bobTwo.contact.id).not.toBe(bobOne.contact.id);
+    expect(valueOf(await unlocked.contact(bobOne.contact.id)).keyChanged).toBe(false);
   });
 
   it('refuses a key that is not ECDSA P-256 and a name with control characters, writing nothing', async () => {

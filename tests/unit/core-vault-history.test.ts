@@ -2,20 +2,38 @@ import { describe, expect, it } from 'vitest';
 import type { MemoryVaultStore } from '../../src/adapters/storage/memoryVaultStore.ts';
 import { bytesEqual } from '../../src/core/encoding.ts';
 import { systemRandom } from '../../src/core/ports.ts';
+import { ConversationStoreError } from '../../src/core/vault/groupHistory.ts';
 import { filePartRecordId, MAX_SEQ, messageRecordId } from '../../src/core/vault/recordIds.ts';
 import { parseFilePartRow, parseMessageRow, parseSealedRow, type MessageRow, type VaultWrite } from '../../src/core/vault/storePort.ts';
 import { sealJsonRecord } from '../../src/core/vault/records.ts';
-import { FILE_PART_BYTES, openConversationRecord, sealConversation, sealMessage, type ConversationRecord } from '../../src/core/vault/vaultRecords.ts';
-import type { ConversationSummary, HistoryEntry, StoredMessage } from '../../src/core/vault/history.ts';
+import {
+  FILE_PART_BYTES,
+  openConversationRecord,
+  sealConversation,
+  sealMessage,
+  type ConversationRecord,
+  type MessageRecord,
+  type Party,
+} from '../../src/core/vault/vaultRecords.ts';
+import type { ConversationSummary, HistoryEntry, NewFileMessage } from '../../src/core/vault/history.ts';
 import type { UnlockedVault } from '../../src/core/vault/vaultService.ts';
+import { GUEST_ID, groupMessage, say, selfIdOf, storeFor } from './support/groupVaultFakes.ts';
 import { dataKeyOf, idFor, PASSPHRASE, randomBlob, roomSecret, storeHolds, unlockedFixture, valueOf } from './support/vaultFakes.ts';
+
+const GUEST: Party = { type: 'guest', label: 'Guest', memberId: GUEST_ID };
 
 async function conversationIn(unlocked: UnlockedVault, seed = 1, title = ''): Promise<ConversationSummary> {
   return valueOf(await unlocked.openConversation(roomSecret(seed), title));
 }
 
-async function say(unlocked: UnlockedVault, conversationId: string, n: number, direction: 'incoming' | 'outgoing' = 'incoming'): Promise<StoredMessage> {
-  return valueOf(await unlocked.appendMessage(conversationId, { messageId: idFor(n), direction, text: `message ${n}`, atMs: 1_000 + n }));
+/** A file from the guest (or this person's own), to everyone. */
+function fileDraft(n: number, name = `file-${n}`, mimeType = '', from: 'guest' | 'me' = 'guest'): NewFileMessage {
+  return { messageId: idFor(n), author: from === 'me' ? { type: 'me' } : GUEST, stream: { type: 'group' }, name, mimeType };
+}
+
+/** A text message record as the store would seal it. */
+function textRecord(text: string, atMs: number): MessageRecord {
+  return { author: GUEST, stream: { type: 'group' }, authorSeq: null, writtenAtMs: atMs, atMs, content: { type: 'text', text }, delivery: [] };
 }
 
 function seqsOf(entries: readonly HistoryEntry[]): (number | null)[] {
@@ -38,6 +56,13 @@ async function messageRows(store: MemoryVaultStore, conversationId: string): Pro
 async function put(store: MemoryVaultStore, writes: VaultWrite[]): Promise<void> {
   const written = await store.write(writes);
   if (!written.ok) throw new Error(written.reason);
+}
+
+/** The vault failure a store call was refused with. */
+async function refusal(call: Promise<void>): Promise<unknown> {
+  const error: unknown = await call.then(() => null, (caught: unknown) => caught);
+  if (!(error instanceof ConversationStoreError)) throw new Error(`expected a ConversationStoreError, got ${String(error)}`);
+  return error.failure;
 }
 
 describe('record ids', () => {
@@ -87,7 +112,7 @@ describe('conversations', () => {
       kind: 'conversation',
       messageCount: 3,
       unreadCount: 2,
-      lastMessage: { seq: 3, direction: 'outgoing', atMs: 1003, preview: { type: 'text', text: 'message 3' } },
+      lastMessage: { seq: 3, author: { type: 'me' }, atMs: expect.any(Number), preview: { type: 'text', text: 'message 3' } },
     });
     expect(listed[1]).toMatchObject({ unreadCount: 0, messageCount: 0, lastMessage: null });
     expect(valueOf(await unlocked.markRead(a.id)).unreadCount).toBe(0);
@@ -97,7 +122,7 @@ describe('conversations', () => {
   it('keeps only the first 120 characters of a long message as the preview', async () => {
     const { unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
-    valueOf(await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: '😀'.repeat(500) }));
+    await say(unlocked, conversation.id, 1, 'incoming', '😀'.repeat(500));
     const listed = valueOf(await unlocked.conversation(conversation.id));
     expect(listed.lastMessage?.preview).toEqual({ type: 'text', text: '😀'.repeat(120) });
   });
@@ -115,18 +140,22 @@ describe('messages', () => {
       conversationId: conversation.id,
       seq: 5,
       messageId: idFor(5),
-      direction: 'incoming',
-      atMs: 1005,
+      author: GUEST,
+      stream: { type: 'group' },
+      authorSeq: 5,
+      writtenAtMs: 1005,
+      atMs: 1_000_000,
       content: { type: 'text', text: 'message 5' },
-      deliveredAtMs: null,
+      delivery: [],
     });
   });
 
   it('gives concurrent appends distinct consecutive seqs', async () => {
     const { unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
-    const stored = await Promise.all(Array.from({ length: 20 }, (_, n) => say(unlocked, conversation.id, n + 1)));
-    expect(stored.map((message) => message.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n + 1));
+    const store = await storeFor(unlocked, conversation.id);
+    await Promise.all(Array.from({ length: 20 }, (_, n) => store.recordShown(groupMessage(n + 1, GUEST_ID))));
+    expect(seqsOf(await unlocked.latestMessages(conversation.id, 50))).toEqual(Array.from({ length: 20 }, (_, n) => n + 1));
     expect(valueOf(await unlocked.conversation(conversation.id)).messageCount).toBe(20);
   });
 
@@ -146,43 +175,59 @@ describe('messages', () => {
     expect(await unlocked.messagesBefore(conversation.id, 1, 10)).toEqual([]);
   });
 
-  it('refuses unknown conversations, bad ids, empty or oversized text, and page sizes out of range', async () => {
-    const { unlocked } = await unlockedFixture();
+  it('refuses unknown conversations, bad ids, empty or oversized text, and page sizes out of range, writing nothing', async () => {
+    const { store: vaultStore, unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
-    const text = (value: string): Promise<unknown> => unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: value });
-    expect(await unlocked.appendMessage(idFor(99), { messageId: idFor(1), direction: 'incoming', text: 'hi' })).toEqual({ ok: false, reason: 'no-conversation' });
-    expect(await unlocked.appendMessage(conversation.id, { messageId: 'short', direction: 'incoming', text: 'hi' })).toMatchObject({ reason: 'invalid' });
-    expect(await text('')).toMatchObject({ reason: 'invalid' });
-    expect(await text('x'.repeat(65_537))).toMatchObject({ reason: 'invalid' });
-    expect(await text('\uD800')).toMatchObject({ reason: 'invalid' });
-    expect((await text('x'.repeat(65_536)) as { ok: boolean }).ok).toBe(true);
+    const store = await storeFor(unlocked, conversation.id);
+    const before = vaultStore.snapshot();
+    expect(await refusal((await unlocked.conversationStore(idFor(99))).recordShown(groupMessage(1, GUEST_ID)))).toEqual({ ok: false, reason: 'no-conversation' });
+    for (const bad of [{ id: 'short' }, { text: '' }, { text: 'x'.repeat(65_537) }, { text: '\uD800' }, { seq: 0 }, { writtenAtMs: 1.5 }, { author: 'not a member' }]) {
+      await expect(store.recordShown(groupMessage(1, GUEST_ID, bad)), JSON.stringify(bad)).rejects.toThrow('malformed');
+    }
+    await expect(store.recordOutgoing(groupMessage(1, GUEST_ID), [GUEST_ID]), 'someone else’s message as ours').rejects.toThrow('another author');
+    const self = await selfIdOf(unlocked);
+    await expect(store.recordOutgoing(groupMessage(1, self), [])).rejects.toThrow('1 to');
+    await expect(store.recordOutgoing(groupMessage(1, self), [GUEST_ID, GUEST_ID])).rejects.toThrow('different people');
+    await expect(store.recordOutgoing(groupMessage(1, self, { stream: 'private' }), [GUEST_ID, idFor(3)])).rejects.toThrow('one person');
+    expect(vaultStore.snapshot()).toEqual(before);
+    await store.recordShown(groupMessage(1, GUEST_ID, { text: 'x'.repeat(65_536) }));
     await expect(unlocked.latestMessages(conversation.id, 0)).rejects.toThrow(RangeError);
     await expect(unlocked.latestMessages(conversation.id, 501)).rejects.toThrow(RangeError);
   });
 
-  it('records a receipt on our message by its id, once; never on an incoming message that reuses the id', async () => {
-    const { store, unlocked } = await unlockedFixture();
+  it('keeps each addressee’s delivery state apart, moved on only by that member’s receipts, never by a message reusing our id', async () => {
+    const { clock, unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
-    await say(unlocked, conversation.id, 1, 'outgoing');
-    // The peer picks its own message ids, and may pick ours.
-    await say(unlocked, conversation.id, 1, 'incoming');
-    expect(valueOf(await unlocked.markDelivered(conversation.id, idFor(1), 5000))).toMatchObject({ seq: 1, direction: 'outgoing', deliveredAtMs: 5000 });
-    const before = store.snapshot();
-    expect(valueOf(await unlocked.markDelivered(conversation.id, idFor(1), 9000))).toMatchObject({ seq: 1, deliveredAtMs: 5000 });
-    expect(store.snapshot()).toEqual(before);
-    expect(valueOf(await unlocked.markDelivered(conversation.id, idFor(2), 9000))).toBeNull();
-    const [outgoing, incoming] = await unlocked.latestMessages(conversation.id, 10);
-    expect(outgoing).toMatchObject({ direction: 'outgoing', deliveredAtMs: 5000 });
-    expect(incoming).toMatchObject({ direction: 'incoming', deliveredAtMs: null });
-  });
-
-  it('marks the newest of our messages with a repeated id, as the live view does', async () => {
-    const { unlocked } = await unlockedFixture();
-    const conversation = await conversationIn(unlocked);
-    await say(unlocked, conversation.id, 1, 'outgoing');
-    await say(unlocked, conversation.id, 1, 'outgoing');
-    expect(valueOf(await unlocked.markDelivered(conversation.id, idFor(1), 7))).toMatchObject({ seq: 2 });
-    expect(await unlocked.latestMessages(conversation.id, 10)).toMatchObject([{ seq: 1, deliveredAtMs: null }, { seq: 2, deliveredAtMs: 7 }]);
+    const store = await storeFor(unlocked, conversation.id);
+    const self = await selfIdOf(unlocked);
+    const carol = idFor(300);
+    store.nameGuest(GUEST_ID, 'Guest 1');
+    store.nameGuest(carol, 'Guest 2');
+    await store.load();
+    await store.recordOutgoing(groupMessage(1, self), [GUEST_ID, carol]);
+    // A member picks its own message ids, and may pick ours.
+    await store.recordShown(groupMessage(1, carol));
+    clock.advance(100);
+    await store.recordReceipts(GUEST_ID, 1, 0);
+    clock.advance(100);
+    await store.recordReceipts(GUEST_ID, 1, 1);
+    const guest1 = { type: 'guest', label: 'Guest 1', memberId: GUEST_ID };
+    const guest2 = { type: 'guest', label: 'Guest 2', memberId: carol };
+    expect(await unlocked.latestMessages(conversation.id, 10)).toMatchObject([
+      {
+        seq: 1,
+        author: { type: 'me' },
+        delivery: [
+          { to: guest1, state: 'read', atMs: 1_000_200 },
+          { to: guest2, state: 'sending', atMs: 1_000_000 },
+        ],
+      },
+      { seq: 2, author: guest2, delivery: [] },
+    ]);
+    // Receipts for what was never addressed to that member change nothing.
+    const before = await unlocked.latestMessages(conversation.id, 10);
+    await store.recordReceipts(idFor(400), 5, 5);
+    expect(await unlocked.latestMessages(conversation.id, 10)).toEqual(before);
   });
 
   it('refuses to take a seq another tab already wrote, writing nothing', async () => {
@@ -191,20 +236,16 @@ describe('messages', () => {
     const conversation = await conversationIn(unlocked);
     await say(unlocked, conversation.id, 1);
     const dataKey = await dataKeyOf(fixture);
-    const record = { direction: 'incoming' as const, atMs: 1, content: { type: 'text' as const, text: 'from the other tab' }, deliveredAtMs: null };
-    const sealed = await sealMessage(dataKey, { conversationId: conversation.id, seq: 2, messageId: idFor(50) }, record, systemRandom);
+    const sealed = await sealMessage(dataKey, { conversationId: conversation.id, seq: 2, messageId: idFor(50) }, textRecord('from the other tab', 1), systemRandom);
     await put(store, [{ type: 'add-message', row: { conversationId: conversation.id, seq: 2, messageId: idFor(50), sealed } }]);
     const before = store.snapshot();
-    expect(await unlocked.appendMessage(conversation.id, { messageId: idFor(2), direction: 'incoming', text: 'mine' })).toEqual({
-      ok: false,
-      reason: 'conflict',
-    });
+    expect(await refusal((await storeFor(unlocked, conversation.id)).recordShown(groupMessage(2, GUEST_ID)))).toEqual({ ok: false, reason: 'conflict' });
     expect(store.snapshot()).toEqual(before);
   });
 });
 
 describe('a conversation of 100 000 messages', () => {
-  it('serves the latest 50, and each page before them, reading only the rows it returns', { timeout: 120_000 }, async () => {
+  it('serves the latest 50, and each page before them, reading only the rows it returns and its conversation', { timeout: 120_000 }, async () => {
     const fixture = await unlockedFixture();
     const { store, unlocked } = fixture;
     const conversation = await conversationIn(unlocked);
@@ -216,8 +257,7 @@ describe('a conversation of 100 000 messages', () => {
         Array.from({ length: batchSize }, async (_, offset): Promise<VaultWrite> => {
           const seq = first + offset;
           const key = { conversationId: conversation.id, seq, messageId: idFor(seq) };
-          const record = { direction: 'incoming' as const, atMs: seq, content: { type: 'text' as const, text: `message ${seq}` }, deliveredAtMs: null };
-          return { type: 'add-message', row: { ...key, sealed: await sealMessage(dataKey, key, record, systemRandom) } };
+          return { type: 'add-message', row: { ...key, sealed: await sealMessage(dataKey, key, textRecord(`message ${seq}`, seq), systemRandom) } };
         }),
       );
       await put(store, rows);
@@ -225,32 +265,37 @@ describe('a conversation of 100 000 messages', () => {
     const summary: ConversationRecord = {
       roomSecret: roomSecret(1),
       title: '',
-      contactId: null,
+      contactIds: [],
+      pairContactId: null,
       createdAtMs: 0,
       updatedAtMs: total,
       lastSeq: total,
       unreadCount: total,
-      lastMessage: { seq: total, direction: 'incoming', atMs: total, preview: { type: 'text', text: `message ${total}` } },
+      lastMessage: { seq: total, author: GUEST, atMs: total, preview: { type: 'text', text: `message ${total}` } },
       receivedFileBytes: 0,
+      lastOwnSeq: 0,
+      lastShown: [],
+      outbox: [],
     };
     const sealedSummary = await sealConversation(dataKey, conversation.id, summary, systemRandom);
     await put(store, [{ type: 'put-row', store: 'conversations', row: { id: conversation.id, sealed: sealedSummary } }]);
     expect(store.counts().messages).toBe(total);
 
+    // Each page reads its rows and the conversation's record (which names the other person of messages kept before groups).
     store.rowsRead = 0;
     const latest = await unlocked.latestMessages(conversation.id, 50);
-    expect(store.rowsRead).toBe(50);
+    expect(store.rowsRead).toBe(51);
     expect(seqsOf(latest)).toEqual(Array.from({ length: 50 }, (_, n) => total - 49 + n));
     expect(textsOf(latest).at(-1)).toBe(`message ${total}`);
 
     store.rowsRead = 0;
     const middle = await unlocked.messagesBefore(conversation.id, 50_001, 50);
-    expect(store.rowsRead).toBe(50);
+    expect(store.rowsRead).toBe(51);
     expect(seqsOf(middle)).toEqual(Array.from({ length: 50 }, (_, n) => 49_951 + n));
 
     store.rowsRead = 0;
     const oldest = await unlocked.messagesBefore(conversation.id, 3, 50);
-    expect(store.rowsRead).toBe(2);
+    expect(store.rowsRead).toBe(3);
     expect(textsOf(oldest)).toEqual(['message 1', 'message 2']);
 
     // The list reads the conversation records only, never a message.
@@ -258,10 +303,13 @@ describe('a conversation of 100 000 messages', () => {
     expect(await unlocked.conversations()).toMatchObject([{ messageCount: total, unreadCount: total }]);
     expect(store.rowsRead).toBe(1);
 
-    // Appending reads the conversation record, not the history.
+    // Keeping a message reads the conversation record, not the history.
+    const groupStore = await storeFor(unlocked, conversation.id);
+    groupStore.nameGuest(GUEST_ID, 'Guest');
     store.rowsRead = 0;
-    expect((await say(unlocked, conversation.id, total + 1)).seq).toBe(total + 1);
+    await groupStore.recordShown(groupMessage(1, GUEST_ID));
     expect(store.rowsRead).toBe(1);
+    expect(seqsOf(await unlocked.latestMessages(conversation.id, 1))).toEqual([total + 1]);
   });
 });
 
@@ -271,7 +319,7 @@ describe('files', () => {
     const conversation = await conversationIn(unlocked);
     const { blob, bytes } = randomBlob(2 * FILE_PART_BYTES + 12_345, 'image/png');
     const message = valueOf(
-      await unlocked.saveFile(conversation.id, { messageId: idFor(1), direction: 'incoming', name: 'cat.png', mimeType: 'image/png' }, blob),
+      await unlocked.saveFile(conversation.id, fileDraft(1, 'cat.png', 'image/png'), blob),
     );
     expect(message.content).toEqual({
       type: 'file',
@@ -291,7 +339,7 @@ describe('files', () => {
   it('stores an empty file with no parts, and an unknown type as application/octet-stream', async () => {
     const { unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
-    const message = valueOf(await unlocked.saveFile(conversation.id, { messageId: idFor(1), direction: 'outgoing', name: 'empty', mimeType: '' }, new Blob([])));
+    const message = valueOf(await unlocked.saveFile(conversation.id, fileDraft(1, 'empty', '', 'me'), new Blob([])));
     if (message.content.type !== 'file') throw new Error('not a file');
     expect(message.content.file).toMatchObject({ sizeBytes: 0, partCount: 0, mimeType: 'application/octet-stream' });
     expect((await valueOf(await unlocked.readFile(conversation.id, message.content.file)).arrayBuffer()).byteLength).toBe(0);
@@ -301,7 +349,7 @@ describe('files', () => {
     const { store, unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked);
     const before = store.snapshot();
-    const draft = { messageId: idFor(1), direction: 'incoming' as const, name: 'a\nb', mimeType: 'text/plain' };
+    const draft = fileDraft(1, 'a\nb', 'text/plain');
     expect(await unlocked.saveFile(conversation.id, draft, new Blob(['x']))).toMatchObject({ ok: false, reason: 'invalid' });
     expect(await unlocked.saveFile(idFor(9), { ...draft, name: 'ok.txt' }, new Blob(['x']))).toEqual({ ok: false, reason: 'no-conversation' });
     expect(store.snapshot()).toEqual(before);
@@ -313,7 +361,7 @@ describe('files', () => {
     const two = await conversationIn(unlocked, 2);
     const save = async (conversationId: string, n: number): Promise<{ fileId: string; name: string; mimeType: string; sizeBytes: number; partCount: number }> => {
       const stored = valueOf(
-        await unlocked.saveFile(conversationId, { messageId: idFor(n), direction: 'incoming', name: `f${n}`, mimeType: '' }, randomBlob(2 * FILE_PART_BYTES + 10).blob),
+        await unlocked.saveFile(conversationId, fileDraft(n, `f${n}`), randomBlob(2 * FILE_PART_BYTES + 10).blob),
       );
       if (stored.content.type !== 'file') throw new Error('not a file');
       return stored.content.file;
@@ -369,8 +417,8 @@ describe('files', () => {
 
 describe('the budget for received files', () => {
   const MIB = 1024 * 1024;
-  const incoming = (n: number, name = `in-${n}.bin`) => ({ messageId: idFor(n), direction: 'incoming' as const, name, mimeType: '' });
-  const outgoing = (n: number) => ({ messageId: idFor(n), direction: 'outgoing' as const, name: `out-${n}.bin`, mimeType: '' });
+  const incoming = (n: number, name = `in-${n}.bin`): NewFileMessage => fileDraft(n, name);
+  const outgoing = (n: number): NewFileMessage => fileDraft(n, `out-${n}.bin`, '', 'me');
 
   /** Rewrites the conversation's record with `change` applied, as storage would hold it. */
   async function rewriteRecord(fixture: Awaited<ReturnType<typeof unlockedFixture>>, id: string, change: (record: ConversationRecord) => unknown): Promise<void> {
@@ -389,7 +437,7 @@ describe('the budget for received files', () => {
     valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 256 * MIB }));
     const conversation = await conversationIn(unlocked);
     // As if 256 MiB less 15 bytes were kept already (writing that much in a unit test would take long).
-    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 15 }));
+    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 2, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 15 }));
     valueOf(await unlocked.saveFile(conversation.id, incoming(1), randomBlob(10).blob));
     const before = store.snapshot();
     expect(await unlocked.saveFile(conversation.id, incoming(2), randomBlob(6).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 256 * MIB - 5, budgetBytes: 256 * MIB });
@@ -420,7 +468,7 @@ describe('the budget for received files', () => {
     const { unlocked } = fixture;
     valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 256 * MIB }));
     const conversation = await conversationIn(unlocked);
-    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 10 }));
+    await rewriteRecord(fixture, conversation.id, (record) => ({ v: 2, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), receivedFileBytes: 256 * MIB - 10 }));
     const results = await Promise.all([1, 2, 3].map((n) => unlocked.saveFile(conversation.id, incoming(n), randomBlob(6).blob)));
     expect(results.filter((result) => result.ok)).toHaveLength(1);
     expect(results.filter((result) => !result.ok && result.reason === 'over-budget')).toHaveLength(2);
@@ -435,8 +483,18 @@ describe('the budget for received files', () => {
     valueOf(await unlocked.saveFile(conversation.id, outgoing(2), randomBlob(100).blob));
     await say(unlocked, conversation.id, 3);
     valueOf(await unlocked.saveFile(conversation.id, incoming(4), randomBlob(20).blob));
-    // The record as an older version wrote it: no count at all.
-    await rewriteRecord(fixture, conversation.id, ({ receivedFileBytes: _dropped, ...record }) => ({ v: 1, ...record, roomSecret: Buffer.from(record.roomSecret).toString('base64url'), lastMessage: null }));
+    // The record as an older version wrote it: the two-person format, without the count.
+    await rewriteRecord(fixture, conversation.id, (record) => ({
+      v: 1,
+      roomSecret: Buffer.from(record.roomSecret).toString('base64url'),
+      title: record.title,
+      contactId: null,
+      createdAtMs: record.createdAtMs,
+      updatedAtMs: record.updatedAtMs,
+      lastSeq: record.lastSeq,
+      unreadCount: record.unreadCount,
+      lastMessage: null,
+    }));
     expect(valueOf(await unlocked.conversation(conversation.id)).messageCount).toBe(4);
     valueOf(await unlocked.savePreferences({ receivedFilesBudgetBytes: 0 }));
     expect(await unlocked.saveFile(conversation.id, incoming(5), randomBlob(1).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: 30, budgetBytes: 0 });
@@ -455,9 +513,11 @@ describe('deleting history', () => {
     await say(unlocked, kept.id, 1);
     const keptSnapshotRows = await messageRows(store, kept.id);
     await say(unlocked, gone.id, 2);
-    valueOf(await unlocked.saveFile(gone.id, { messageId: idFor(3), direction: 'incoming', name: 'x', mimeType: '' }, randomBlob(10).blob));
+    valueOf(await unlocked.saveFile(gone.id, fileDraft(3, 'x'), randomBlob(10).blob));
+    await say(unlocked, gone.id, 4, 'outgoing');
+    expect(store.counts()).toMatchObject({ conversations: 2, messages: 4, outbox: 1 });
     valueOf(await unlocked.deleteConversation(gone.id));
-    expect(store.counts()).toEqual({ settings: 2, conversations: 1, contacts: 0, messages: 1, fileParts: 0, pendingFiles: 0 });
+    expect(store.counts()).toEqual({ settings: 2, conversations: 1, contacts: 0, messages: 1, outbox: 0, fileParts: 0, pendingFiles: 0 });
     expect(await messageRows(store, kept.id)).toEqual(keptSnapshotRows);
     expect(await unlocked.conversation(gone.id)).toEqual({ ok: false, reason: 'no-conversation' });
     expect(await unlocked.latestMessages(gone.id, 10)).toEqual([]);
@@ -470,12 +530,13 @@ describe('deleting history', () => {
       await say(unlocked, conversation.id, seed);
     }
     const conversation = await conversationIn(unlocked, 1);
-    valueOf(await unlocked.saveFile(conversation.id, { messageId: idFor(9), direction: 'incoming', name: 'x', mimeType: '' }, randomBlob(10).blob));
+    valueOf(await unlocked.saveFile(conversation.id, fileDraft(9, 'x'), randomBlob(10).blob));
+    await say(unlocked, conversation.id, 10, 'outgoing');
     valueOf(
       await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: unlocked.profile.identity.publicKeySpki }),
     );
     valueOf(await unlocked.deleteAllHistory());
-    expect(store.counts()).toEqual({ settings: 2, conversations: 0, contacts: 1, messages: 0, fileParts: 0, pendingFiles: 0 });
+    expect(store.counts()).toEqual({ settings: 2, conversations: 0, contacts: 1, messages: 0, outbox: 0, fileParts: 0, pendingFiles: 0 });
     expect(await unlocked.conversations()).toEqual([]);
   });
 });
@@ -517,7 +578,7 @@ describe('tampered storage', () => {
     if (sealedTwo === null) throw new Error('row missing');
     await put(store, [{ type: 'put-row', store: 'conversations', row: { id: one.id, sealed: sealedTwo.sealed } }]);
     expect(await unlocked.conversations()).toContainEqual({ kind: 'unreadable', id: one.id });
-    expect(await unlocked.appendMessage(one.id, { messageId: idFor(1), direction: 'incoming', text: 'x' })).toMatchObject({ ok: false, reason: 'unreadable' });
+    expect(await refusal((await storeFor(unlocked, one.id)).recordShown(groupMessage(1, GUEST_ID)))).toMatchObject({ ok: false, reason: 'unreadable' });
     // A message record opened as a conversation record (another kind) does not open either.
     await say(unlocked, two.id, 1);
     const [message] = await messageRows(store, two.id);
@@ -539,15 +600,17 @@ describe('tampered storage', () => {
 });
 
 describe('what reaches storage', () => {
-  it('holds no message text, file bytes, titles, names, room secrets or times in the clear', async () => {
+  it('holds no message text, file bytes, titles, names, room secrets, times, authors or addressees in the clear', async () => {
     const { store, unlocked } = await unlockedFixture();
     const conversation = await conversationIn(unlocked, 1, 'Secret Project');
-    await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: 'the eagle lands at dawn', atMs: 1_712_345_678_901 });
+    const groupStore = await storeFor(unlocked, conversation.id);
+    groupStore.nameGuest(GUEST_ID, 'Guest Seven');
+    await groupStore.recordShown(groupMessage(1, GUEST_ID, { text: 'the eagle lands at dawn', writtenAtMs: 1_712_345_678_901 }));
+    await groupStore.recordOutgoing(groupMessage(2, await selfIdOf(unlocked), { text: 'the owl flies at noon', writtenAtMs: 1_712_345_999_999 }), [GUEST_ID]);
     const { blob, bytes } = randomBlob(3000);
-    valueOf(await unlocked.saveFile(conversation.id, { messageId: idFor(2), direction: 'incoming', name: 'plans.pdf', mimeType: 'application/pdf' }, blob));
+    valueOf(await unlocked.saveFile(conversation.id, fileDraft(3, 'plans.pdf', 'application/pdf'), blob));
     valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Mallory', publicKeySpki: unlocked.profile.identity.publicKeySpki }));
-    valueOf(await unlocked.markDelivered(conversation.id, idFor(1), 1_712_345_999_999));
-    for (const secret of ['eagle', 'Secret Project', 'plans.pdf', 'application/pdf', 'Mallory', '1712345678901', '1712345999999']) {
+    for (const secret of ['eagle', 'owl', 'Secret Project', 'plans.pdf', 'application/pdf', 'Mallory', 'Guest Seven', GUEST_ID, '1712345678901', '1712345999999']) {
       expect(storeHolds(store, secret), secret).toBe(false);
     }
     expect(storeHolds(store, roomSecret(1))).toBe(false);
@@ -555,23 +618,28 @@ describe('what reaches storage', () => {
     // The clear part of each row is exactly its key (and a message's clear message id).
     const [row] = await store.readMessages(conversation.id, { direction: 'backward', beforeSeq: null }, 1);
     expect(Object.keys(row ?? {}).sort()).toEqual(['conversationId', 'messageId', 'sealed', 'seq']);
+    const [entry] = await store.readOutbox(conversation.id);
+    expect(Object.keys(entry ?? {}).sort()).toEqual(['conversationId', 'entryId', 'sealed', 'seq']);
   });
 });
 
 describe('a full disk', () => {
-  it('returns quota-exceeded for a message that does not fit, keeping everything saved before', async () => {
+  it('refuses with quota-exceeded a message that does not fit, keeping everything saved before', async () => {
     const { store, unlocked } = await unlockedFixture({ quotaBytes: 6_000 });
     const conversation = await conversationIn(unlocked);
+    const groupStore = await storeFor(unlocked, conversation.id);
     let stored = 0;
-    let result: Awaited<ReturnType<UnlockedVault['appendMessage']>> | null = null;
+    let failure: unknown = null;
     let before: unknown = null;
-    for (let n = 1; n <= 100; n++) {
+    for (let n = 1; n <= 100 && failure === null; n++) {
       before = store.snapshot();
-      result = await unlocked.appendMessage(conversation.id, { messageId: idFor(n), direction: 'incoming', text: `message ${n} `.repeat(20) });
-      if (!result.ok) break;
-      stored += 1;
+      failure = await groupStore.recordShown(groupMessage(n, GUEST_ID, { text: `message ${n} `.repeat(20) })).then(
+        () => null,
+        (error: unknown) => (error instanceof ConversationStoreError ? error.failure : error),
+      );
+      if (failure === null) stored += 1;
     }
-    expect(result).toEqual({ ok: false, reason: 'quota-exceeded' });
+    expect(failure).toEqual({ ok: false, reason: 'quota-exceeded' });
     expect(stored).toBeGreaterThan(2);
     expect(store.snapshot()).toEqual(before);
     expect(seqsOf(await unlocked.latestMessages(conversation.id, 100))).toEqual(Array.from({ length: stored }, (_, n) => n + 1));
@@ -581,7 +649,7 @@ describe('a full disk', () => {
     const { store, unlocked } = await unlockedFixture({ quotaBytes: 3 * FILE_PART_BYTES });
     const conversation = await conversationIn(unlocked);
     const before = store.snapshot();
-    const draft = { messageId: idFor(1), direction: 'incoming' as const, name: 'big.bin', mimeType: '' };
+    const draft = fileDraft(1, 'big.bin');
     expect(await unlocked.saveFile(conversation.id, draft, randomBlob(2 * FILE_PART_BYTES).blob)).toEqual({ ok: false, reason: 'quota-exceeded' });
     expect(store.snapshot()).toEqual(before);
   });
@@ -590,75 +658,10 @@ describe('a full disk', () => {
     const { store, unlocked } = await unlockedFixture({ quotaBytes: 6 * FILE_PART_BYTES, canEstimate: false });
     const conversation = await conversationIn(unlocked);
     const before = store.snapshot();
-    const draft = { messageId: idFor(1), direction: 'incoming' as const, name: 'big.bin', mimeType: '' };
+    const draft = fileDraft(1, 'big.bin');
     expect(await unlocked.saveFile(conversation.id, draft, randomBlob(9 * FILE_PART_BYTES).blob)).toEqual({ ok: false, reason: 'quota-exceeded' });
     expect(store.snapshot()).toEqual(before);
     // Smaller files still fit afterwards.
     expect((await unlocked.saveFile(conversation.id, draft, randomBlob(FILE_PART_BYTES).blob)).ok).toBe(true);
-  });
-});
-
-describe('a moment of chat kept in one write', () => {
-  it('stores the texts as the next seqs, folds in receipts (in the batch and already stored) and counts unread once', async () => {
-    const { store, unlocked } = await unlockedFixture();
-    const conversation = await conversationIn(unlocked);
-    await say(unlocked, conversation.id, 1, 'outgoing');
-    const writesBefore = store.snapshot();
-    const stored = await unlocked.recordChat(conversation.id, {
-      texts: [
-        { messageId: idFor(2), direction: 'outgoing', text: 'mine', atMs: 2_000 },
-        { messageId: idFor(3), direction: 'incoming', text: 'theirs', atMs: 2_001 },
-        { messageId: idFor(4), direction: 'incoming', text: 'theirs again', atMs: 2_002 },
-      ],
-      receipts: [
-        { messageId: idFor(1), atMs: 2_010 },
-        { messageId: idFor(2), atMs: 2_011 },
-        // An incoming message's id: a receipt never marks what the peer sent.
-        { messageId: idFor(3), atMs: 2_012 },
-      ],
-      read: false,
-    });
-    expect(stored).toEqual({ ok: true, value: 3 });
-    expect(store.snapshot()).not.toEqual(writesBefore);
-    const page = await unlocked.latestMessages(conversation.id, 10);
-    expect(seqsOf(page)).toEqual([1, 2, 3, 4]);
-    expect(textsOf(page)).toEqual(['message 1', 'mine', 'theirs', 'theirs again']);
-    const delivered = page.map((entry) => (entry.kind === 'message' ? entry.deliveredAtMs : 'unreadable'));
-    expect(delivered).toEqual([2_010, 2_011, null, null]);
-    const summary = valueOf(await unlocked.conversation(conversation.id));
-    expect(summary.unreadCount).toBe(2);
-    expect(summary.lastMessage).toMatchObject({ seq: 4, direction: 'incoming', preview: { type: 'text', text: 'theirs again' } });
-  });
-
-  it('marks everything read when the person saw it, even with nothing new to store', async () => {
-    const { unlocked } = await unlockedFixture();
-    const conversation = await conversationIn(unlocked);
-    await say(unlocked, conversation.id, 1);
-    await say(unlocked, conversation.id, 2);
-    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(2);
-    expect(await unlocked.recordChat(conversation.id, { texts: [], receipts: [], read: true })).toEqual({ ok: true, value: 0 });
-    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(0);
-    await unlocked.recordChat(conversation.id, { texts: [{ messageId: idFor(3), direction: 'incoming', text: 'seen at once' }], receipts: [], read: true });
-    expect(valueOf(await unlocked.conversation(conversation.id)).unreadCount).toBe(0);
-  });
-
-  it('writes nothing of a batch with one bad text, and nothing of one that does not fit', async () => {
-    const { store, unlocked } = await unlockedFixture({ quotaBytes: 8_000 });
-    const conversation = await conversationIn(unlocked);
-    const before = store.snapshot();
-    const bad = await unlocked.recordChat(conversation.id, {
-      texts: [
-        { messageId: idFor(1), direction: 'incoming', text: 'fine' },
-        { messageId: 'not an id', direction: 'incoming', text: 'refused' },
-      ],
-      receipts: [],
-      read: false,
-    });
-    expect(bad).toMatchObject({ ok: false, reason: 'invalid' });
-    expect(store.snapshot()).toEqual(before);
-    const texts = Array.from({ length: 40 }, (_, n) => ({ messageId: idFor(10 + n), direction: 'incoming' as const, text: `too much ${n} `.repeat(20) }));
-    expect(await unlocked.recordChat(conversation.id, { texts, receipts: [], read: false })).toEqual({ ok: false, reason: 'quota-exceeded' });
-    expect(store.snapshot()).toEqual(before);
-    expect(await unlocked.latestMessages(conversation.id, 10)).toEqual([]);
   });
 });

@@ -147,7 +147,7 @@ describe('a vault written before groups', () => {
   it('imports from a backup it made, and reads exactly as the vault itself', async () => {
     const { unlocked, data } = await unlockOld();
     const target = vaultFixture();
-    const imported = await (await target.reopen()).importBackup(new Blob([data.backup]), data.passphrase);
+    const imported = await (await target.reopen()).importBackup(new Blob([new Uint8Array(data.backup)]), data.passphrase);
     if (!imported.ok) throw new Error(`import failed: ${JSON.stringify(imported)}`);
     expect(await imported.vault.conversations()).toEqual(await unlocked.conversations());
     for (const id of [data.conversations.withBob, data.conversations.withGuest]) {

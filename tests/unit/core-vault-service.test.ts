@@ -12,6 +12,7 @@ import { PREFERENCES_RECORD_ID } from '../../src/core/vault/vaultRecords.ts';
 import { parseVaultHeader } from '../../src/core/vault/vaultHeader.ts';
 import { Vault, type UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import { FakeClock } from './support/roomFakes.ts';
+import { GUEST_ID, groupMessage, say } from './support/groupVaultFakes.ts';
 import { dataKeyOf, idFor, PASSPHRASE, randomBlob, roomSecret, snapshotWithout, storeHolds, unlockedFixture, valueOf, vaultFixture } from './support/vaultFakes.ts';
 
 /** The store without its failure count: what a wrong passphrase must leave exactly as it was. */
@@ -52,7 +53,7 @@ describe('Vault.create', () => {
     const header = parseVaultHeader(await store.readHeader());
     expect(header?.kdf.params).toEqual(DEFAULT_ARGON2ID);
     expect(header?.kdf.salt).toHaveLength(16);
-    expect(store.counts()).toEqual({ settings: 2, conversations: 0, contacts: 0, messages: 0, fileParts: 0, pendingFiles: 0 });
+    expect(store.counts()).toEqual({ settings: 2, conversations: 0, contacts: 0, messages: 0, outbox: 0, fileParts: 0, pendingFiles: 0 });
     expect(await store.persisted()).toBe(true);
   });
 
@@ -207,6 +208,7 @@ describe('UnlockedVault.lock', () => {
       firstSeenAtMs: 0,
       lastSeenAtMs: 0,
     };
+    const groupStore = await unlocked.conversationStore(conversation.id);
     unlocked.lock();
     expect(unlocked.locked).toBe(true);
     expect(() => unlocked.profile).toThrow(VaultLockedError);
@@ -216,12 +218,15 @@ describe('UnlockedVault.lock', () => {
       () => unlocked.conversation(id),
       () => unlocked.openConversation(roomSecret(2)),
       () => unlocked.renameConversation(id, 'x'),
-      () => unlocked.appendMessage(id, { messageId: idFor(1), direction: 'outgoing', text: 'hi' }),
-      () => unlocked.markDelivered(id, idFor(1)),
+      () => unlocked.conversationStore(id),
+      () => groupStore.load(),
+      () => groupStore.recordShown(groupMessage(1, GUEST_ID)),
+      () => groupStore.recordReceipts(GUEST_ID, 1, 1),
+      () => unlocked.pendingOutbox(),
       () => unlocked.latestMessages(id, 10),
       () => unlocked.messagesBefore(id, 5, 10),
       () => unlocked.markRead(id),
-      () => unlocked.saveFile(id, { messageId: idFor(2), direction: 'outgoing', name: 'a.txt', mimeType: 'text/plain' }, new Blob(['x'])),
+      () => unlocked.saveFile(id, { messageId: idFor(2), author: { type: 'me' }, stream: { type: 'group' }, name: 'a.txt', mimeType: 'text/plain' }, new Blob(['x'])),
       () => unlocked.readFile(id, { fileId: idFor(3), name: 'a', mimeType: 'text/plain', sizeBytes: 1, partCount: 1 }),
       () => unlocked.deleteConversation(id),
       () => unlocked.deleteAllHistory(),
@@ -258,7 +263,7 @@ describe('UnlockedVault.lock', () => {
       if (reads === 3) unlocked.lock();
       return originalSlice(start, end);
     };
-    const saving = unlocked.saveFile(conversation.id, { messageId: idFor(1), direction: 'outgoing', name: 'big.bin', mimeType: '' }, locking);
+    const saving = unlocked.saveFile(conversation.id, { messageId: idFor(1), author: { type: 'me' }, stream: { type: 'group' }, name: 'big.bin', mimeType: '' }, locking);
     await expect(saving).rejects.toBeInstanceOf(VaultLockedError);
     expect(store.counts()).toMatchObject({ messages: 0, fileParts: 0, pendingFiles: 0 });
   });
@@ -268,7 +273,7 @@ describe('UnlockedVault.changePassphrase', () => {
   it('re-wraps the data key in one header write: the old passphrase fails, the new one opens, records still open', async () => {
     const { store, clock, unlocked, reopen } = await unlockedFixture();
     const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
-    valueOf(await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: 'kept' }));
+    await say(unlocked, conversation.id, 1, 'incoming', 'kept');
     const before = snapshotWithout(store, 'header');
     const headerBefore = await store.readHeader();
     expect(await unlocked.changePassphrase(PASSPHRASE, 'a new passphrase')).toEqual({ ok: true });
@@ -306,7 +311,7 @@ describe('Vault.deleteProfile', () => {
   it('leaves the store empty, failure count included, and locks the open session', async () => {
     const { store, unlocked, vault } = await unlockedFixture();
     const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
-    valueOf(await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'outgoing', text: 'bye' }));
+    await say(unlocked, conversation.id, 1, 'outgoing', 'bye');
     await vault.unlock('wrong');
     await vault.deleteProfile();
     expect(store.isEmpty()).toBe(true);
@@ -381,7 +386,7 @@ describe('change notices', () => {
       heard += 1;
     });
     const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
-    await unlocked.appendMessage(conversation.id, { messageId: idFor(1), direction: 'incoming', text: 'hello' });
+    await (await unlocked.conversationStore(conversation.id)).recordShown(groupMessage(1, GUEST_ID));
     await new Promise((resolve) => setTimeout(resolve, 0));
     const afterWrites = heard;
     expect(afterWrites).toBeGreaterThanOrEqual(2);

@@ -10,7 +10,7 @@ import { MAX_UNREAD_TRACKED } from '../group/groupLimits.ts';
 import type { GroupMessage } from '../protocol/groupMessages.ts';
 import { listContacts } from './contacts.ts';
 import { appendWrites, listConversations, loadConversation, openMessageRow, putConversation, type StoredMessage } from './history.ts';
-import { newVaultId } from './recordIds.ts';
+import { isVaultId, newVaultId } from './recordIds.ts';
 import { parseMessageRow, parseOutboxRow, parseSealedRow, type VaultWrite } from './storePort.ts';
 import { timestampNow, type VaultContext, type VaultFailure } from './vaultContext.ts';
 import {
@@ -95,6 +95,18 @@ interface Change {
   readonly entry: Tracked;
   readonly delivery: Delivery | null;
   readonly row: 'delete' | 'mark-delivered';
+}
+
+/** What the engine hands over is checked as anything stored is: a bad value is a bug, never a half-kept message. */
+function isWellFormed(message: GroupMessage): boolean {
+  return (
+    isVaultId(message.id) &&
+    isMessageText(message.text) &&
+    isAuthorSeq(message.seq) &&
+    Number.isSafeInteger(message.writtenAtMs) &&
+    message.writtenAtMs >= 0 &&
+    (message.stream === 'group' || message.stream === 'private')
+  );
 }
 
 function addCounts(counts: readonly OutboxCount[], parties: readonly OtherParty[], delta: 1 | -1): OutboxCount[] {
@@ -260,9 +272,7 @@ export class VaultConversationStore implements ConversationStore {
     return this.run('keep your message', async (ctx) => {
       const what = 'Your message was not kept';
       if (message.author !== this.self) throw new Error(`${what}: it names another author`);
-      if (!isMessageText(message.text) || !isAuthorSeq(message.seq) || !Number.isSafeInteger(message.writtenAtMs) || message.writtenAtMs < 0) {
-        throw new Error(`${what}: it is malformed`);
-      }
+      if (!isWellFormed(message)) throw new Error(`${what}: it is malformed`);
       if (addressees.length === 0 || addressees.length > MAX_ADDRESSEES || new Set(addressees).size !== addressees.length) {
         throw new Error(`${what}: it must go to 1 to ${MAX_ADDRESSEES} different people`);
       }
@@ -308,9 +318,7 @@ export class VaultConversationStore implements ConversationStore {
   recordShown(message: GroupMessage): Promise<void> {
     return this.run('keep a message you received', async (ctx) => {
       const what = 'A message you received was not kept';
-      if (message.author === this.self || !isMessageText(message.text) || !isAuthorSeq(message.seq) || !Number.isSafeInteger(message.writtenAtMs) || message.writtenAtMs < 0) {
-        throw new Error(`${what}: it is malformed`);
-      }
+      if (message.author === this.self || !isVaultId(message.author) || !isWellFormed(message)) throw new Error(`${what}: it is malformed`);
       const record = await this.conversation(ctx, what);
       const author = await this.partyOf(ctx, record, message.author);
       const appended = await appendWrites(
