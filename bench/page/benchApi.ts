@@ -113,6 +113,18 @@ export interface LatestShown {
   readonly messages: number;
 }
 
+/** What keeping a group conversation costs (ms by the page's clock): see vaultGroupCosts. */
+export interface GroupCosts {
+  /** sendToEveryone to 7 members until it resolved, with the vault's store. */
+  readonly sendVaultMs: readonly number[];
+  /** The same with the guest's in-memory store. */
+  readonly sendMemoryMs: readonly number[];
+  /** One IndexedDB transaction adding one message row of the same size: the floor of a durable write. */
+  readonly bareWriteMs: readonly number[];
+  /** Received messages kept per second, one transaction each, one after another. */
+  readonly shownPerSecond: number;
+}
+
 export interface BenchApi {
   /** Starts the room of a page opened with `?start=manual`, once its premade key pair (if any) is ready. */
   startRoom(): Promise<void>;
@@ -130,8 +142,8 @@ export interface BenchApi {
   vaultFill(passphrase: string, count: number, text: string): Promise<{ conversationId: string; fillMs: number }>;
   vaultLock(): void;
   vaultUnlockAndShowLatest(passphrase: string, conversationId: string, pageSize: number): Promise<LatestShown>;
-  /** Messages per second appended one after another into a new conversation. */
-  vaultStoreRate(count: number, text: string): Promise<number>;
+  /** What keeping a group conversation costs: sends with and without the vault, received messages kept per second. */
+  vaultGroupCosts(sends: number, received: number, text: string): Promise<GroupCosts>;
   /** Starts (true) or stops (false, after pending writes) keeping the room's chat in the unlocked vault, as RoomState does. */
   keepHistory(on: boolean): Promise<void>;
   historySettled(): Promise<void>;

@@ -16,7 +16,7 @@ import { BenchRoom } from './parleyRoom.ts';
 import type { RoomHistory } from '../../src/ui/roomHistory.ts';
 import { pipelineCosts } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
-import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultLock, vaultStoreRate, vaultUnlockAndShowLatest } from './vaultBench.ts';
+import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultGroupCosts, vaultLock, vaultUnlockAndShowLatest } from './vaultBench.ts';
 
 const link = parseRoomFragment(location.hash);
 const params = new URLSearchParams(location.search);
@@ -71,7 +71,7 @@ const api: BenchApi = {
   vaultFill,
   vaultLock,
   vaultUnlockAndShowLatest,
-  vaultStoreRate,
+  vaultGroupCosts,
   async keepHistory(on) {
     if (!on) {
       await openRoom().historySettled();

@@ -1,7 +1,8 @@
 /**
  * The vault: unlocking at the chosen argon2id parameters (worker, then profile and identity opened), the latest 50
- * messages of a 100,000-message conversation on screen after unlock, messages stored per second, and the chat's
- * round trip with history kept on both sides against the same room with it off, in interleaved blocks.
+ * messages of a 100,000-message conversation on screen after unlock, and the chat's round trip with history kept on
+ * both sides against the same room with it off, in interleaved blocks. What a group conversation costs to keep is
+ * the section vaultGroup.ts.
  */
 import { openBenchPair } from '../benchPages.ts';
 import type { LatestShown } from '../page/benchApi.ts';
@@ -13,7 +14,6 @@ const PASSPHRASE = 'bench lamp orbit velvet cactus';
 const HISTORY_MESSAGES = 100_000;
 const PAGE_MESSAGES = 50;
 const UNLOCK_RUNS = 3;
-const STORE_MESSAGES = 300;
 const RTT_MESSAGES = 600;
 const RTT_WARMUP = 60;
 const RTT_BLOCKS = 6;
@@ -45,8 +45,7 @@ async function run(ctx: Parameters<Section['run']>[0]): Promise<SectionResult> {
       ),
     );
   }
-  const storedPerSecond = await pair.pinger.evaluate((api, [count, text]) => api.vaultStoreRate(count, text), [STORE_MESSAGES, TEXT] as const);
-  ctx.log(`unlock and latest page measured; storing ${STORE_MESSAGES} messages ran at ${storedPerSecond.toFixed(0)} per second`);
+  ctx.log('unlock and latest page measured');
 
   // Round trips: the echoing page gets a profile too, so both ends keep what is said, as two profile users would.
   await pair.echoer.evaluate((api, passphrase) => api.vaultCreate(passphrase), PASSPHRASE);
@@ -86,8 +85,6 @@ async function run(ctx: Parameters<Section['run']>[0]): Promise<SectionResult> {
     unlockRuns: shown.map((entry) => ({ unlockMs: round(entry.unlockMs), readMs: round(entry.readMs), shownMs: round(entry.shownMs), messages: entry.messages })),
     unlockMedianMs: round(unlockMs),
     shownMedianMs: round(shownMs),
-    storeMessages: STORE_MESSAGES,
-    storedPerSecond: round(storedPerSecond, 1),
     roundTrip: { messages: RTT_MESSAGES, blocks: RTT_BLOCKS, textChars: TEXT.length, historyOff: off, historyOn: on, p50Ratio: round(p50Ratio, 3), p99Ratio: round(on.p99 / off.p99, 3) },
   };
   return {
@@ -110,7 +107,6 @@ async function run(ctx: Parameters<Section['run']>[0]): Promise<SectionResult> {
     ],
     notes: [
       `Profile creation (argon2id, identity key, first write) took ${ms(createMs)} ms. The ${HISTORY_MESSAGES} messages were written in bulk through the vault's own store port and record sealing (${ms(filled.fillMs)} ms), since one append per transaction would take minutes; the reads measured are the app's own.`,
-      `Storing: ${STORE_MESSAGES} messages appended one after another (each one seal and one IndexedDB transaction with the conversation's summary) ran at ${storedPerSecond.toFixed(0)} messages per second.`,
       'Unlock runs in a fresh Vault over the same IndexedDB, as after a page load; "on screen" is two animation frames after the 50 list items were put in the page.',
       'Round trips: the history writes happen off the send path (RoomHistory queues them), as in the app; both pages keep the chat, receipts included.',
     ],

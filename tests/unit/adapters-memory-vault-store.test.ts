@@ -75,23 +75,18 @@ describe('MemoryVaultStore', () => {
     expect(await store.readRow('settings', 'profile')).toEqual({ id: 'profile', sealed: new Uint8Array(30).fill(1) });
   });
 
-  it('keeps outbox rows by [conversation, seq, entry], reads one conversation’s in key order, and deletes them with it', async () => {
+  it('keeps outbox rows by [conversation, entry], reads one conversation’s in key order, and deletes them with it', async () => {
     const store = new MemoryVaultStore();
-    const entry = (conversation: number, seq: number, entry: number) => ({ conversationId: idFor(conversation), seq, entryId: idFor(entry), sealed: new Uint8Array(30).fill(entry) });
+    const entry = (conversation: number, entry: number) => ({ conversationId: idFor(conversation), entryId: idFor(entry), sealed: new Uint8Array(30).fill(entry) });
     await store.write([
-      { type: 'put-outbox', row: entry(1, 2, 9) },
-      { type: 'put-outbox', row: entry(1, 2, 3) },
-      { type: 'put-outbox', row: entry(1, 1, 5) },
-      { type: 'put-outbox', row: entry(2, 1, 5) },
+      { type: 'put-outbox', row: entry(1, 9) },
+      { type: 'put-outbox', row: entry(1, 3) },
+      { type: 'put-outbox', row: entry(2, 5) },
     ]);
-    const keys = (rows: readonly unknown[]) => rows.map((row) => (row !== null && typeof row === 'object' && 'seq' in row && 'entryId' in row ? [row.seq, row.entryId] : null));
-    expect(keys(await store.readOutbox(idFor(1)))).toEqual([
-      [1, idFor(5)],
-      [2, idFor(3)],
-      [2, idFor(9)],
-    ]);
-    await store.write([{ type: 'delete-outbox', conversationId: idFor(1), seq: 2, entryId: idFor(3) }]);
-    expect(keys(await store.readOutbox(idFor(1)))).toHaveLength(2);
+    const ids = (rows: readonly unknown[]) => rows.map((row) => (row !== null && typeof row === 'object' && 'entryId' in row ? row.entryId : null));
+    expect(ids(await store.readOutbox(idFor(1)))).toEqual([idFor(3), idFor(9)]);
+    await store.write([{ type: 'delete-outbox', conversationId: idFor(1), entryId: idFor(3) }]);
+    expect(ids(await store.readOutbox(idFor(1)))).toEqual([idFor(9)]);
     await store.write([{ type: 'delete-conversation', conversationId: idFor(1) }]);
     expect(await store.readOutbox(idFor(1))).toEqual([]);
     expect(store.counts().outbox).toBe(1);
@@ -106,7 +101,7 @@ describe('MemoryVaultStore', () => {
       { type: 'put-failed-unlocks', count: 2 },
       { type: 'add-message', row: message(1, 1) },
       { type: 'put-pending-file', row: { conversationId: idFor(1), fileId: idFor(2) } },
-      { type: 'put-outbox', row: { conversationId: idFor(1), seq: 1, entryId: idFor(3), sealed: new Uint8Array(30) } },
+      { type: 'put-outbox', row: { conversationId: idFor(1), entryId: idFor(3), sealed: new Uint8Array(30) } },
     ]);
     expect(store.isEmpty()).toBe(false);
     await store.destroy();

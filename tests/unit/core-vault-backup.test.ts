@@ -6,7 +6,7 @@ import { systemRandom } from '../../src/core/ports.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import { parseMessageRow, parseOutboxRow } from '../../src/core/vault/storePort.ts';
-import { FILE_PART_BYTES, sealMessage, type StoredFileInfo } from '../../src/core/vault/vaultRecords.ts';
+import { FILE_PART_BYTES, sealMessage, sealOutboxEntry, type StoredFileInfo } from '../../src/core/vault/vaultRecords.ts';
 import type { ImportResult, UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import { GUEST_ID, groupMessage, selfIdOf, storeFor } from './support/groupVaultFakes.ts';
 import {
@@ -76,7 +76,10 @@ function splitBackup(bytes: Uint8Array): { preamble: Uint8Array; records: Uint8A
       return { preamble, records, manifest: bytes.subarray(start, offset) };
     }
     if (tag <= 0x03) skipId();
-    else if (tag === 0x04 || tag === 0x06) {
+    else if (tag === 0x06) {
+      skipId();
+      skipId();
+    } else if (tag === 0x04) {
       skipId();
       offset += 4;
       skipId();
@@ -118,8 +121,8 @@ describe('export and import', () => {
     expect(await restored.preferences()).toEqual({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 });
     const draft = { messageId: idFor(5), author: { type: 'guest', label: 'Guest 1', memberId: GUEST_ID }, stream: { type: 'group' }, name: 'more.bin', mimeType: '' } as const;
     expect(await restored.saveFile(conversationId, draft, randomBlob(10).blob)).toEqual({ ok: false, reason: 'over-budget', keptBytes: source.fileBytes.length, budgetBytes: 0 });
-    // The outbox travels: what waited for Bob still does, and the message the guest has waits to be read.
-    expect(target.store.counts().outbox).toBe(2);
+    // The outbox travels: what waited for Bob still does (and the guest's reading of it is still awaited).
+    expect(target.store.counts().outbox).toBe(1);
     expect(await restored.pendingOutbox()).toMatchObject([{ conversationId, waiting: [{ name: 'Bob', count: 1 }] }]);
     const restoredStore = await restored.conversationStore(conversationId);
     expect((await restoredStore.load()).outbox.map((entry) => entry.message.text)).toEqual(['hello']);
@@ -206,25 +209,24 @@ describe('exportBackup', () => {
         /missing parts/,
       ],
       [
-        'an outbox entry without its message’s delivery state',
-        async ({ store, unlocked }) => {
-          const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
-          const rows = (await store.readOutbox(conversation.id)).map(parseOutboxRow);
-          const [first] = rows;
-          if (first === null || first === undefined) throw new Error('no entry');
-          // The entry moved to another message of the conversation (the guest's), under its own id.
-          await store.write([{ type: 'delete-outbox', ...first }, { type: 'put-outbox', row: { ...first, seq: 2 } }]);
+        'an outbox entry following a message that waits on nobody',
+        async (fixture) => {
+          const conversation = valueOf(await fixture.unlocked.openConversation(roomSecret(1)));
+          const key = { conversationId: conversation.id, entryId: idFor(80) };
+          // Seq 2 is the guest's message: nobody's receipt is awaited there.
+          const sealed = await sealOutboxEntry(await dataKeyOf(fixture), key, { seq: 2, messageId: idFor(2) }, systemRandom);
+          await fixture.store.write([{ type: 'put-outbox', row: { ...key, sealed } }]);
         },
-        /outbox entry does not (open|match)/,
+        /outbox entry does not match its message/,
       ],
       [
-        'an outbox entry its conversation does not count',
+        'a message waiting for Bob without its outbox entry',
         async ({ store, unlocked }) => {
           const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
           const rows = (await store.readOutbox(conversation.id)).flatMap((raw) => parseOutboxRow(raw) ?? []);
-          await store.write(rows.map((row) => ({ type: 'delete-outbox', conversationId: row.conversationId, seq: row.seq, entryId: row.entryId })));
+          await store.write(rows.map((row) => ({ type: 'delete-outbox', conversationId: row.conversationId, entryId: row.entryId })));
         },
-        /counts outbox entries that are not in the backup/,
+        /waits for someone but has no outbox entry/,
       ],
     ];
     for (const [what, spoil, detail] of damage) {

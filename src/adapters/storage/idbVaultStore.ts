@@ -36,7 +36,7 @@ interface VaultDB extends DBSchema {
   messages: { key: [string, number]; value: MessageRow; indexes: { byMessageId: [string, string] } };
   fileParts: { key: [string, string, number]; value: FilePartRow };
   pendingFiles: { key: [string, string]; value: PendingFileRow };
-  outbox: { key: [string, number, string]; value: OutboxRow };
+  outbox: { key: [string, string]; value: OutboxRow };
 }
 
 type VaultStoreName = StoreNames<VaultDB>;
@@ -62,7 +62,7 @@ const MIGRATIONS: readonly Migration[] = [
   // 1 → 2: group rooms (spec §12.9): the durable outbox. Records are sealed, so they cannot change here; the
   // conversations and messages of the two-person history are read as they are (vaultRecords.ts).
   (db) => {
-    db.createObjectStore('outbox', { keyPath: ['conversationId', 'seq', 'entryId'] });
+    db.createObjectStore('outbox', { keyPath: ['conversationId', 'entryId'] });
   },
 ];
 
@@ -202,7 +202,7 @@ export class IdbVaultStore implements VaultStorePort {
           requests.push(transaction.objectStore('outbox').put({ ...operation.row, sealed: ownBuffer(operation.row.sealed) }));
           break;
         case 'delete-outbox':
-          requests.push(transaction.objectStore('outbox').delete([operation.conversationId, operation.seq, operation.entryId]));
+          requests.push(transaction.objectStore('outbox').delete([operation.conversationId, operation.entryId]));
           break;
         case 'put-pending-file':
           requests.push(transaction.objectStore('pendingFiles').put({ conversationId: operation.row.conversationId, fileId: operation.row.fileId }));

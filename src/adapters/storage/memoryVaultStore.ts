@@ -64,14 +64,9 @@ function fileKey(conversationId: string, fileId: string): string {
   return `${conversationId}/${fileId}`;
 }
 
-function outboxKey(conversationId: string, seq: number, entryId: string): string {
-  return `${conversationId}/${seq}/${entryId}`;
-}
-
 function compareOutbox(a: OutboxRow, b: OutboxRow): number {
-  if (a.conversationId !== b.conversationId) return a.conversationId < b.conversationId ? -1 : 1;
-  if (a.seq !== b.seq) return a.seq - b.seq;
-  return a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0;
+  const [x, y] = [fileKey(a.conversationId, a.entryId), fileKey(b.conversationId, b.entryId)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export class MemoryVaultStore implements VaultStorePort {
@@ -148,12 +143,12 @@ export class MemoryVaultStore implements VaultStorePort {
         return;
       }
       case 'put-outbox': {
-        const { conversationId, seq, entryId, sealed } = operation.row;
-        this.putIn(this.outbox, outboxKey(conversationId, seq, entryId), { conversationId, seq, entryId, sealed: copyBytes(sealed) }, undo);
+        const { conversationId, entryId, sealed } = operation.row;
+        this.putIn(this.outbox, fileKey(conversationId, entryId), { conversationId, entryId, sealed: copyBytes(sealed) }, undo);
         return;
       }
       case 'delete-outbox':
-        this.deleteIn(this.outbox, outboxKey(operation.conversationId, operation.seq, operation.entryId), undo);
+        this.deleteIn(this.outbox, fileKey(operation.conversationId, operation.entryId), undo);
         return;
       case 'put-pending-file': {
         const { conversationId, fileId } = operation.row;

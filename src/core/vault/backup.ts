@@ -11,7 +11,7 @@
  *     0x03 conversation  u8 n ‖ id                                           ‖ u32 L ‖ sealed
  *     0x04 message       u8 n ‖ conversationId ‖ u32 seq ‖ u8 m ‖ messageId  ‖ u32 L ‖ sealed
  *     0x05 file part     u8 n ‖ conversationId ‖ u8 m ‖ fileId ‖ u32 index   ‖ u32 L ‖ sealed
- *     0x06 outbox entry  u8 n ‖ conversationId ‖ u32 seq ‖ u8 m ‖ entryId    ‖ u32 L ‖ sealed   (version 2 only)
+ *     0x06 outbox entry  u8 n ‖ conversationId ‖ u8 m ‖ entryId              ‖ u32 L ‖ sealed   (version 2 only)
  *   0xFF manifest        u32 L ‖ sealed (kind 'settings', id 'backup-manifest'), then the end of the file.
  */
 import { base64urlToBytes, bytesEqual, bytesToBase64url, concatBytes, framedConcat, fromUtf8, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
@@ -133,8 +133,8 @@ function frameRecord(record: BackupRecord): Uint8Array {
       return concatBytes(Uint8Array.of(BackupTag.filePart), idField(conversationId), idField(fileId), u32be(index), u32be(sealed.length), sealed);
     }
     case 'outbox': {
-      const { conversationId, seq, entryId } = record.row;
-      return concatBytes(Uint8Array.of(BackupTag.outbox), idField(conversationId), u32be(seq), idField(entryId), u32be(sealed.length), sealed);
+      const { conversationId, entryId } = record.row;
+      return concatBytes(Uint8Array.of(BackupTag.outbox), idField(conversationId), idField(entryId), u32be(sealed.length), sealed);
     }
     default:
       return assertNever(record, 'backup record');
@@ -375,14 +375,14 @@ class Consistency {
   private readonly contacts = new Set<string>();
   /**
    * Conversation id → its lastSeq (every message of it must have a seq up to that), the other person of its
-   * two-person messages, and its outbox counts by addressee (the outbox entries that must follow, counted down).
+   * two-person messages, and its outbox counts by addressee (counted down by the messages' `sending` entries).
    */
   private readonly conversations = new Map<string, { readonly lastSeq: number; readonly pairPeer: OtherParty; readonly outbox: Map<string, number> }>();
   /**
-   * "conversationId/seq" of each own message still followed for someone → its id, and the party keys it waits for
-   * ("sending") or waits to hear read from ("delivered"): one outbox entry each may follow.
+   * "conversationId/seq" of each own message an addressee still waits on ("sending" or "delivered") → its id and
+   * whether one is still "sending": such a message must have its outbox entry, the others may (§11.4).
    */
-  private readonly followed = new Map<string, { readonly messageId: string; readonly sending: Set<string>; readonly delivered: Set<string> }>();
+  private readonly followed = new Map<string, { readonly messageId: string; readonly sending: boolean }>();
   /** "conversationId/fileId" → the file's size, for the parts that must follow. */
   private readonly files = new Map<string, number>();
   private completeFiles = 0;
@@ -428,10 +428,14 @@ class Consistency {
         if (row.seq > conversation.lastSeq) return refused('a message lies beyond the end of its conversation');
         const message = await openMessageRecord(this.dataKey, row, row.sealed, conversation.pairPeer);
         if (message === null) return refused('a message record does not open');
-        const inState = (state: 'sending' | 'delivered'): Set<string> =>
-          new Set(message.delivery.filter((delivery) => delivery.state === state).map((delivery) => partyKey(delivery.to)));
-        if (message.author.type === 'me' && message.delivery.length > 0) {
-          this.followed.set(`${row.conversationId}/${row.seq}`, { messageId: row.messageId, sending: inState('sending'), delivered: inState('delivered') });
+        const sending = message.delivery.filter((delivery) => delivery.state === 'sending');
+        for (const { to } of sending) {
+          const left = conversation.outbox.get(partyKey(to)) ?? 0;
+          if (left === 0) return refused('a message waits for someone its conversation does not count');
+          conversation.outbox.set(partyKey(to), left - 1);
+        }
+        if (message.delivery.some((delivery) => delivery.state === 'sending' || delivery.state === 'delivered')) {
+          this.followed.set(`${row.conversationId}/${row.seq}`, { messageId: row.messageId, sending: sending.length > 0 });
         }
         if (message.content.type === 'file') {
           const key = `${row.conversationId}/${message.content.file.fileId}`;
@@ -463,14 +467,11 @@ class Consistency {
         if (conversation === undefined) return refused('an outbox entry belongs to a conversation that is not in the backup');
         const entry = await openOutboxEntry(this.dataKey, row, row.sealed);
         if (entry === null) return refused('an outbox entry does not open');
-        // Each entry is one addressee its message still waits for (one of its conversation's counts), or waits to
-        // hear read from: as the message's delivery list says, once.
-        const to = partyKey(entry.to);
-        const message = this.followed.get(`${row.conversationId}/${row.seq}`);
-        const left = conversation.outbox.get(to) ?? 0;
-        const matches = message !== undefined && message.messageId === entry.messageId && (entry.delivered ? message.delivered.delete(to) : message.sending.delete(to) && left > 0);
-        if (!matches) return refused('an outbox entry does not match its message or its conversation');
-        if (!entry.delivered) conversation.outbox.set(to, left - 1);
+        // Each entry follows one own message that still waits on someone, and no message has two.
+        const key = `${row.conversationId}/${entry.seq}`;
+        const message = this.followed.get(key);
+        if (message === undefined || message.messageId !== entry.messageId) return refused('an outbox entry does not match its message');
+        this.followed.delete(key);
         return FINE;
       }
       default:
@@ -483,8 +484,9 @@ class Consistency {
     if (!SETTINGS_IDS.every((id) => this.settings.has(id))) return refused('the backup holds no profile');
     if (!this.closeFile() || this.completeFiles !== this.countPartedFiles()) return refused('a stored file is missing parts');
     for (const { outbox } of this.conversations.values()) {
-      if ([...outbox.values()].some((count) => count !== 0)) return refused('a conversation counts outbox entries that are not in the backup');
+      if ([...outbox.values()].some((count) => count !== 0)) return refused('a conversation counts waiting messages that are not in the backup');
     }
+    if ([...this.followed.values()].some((message) => message.sending)) return refused('a message waits for someone but has no outbox entry');
     return FINE;
   }
 
@@ -517,7 +519,7 @@ function recordKey(record: BackupRecord): readonly (string | number)[] {
     case 'file-part':
       return [record.row.conversationId, record.row.fileId, record.row.index];
     case 'outbox':
-      return [record.row.conversationId, record.row.seq, record.row.entryId];
+      return [record.row.conversationId, record.row.entryId];
     default:
       return assertNever(record, 'backup record');
   }
@@ -578,11 +580,10 @@ async function readRecord(reader: SourceReader, tag: number): Promise<BackupReco
     }
     case 'outbox': {
       const conversationId = await reader.id();
-      const seq = await reader.u32();
       const entryId = await reader.id();
-      if (!isVaultId(conversationId) || !isSeq(seq) || !isVaultId(entryId)) return null;
+      if (!isVaultId(conversationId) || !isVaultId(entryId)) return null;
       const sealed = await sealedOf();
-      return sealed === null ? null : { type, row: { conversationId, seq, entryId, sealed } };
+      return sealed === null ? null : { type, row: { conversationId, entryId, sealed } };
     }
     default:
       return assertNever(type, 'backup record type');

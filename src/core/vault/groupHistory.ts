@@ -77,24 +77,35 @@ function describeFailure(failure: VaultFailure): string {
 /** How the store runs its read-then-write work: after every vault write queued before it, before any after it. */
 export type ExclusiveRunner = <T>(operation: string, task: (ctx: VaultContext) => Promise<T>) => Promise<T>;
 
-/** One of our messages that one addressee has not acknowledged, or not yet reported read: one outbox row. */
-interface Tracked {
-  readonly authorSeq: number;
-  /** Its position in the conversation. */
-  readonly seq: number;
-  readonly messageId: string;
+/** Where an addressee stands with one of our messages while we still follow it. */
+interface Waiting {
   /** The addressee as the message's delivery list names it. */
   readonly to: OtherParty;
-  readonly entryId: string;
-  /** Acknowledged, waiting only to be reported read. */
-  readonly delivered: boolean;
+  readonly state: 'sending' | 'delivered';
 }
 
-/** What happens to one tracked entry: its message's delivery moves on (or not), and its row goes or is marked delivered. */
-interface Change {
-  readonly entry: Tracked;
-  readonly delivery: Delivery | null;
-  readonly row: 'delete' | 'mark-delivered';
+/**
+ * One of our messages that some addressee has not acknowledged, or not yet reported read: one outbox row. Whom it
+ * waits on is its delivery list; this is that list's open part, by member id.
+ */
+interface Followed {
+  /** Its position in the conversation. */
+  readonly seq: number;
+  readonly authorSeq: number;
+  readonly messageId: string;
+  readonly entryId: string;
+  readonly waiting: ReadonlyMap<string, Waiting>;
+}
+
+/** What a receipt or an expiry does to one followed message. */
+interface Update {
+  readonly followed: Followed;
+  /** The delivery entries that move on. */
+  readonly deliveries: readonly Delivery[];
+  /** Whose entries leave `sending`: the conversation counts one fewer waiting for each. */
+  readonly leaving: readonly OtherParty[];
+  /** Who it still waits on afterwards; empty: it is no longer followed. */
+  readonly waiting: ReadonlyMap<string, Waiting>;
 }
 
 /** What the engine hands over is checked as anything stored is: a bad value is a bug, never a half-kept message. */
@@ -134,8 +145,8 @@ export class VaultConversationStore implements ConversationStore {
   private readonly memberOfContact = new Map<string, string>();
   /** Member id → the label the app shows a guest under. */
   private readonly guestLabels = new Map<string, string>();
-  /** Per addressee member id, in seq order. */
-  private readonly tracked = new Map<string, Tracked[]>();
+  /** Our messages still followed, in author seq order. */
+  private followed: Followed[] = [];
   /** The store's writes, so whoever waits for the history can wait for them too. */
   private last: Promise<unknown> = Promise.resolve();
 
@@ -227,36 +238,35 @@ export class VaultConversationStore implements ConversationStore {
     return this.run('open the conversation', async (ctx) => {
       const record = await this.conversation(ctx, 'Opening the conversation');
       await this.learnContacts(ctx, record);
-      this.tracked.clear();
       const pairPeer = pairPeerOf(record.pairContactId);
-      const messages = new Map<number, StoredMessage | null>();
+      const followed: Followed[] = [];
       const outbox: OutboxEntry[] = [];
       for (const raw of await ctx.store.readOutbox(this.conversationId)) {
         const row = parseOutboxRow(raw);
         if (row === null || row.conversationId !== this.conversationId) continue;
         const entry = await openOutboxEntry(ctx.dataKey(), row, row.sealed);
-        if (entry === null) continue;
-        if (!messages.has(row.seq)) messages.set(row.seq, await this.ownMessageAt(ctx, row.seq, pairPeer));
-        const message = messages.get(row.seq) ?? null;
-        const addressee = this.memberOf(entry.to);
-        // An entry that does not match its message, or whose addressee cannot be told, cannot be sent: it stays
-        // stored as it is (counted as waiting), never guessed at.
-        if (message === null || message.messageId !== entry.messageId || message.authorSeq === null || message.content.type !== 'text' || addressee === null) continue;
-        if (!entry.delivered) {
-          outbox.push({
-            addressee,
-            message: {
-              id: message.messageId,
-              author: this.self,
-              seq: message.authorSeq,
-              writtenAtMs: message.writtenAtMs,
-              stream: message.stream.type,
-              text: message.content.text,
-            },
-          });
+        const message = entry === null ? null : await this.ownMessageAt(ctx, entry.seq, pairPeer);
+        // An entry that does not open or does not match its message is not sent, never guessed at: it stays as it is.
+        if (entry === null || message === null || message.messageId !== entry.messageId || message.authorSeq === null || message.content.type !== 'text') continue;
+        const sent: GroupMessage = {
+          id: message.messageId,
+          author: this.self,
+          seq: message.authorSeq,
+          writtenAtMs: message.writtenAtMs,
+          stream: message.stream.type,
+          text: message.content.text,
+        };
+        const waiting = new Map<string, Waiting>();
+        for (const { to, state } of message.delivery) {
+          const member = this.memberOf(to);
+          // An addressee that cannot be told (a contact whose record no longer opens) keeps its state as stored.
+          if (member === null || (state !== 'sending' && state !== 'delivered')) continue;
+          waiting.set(member, { to, state });
+          if (state === 'sending') outbox.push({ addressee: member, message: sent });
         }
-        this.track(addressee, { authorSeq: message.authorSeq, seq: row.seq, messageId: message.messageId, to: entry.to, entryId: row.entryId, delivered: entry.delivered });
+        followed.push({ seq: entry.seq, authorSeq: message.authorSeq, messageId: message.messageId, entryId: row.entryId, waiting });
       }
+      this.followed = followed.sort((a, b) => a.authorSeq - b.authorSeq);
       return { lastOwnSeq: record.lastOwnSeq, lastShown: new Map(record.lastShown.map(({ memberId, seq }) => [memberId, seq])), outbox };
     });
   }
@@ -278,40 +288,37 @@ export class VaultConversationStore implements ConversationStore {
       }
       if (message.stream === 'private' && addressees.length !== 1) throw new Error(`${what}: a private message goes to one person`);
       const record = await this.conversation(ctx, what);
-      const parties: OtherParty[] = [];
-      for (const member of addressees) parties.push(await this.partyOf(ctx, record, member));
+      const waiting = new Map<string, Waiting>();
+      for (const member of addressees) waiting.set(member, { to: await this.partyOf(ctx, record, member), state: 'sending' });
+      const parties = [...waiting.values()].map((stands) => stands.to);
       const nowMs = timestampNow(ctx.clock);
       const [first] = parties;
       const stream: MessageStream = message.stream === 'private' && first !== undefined ? { type: 'private', with: first } : { type: 'group' };
-      const appended = await appendWrites(
-        ctx,
-        this.conversationId,
-        record,
-        {
-          messageId: message.id,
-          author: ME,
-          stream,
-          authorSeq: message.seq,
-          writtenAtMs: message.writtenAtMs,
-          atMs: nowMs,
-          content: { type: 'text', text: message.text },
-          delivery: parties.map((to): Delivery => ({ to, state: 'sending', atMs: nowMs })),
-        },
-        (updated) => ({ ...updated, lastOwnSeq: Math.max(updated.lastOwnSeq, message.seq), outbox: addCounts(updated.outbox, parties, 1) }),
-      );
+      const entryId = newVaultId(ctx.random);
+      const [appended, sealedEntry] = await Promise.all([
+        appendWrites(
+          ctx,
+          this.conversationId,
+          record,
+          {
+            messageId: message.id,
+            author: ME,
+            stream,
+            authorSeq: message.seq,
+            writtenAtMs: message.writtenAtMs,
+            atMs: nowMs,
+            content: { type: 'text', text: message.text },
+            delivery: parties.map((to): Delivery => ({ to, state: 'sending', atMs: nowMs })),
+          },
+          (updated) => ({ ...updated, lastOwnSeq: Math.max(updated.lastOwnSeq, message.seq), outbox: addCounts(updated.outbox, parties, 1) }),
+        ),
+        // The message's seq is the record's next; sealed alongside the message, not after it.
+        sealOutboxEntry(ctx.dataKey(), { conversationId: this.conversationId, entryId }, { seq: record.lastSeq + 1, messageId: message.id }, ctx.random),
+      ]);
       if (!appended.ok) throw new ConversationStoreError(appended, what);
       const { seq } = appended.value.message;
-      const entries = parties.map((to) => ({ to, entryId: newVaultId(ctx.random) }));
-      const outboxWrites: VaultWrite[] = [];
-      for (const { to, entryId } of entries) {
-        const sealed = await sealOutboxEntry(ctx.dataKey(), { conversationId: this.conversationId, seq, entryId }, { messageId: message.id, to, delivered: false }, ctx.random);
-        outboxWrites.push({ type: 'put-outbox', row: { conversationId: this.conversationId, seq, entryId, sealed } });
-      }
-      await this.write(ctx, [...appended.value.writes, ...outboxWrites], what);
-      entries.forEach(({ to, entryId }, index) => {
-        const addressee = addressees[index];
-        if (addressee !== undefined) this.track(addressee, { authorSeq: message.seq, seq, messageId: message.id, to, entryId, delivered: false });
-      });
+      await this.write(ctx, [...appended.value.writes, { type: 'put-outbox', row: { conversationId: this.conversationId, entryId, sealed: sealedEntry } }], what);
+      this.followed.push({ seq, authorSeq: message.seq, messageId: message.id, entryId, waiting });
     });
   }
 
@@ -359,92 +366,83 @@ export class VaultConversationStore implements ConversationStore {
 
   recordReceipts(member: string, deliveredSeq: number, readSeq: number): Promise<void> {
     return this.run('keep receipts', async (ctx) => {
-      const entries = this.tracked.get(member) ?? [];
       const nowMs = timestampNow(ctx.clock);
-      const changes = new Map<Tracked, Change>();
-      for (const entry of entries) {
-        if (entry.authorSeq <= readSeq) changes.set(entry, { entry, delivery: { to: entry.to, state: 'read', atMs: nowMs }, row: 'delete' });
-        else if (entry.authorSeq <= deliveredSeq && !entry.delivered) changes.set(entry, { entry, delivery: { to: entry.to, state: 'delivered', atMs: nowMs }, row: 'mark-delivered' });
+      const updates: Update[] = [];
+      for (const followed of this.followed) {
+        const stands = followed.waiting.get(member);
+        if (stands === undefined || followed.authorSeq > deliveredSeq) continue;
+        const read = followed.authorSeq <= readSeq;
+        if (!read && stands.state === 'delivered') continue;
+        const waiting = new Map(followed.waiting);
+        if (read) waiting.delete(member);
+        else waiting.set(member, { to: stands.to, state: 'delivered' });
+        const delivery: Delivery = { to: stands.to, state: read ? 'read' : 'delivered', atMs: nowMs };
+        updates.push({ followed, deliveries: [delivery], leaving: stands.state === 'sending' ? [stands.to] : [], waiting });
       }
-      // Delivered messages are followed until read only up to a bound, as the engine does (§12.7): the oldest rows go.
-      const unread = entries.filter((entry) => changes.get(entry)?.row !== 'delete' && (entry.delivered || changes.has(entry)));
-      for (const entry of unread.slice(0, Math.max(0, unread.length - MAX_UNREAD_TRACKED))) changes.set(entry, { entry, delivery: changes.get(entry)?.delivery ?? null, row: 'delete' });
-      if (changes.size === 0) return;
-      await this.moveOn(ctx, [...changes.values()], 'Receipts were not kept');
-      this.settle(member, [...changes.values()]);
+      if (updates.length > 0) await this.apply(ctx, updates, 'Receipts were not kept');
     });
   }
 
   recordExpired(expired: readonly ExpiredEntry[]): Promise<void> {
     return this.run('keep what could not be delivered', async (ctx) => {
       const nowMs = timestampNow(ctx.clock);
-      const changes: (Change & { readonly member: string })[] = [];
+      const updates = new Map<Followed, Update>();
       for (const { messageId, addressee, reason } of expired) {
-        const entry = this.tracked.get(addressee)?.find((candidate) => candidate.messageId === messageId && !candidate.delivered);
-        if (entry !== undefined) changes.push({ entry, member: addressee, delivery: { to: entry.to, state: 'expired', atMs: nowMs, reason }, row: 'delete' });
+        const followed = this.followed.find((candidate) => candidate.messageId === messageId);
+        if (followed === undefined) continue;
+        const update = updates.get(followed) ?? { followed, deliveries: [], leaving: [], waiting: followed.waiting };
+        const stands = update.waiting.get(addressee);
+        // A delivered message never expires (§12.7).
+        if (stands?.state !== 'sending') continue;
+        const waiting = new Map(update.waiting);
+        waiting.delete(addressee);
+        updates.set(followed, {
+          followed,
+          deliveries: [...update.deliveries, { to: stands.to, state: 'expired', atMs: nowMs, reason }],
+          leaving: [...update.leaving, stands.to],
+          waiting,
+        });
       }
-      if (changes.length === 0) return;
-      await this.moveOn(ctx, changes, 'Messages that could not be delivered were not marked');
-      for (const change of changes) this.settle(change.member, [change]);
+      if (updates.size > 0) await this.apply(ctx, [...updates.values()], 'Messages that could not be delivered were not marked');
     });
   }
 
   /**
-   * One write: each changed message's delivery list moved on, each entry's outbox row deleted or marked delivered,
-   * and the conversation's counts of undelivered entries with them.
+   * One write: each updated message's delivery list moved on, the conversation's counts of who waits for how many,
+   * and the outbox rows of messages no longer followed deleted: those that wait on nobody, and the oldest beyond
+   * MAX_UNREAD_TRACKED of those that wait only to be reported read (as the engine bounds what it follows, §12.7).
    */
-  private async moveOn(ctx: VaultContext, changes: readonly Change[], what: string): Promise<void> {
+  private async apply(ctx: VaultContext, updates: readonly Update[], what: string): Promise<void> {
     const record = await this.conversation(ctx, what);
     const pairPeer = pairPeerOf(record.pairContactId);
-    const writes: VaultWrite[] = [];
-    const nowDelivered: OtherParty[] = [];
-    const bySeq = new Map<number, Delivery[]>();
-    for (const { entry, delivery, row } of changes) {
-      if (delivery !== null) bySeq.set(entry.seq, [...(bySeq.get(entry.seq) ?? []), delivery]);
-      if (!entry.delivered) nowDelivered.push(entry.to);
-      const key = { conversationId: this.conversationId, seq: entry.seq, entryId: entry.entryId };
-      if (row === 'delete') {
-        writes.push({ type: 'delete-outbox', ...key });
-      } else {
-        const sealed = await sealOutboxEntry(ctx.dataKey(), key, { messageId: entry.messageId, to: entry.to, delivered: true }, ctx.random);
-        writes.push({ type: 'put-outbox', row: { ...key, sealed } });
-      }
-    }
-    for (const [seq, deliveries] of bySeq) {
-      const [raw] = await ctx.store.readMessages(this.conversationId, { direction: 'forward', afterSeq: seq - 1 }, 1);
+    const updated = new Map(updates.map((update) => [update.followed, update]));
+    const after = this.followed.flatMap((followed): Followed[] => {
+      const update = updated.get(followed);
+      if (update === undefined) return [followed];
+      return update.waiting.size === 0 ? [] : [{ ...followed, waiting: update.waiting }];
+    });
+    const onlyUnread = after.filter((followed) => ![...followed.waiting.values()].some((stands) => stands.state === 'sending'));
+    const forgotten = new Set(onlyUnread.slice(0, Math.max(0, onlyUnread.length - MAX_UNREAD_TRACKED)));
+    const kept = after.filter((followed) => !forgotten.has(followed));
+    const keptIds = new Set(kept.map((followed) => followed.entryId));
+
+    const writes: VaultWrite[] = this.followed
+      .filter((followed) => !keptIds.has(followed.entryId))
+      .map((followed): VaultWrite => ({ type: 'delete-outbox', conversationId: this.conversationId, entryId: followed.entryId }));
+    for (const { followed, deliveries } of updates) {
+      const [raw] = await ctx.store.readMessages(this.conversationId, { direction: 'forward', afterSeq: followed.seq - 1 }, 1);
       const row = raw === undefined ? null : parseMessageRow(raw);
       const message = raw === undefined ? null : await openMessageRow(ctx, this.conversationId, raw, pairPeer);
-      // A message that is gone or does not open keeps nothing of it; its outbox rows still change.
-      if (row === null || message?.kind !== 'message' || message.seq !== seq) continue;
+      // A message that is gone or no longer opens keeps nothing of it; its counts and outbox row still follow.
+      if (row === null || message?.kind !== 'message' || message.seq !== followed.seq) continue;
       const { kind: _kind, conversationId: _conversationId, seq: _seq, messageId: _messageId, ...stored } = message;
       const delivery = deliveries.reduce<readonly Delivery[]>((list, next) => advanced(list, next.to, next), stored.delivery);
-      const sealed = await sealMessage(ctx.dataKey(), row, { ...stored, delivery }, ctx.random);
-      writes.push({ type: 'put-message', row: { ...row, sealed } });
+      writes.push({ type: 'put-message', row: { ...row, sealed: await sealMessage(ctx.dataKey(), row, { ...stored, delivery }, ctx.random) } });
     }
-    if (nowDelivered.length > 0) writes.push(await putConversation(ctx, this.conversationId, { ...record, outbox: addCounts(record.outbox, nowDelivered, -1) }));
+    const leaving = updates.flatMap((update) => update.leaving);
+    if (leaving.length > 0) writes.push(await putConversation(ctx, this.conversationId, { ...record, outbox: addCounts(record.outbox, leaving, -1) }));
     await this.write(ctx, writes, what);
-  }
-
-  /** The tracker after `changes` were written for `member`: deleted rows forgotten, marked ones delivered. */
-  private settle(member: string, changes: readonly Change[]): void {
-    const byEntry = new Map(changes.map((change) => [change.entry, change.row]));
-    const kept = (this.tracked.get(member) ?? []).flatMap((entry) => {
-      const row = byEntry.get(entry);
-      if (row === 'delete') return [];
-      return row === 'mark-delivered' ? [{ ...entry, delivered: true }] : [entry];
-    });
-    this.setTracked(member, kept);
-  }
-
-  private track(member: string, entry: Tracked): void {
-    const entries = this.tracked.get(member) ?? [];
-    if (entries.some((candidate) => candidate.messageId === entry.messageId)) return;
-    this.setTracked(member, [...entries, entry].sort((a, b) => a.authorSeq - b.authorSeq));
-  }
-
-  private setTracked(member: string, entries: Tracked[]): void {
-    if (entries.length === 0) this.tracked.delete(member);
-    else this.tracked.set(member, entries);
+    this.followed = kept;
   }
 }
 

@@ -256,8 +256,9 @@ export async function appendWrites(
     },
     seq,
   );
-  const sealed = await sealMessage(ctx.dataKey(), { conversationId, seq, messageId }, record, ctx.random);
-  const writes: VaultWrite[] = [{ type: 'add-message', row: { conversationId, seq, messageId, sealed } }, await putConversation(ctx, conversationId, updated)];
+  // Sealed side by side: WebCrypto runs each off the main thread, so the send waits for the slower one, not both.
+  const [sealed, conversationWrite] = await Promise.all([sealMessage(ctx.dataKey(), { conversationId, seq, messageId }, record, ctx.random), putConversation(ctx, conversationId, updated)]);
+  const writes: VaultWrite[] = [{ type: 'add-message', row: { conversationId, seq, messageId, sealed } }, conversationWrite];
   return ok({ message, conversation: updated, writes });
 }
 

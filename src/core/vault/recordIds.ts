@@ -56,10 +56,11 @@ export function filePartRecordId(conversationId: string, fileId: string, index: 
 }
 
 /**
- * The record id of an outbox entry: "<conversationId>/<seq>/<entryId>", seq being its message's position in the
- * conversation; an entry moved to another conversation, message or entry id does not open.
+ * The record id of an outbox entry: "<conversationId>/<entryId>". The entry id is random, so the clear key of the row
+ * says nothing about which message it follows; the sealed record does.
  */
-export function outboxRecordId(conversationId: string, seq: number, entryId: string): string {
+export function outboxRecordId(conversationId: string, entryId: string): string {
+  requireVaultId(conversationId, 'conversation id');
   requireVaultId(entryId, 'outbox entry id');
-  return messageRecordId(conversationId, seq, entryId);
+  return `${conversationId}/${entryId}`;
 }

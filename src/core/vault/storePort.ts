@@ -33,12 +33,11 @@ export interface FilePartRow {
 }
 
 /**
- * One outbox entry (spec §12.7): clear key [conversationId, seq, entryId], seq being its message's; whom it waits
- * for is sealed, so the clear part tells only how many addressees a message still waits for.
+ * One outbox entry (spec §12.7): clear key [conversationId, entryId], the entry id random; which message it follows
+ * is sealed, so the clear part tells only how many of one's messages a conversation still follows.
  */
 export interface OutboxRow {
   readonly conversationId: string;
-  readonly seq: number;
   readonly entryId: string;
   readonly sealed: Uint8Array;
 }
@@ -66,7 +65,7 @@ export type VaultWrite =
   | { readonly type: 'put-message'; readonly row: MessageRow }
   | { readonly type: 'put-file-part'; readonly row: FilePartRow }
   | { readonly type: 'put-outbox'; readonly row: OutboxRow }
-  | { readonly type: 'delete-outbox'; readonly conversationId: string; readonly seq: number; readonly entryId: string }
+  | { readonly type: 'delete-outbox'; readonly conversationId: string; readonly entryId: string }
   | { readonly type: 'put-pending-file'; readonly row: PendingFileRow }
   | { readonly type: 'delete-pending-file'; readonly conversationId: string; readonly fileId: string }
   /** The file's parts and its pending marker. */
@@ -116,7 +115,7 @@ export interface VaultStorePort {
   /** At most `limit` file part rows of one conversation after `after` (null: from the first), ordered by [fileId, index]. */
   readFileParts(conversationId: string, after: FilePartCursor | null, limit: number): Promise<readonly unknown[]>;
   readPendingFiles(): Promise<readonly unknown[]>;
-  /** Every outbox row of one conversation, in [seq, entryId] order. */
+  /** Every outbox row of one conversation, in entry id order. */
   readOutbox(conversationId: string): Promise<readonly unknown[]>;
   /** Removes the vault and everything in it, failure count included (in IndexedDB: deletes the database). */
   destroy(): Promise<void>;
@@ -164,14 +163,13 @@ export function parseFilePartRow(value: unknown): FilePartRow | null {
 }
 
 export function parseOutboxRow(value: unknown): OutboxRow | null {
-  const field = exactFields(value, ['conversationId', 'seq', 'entryId', 'sealed']);
+  const field = exactFields(value, ['conversationId', 'entryId', 'sealed']);
   if (field === null) return null;
   const conversationId = field('conversationId');
-  const seq = field('seq');
   const entryId = field('entryId');
   const sealed = field('sealed');
-  if (!isVaultId(conversationId) || !isSeq(seq) || !isVaultId(entryId) || !isSealedBytes(sealed)) return null;
-  return { conversationId, seq, entryId, sealed };
+  if (!isVaultId(conversationId) || !isVaultId(entryId) || !isSealedBytes(sealed)) return null;
+  return { conversationId, entryId, sealed };
 }
 
 export function parsePendingFileRow(value: unknown): PendingFileRow | null {

@@ -164,13 +164,13 @@ export interface MessageRecord {
 }
 
 /**
- * An outbox entry (spec §12.7): our message at `seq` in its conversation waits for `to`'s receipt; once delivered it
- * stays (`delivered`) until `to` reports it read, so a read receipt after a reload still reaches the history.
+ * An outbox entry (spec §12.7): our message at `seq` in its conversation is still followed, because an addressee's
+ * delivery entry there is `sending` (it waits for a receipt) or `delivered` (it waits to be reported read, so a read
+ * receipt after a reload still reaches the history). Whom it waits for is the message's own delivery list.
  */
 export interface OutboxRecord {
+  readonly seq: number;
   readonly messageId: string;
-  readonly to: OtherParty;
-  readonly delivered: boolean;
 }
 
 // ---- field checks -------------------------------------------------------------------------------
@@ -821,16 +821,15 @@ export function parseMessageRecord(value: unknown, pairPeer: OtherParty | null):
 // ---- outbox entry -------------------------------------------------------------------------------
 
 function encodeOutbox(record: OutboxRecord): unknown {
-  return { v: RECORD_FORMAT, messageId: record.messageId, to: encodeParty(record.to), delivered: record.delivered };
+  return { v: RECORD_FORMAT, seq: record.seq, messageId: record.messageId };
 }
 
 export function parseOutboxRecord(value: unknown): OutboxRecord | null {
-  const field = versionedFields(value, ['messageId', 'to', 'delivered']);
+  const field = versionedFields(value, ['seq', 'messageId']);
   if (field === null) return null;
+  const seq = field('seq');
   const messageId = field('messageId');
-  const to = parseOtherParty(field('to'));
-  const delivered = field('delivered');
-  return isVaultId(messageId) && to !== null && typeof delivered === 'boolean' ? { messageId, to, delivered } : null;
+  return isCount(seq) && seq > 0 && isVaultId(messageId) ? { seq, messageId } : null;
 }
 
 export function previewOf(content: MessageContent): MessagePreview {
@@ -908,19 +907,18 @@ export function openMessageRecord(dataKey: CryptoKey, key: MessageKey, sealed: U
   return openParsed(dataKey, 'message', messageRecordId(key.conversationId, key.seq, key.messageId), sealed, (value) => parseMessageRecord(value, pairPeer));
 }
 
-/** Where an outbox entry lies: its conversation, its message's seq there, and its own random id. */
+/** Where an outbox entry lies: its conversation and its own random id. */
 export interface OutboxKey {
   readonly conversationId: string;
-  readonly seq: number;
   readonly entryId: string;
 }
 
 export function sealOutboxEntry(dataKey: CryptoKey, key: OutboxKey, record: OutboxRecord, random: Random): Promise<Uint8Array> {
-  return sealJsonRecord(dataKey, 'outbox', outboxRecordId(key.conversationId, key.seq, key.entryId), encodeOutbox(record), random);
+  return sealJsonRecord(dataKey, 'outbox', outboxRecordId(key.conversationId, key.entryId), encodeOutbox(record), random);
 }
 
 export function openOutboxEntry(dataKey: CryptoKey, key: OutboxKey, sealed: Uint8Array): Promise<OutboxRecord | null> {
-  return openParsed(dataKey, 'outbox', outboxRecordId(key.conversationId, key.seq, key.entryId), sealed, parseOutboxRecord);
+  return openParsed(dataKey, 'outbox', outboxRecordId(key.conversationId, key.entryId), sealed, parseOutboxRecord);
 }
 
 export interface FilePartKey {
