@@ -10,8 +10,10 @@ import { openJsonRecord } from '../../src/core/vault/records.ts';
 import { parseSealedRow } from '../../src/core/vault/storePort.ts';
 import { Vault, type UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import type { HistoryEntry } from '../../src/core/vault/history.ts';
-import { groupMessage, selfIdOf, storeFor, twoPersonVault } from './support/groupVaultFakes.ts';
-import { dataKeyOf, vaultFixture, valueOf } from './support/vaultFakes.ts';
+import { groupMessage, realArgon2Fixture, selfIdOf, storeFor, twoPersonVault } from './support/groupVaultFakes.ts';
+import { valueOf } from './support/vaultFakes.ts';
+import { parseVaultHeader, unlockVault } from '../../src/core/vault/vaultHeader.ts';
+import { hashWasmArgon2id } from '../../src/adapters/vault/hashWasmArgon2id.ts';
 
 async function unlockOld(): Promise<Awaited<ReturnType<typeof twoPersonVault>> & { readonly unlocked: UnlockedVault }> {
   const old = await twoPersonVault();
@@ -29,7 +31,10 @@ async function historyOf(unlocked: UnlockedVault, conversationId: string): Promi
 async function storedFormat(fixture: Awaited<ReturnType<typeof twoPersonVault>>, id: string): Promise<unknown> {
   const row = parseSealedRow(await fixture.store.readRow('conversations', id));
   if (row === null) throw new Error('no row');
-  const opened = await openJsonRecord(await dataKeyOf(fixture), 'conversation', id, row.sealed);
+  const header = parseVaultHeader(await fixture.store.readHeader());
+  const unlocked = header === null ? null : await unlockVault(header, fixture.data.passphrase, hashWasmArgon2id);
+  if (unlocked === null || !unlocked.ok) throw new Error('the old vault does not unlock');
+  const opened = await openJsonRecord(unlocked.dataKey, 'conversation', id, row.sealed);
   return opened.ok && typeof opened.value === 'object' && opened.value !== null ? Reflect.get(opened.value, 'v') : null;
 }
 
@@ -146,7 +151,7 @@ describe('a vault written before groups', () => {
 
   it('imports from a backup it made, and reads exactly as the vault itself', async () => {
     const { unlocked, data } = await unlockOld();
-    const target = vaultFixture();
+    const target = realArgon2Fixture();
     const imported = await (await target.reopen()).importBackup(new Blob([new Uint8Array(data.backup)]), data.passphrase);
     if (!imported.ok) throw new Error(`import failed: ${JSON.stringify(imported)}`);
     expect(await imported.vault.conversations()).toEqual(await unlocked.conversations());
@@ -163,7 +168,7 @@ describe('a vault written before groups', () => {
     await store.recordOutgoing(groupMessage(1, await selfIdOf(unlocked), { text: 'still waiting' }), [await memberIdOf(data.contacts.bob.publicKeySpki)]);
     const exported = await unlocked.exportBackup();
     if (!exported.ok) throw new Error(exported.detail);
-    const target = vaultFixture();
+    const target = realArgon2Fixture();
     const imported = await (await target.reopen()).importBackup(exported.blob, data.passphrase);
     if (!imported.ok) throw new Error(`import failed: ${JSON.stringify(imported)}`);
     for (const id of [data.conversations.withBob, data.conversations.withGuest]) {

@@ -9,8 +9,13 @@ import type { VaultConversationStore } from '../../../src/core/vault/groupHistor
 import type { StoredMessage } from '../../../src/core/vault/history.ts';
 import type { VaultWrite } from '../../../src/core/vault/storePort.ts';
 import type { UnlockedVault } from '../../../src/core/vault/vaultService.ts';
+import { MemoryVaultStore } from '../../../src/adapters/storage/memoryVaultStore.ts';
+import { hashWasmArgon2id } from '../../../src/adapters/vault/hashWasmArgon2id.ts';
+import { systemRandom } from '../../../src/core/ports.ts';
+import { Vault, type VaultPorts } from '../../../src/core/vault/vaultService.ts';
 import { memberIdOfName } from './groupFakes.ts';
-import { idFor, vaultFixture, type VaultFixture } from './vaultFakes.ts';
+import { FakeClock } from './roomFakes.ts';
+import { idFor } from './vaultFakes.ts';
 
 /** The member id of the guest the helpers below talk with. */
 export const GUEST_ID = memberIdOfName('a guest');
@@ -53,6 +58,20 @@ export async function say(unlocked: UnlockedVault, conversationId: string, n: nu
 
 // ---- the vault written before groups ---------------------------------------------------------------
 
+/** A store and the ports of a page with the real Argon2id (hash-wasm), as the vault written before groups needs. */
+export interface RealArgon2Fixture {
+  readonly store: MemoryVaultStore;
+  readonly ports: VaultPorts;
+  /** A fresh Vault over the same store: what a reload of the page gets. */
+  reopen(): Promise<Vault>;
+}
+
+export function realArgon2Fixture(): RealArgon2Fixture {
+  const store = new MemoryVaultStore();
+  const ports: VaultPorts = { argon2: hashWasmArgon2id, random: systemRandom, clock: new FakeClock().for('vault') };
+  return { store, ports, reopen: () => Vault.open(store, ports) };
+}
+
 interface TwoPersonData {
   readonly passphrase: string;
   readonly contacts: { readonly bob: { readonly id: string; readonly publicKeySpki: Uint8Array } };
@@ -78,7 +97,8 @@ function revive(_key: string, value: unknown): unknown {
 }
 
 /**
- * The data of tests/fixtures/twoPersonVault.json. What it holds (written by the code of commit af64cd9): profile Ada;
+ * The data of tests/fixtures/twoPersonVault.json. What it holds (written by the code of commit af64cd9, under
+ * Argon2id at the least parameters, so it unlocks quickly with the real one): profile Ada;
  * contact Bob; "Lunch with Bob" with seqs 1 'hello Ada' (from Bob), 2 'hi Bob' (ours, delivered at
  * 1_700_000_002_500), 3 'are you there?' (ours, no receipt), 4 menu.txt (from Bob, 11 bytes), 5 map.txt (ours); and
  * an untitled room with a guest: 6 'a guest says hi' (from the guest) and 7 'hi guest' (ours), all read.
@@ -94,9 +114,9 @@ export function twoPersonData(): TwoPersonData {
 }
 
 /** A store holding the vault written before groups, row for row as that version stored it. */
-export async function twoPersonVault(): Promise<VaultFixture & { readonly data: TwoPersonData }> {
+export async function twoPersonVault(): Promise<RealArgon2Fixture & { readonly data: TwoPersonData }> {
   const data = twoPersonData();
-  const fixture = vaultFixture();
+  const fixture = realArgon2Fixture();
   const { snapshot } = data;
   const writes: VaultWrite[] = [
     { type: 'put-header', header: snapshot.header },
