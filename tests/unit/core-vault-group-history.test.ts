@@ -60,6 +60,60 @@ describe('pendingOutbox', () => {
   });
 });
 
+describe('what the store follows', () => {
+  it('follows a message until every addressee has read it, then forgets it: its entry goes, and no later expiry can touch it', async () => {
+    const { store, unlocked } = await unlockedFixture();
+    const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+    const groupStore = await storeFor(unlocked, conversation.id);
+    const carol = idFor(301);
+    await groupStore.load();
+    await groupStore.recordOutgoing(groupMessage(1, await selfIdOf(unlocked)), [GUEST_ID, carol]);
+    await groupStore.recordReceipts(GUEST_ID, 1, 1);
+    expect(store.counts().outbox).toBe(1);
+    await groupStore.recordReceipts(carol, 1, 0);
+    expect(store.counts().outbox).toBe(1);
+    await groupStore.recordReceipts(carol, 1, 1);
+    expect(store.counts().outbox).toBe(0);
+    await groupStore.recordExpired([{ messageId: idFor(1), seq: 1, addressee: GUEST_ID, reason: 'too-old' }]);
+    const [message] = await unlocked.latestMessages(conversation.id, 1);
+    expect(message).toMatchObject({ delivery: [{ state: 'read' }, { state: 'read' }] });
+  });
+
+  it('follows at most 1 000 messages that wait only to be reported read; the oldest stay delivered', { timeout: 60_000 }, async () => {
+    const { store, unlocked } = await unlockedFixture();
+    const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+    const groupStore = await storeFor(unlocked, conversation.id);
+    await groupStore.load();
+    const self = await selfIdOf(unlocked);
+    for (let n = 1; n <= 1_002; n++) await groupStore.recordOutgoing(groupMessage(n, self), [GUEST_ID]);
+    await groupStore.recordReceipts(GUEST_ID, 1_002, 0);
+    expect(store.counts().outbox).toBe(1_000);
+    await groupStore.recordReceipts(GUEST_ID, 1_002, 1_002);
+    expect(store.counts().outbox).toBe(0);
+    const states = (await unlocked.latestMessages(conversation.id, 500)).concat(await unlocked.messagesBefore(conversation.id, 503, 500), await unlocked.messagesBefore(conversation.id, 3, 2));
+    const byState = new Map<string, number>();
+    for (const entry of states) if (entry.kind === 'message') for (const { state } of entry.delivery) byState.set(state, (byState.get(state) ?? 0) + 1);
+    expect(Object.fromEntries(byState)).toEqual({ delivered: 2, read: 1_000 });
+  });
+
+  it('keeps the last shown seq of every contact of the room, and of the 64 others heard from last', async () => {
+    const { unlocked } = await unlockedFixture();
+    const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+    const bobKey = (await generateIdentity()).publicKeySpki;
+    valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: bobKey }));
+    const bob = await memberIdOf(bobKey);
+    const groupStore = await storeFor(unlocked, conversation.id);
+    await groupStore.load();
+    await groupStore.recordShown(groupMessage(1, bob));
+    for (let guest = 1; guest <= 70; guest++) await groupStore.recordShown(groupMessage(1, idFor(1_000 + guest), { id: idFor(guest) }));
+    const lastShown = (await (await unlocked.conversationStore(conversation.id)).load()).lastShown;
+    expect(lastShown.size).toBe(65);
+    expect(lastShown.get(bob)).toBe(1);
+    expect(lastShown.has(idFor(1_006))).toBe(false);
+    expect(lastShown.has(idFor(1_007))).toBe(true);
+  });
+});
+
 describe('altered group records', () => {
   it('show as unreadable, and an altered outbox entry is never sent', async () => {
     const fixture = await unlockedFixture();

@@ -127,7 +127,9 @@ describe('RoomHistory', () => {
     const writes = fixture.store.writeCalls;
     history.markRead();
     history.markRead();
-    await Promise.resolve();
+    // Nothing is written before the moment is over (real time passes; the room's clock does not).
+    expect(fixture.clock.pending('room')).toEqual([{ owner: 'room', dueInMs: 200 }]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fixture.store.writeCalls).toBe(writes);
     fixture.clock.advance(200);
     await history.settled();
