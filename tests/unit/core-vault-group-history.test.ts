@@ -96,6 +96,18 @@ describe('what the store follows', () => {
     expect(Object.fromEntries(byState)).toEqual({ delivered: 2, read: 1_000 });
   });
 
+  it('names an author that became one of the room’s contacts after the store loaded as that contact, not as a guest', async () => {
+    const { unlocked } = await unlockedFixture();
+    const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));
+    const groupStore = await storeFor(unlocked, conversation.id);
+    await groupStore.load();
+    const bobKey = (await generateIdentity()).publicKeySpki;
+    valueOf(await unlocked.observePeer(conversation.id, { kind: 'profile', displayName: 'Bob', publicKeySpki: bobKey }));
+    await groupStore.recordShown(groupMessage(1, await memberIdOf(bobKey)));
+    const [entry] = await unlocked.latestMessages(conversation.id, 1);
+    expect(entry).toMatchObject({ author: { type: 'contact' } });
+  });
+
   it('keeps the last shown seq of every contact of the room, and of the 64 others heard from last', async () => {
     const { unlocked } = await unlockedFixture();
     const conversation = valueOf(await unlocked.openConversation(roomSecret(1)));

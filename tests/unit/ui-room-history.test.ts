@@ -66,6 +66,17 @@ describe('RoomHistory', () => {
     expect(entry).toMatchObject({ author: { kind: 'contact', contact: { displayName: 'Carol' }, memberId: carolsNewDevice.memberId } });
   });
 
+  it('names a member remembered a moment after its first message was kept as the contact it is from then on', async () => {
+    const fixture = await unlockedFixture();
+    const history = await opened(fixture);
+    const bob = await profile('Bob');
+    const store = history.conversationStore();
+    await store.recordShown({ id: idFor(1), author: bob.memberId, seq: 1, writtenAtMs: 5, stream: 'group', text: 'before' });
+    valueOf(await history.observe(bob));
+    await store.recordShown({ id: idFor(2), author: bob.memberId, seq: 2, writtenAtMs: 6, stream: 'group', text: 'after' });
+    expect((await history.latest()).map((entry) => (entry.kind === 'message' ? entry.author.kind : null))).toEqual(['guest', 'contact']);
+  });
+
   it('pages the engine’s messages with their authors, streams and each addressee’s state', async () => {
     const fixture = await unlockedFixture();
     const history = await opened(fixture);
