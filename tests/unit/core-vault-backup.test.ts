@@ -5,8 +5,8 @@ import type { ByteSource } from '../../src/core/vault/blobParts.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
-import { parseMessageRow, parseOutboxRow } from '../../src/core/vault/storePort.ts';
-import { FILE_PART_BYTES, sealMessage, sealOutboxEntry, type StoredFileInfo } from '../../src/core/vault/vaultRecords.ts';
+import { parseMessageRow, parseOutboxRow, parseSealedRow } from '../../src/core/vault/storePort.ts';
+import { FILE_PART_BYTES, openConversationRecord, sealConversation, sealMessage, sealOutboxEntry, type ConversationRecord, type StoredFileInfo } from '../../src/core/vault/vaultRecords.ts';
 import type { ImportResult, UnlockedVault } from '../../src/core/vault/vaultService.ts';
 import { GUEST_ID, groupMessage, selfIdOf, storeFor } from './support/groupVaultFakes.ts';
 import {
@@ -50,6 +50,16 @@ async function populated(
   // An optional settings record travels too.
   valueOf(await unlocked.savePreferences({ autoLockMinutes: 5, receivedFilesBudgetBytes: 0 }));
   return { ...fixture, file: saved.content.file, fileBytes: bytes };
+}
+
+/** Rewrites the record of the conversation of `secret` with `change` applied, sealed as the vault would. */
+async function rewriteConversation(fixture: VaultFixture & { readonly unlocked: UnlockedVault }, secret: Uint8Array, change: (record: ConversationRecord) => ConversationRecord): Promise<void> {
+  const { id } = valueOf(await fixture.unlocked.openConversation(secret));
+  const dataKey = await dataKeyOf(fixture);
+  const row = parseSealedRow(await fixture.store.readRow('conversations', id));
+  const record = row === null ? null : await openConversationRecord(dataKey, id, row.sealed);
+  if (record === null) throw new Error('no conversation record');
+  await fixture.store.write([{ type: 'put-row', store: 'conversations', row: { id, sealed: await sealConversation(dataKey, id, change(record), systemRandom) } }]);
 }
 
 async function exported(unlocked: UnlockedVault): Promise<Uint8Array> {
@@ -207,6 +217,27 @@ describe('exportBackup', () => {
           await store.write([{ type: 'delete-file', conversationId: conversation.id, fileId: file.fileId }]);
         },
         /missing parts/,
+      ],
+      [
+        'a conversation naming a contact that is not kept',
+        async (fixture) => {
+          await rewriteConversation(fixture, roomSecret(1), (record) => ({ ...record, contactIds: [...record.contactIds, idFor(90)] }));
+        },
+        /names a contact that is not in the backup/,
+      ],
+      [
+        'a conversation that does not count what waits for Bob',
+        async (fixture) => {
+          await rewriteConversation(fixture, roomSecret(1), (record) => ({ ...record, outbox: [] }));
+        },
+        /waits for someone its conversation does not count/,
+      ],
+      [
+        'a conversation counting a message nobody waits for',
+        async (fixture) => {
+          await rewriteConversation(fixture, roomSecret(1), (record) => ({ ...record, outbox: [...record.outbox, { to: { type: 'guest', label: 'Guest 9', memberId: idFor(91) }, count: 1 }] }));
+        },
+        /counts waiting messages that are not in the backup/,
       ],
       [
         'an outbox entry following a message that waits on nobody',
