@@ -285,7 +285,7 @@ describe('VaultConversationStore across a tab that dies', () => {
     const spy = full.port.inner;
     const original = spy.write.bind(spy);
     spy.write = async (batch) => (batch.some((write) => write.type === 'add-message') ? quota.write(batch) : original(batch));
-    await expect(full.store.recordOutgoing(ownMessage(full, 1), [full.bob])).rejects.toThrow('Your message was not kept: this browser has no more room for your history');
+    await expect(full.store.recordOutgoing(ownMessage(full, 1), [full.bob])).rejects.toThrow('this browser has no more room for your history');
   });
 });
 

@@ -40,13 +40,13 @@ export const UNNAMED_GUEST_LABEL = 'Guest';
 /** Members other than the room's contacts whose last shown seq is kept: the guests of the latest room sessions. */
 const MAX_OTHER_LAST_SHOWN = MAX_ADDRESSEES - MAX_ROOM_CONTACTS;
 
-/** A vault write the store could not make, with the vault's failure; its message is in plain words. */
+/**
+ * A vault write the store could not make, with the vault's failure; its message says why in plain words (the engine
+ * says what was not kept).
+ */
 export class ConversationStoreError extends Error {
-  constructor(
-    readonly failure: VaultFailure,
-    what: string,
-  ) {
-    super(`${what}: ${describeFailure(failure)}`);
+  constructor(readonly failure: VaultFailure) {
+    super(describeFailure(failure));
     this.name = 'ConversationStoreError';
   }
 }
@@ -188,15 +188,15 @@ export class VaultConversationStore implements ConversationStore {
     return done;
   }
 
-  private async conversation(ctx: VaultContext, what: string): Promise<ConversationRecord> {
+  private async conversation(ctx: VaultContext): Promise<ConversationRecord> {
     const loaded = await loadConversation(ctx, this.conversationId);
-    if (!loaded.ok) throw new ConversationStoreError(loaded, what);
+    if (!loaded.ok) throw new ConversationStoreError(loaded);
     return loaded.record;
   }
 
-  private async write(ctx: VaultContext, writes: readonly VaultWrite[], what: string): Promise<void> {
+  private async write(ctx: VaultContext, writes: readonly VaultWrite[]): Promise<void> {
     const written = await ctx.store.write(writes);
-    if (!written.ok) throw new ConversationStoreError(written, what);
+    if (!written.ok) throw new ConversationStoreError(written);
   }
 
   /** Maps the room's contacts to their member ids, from their current keys. A contact that does not open is left out. */
@@ -236,7 +236,7 @@ export class VaultConversationStore implements ConversationStore {
 
   load(): Promise<StoredConversation> {
     return this.run('open the conversation', async (ctx) => {
-      const record = await this.conversation(ctx, 'Opening the conversation');
+      const record = await this.conversation(ctx);
       await this.learnContacts(ctx, record);
       const pairPeer = pairPeerOf(record.pairContactId);
       const followed: Followed[] = [];
@@ -280,14 +280,13 @@ export class VaultConversationStore implements ConversationStore {
 
   recordOutgoing(message: GroupMessage, addressees: readonly string[]): Promise<void> {
     return this.run('keep your message', async (ctx) => {
-      const what = 'Your message was not kept';
-      if (message.author !== this.self) throw new Error(`${what}: it names another author`);
-      if (!isWellFormed(message)) throw new Error(`${what}: it is malformed`);
+      if (message.author !== this.self) throw new Error('the message names another author');
+      if (!isWellFormed(message)) throw new Error('the message is malformed');
       if (addressees.length === 0 || addressees.length > MAX_ADDRESSEES || new Set(addressees).size !== addressees.length) {
-        throw new Error(`${what}: it must go to 1 to ${MAX_ADDRESSEES} different people`);
+        throw new Error(`a message goes to 1 to ${MAX_ADDRESSEES} different people`);
       }
-      if (message.stream === 'private' && addressees.length !== 1) throw new Error(`${what}: a private message goes to one person`);
-      const record = await this.conversation(ctx, what);
+      if (message.stream === 'private' && addressees.length !== 1) throw new Error('a private message goes to one person');
+      const record = await this.conversation(ctx);
       const waiting = new Map<string, Waiting>();
       for (const member of addressees) waiting.set(member, { to: await this.partyOf(ctx, record, member), state: 'sending' });
       const parties = [...waiting.values()].map((stands) => stands.to);
@@ -315,18 +314,17 @@ export class VaultConversationStore implements ConversationStore {
         // The message's seq is the record's next; sealed alongside the message, not after it.
         sealOutboxEntry(ctx.dataKey(), { conversationId: this.conversationId, entryId }, { seq: record.lastSeq + 1, messageId: message.id }, ctx.random),
       ]);
-      if (!appended.ok) throw new ConversationStoreError(appended, what);
+      if (!appended.ok) throw new ConversationStoreError(appended);
       const { seq } = appended.value.message;
-      await this.write(ctx, [...appended.value.writes, { type: 'put-outbox', row: { conversationId: this.conversationId, entryId, sealed: sealedEntry } }], what);
+      await this.write(ctx, [...appended.value.writes, { type: 'put-outbox', row: { conversationId: this.conversationId, entryId, sealed: sealedEntry } }]);
       this.followed.push({ seq, authorSeq: message.seq, messageId: message.id, entryId, waiting });
     });
   }
 
   recordShown(message: GroupMessage): Promise<void> {
     return this.run('keep a message you received', async (ctx) => {
-      const what = 'A message you received was not kept';
-      if (message.author === this.self || !isVaultId(message.author) || !isWellFormed(message)) throw new Error(`${what}: it is malformed`);
-      const record = await this.conversation(ctx, what);
+      if (message.author === this.self || !isVaultId(message.author) || !isWellFormed(message)) throw new Error('the message is malformed');
+      const record = await this.conversation(ctx);
       const author = await this.partyOf(ctx, record, message.author);
       const appended = await appendWrites(
         ctx,
@@ -344,8 +342,8 @@ export class VaultConversationStore implements ConversationStore {
         },
         (updated) => ({ ...updated, lastShown: this.withLastShown(updated.lastShown, message.author, message.seq) }),
       );
-      if (!appended.ok) throw new ConversationStoreError(appended, what);
-      await this.write(ctx, appended.value.writes, what);
+      if (!appended.ok) throw new ConversationStoreError(appended);
+      await this.write(ctx, appended.value.writes);
     });
   }
 
@@ -379,7 +377,7 @@ export class VaultConversationStore implements ConversationStore {
         const delivery: Delivery = { to: stands.to, state: read ? 'read' : 'delivered', atMs: nowMs };
         updates.push({ followed, deliveries: [delivery], leaving: stands.state === 'sending' ? [stands.to] : [], waiting });
       }
-      if (updates.length > 0) await this.apply(ctx, updates, 'Receipts were not kept');
+      if (updates.length > 0) await this.apply(ctx, updates);
     });
   }
 
@@ -403,7 +401,7 @@ export class VaultConversationStore implements ConversationStore {
           waiting,
         });
       }
-      if (updates.size > 0) await this.apply(ctx, [...updates.values()], 'Messages that could not be delivered were not marked');
+      if (updates.size > 0) await this.apply(ctx, [...updates.values()]);
     });
   }
 
@@ -412,8 +410,8 @@ export class VaultConversationStore implements ConversationStore {
    * and the outbox rows of messages no longer followed deleted: those that wait on nobody, and the oldest beyond
    * MAX_UNREAD_TRACKED of those that wait only to be reported read (as the engine bounds what it follows, §12.7).
    */
-  private async apply(ctx: VaultContext, updates: readonly Update[], what: string): Promise<void> {
-    const record = await this.conversation(ctx, what);
+  private async apply(ctx: VaultContext, updates: readonly Update[]): Promise<void> {
+    const record = await this.conversation(ctx);
     const pairPeer = pairPeerOf(record.pairContactId);
     const updated = new Map(updates.map((update) => [update.followed, update]));
     const after = this.followed.flatMap((followed): Followed[] => {
@@ -441,7 +439,7 @@ export class VaultConversationStore implements ConversationStore {
     }
     const leaving = updates.flatMap((update) => update.leaving);
     if (leaving.length > 0) writes.push(await putConversation(ctx, this.conversationId, { ...record, outbox: addCounts(record.outbox, leaving, -1) }));
-    await this.write(ctx, writes, what);
+    await this.write(ctx, writes);
     this.followed = kept;
   }
 }
