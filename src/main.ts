@@ -14,6 +14,8 @@ import { fileSource } from './adapters/transfer/fileSource.ts';
 import { createSha256 } from './adapters/transfer/sha256.ts';
 import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
+import { KeyPairPool } from './core/room/keyPairPool.ts';
+import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 
 async function main(target: HTMLElement): Promise<void> {
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
@@ -36,6 +38,8 @@ async function main(target: HTMLElement): Promise<void> {
   // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
   void SpillStore.removeAbandoned().catch(() => {});
   const platform: AppPlatform = {
+    // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
+    keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
       connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
       createPeer: simplePeerFactory(loaded.config.iceServers),

@@ -7,6 +7,8 @@
  */
 import type { PeerIdentity } from '../core/crypto/identityProof.ts';
 import type { RoomKnowledge } from '../core/room/admission.ts';
+import type { ConversationStore } from '../core/group/conversationStore.ts';
+import { MemoryConversationStore } from '../core/group/memoryConversationStore.ts';
 import type { Contact, PeerObservation } from '../core/vault/contacts.ts';
 import type { ConversationSummary, HistoryEntry, NewTextMessage } from '../core/vault/history.ts';
 import type { Clock } from '../core/ports.ts';
@@ -83,6 +85,18 @@ export class RoomHistory {
   knowledge(): RoomKnowledge {
     return { roomContacts: this.contactNow === null ? [] : [this.contactNow], allContacts: this.allContacts };
   }
+
+  /** Member ids of the room's remembered contacts: addressed while away. (Group history: pending.) */
+  rememberedMemberIds(): readonly string[] {
+    return [];
+  }
+
+  /** Where the group conversation keeps its counters and outbox. (Group history: pending; in memory for now.) */
+  conversationStore(): ConversationStore {
+    return (this.store ??= new MemoryConversationStore());
+  }
+
+  private store: ConversationStore | null = null;
 
   /** Remembers (or checks) an admitted peer; the outcome tells the view what to show. Never called for a held one. */
   async observe(peer: PeerIdentity): Promise<StoreResult<PeerObservation>> {

@@ -916,7 +916,7 @@ describe('RoomSession: the transfer and group endpoints', () => {
   it('a violation found by the group engine ends that member’s session with the reason, nothing more of it delivered', async () => {
     const world = createWorld();
     const { alice, bob } = await securePair(world);
-    alice.group.verdict = () => ({ detail: 'it wrote under another member’s name' });
+    alice.group.verdict = () => ({ reason: 'frame-rejected', detail: 'it wrote under another member’s name' });
     await expectTalk(world, bob, alice, 'I am Carol');
     expectMemberFailed(alice, { kind: 'misbehaved', detail: 'it wrote under another member’s name' });
     const count = alice.group.received.length;
@@ -932,6 +932,14 @@ describe('RoomSession: the transfer and group endpoints', () => {
     await world.settle();
     expect(onlyView(alice)).toMatchObject({ state: 'failed', failure: { kind: 'frame-rejected' } });
     expect(alice.transfers.calls.at(-1)).toBe(`detach ${await bob.memberId()}`);
+  });
+
+  it('a flood the group engine finds ends that member’s session as flooded', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    alice.group.verdict = () => ({ reason: 'flooded', detail: 'more than 50 messages at once' });
+    await expectTalk(world, bob, alice, 'one of very many');
+    expectMemberFailed(alice, { kind: 'flooded', detail: 'more than 50 messages at once' });
   });
 
   it('a ping flood ends that member’s session', async () => {

@@ -14,6 +14,7 @@ import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
 import { openSignal, sealSignal, type SignalRoute } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
 import type { GroupFrame } from '../protocol/groupMessages.ts';
+import type { GroupChatFrame, GroupViolation } from '../group/groupChat.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
 import { encodeFrame, NONCE_BYTES, parseServerFrame, type ErrorCode, type RoomMember, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
@@ -31,7 +32,8 @@ export type RoomEvent =
   | { readonly type: 'members'; readonly members: readonly MemberView[] }
   /** For the conversation's own lines: someone was admitted (first time, or back after leaving) or left. */
   | { readonly type: 'member-joined'; readonly member: MemberView }
-  | { readonly type: 'member-left'; readonly member: MemberView };
+  /** `saidBye`: it left on purpose (a guest that did cannot come back: its room session is over). */
+  | { readonly type: 'member-left'; readonly member: MemberView; readonly saidBye: boolean };
 
 /** A member's session, as the group messaging engine sees it. */
 export interface MemberChannel {
@@ -46,7 +48,7 @@ export interface GroupEndpoint {
   connected(channel: MemberChannel): void;
   disconnected(memberId: string): void;
   /** A message, receipts or digests frame from that member; a violation ends its session with that reason. */
-  receive(memberId: string, frame: GroupFrame): { readonly detail: string } | null;
+  receive(memberId: string, frame: GroupChatFrame): GroupViolation | null;
 }
 
 /** The room's view of file transfers, one channel per admitted member. */
@@ -99,7 +101,7 @@ const MAX_PINGS_PER_SECOND = 2;
 
 /** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
 type PeerEvent =
-  | { readonly type: 'group'; readonly frame: GroupFrame }
+  | { readonly type: 'group'; readonly frame: GroupChatFrame }
   | { readonly type: 'transfer-control'; readonly message: TransferControl }
   | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array };
 
@@ -267,13 +269,13 @@ export class RoomSession {
     this.stop();
   }
 
-  private setLinkState(link: Link, state: MemberState, failure: MemberFailure | null = null): void {
+  private setLinkState(link: Link, state: MemberState, failure: MemberFailure | null = null, saidBye = false): void {
     const wasAnnounced = link.announced;
     link.state = state;
     link.failure = failure;
     if (state === 'left' && wasAnnounced) {
       link.announced = false;
-      this.options.onEvent({ type: 'member-left', member: this.viewOf(link) });
+      this.options.onEvent({ type: 'member-left', member: this.viewOf(link), saidBye });
     }
     this.report();
   }
@@ -708,7 +710,7 @@ export class RoomSession {
         return;
       case 'bye':
         this.dropAttempt(link);
-        this.setLinkState(link, 'left');
+        this.setLinkState(link, 'left', null, true);
         return;
       case 'message':
       case 'receipts':
@@ -806,7 +808,9 @@ export class RoomSession {
         return;
       case 'group': {
         const violation = this.options.group?.receive(memberId, event.frame) ?? null;
-        if (violation !== null && link.attempt === attempt) this.failLink(link, { kind: 'misbehaved', detail: violation.detail });
+        if (violation !== null && link.attempt === attempt) {
+          this.failLink(link, violation.reason === 'flooded' ? { kind: 'flooded', detail: violation.detail } : { kind: 'misbehaved', detail: violation.detail });
+        }
         return;
       }
       default:
