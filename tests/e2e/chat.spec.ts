@@ -1,5 +1,5 @@
 /** Two people, two browser contexts, the real server and the built site: the conversation itself. */
-import { createRoom, expect, expectSecure, messages, securePair, sendMessage, statusOf, test } from './fixtures.ts';
+import { createRoom, expect, expectSecure, messages, securePair, sendMessage, statusOf, test, DELIVERED } from './fixtures.ts';
 
 test('creating a room shows its link, copies it, and waits for the other person', async ({ newPerson, parley }) => {
   const alice = await newPerson();
@@ -17,7 +17,7 @@ test('two people reach Secure and talk both ways', async ({ newPerson, parley })
   const { alice, bob } = await securePair(newPerson, parley.url);
   await sendMessage(alice, 'Hello Bob 👋 — ça va? مرحبا');
   await expect(messages(bob).last()).toContainText('Hello Bob 👋 — ça va? مرحبا');
-  await expect(messages(alice).last()).toContainText('Delivered');
+  await expect(messages(alice).last()).toContainText(DELIVERED);
   await sendMessage(bob, 'Hi Alice');
   await expect(messages(alice).last()).toContainText('Hi Alice');
   await expect(messages(alice)).toHaveCount(2);

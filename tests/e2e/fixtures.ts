@@ -80,6 +80,15 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.getByRole('button', { name: 'Send' }).click();
 }
 
+/** What people said (and sent): the conversation's messages and files, not its join/leave and warning lines. */
 export function messages(page: Page) {
-  return page.getByRole('list', { name: 'Conversation' }).getByRole('listitem');
+  return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.message');
 }
+
+/** The conversation's own lines: who joined or left, and warnings. */
+export function roomEvents(page: Page) {
+  return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.event');
+}
+
+/** A message that reached its one addressee: delivered, or already read (read receipts are on by default). */
+export const DELIVERED = /Delivered|Read/;
