@@ -133,6 +133,11 @@ interface Link {
   readonly nonce: string;
   /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
   readonly learnedVia: 'joined' | 'peer-joined';
+  /**
+   * Whether it was already in the room when this room session first joined: judged against what this person
+   * remembered before arriving, so joining a group one is new to does not ask about each member already there.
+   */
+  readonly wasHereFirst: boolean;
   state: MemberState;
   failure: MemberFailure | null;
   attempt: PairAttempt | null;
@@ -180,6 +185,8 @@ export class RoomSession {
   private cancelReconnect: () => void = () => {};
   private someoneWasHere = false;
   private hasJoined = false;
+  /** What this person remembered when the room session started, for the members already in the room then. */
+  private knowledgeAtStart: RoomKnowledge | null = null;
   private stopped = false;
 
   private readonly connectTimeoutMs: number;
@@ -201,6 +208,12 @@ export class RoomSession {
     const [keys, identity] = await Promise.all([deriveRoomKeys(this.options.secret), this.options.identity ?? generateGuestIdentity()]);
     this.keys = keys;
     this.identity = identity;
+    try {
+      this.knowledgeAtStart = this.options.knowledge?.() ?? null;
+    } catch {
+      // Unreadable now: each member is then judged when it arrives (and held if it still cannot be read).
+      this.knowledgeAtStart = null;
+    }
     if (!this.stopped) this.connect();
   }
 
@@ -367,20 +380,20 @@ export class RoomSession {
     }
     // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
     this.reconnectAttempts = 0;
-    this.hasJoined = true;
     this.selfId = self;
     for (const member of peers) {
       // Still connected to it from before our socket (or the server) went down: keep that session.
       if (this.recognise(member)) continue;
-      this.startAttempt(this.newLink(member, 'joined'), 'initiator');
+      this.startAttempt(this.newLink(member, 'joined', !this.hasJoined), 'initiator');
     }
+    this.hasJoined = true;
     this.setPhase({ kind: 'joined' });
   }
 
   private onPeerJoined(member: RoomMember): void {
     if (this.recognise(member)) return;
     if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
-    const link = this.newLink(member, 'peer-joined');
+    const link = this.newLink(member, 'peer-joined', false);
     this.awaitOffer(link);
     this.report();
   }
@@ -451,12 +464,13 @@ export class RoomSession {
     return [...this.links.values()].filter((link) => link.state !== 'left').length;
   }
 
-  private newLink(member: RoomMember, learnedVia: Link['learnedVia']): Link {
+  private newLink(member: RoomMember, learnedVia: Link['learnedVia'], wasHereFirst: boolean): Link {
     const peerId = member.peer;
     const link: Link = {
       peerId,
       nonce: member.nonce,
       learnedVia,
+      wasHereFirst,
       state: 'connecting',
       failure: null,
       attempt: null,
@@ -742,7 +756,10 @@ export class RoomSession {
     link.redials = 0;
     let admission: Admission;
     try {
-      admission = admissionFor(peer, { ...(this.options.knowledge?.() ?? { roomContacts: [], allContacts: [] }), admittedHere: this.admittedKeys });
+      const current = this.options.knowledge?.() ?? { roomContacts: [], allContacts: [] };
+      // Those already here when we arrived are judged by whom the room remembered before; every contact's key still counts.
+      const remembered = link.wasHereFirst && this.knowledgeAtStart !== null ? { ...current, roomContacts: this.knowledgeAtStart.roomContacts } : current;
+      admission = admissionFor(peer, { ...remembered, admittedHere: this.admittedKeys });
     } catch {
       // An app that cannot say what it knows must not let the member in unasked; holding shows the person who it is.
       admission = UNDECIDED;
