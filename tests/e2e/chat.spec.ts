@@ -80,19 +80,6 @@ test('the other side sees a peer leave, and both are secure again when they retu
   await expect(messages(alice).first()).toContainText('before you left');
 });
 
-test('a third person is refused politely while the room is full', async ({ newPerson, parley }) => {
-  const { alice, bob, link } = await securePair(newPerson, parley.url);
-  const carol = await newPerson();
-  await carol.goto(link);
-  await expect(statusOf(carol)).toContainText('This room is full');
-  await expect(carol.getByRole('button', { name: 'Send' })).toBeDisabled();
-  await expect(carol.getByRole('button', { name: 'Create a new room' })).toBeVisible();
-  // The two inside are undisturbed.
-  await sendMessage(alice, 'still here');
-  await expect(messages(bob).last()).toContainText('still here');
-  await expectSecure(alice, bob);
-});
-
 test('a malformed link is explained and offers a new room', async ({ newPerson, parley }) => {
   const page = await newPerson();
   for (const fragment of ['#tooShort', '#' + 'A'.repeat(42) + '!', '#' + 'A'.repeat(44)]) {

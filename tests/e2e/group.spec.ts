@@ -10,62 +10,7 @@ import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
 import { TestClient, wsUrl } from '../fixtures/signalingClient.ts';
-import { createRoom, DELIVERED, expect, expectSecure, messages, roomEvents, sendMessage, statusOf, test } from './fixtures.ts';
-
-/**
- * Counts, in each page, the group message frames (type 0x12) its data channels receive, and lets a test cut the
- * page's data channels as a vanished network would: nothing in, nothing out, until restored.
- */
-const WIRE_TAP = () => {
-  const tap = { messageFrames: 0, cut: false };
-  Object.assign(window, { __wire: tap });
-  const watch = (channel: RTCDataChannel): void => {
-    channel.addEventListener('message', (event: MessageEvent) => {
-      if (event.data instanceof ArrayBuffer && new Uint8Array(event.data)[1] === 0x12) tap.messageFrames += 1;
-    });
-    const send = channel.send.bind(channel);
-    channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
-      if (!tap.cut) send(data);
-    }) as typeof channel.send;
-    // While cut, nothing arrives either: stop the app's own handler from seeing it.
-    channel.addEventListener(
-      'message',
-      (event) => {
-        if (tap.cut) event.stopImmediatePropagation();
-      },
-      { capture: true },
-    );
-  };
-  const Original = window.RTCPeerConnection;
-  const create = Original.prototype.createDataChannel;
-  Original.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<RTCPeerConnection['createDataChannel']>) {
-    const channel = create.apply(this, args);
-    watch(channel);
-    return channel;
-  };
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
-      super(...args);
-      this.addEventListener('datachannel', (event) => watch(event.channel));
-    }
-  };
-};
-
-async function tapped(newPerson: () => Promise<Page>): Promise<Page> {
-  const page = await newPerson();
-  await page.addInitScript(WIRE_TAP);
-  return page;
-}
-
-function messageFrames(page: Page): Promise<number> {
-  return page.evaluate(() => (window as unknown as { __wire: { messageFrames: number } }).__wire.messageFrames);
-}
-
-async function cutNetwork(page: Page, cut: boolean): Promise<void> {
-  await page.evaluate((value) => {
-    (window as unknown as { __wire: { cut: boolean } }).__wire.cut = value;
-  }, cut);
-}
+import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, messageFrames, messages, roomEvents, sendMessage, statusOf, tapped, test } from './fixtures.ts';
 
 function members(page: Page) {
   return page.getByRole('list', { name: 'Members' }).getByRole('listitem');
@@ -113,8 +58,8 @@ test('four people with profiles: each accepts the newcomers once, then sees the 
   const link = await ada.getByLabel('Room link').inputValue();
   for (const [index, page] of pages.entries()) {
     if (index === 0) continue;
+    // Only the fragment changes: the page stays, and so does its unlocked profile.
     await page.goto(link);
-    await unlockHere(page);
     // From the third on, everyone already here remembers people in this room, so each of them is asked about the
     // newcomer once. The newcomer remembered nobody here, so it takes those already in the room as they are.
     if (index >= 2) {
@@ -150,12 +95,6 @@ test('four people with profiles: each accepts the newcomers once, then sees the 
   for (const page of pages.slice(1)) await expect(messages(page).filter({ hasText: 'hello all' })).toBeVisible();
   await expect(messages(ada).filter({ hasText: 'hello all' })).toContainText(/(Delivered to|Read by) 3 of 3/);
 });
-
-/** A room link opened while the profile is locked asks to unlock first. */
-async function unlockHere(page: Page): Promise<void> {
-  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
-  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
-}
 
 test('a private message reaches only its addressee: the third member receives no message frame at all', async ({ newPerson, parley }) => {
   const { pages } = await guestRoom(newPerson, parley.url, 3);
@@ -302,4 +241,25 @@ test('a member whose app sends different text to two people is flagged on both o
     // Mallory is the first guest each of them met, so the warning names her as Guest 1.
     await expect(roomEvents(page).filter({ hasText: 'different versions of a message from Guest 1' })).toHaveCount(1);
   }
+});
+
+test('a file goes to everyone (one transfer each), a private file only to its addressee; joins and leaves are told', async ({ newPerson, parley }) => {
+  const { pages } = await guestRoom(newPerson, parley.url, 3);
+  const [alice, bob, carol] = pages as [Page, Page, Page];
+  await expect(roomEvents(alice).filter({ hasText: 'Guest 2 joined' })).toHaveCount(1);
+  await alice.getByLabel('Attach file').setInputFiles({ name: 'for-all.txt', mimeType: 'text/plain', buffer: Buffer.from('hello, both of you') });
+  for (const page of [bob, carol]) await expect(messages(page).filter({ hasText: 'for-all.txt' })).toContainText('Received');
+  // One line per recipient on the sender's side, each sent.
+  await expect(messages(alice).filter({ hasText: 'for-all.txt' })).toHaveCount(2);
+  await members(alice).filter({ hasText: 'Guest 2' }).getByRole('button', { name: /privately/ }).click();
+  await alice.getByLabel('Attach file').setInputFiles({ name: 'only-carol.txt', mimeType: 'text/plain', buffer: Buffer.from('just you') });
+  const atCarol = messages(carol).filter({ hasText: 'only-carol.txt' });
+  await expect(atCarol).toContainText('Received');
+  await alice.getByRole('button', { name: 'Message everyone instead' }).click();
+  await sendMessage(alice, 'after the private file');
+  await expect(messages(bob).filter({ hasText: 'after the private file' })).toBeVisible();
+  await expect(messages(bob).filter({ hasText: 'only-carol.txt' })).toHaveCount(0);
+  await carol.close();
+  await expect(roomEvents(alice).filter({ hasText: 'Guest 2 left' })).toHaveCount(1);
+  await expect(roomEvents(bob).filter({ hasText: ' left' })).toHaveCount(1);
 });
