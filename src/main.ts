@@ -6,7 +6,7 @@ import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
 import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrl } from './core/protocol/appConfig.ts';
+import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
@@ -41,7 +41,7 @@ async function main(target: HTMLElement): Promise<void> {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
+      connectSignaling: webSocketSignaling(resolveSignalingUrls(loaded.config.signaling, location.href)),
       createPeer: simplePeerFactory(loaded.config.iceServers),
       clock: systemClock,
       random: systemRandom,
