@@ -42,7 +42,8 @@ const PORT: IntegerSetting = { name: 'PORT', fallback: 8080, min: 0, max: 65535 
 // The upper bound leaves room for the envelope around the largest blob the protocol allows.
 const MAX_FRAME_BYTES: IntegerSetting = { name: 'MAX_FRAME_BYTES', fallback: 65536, min: 256, max: 1048576 };
 // Browsers reject a `joined` frame listing more than 64 peers, so a room can never be bigger than that.
-const MAX_ROOM_MEMBERS: IntegerSetting = { name: 'MAX_ROOM_MEMBERS', fallback: 2, min: 2, max: 64 };
+// Browsers mesh with at most 15 others (PROTOCOL.md §12.3), so a room of more than 16 would leave people out.
+const MAX_ROOM_MEMBERS: IntegerSetting = { name: 'MAX_ROOM_MEMBERS', fallback: 8, min: 2, max: 16 };
 const MAX_FRAMES_PER_SECOND: IntegerSetting = { name: 'MAX_FRAMES_PER_SECOND', fallback: 50, min: 1, max: 10000 };
 const JOIN_TIMEOUT_MS: IntegerSetting = { name: 'JOIN_TIMEOUT_MS', fallback: 10000, min: 1, max: 3600000 };
 const HEARTBEAT_INTERVAL_MS: IntegerSetting = { name: 'HEARTBEAT_INTERVAL_MS', fallback: 30000, min: 10, max: 3600000 };

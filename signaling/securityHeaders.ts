@@ -2,50 +2,44 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseAppConfig } from '../src/core/protocol/appConfig.ts';
 
 export type SecurityHeaders = Readonly<Record<string, string>>;
 
 /**
- * Finds the origin of `signalingUrl` in the site's config.json text, or null if there is none worth trusting.
- * A self-hoster may point the web app at a signaling server on another host; without this the CSP would block it.
+ * The origins of the signaling servers the site's config.json names (none when it names none, or does not parse:
+ * the page itself refuses such a file). A self-hoster may point the web app at signaling servers on other hosts;
+ * without this the CSP would block them.
  */
-export function signalingOriginFromSiteConfig(text: string): string | null {
+export function signalingOriginsFromSiteConfig(text: string): string[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    return null;
+    return [];
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
-  const signalingUrl: unknown = Reflect.get(parsed, 'signalingUrl');
-  if (typeof signalingUrl !== 'string') return null;
-  let url: URL;
-  try {
-    url = new URL(signalingUrl);
-  } catch {
-    return null;
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
+  const config = parseAppConfig(parsed);
+  if (!config.ok) return [];
   // Built from parsed parts, so nothing but scheme, host and port can reach the header.
-  return `${url.protocol}//${url.host}`;
+  return [...new Set(config.config.signaling.urls.map((url) => { const { protocol, host } = new URL(url); return `${protocol}//${host}`; }))];
 }
 
 /** Read once at start: the file belongs to the deployed build, which does not change under a running server. */
-export async function readSignalingOrigin(staticDir: string): Promise<string | null> {
+export async function readSignalingOrigins(staticDir: string): Promise<string[]> {
   let text: string;
   try {
     text = await readFile(path.join(staticDir, 'config.json'), 'utf8');
   } catch {
-    return null;
+    return [];
   }
-  return signalingOriginFromSiteConfig(text);
+  return signalingOriginsFromSiteConfig(text);
 }
 
 /** Svelte 5 creates 'svelte-trusted-html'; src/adapters/vault/workerArgon2id.ts creates 'parley-worker'. */
 const TRUSTED_TYPES_POLICIES = ['svelte-trusted-html', 'parley-worker'];
 
-export function contentSecurityPolicy(extraConnectOrigin: string | null): string {
-  const connectSrc = extraConnectOrigin === null ? "'self'" : `'self' ${extraConnectOrigin}`;
+export function contentSecurityPolicy(extraConnectOrigins: readonly string[]): string {
+  const connectSrc = ["'self'", ...extraConnectOrigins].join(' ');
   return [
     "default-src 'none'",
     // Only our own script files: no inline script, no eval. 'wasm-unsafe-eval' lets hash-wasm compile its
@@ -68,9 +62,9 @@ export function contentSecurityPolicy(extraConnectOrigin: string | null): string
   ].join('; ');
 }
 
-export function securityHeaders(options: { readonly tls: boolean; readonly extraConnectOrigin: string | null }): SecurityHeaders {
+export function securityHeaders(options: { readonly tls: boolean; readonly extraConnectOrigins: readonly string[] }): SecurityHeaders {
   const headers: Record<string, string> = {
-    'Content-Security-Policy': contentSecurityPolicy(options.extraConnectOrigin),
+    'Content-Security-Policy': contentSecurityPolicy(options.extraConnectOrigins),
     'Referrer-Policy': 'no-referrer',
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',

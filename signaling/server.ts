@@ -11,7 +11,7 @@ import { SignalingHub } from './hub.ts';
 import { createLogger, TurnAwayLog, writeToStdout, type LineWriter } from './logger.ts';
 import { addressKey, clientAddress, CountsByKey, upgradeOriginAllowed, type OriginPolicy } from './requestSource.ts';
 import { sendJson, sendPlainText } from './respond.ts';
-import { readSignalingOrigin, securityHeaders, type SecurityHeaders } from './securityHeaders.ts';
+import { readSignalingOrigins, securityHeaders, type SecurityHeaders } from './securityHeaders.ts';
 import { serveStaticFile } from './staticFiles.ts';
 
 export type RunningServer = {
@@ -154,7 +154,7 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
   const tls = config.tls === null ? null : await readTls(config.tls);
   const headers = securityHeaders({
     tls: tls !== null,
-    extraConnectOrigin: await readSignalingOrigin(config.staticDir),
+    extraConnectOrigins: await readSignalingOrigins(config.staticDir),
   });
   const originPolicy: OriginPolicy = { tls: tls !== null, trustProxy: config.trustProxy, allowedOrigins: new Set(config.allowedOrigins) };
 

@@ -6,7 +6,7 @@ import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
 import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrl } from './core/protocol/appConfig.ts';
+import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
@@ -14,6 +14,8 @@ import { fileSource } from './adapters/transfer/fileSource.ts';
 import { createSha256 } from './adapters/transfer/sha256.ts';
 import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
+import { KeyPairPool } from './core/room/keyPairPool.ts';
+import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 
 async function main(target: HTMLElement): Promise<void> {
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
@@ -36,8 +38,10 @@ async function main(target: HTMLElement): Promise<void> {
   // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
   void SpillStore.removeAbandoned().catch(() => {});
   const platform: AppPlatform = {
+    // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
+    keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(resolveSignalingUrl(loaded.config, location.href)),
+      connectSignaling: webSocketSignaling(resolveSignalingUrls(loaded.config.signaling, location.href)),
       createPeer: simplePeerFactory(loaded.config.iceServers),
       clock: systemClock,
       random: systemRandom,

@@ -37,6 +37,12 @@ export function heldWarning(admission: Admission & { decision: 'hold' }, peer: P
         body: `This room’s contact arrived with a different key than before. It may be a new browser or a reinstall, or it may be someone else who has the link. ${WAITING} Compare the new safety number with them over another channel (in person, or on a call) before trusting it.`,
         accept: 'Accept the new key and continue',
       };
+    case 'newcomer':
+      return {
+        heading: `${peerName} is new in this room`,
+        body: `${expected} ${admission.expected.length === 1 ? 'was' : 'were'} here before; this person, with a profile nobody here has seen, has the room’s link too. ${WAITING} Ask the others over another channel whether they invited ${peerName}.`,
+        accept: `Accept ${peerName} and continue`,
+      };
     case 'other-contact':
       return {
         heading: `${admission.contact?.displayName ?? peerName} arrived where ${expected} was before`,

@@ -1,49 +1,68 @@
 /**
- * Reactive state of the open room for the Svelte views: its status, the conversation and its files, who the
- * other person is, and (with an unlocked profile) the kept history, paged in as the person scrolls back.
+ * Reactive state of the open room for the Svelte views: the room's headline and its members, the conversation
+ * (messages to everyone or private, with their delivery per member, joins and leaves, warnings) and its files,
+ * and (with an unlocked profile) the kept history, paged in as the person scrolls back. The mesh, the messaging
+ * engine and the transfers are core's; this class wires them together and turns their events into lines.
  */
-import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
-import type { LocalIdentity, PeerIdentity } from '../core/crypto/identityProof.ts';
-import type { Admission } from '../core/room/admission.ts';
-import type { StoreResult } from '../core/vault/vaultContext.ts';
-import type { Contact } from '../core/vault/contacts.ts';
+import { RoomSession, type GroupEndpoint, type RoomEvent } from '../core/room/roomSession.ts';
+import { generateGuestIdentity, type LocalIdentity } from '../core/crypto/identityProof.ts';
+import { memberIdOf } from '../core/crypto/memberId.ts';
+import type { KeyPairSource } from '../core/room/keyPairPool.ts';
+import type { RoomPlatform } from '../core/room/roomPorts.ts';
+import { isTerminal, type MemberView, type RoomStatus } from '../core/room/roomStatus.ts';
+import { GroupChat, type SendRefusal } from '../core/group/groupChat.ts';
+import type { GroupEvent } from '../core/group/groupEvents.ts';
+import { MemoryConversationStore } from '../core/group/memoryConversationStore.ts';
+import type { GroupMessage } from '../core/protocol/groupMessages.ts';
+import { assertNever } from '../core/assertNever.ts';
+import { isFinal, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
+import { MemberTransfers } from '../core/transfer/memberTransfers.ts';
+import type { ImageVerdict } from '../core/transfer/imageSniff.ts';
 import type { HistoryEntry } from '../core/vault/history.ts';
 import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
 import type { ProfilePlatform } from './profileState.svelte.ts';
 import type { RoomHistory } from './roomHistory.ts';
 import { failureText } from './vaultText.ts';
-import type { RoomPlatform } from '../core/room/roomPorts.ts';
-import { isTerminal, type RoomStatus } from '../core/room/roomStatus.ts';
-import { MAX_MESSAGE_TEXT_BYTES } from '../core/protocol/messages.ts';
-import { assertNever } from '../core/assertNever.ts';
-import { isFinal, TransferManager, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
-import type { ImageVerdict } from '../core/transfer/imageSniff.ts';
 import { RateMeter } from './transferText.ts';
+import { Members } from './members.svelte.ts';
+import type { DeliveryState } from './memberText.ts';
 
 /** Everything the room view needs from the platform, assembled in main.ts. */
 export interface AppPlatform {
   readonly room: RoomPlatform;
+  /** The page's RSA key pairs, made while it loads so that joining a room never waits for one. */
+  readonly keyPairs: KeyPairSource;
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
 }
 
+/** Who wrote a line: this person, or a member (by member id; the Members panel names it). */
+export type Author = { readonly kind: 'me' } | { readonly kind: 'member'; readonly memberId: string };
+/** To whom: everyone, or privately between this person and one member. */
+export type Privacy = { readonly kind: 'everyone' } | { readonly kind: 'private'; readonly memberId: string };
+
 export interface TextLine {
   readonly kind: 'text';
-  /** Local, unique key for rendering; `id` comes from the wire and a hostile peer may repeat one. */
+  /** Local, unique key for rendering; `id` comes from the wire and a hostile member may repeat one. */
   readonly key: number;
   readonly id: string;
-  readonly author: 'me' | 'peer';
+  readonly author: Author;
+  readonly privacy: Privacy;
   readonly text: string;
   readonly atMs: number;
-  delivered: boolean;
+  /** For own messages: how far it got with each addressee (member id → state). */
+  deliveries: Record<string, DeliveryState>;
 }
 
 export interface FileLine {
   readonly kind: 'file';
   readonly key: number;
-  readonly author: 'me' | 'peer';
+  readonly author: Author;
+  readonly privacy: Privacy;
+  /** The member the transfer runs with (the recipient of an own file, the sender of a received one). */
+  readonly memberId: string;
   readonly atMs: number;
   view: TransferView<Blob>;
   bytesPerSecond: number;
@@ -64,9 +83,18 @@ export interface FileLine {
 export interface StoredFileLine {
   readonly kind: 'stored-file';
   readonly key: number;
-  readonly author: 'me' | 'peer';
+  readonly author: Author;
   readonly atMs: number;
   readonly file: StoredFileInfo;
+}
+
+/** Something that happened in the room rather than something said: joins, leaves, warnings. */
+export interface EventLine {
+  readonly kind: 'event';
+  readonly key: number;
+  readonly atMs: number;
+  readonly text: string;
+  readonly tone: 'info' | 'warning';
 }
 
 /** A stored message that does not open: damaged or tampered storage. Shown as such, never guessed at. */
@@ -75,43 +103,56 @@ export interface UnreadableLine {
   readonly key: number;
 }
 
-export type ChatLine = TextLine | FileLine | StoredFileLine | UnreadableLine;
+export type ChatLine = TextLine | FileLine | StoredFileLine | EventLine | UnreadableLine;
 
-/** What is known about the other person in this session. */
-export type PeerPanel =
-  | { readonly kind: 'none' }
-  | {
-      readonly kind: 'peer';
-      readonly peer: PeerIdentity;
-      /** Why the policy admitted or held them; for a held peer the person accepted, why it was held. */
-      readonly admission: Admission;
-      /** Waiting for the person to accept: nothing is sent to them and nothing they sent is shown. */
-      readonly held: boolean;
-      /** The remembered contact, once admitted and written (null for guests, without a profile here, or until the vault answers). */
-      readonly contact: Contact | null;
-      /** For a profile, with a profile here; null otherwise or until computed. */
-      readonly safetyNumber: string | null;
-    };
+function refusalText(refusal: SendRefusal, nameOf: (memberId: string) => string): string {
+  switch (refusal.kind) {
+    case 'empty':
+      return 'Type a message first.';
+    case 'too-long':
+      return `Not sent: a message can hold up to ${refusal.maxBytes / 1024} KiB of text.`;
+    case 'no-addressees':
+      return 'Not sent: nobody else is in this room yet.';
+    case 'unknown-member':
+      return 'Not sent: that person is not in this room.';
+    case 'member-left':
+      return `Not sent: ${nameOf(refusal.member)} left the room.`;
+    case 'not-stored':
+      return `Not sent: it could not be kept for delivery (${refusal.detail}).`;
+    default:
+      return assertNever(refusal, 'send refusal');
+  }
+}
 
 export class RoomState {
   status = $state<RoomStatus>({ kind: 'preparing' });
   lines = $state<ChatLine[]>([]);
   readonly isSecure = $derived(this.status.kind === 'secure');
   readonly isTerminal = $derived(isTerminal(this.status));
-  // Raw: always replaced whole, and compared by identity to tell whether someone else arrived meanwhile.
-  peer = $state.raw<PeerPanel>({ kind: 'none' });
+  readonly members: Members;
+  /** The member the next message goes to privately; null: to everyone. */
+  privateTo = $state<string | null>(null);
+  /** Send read receipts (and see others'); off means neither. */
+  readReceipts = $state(true);
   /** A problem with keeping the history, in words (the chat itself goes on). */
   historyProblem = $state<string | null>(null);
   /** Whether older stored messages may exist before the first line shown. */
   hasOlder = $state(false);
   loadingOlder = $state(false);
   private oldestSeq: number | null = null;
-  private session: RoomSession;
+  private session: RoomSession | null = null;
+  private chat: GroupChat | null = null;
+  private self: { readonly identity: LocalIdentity; readonly memberId: string } | null = null;
   private nextKey = 0;
-  private readonly transfers: TransferManager<Blob>;
+  private stopped = false;
+  private readonly transfers: MemberTransfers<Blob>;
   private readonly meters = new Map<string, RateMeter>();
   private readonly sentFiles = new Map<string, File>();
+  /** Whether each own transfer was one of a file for everyone, or a private one. */
+  private readonly filePrivacy = new Map<string, Privacy>();
   private readonly objectUrls: string[] = [];
+  /** The engine's events about a message can come before its line exists (the send is still settling). */
+  private readonly earlyDeliveries = new Map<string, Record<string, DeliveryState>>();
 
   constructor(
     private readonly secret: Uint8Array,
@@ -119,14 +160,32 @@ export class RoomState {
     /** Null for a guest: nothing is kept. */
     readonly history: RoomHistory | null = null,
   ) {
-    this.transfers = new TransferManager(platform.transfers, (view) => this.onTransfer(view));
-    this.session = this.open();
+    this.members = new Members(history, (problem) => (this.historyProblem = problem));
+    this.transfers = new MemberTransfers(platform.transfers, ({ memberId, view }) => this.onTransfer(memberId, view));
   }
 
-  /** Shows the newest kept page; call once, right after construction. */
-  async loadLatest(): Promise<void> {
+  /** Opens the conversation and joins the room; call once, right after construction. */
+  async start(): Promise<void> {
     const history = this.history;
-    if (history === null) return;
+    const identity: LocalIdentity =
+      history === null ? await generateGuestIdentity() : { kind: 'profile', displayName: history.displayName, ...history.identity };
+    const memberId = await memberIdOf(identity.publicKeySpki);
+    this.self = { identity, memberId };
+    if (history !== null) await this.loadLatest(history);
+    this.chat = await GroupChat.open({
+      self: memberId,
+      store: history?.conversationStore() ?? new MemoryConversationStore(),
+      clock: this.platform.room.clock,
+      random: this.platform.room.random,
+      rememberedContacts: history?.rememberedMemberIds() ?? [],
+      readReceipts: () => this.readReceipts,
+      onEvent: (event) => this.onGroupEvent(event),
+    });
+    if (!this.stopped) this.session = this.open();
+  }
+
+  /** Shows the newest kept page. */
+  private async loadLatest(history: RoomHistory): Promise<void> {
     this.showPage(await history.latest(), 'end');
     history.markRead();
   }
@@ -156,32 +215,16 @@ export class RoomState {
     return read.value;
   }
 
-  /** The person accepts the held peer (a guest where a profile was, a new key, someone else) after reading the warning. */
-  admitPeer(): void {
-    if (this.status.kind === 'held') this.session.admitPeer(this.status.peer);
+  /** The person accepts a held member after reading the warning. */
+  admit(key: string): void {
+    const member = this.members.byKey(key);
+    if (member?.view.state === 'held' && member.view.peer !== null) this.session?.admitPeer(member.view.peer);
   }
 
-  async markVerified(): Promise<void> {
-    await this.updateContact((history, contact) => history.markVerified(contact));
-  }
-
-  /** The person calls the contact by the name it announces now. */
-  async adoptAnnouncedName(): Promise<void> {
-    const panel = this.peer;
-    if (panel.kind !== 'peer' || panel.peer.kind !== 'profile') return;
-    const announced = panel.peer.displayName;
-    await this.updateContact((history, contact) => history.renameContact(contact, announced));
-  }
-
-  private async updateContact(write: (history: RoomHistory, contact: Contact) => Promise<StoreResult<Contact>>): Promise<void> {
-    const panel = this.peer;
-    if (panel.kind !== 'peer' || panel.contact === null || this.history === null) return;
-    const written = await write(this.history, panel.contact);
-    if (!written.ok) {
-      this.historyProblem = failureText(written);
-      return;
-    }
-    if (this.peer === panel) this.peer = { ...panel, contact: written.value };
+  /** The person has the conversation in front of them: what arrived is read (and, with read receipts on, said so). */
+  markRead(): void {
+    this.chat?.markRead();
+    this.history?.markRead();
   }
 
   async deleteHistory(): Promise<boolean> {
@@ -210,10 +253,19 @@ export class RoomState {
   private lineOf(entry: HistoryEntry): ChatLine {
     const key = this.nextKey++;
     if (entry.kind === 'unreadable') return { kind: 'unreadable', key };
-    const author = entry.direction === 'outgoing' ? 'me' : 'peer';
+    const author: Author = entry.direction === 'outgoing' ? { kind: 'me' } : { kind: 'member', memberId: '' };
     switch (entry.content.type) {
       case 'text':
-        return { kind: 'text', key, id: entry.messageId, author, text: entry.content.text, atMs: entry.atMs, delivered: author === 'peer' || entry.deliveredAtMs !== null };
+        return {
+          kind: 'text',
+          key,
+          id: entry.messageId,
+          author,
+          privacy: { kind: 'everyone' },
+          text: entry.content.text,
+          atMs: entry.atMs,
+          deliveries: entry.direction === 'outgoing' && entry.deliveredAtMs !== null ? { '': 'delivered' } : {},
+        };
       case 'file':
         return { kind: 'stored-file', key, author, atMs: entry.atMs, file: entry.content.file };
       default:
@@ -225,86 +277,117 @@ export class RoomState {
     return this.platform.transfers.maxFileBytes;
   }
 
-  /** Sends `text`; returns null when sent, or the reason in words when it was not. */
-  send(text: string): string | null {
-    const result = this.session.send(text);
-    if (!result.ok) {
-      switch (result.reason) {
-        case 'not-secure':
-          return 'Not sent: the conversation is not secure yet.';
-        case 'held':
-          return 'Not sent: accept the other person first.';
-        case 'empty':
-          return 'Type a message first.';
-        case 'too-long':
-          return `Not sent: a message can hold up to ${MAX_MESSAGE_TEXT_BYTES / 1024} KiB of text.`;
-        default:
-          return assertNever(result.reason, 'send refusal');
-      }
-    }
-    this.lines.push({ kind: 'text', key: this.nextKey++, id: result.id, author: 'me', text, atMs: result.sentAtMs, delivered: false });
-    this.history?.recordText({ direction: 'outgoing', messageId: result.id, atMs: result.sentAtMs }, text);
+  /** Sends `text` to everyone, or privately to `privateTo`; resolves to null when sent, or the reason in words. */
+  async send(text: string): Promise<string | null> {
+    const chat = this.chat;
+    if (chat === null || this.status.kind !== 'secure') return 'Not sent: the conversation is not secure yet.';
+    const privateTo = this.privateTo;
+    const outcome = privateTo === null ? await chat.sendToEveryone(text) : await chat.sendPrivately(privateTo, text);
+    if (!outcome.ok) return refusalText(outcome.refusal, (memberId) => this.members.nameOf(memberId));
+    const { message, addressees } = outcome;
+    const deliveries: Record<string, DeliveryState> = Object.fromEntries(addressees.map((memberId) => [memberId, 'sending' as const]));
+    Object.assign(deliveries, this.earlyDeliveries.get(message.id) ?? {});
+    this.earlyDeliveries.delete(message.id);
+    this.lines.push({
+      kind: 'text',
+      key: this.nextKey++,
+      id: message.id,
+      author: { kind: 'me' },
+      privacy: message.stream === 'private' && privateTo !== null ? { kind: 'private', memberId: privateTo } : { kind: 'everyone' },
+      text: message.text,
+      atMs: message.writtenAtMs,
+      deliveries,
+    });
     return null;
   }
 
-  /** Queues files to send; they go one after another, as soon as the conversation is secure. */
-  sendFiles(files: Iterable<File>): void {
-    for (const file of files) this.sentFiles.set(this.transfers.send(this.platform.fileSource(file)), file);
+  /**
+   * Queues files for everyone in the room (or the private addressee); each goes as soon as its member is connected.
+   * Returns null, or in words why nothing was queued.
+   */
+  sendFiles(files: Iterable<File>): string | null {
+    const privateTo = this.privateTo;
+    const recipients = privateTo === null ? this.members.addressable() : [privateTo];
+    if (recipients.length === 0) return 'Not sent: nobody else is in this room yet. Send it once someone is connected.';
+    const privacy: Privacy = privateTo === null ? { kind: 'everyone' } : { kind: 'private', memberId: privateTo };
+    for (const file of files) {
+      const ids = this.transfers.send(recipients, () => this.platform.fileSource(file));
+      for (const transferId of ids.values()) {
+        this.sentFiles.set(transferId, file);
+        this.filePrivacy.set(transferId, privacy);
+      }
+    }
+    return null;
   }
 
-  cancelTransfer(id: string): void {
-    this.transfers.cancel(id);
+  cancelTransfer(line: FileLine): void {
+    this.transfers.cancel(line.memberId, line.view.id);
   }
 
   /** Starts the room again after a failure; the conversation and unfinished transfers stay. */
   retry(): void {
-    this.session.stop();
+    this.session?.stop();
     this.status = { kind: 'preparing' };
     this.session = this.open();
   }
 
   stop(): void {
+    this.stopped = true;
     // Whatever chat was still being gathered is kept now (unless the profile just locked: then it cannot be).
     this.history?.flush();
-    this.session.stop();
+    this.session?.stop();
+    this.chat?.close();
     this.objectUrls.forEach((url) => URL.revokeObjectURL(url));
   }
 
   private open(): RoomSession {
     const history = this.history;
-    const identity: LocalIdentity | null =
-      history === null ? null : { displayName: history.displayName, ...history.identity };
+    const self = this.self;
+    if (self === null) throw new Error('the room is opened only after its identity is ready');
     const session = new RoomSession({
       secret: this.secret,
       platform: this.platform.room,
+      keyPairs: this.platform.keyPairs,
+      identity: self.identity,
       transfers: this.transfers,
+      group: this.groupEndpoint(),
       onEvent: (event) => this.apply(event),
-      ...(identity === null || history === null ? {} : { identity, knowledge: () => history.knowledge() }),
+      ...(history === null ? {} : { knowledge: () => history.knowledge() }),
     });
     void session.start();
     return session;
   }
 
+  /** What the mesh hands over of an admitted member goes to the messaging engine. */
+  private groupEndpoint(): GroupEndpoint {
+    return {
+      connected: (channel) => {
+        const chat = this.chat;
+        if (chat === null) return;
+        chat.admitted(channel.memberId, { durable: this.history?.rememberedMemberIds().includes(channel.memberId) ?? false });
+        chat.connected(channel);
+      },
+      disconnected: (memberId) => this.chat?.disconnected(memberId),
+      receive: (memberId, frame) => this.chat?.receive(memberId, frame) ?? null,
+    };
+  }
+
   private apply(event: RoomEvent): void {
     switch (event.type) {
-      case 'status': {
-        const status = event.status;
-        this.status = status;
-        if (status.kind === 'held') void this.showHeld(status.peer, status.admission);
-        else if (status.kind === 'secure') void this.meet(status.peer, status.admission);
+      case 'status':
+        this.status = event.status;
         return;
-      }
-      case 'chat':
-        this.lines.push({ kind: 'text', key: this.nextKey++, id: event.id, author: 'peer', text: event.text, atMs: event.receivedAtMs, delivered: true });
-        this.history?.recordText({ direction: 'incoming', messageId: event.id, atMs: event.receivedAtMs }, event.text);
-        if (document.visibilityState === 'visible') this.history?.markRead();
+      case 'members':
+        this.members.update(event.members);
         return;
-      case 'receipt': {
-        const line = this.lines.findLast((candidate): candidate is TextLine => candidate.kind === 'text' && candidate.id === event.id && candidate.author === 'me');
-        if (line !== undefined) {
-          line.delivered = true;
-          this.history?.recordDelivered(event.id, this.platform.room.clock.nowMs());
-        }
+      case 'member-joined':
+        void this.members.met(event.member).then(() => this.event(`${this.members.nameOf(event.member.memberId ?? '')} joined`, 'info'));
+        return;
+      case 'member-left': {
+        const memberId = event.member.memberId;
+        if (memberId !== null) this.chat?.left(memberId, { saidBye: event.saidBye });
+        if (this.privateTo === memberId) this.privateTo = null;
+        this.event(`${this.members.nameOf(memberId ?? '')} left`, 'info');
         return;
       }
       default:
@@ -312,53 +395,79 @@ export class RoomState {
     }
   }
 
-  /**
-   * A held peer is shown, with its safety number to compare, but nothing about it is written to the vault:
-   * someone the person has not accepted leaves no trace.
-   */
-  private async showHeld(peer: PeerIdentity, admission: Admission): Promise<void> {
-    const panel: PeerPanel = { kind: 'peer', peer, admission, held: true, contact: null, safetyNumber: null };
-    this.peer = panel;
-    if (peer.kind !== 'profile' || this.history === null) return;
-    const safetyNumber = await this.history.safetyNumber(peer);
-    if (this.peer === panel) this.peer = { ...panel, safetyNumber };
+  private onGroupEvent(event: GroupEvent): void {
+    switch (event.type) {
+      case 'shown':
+        this.showMessage(event.message, event.receivedAtMs);
+        return;
+      case 'delivery':
+        this.setDelivery(event.messageId, event.member, event.state);
+        return;
+      case 'expired':
+        this.setDelivery(event.messageId, event.member, event.reason === 'member-left' ? 'gone' : 'expired');
+        return;
+      case 'inconsistent': {
+        const author = event.author === this.self?.memberId ? 'you' : this.members.nameOf(event.author);
+        const others = event.members.map((memberId) => this.members.nameOf(memberId));
+        this.event(
+          `Members saw different versions of a message from ${author}: ${['you', ...others].join(', ')} do not all hold the same text. ` +
+            'Either the author sent different text to different people, or someone here reports falsely; Parley cannot tell which.',
+          'warning',
+        );
+        return;
+      }
+      case 'failed':
+        this.historyProblem = `A message could not be kept: ${event.detail}`;
+        return;
+      default:
+        assertNever(event, 'group event');
+    }
   }
 
-  /** Shows who the admitted peer is; with a profile here, remembers them (a key change the person accepted included). */
-  private async meet(peer: PeerIdentity, admission: Admission): Promise<void> {
-    const panel: PeerPanel = { kind: 'peer', peer, admission, held: false, contact: null, safetyNumber: null };
-    this.peer = panel;
-    const history = this.history;
-    if (peer.kind !== 'profile' || history === null) return;
-    const observed = await history.observe(peer);
-    if (!observed.ok) {
-      this.historyProblem = failureText(observed);
+  private showMessage(message: GroupMessage, receivedAtMs: number): void {
+    this.lines.push({
+      kind: 'text',
+      key: this.nextKey++,
+      id: message.id,
+      author: { kind: 'member', memberId: message.author },
+      privacy: message.stream === 'private' ? { kind: 'private', memberId: message.author } : { kind: 'everyone' },
+      text: message.text,
+      atMs: receivedAtMs,
+      deliveries: {},
+    });
+    if (document.visibilityState === 'visible') this.markRead();
+  }
+
+  private setDelivery(messageId: string, memberId: string, state: DeliveryState): void {
+    // The newest own line with that id: ids from the wire are not trusted to be unique, ours are.
+    const line = this.lines.findLast((candidate): candidate is TextLine => candidate.kind === 'text' && candidate.id === messageId && candidate.author.kind === 'me');
+    if (line !== undefined) {
+      line.deliveries[memberId] = state;
       return;
     }
-    const outcome = observed.value;
-    if (outcome.kind === 'guest') return;
-    let contact = outcome.contact;
-    if (outcome.kind === 'key-changed' && admission.decision === 'hold') {
-      // The person already read the warning and accepted this key; only verifying it is left to do.
-      const acknowledged = await history.acknowledgeKeyChange(contact);
-      if (acknowledged.ok) contact = acknowledged.value;
-    }
-    const safetyNumber = await history.safetyNumber(contact);
-    // Someone else may have arrived meanwhile.
-    if (this.peer === panel) this.peer = { ...panel, contact, safetyNumber };
+    const early = this.earlyDeliveries.get(messageId) ?? {};
+    early[memberId] = state;
+    this.earlyDeliveries.set(messageId, early);
   }
 
-  private onTransfer(view: TransferView<Blob>): void {
+  private event(text: string, tone: EventLine['tone']): void {
+    this.lines.push({ kind: 'event', key: this.nextKey++, atMs: this.platform.room.clock.nowMs(), text, tone });
+  }
+
+  private onTransfer(memberId: string, view: TransferView<Blob>): void {
     const nowMs = this.platform.transfers.clock.nowMs();
     const meter = this.meters.get(view.id) ?? new RateMeter();
     this.meters.set(view.id, meter);
     meter.sample(view.transferredBytes, nowMs);
     let line = this.lines.find((candidate): candidate is FileLine => candidate.kind === 'file' && candidate.view.id === view.id);
     if (line === undefined) {
+      const outgoing = view.direction === 'outgoing';
       this.lines.push({
         kind: 'file',
         key: this.nextKey++,
-        author: view.direction === 'outgoing' ? 'me' : 'peer',
+        author: outgoing ? { kind: 'me' } : { kind: 'member', memberId },
+        privacy: this.filePrivacy.get(view.id) ?? { kind: 'everyone' },
+        memberId,
         atMs: nowMs,
         view,
         bytesPerSecond: 0,
@@ -418,5 +527,20 @@ export class RoomState {
     const url = URL.createObjectURL(blob);
     this.objectUrls.push(url);
     return url;
+  }
+
+  /** The memberId this page has in the room (null until the identity is ready). */
+  get selfMemberId(): string | null {
+    return this.self?.memberId ?? null;
+  }
+
+  /** Ids of the members one can write to privately: verified and admitted. */
+  membersToWrite(): { readonly memberId: string; readonly name: string }[] {
+    return this.members.addressable().map((memberId) => ({ memberId, name: this.members.nameOf(memberId) }));
+  }
+
+  /** For tests and the Members panel: the views as the mesh reports them. */
+  get memberViews(): readonly MemberView[] {
+    return this.members.list.map((member) => member.view);
   }
 }

@@ -1,6 +1,6 @@
 /** Turns a room's status into the words a person sees, and a tone for styling. */
 import { assertNever } from '../core/assertNever.ts';
-import type { RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
+import type { MemberFailure, RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
 import type { ErrorCode } from '../core/protocol/signaling.ts';
 
 export type Tone = 'progress' | 'good' | 'attention' | 'error';
@@ -27,24 +27,37 @@ function serverRefusalText(code: ErrorCode): string {
   }
 }
 
-export function failureText(failure: RoomFailure): string {
+/** Why one member's connection ended or never came up; the room goes on with the others. */
+export function memberFailureText(failure: MemberFailure): string {
   switch (failure.kind) {
     case 'signal-rejected':
       return 'Could not connect: a connection message did not open with this link’s key. The link may be incomplete or wrong, or someone tampered with the connection.';
     case 'verification-failed':
       return 'The connection could not be verified, so nothing was sent. Someone may be interfering with it.';
     case 'frame-rejected':
-      return 'A message could not be verified, so the conversation was closed to keep you safe. That message was not shown.';
+      return 'A message could not be verified, so that connection was closed to keep you safe. That message was not shown.';
     case 'no-connection':
-      return 'No direct connection could be opened to the other person. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
+      return 'No direct connection could be opened. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
     case 'held-overflow':
-      return 'The other person sent more than Parley keeps while you decide whether to accept them, so the conversation was closed. None of it was shown.';
+      return 'They sent more than Parley keeps while you decide whether to accept them, so their connection was closed. None of it was shown.';
     case 'flooded':
-      return 'The other person’s side sent messages faster than a person can, so the conversation was ended to protect this page. Nothing past that point was shown or kept.';
+      return 'Their side sent messages faster than a person can, so the connection was ended to protect this page. Nothing past that point was shown or kept.';
+    case 'misbehaved':
+      return 'Their side broke the rules of a group conversation, so the connection was ended. What broke them was not shown.';
+    default:
+      return assertNever(failure, 'member failure');
+  }
+}
+
+/** Why the whole room stopped. */
+export function failureText(failure: RoomFailure): string {
+  switch (failure.kind) {
     case 'server-refused':
       return serverRefusalText(failure.code);
     case 'server-unintelligible':
       return 'The server sent a message Parley does not understand, so the connection was stopped. The server may be misconfigured or tampered with.';
+    case 'too-many-members':
+      return 'This room has more people than Parley connects to at once (16), so it did not join. Ask for a new link for a smaller group.';
     default:
       return assertNever(failure, 'room failure');
   }
@@ -52,7 +65,7 @@ export function failureText(failure: RoomFailure): string {
 
 /** The technical reason behind a failure, for the "Details" line and for bug reports; never secret material. */
 export function failureDetail(status: RoomStatus): string | null {
-  if (status.kind !== 'failed') return null;
+  if (status.kind !== 'failed' && status.kind !== 'member-failed') return null;
   const failure = status.failure;
   return 'detail' in failure ? failure.detail : null;
 }
@@ -68,15 +81,17 @@ export function statusText(status: RoomStatus): { readonly text: string; readonl
     case 'verifying':
       return { text: 'Verifying the connection…', tone: 'progress' };
     case 'secure':
-      return { text: 'Secure: end-to-end encrypted', tone: 'good' };
+      return { text: status.connected === 1 ? 'Secure: end-to-end encrypted' : `Secure: end-to-end encrypted with ${status.connected} people`, tone: 'good' };
     case 'held':
       return { text: 'Encrypted, but this person’s identity needs your confirmation before you can talk.', tone: 'attention' };
+    case 'member-failed':
+      return { text: memberFailureText(status.failure), tone: 'error' };
     case 'peer-left':
       return { text: 'The other person left. They can come back with the same link.', tone: 'attention' };
     case 'reconnecting':
       return { text: 'Connection lost. Reconnecting…', tone: 'attention' };
     case 'room-full':
-      return { text: 'This room is full: a Parley room holds two people. Ask for a new link, or create a room of your own.', tone: 'error' };
+      return { text: 'This room is full. Ask for a new link, or create a room of your own.', tone: 'error' };
     case 'failed':
       return { text: failureText(status.failure), tone: 'error' };
     default:

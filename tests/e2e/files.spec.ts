@@ -5,7 +5,7 @@ import type { Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
 import { makeBlankPng, makePng } from '../fixtures/images.ts';
 import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
-import { createRoom, expect, expectSecure, messages, securePair, test } from './fixtures.ts';
+import { breakConnections, createRoom, expect, expectSecure, messages, securePair, tapped, test } from './fixtures.ts';
 
 const CHUNK_BYTES = 64 * 1024;
 
@@ -205,15 +205,16 @@ test('a transfer cut by a lost connection resumes from what was acknowledged whe
   const relay = await startHostileRelay(parley.url, 'pass');
   try {
     const alice = await newPerson();
-    const bob = await newPerson();
+    const bob = await tapped(newPerson);
     const link = await createRoom(alice, relay.url);
     await bob.goto(link);
     await expectSecure(alice, bob);
     const sizeBytes = 48 * 1024 * 1024;
     const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
     await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
-    // Bob's network drops: the server tells Alice he left, and the direct connection goes with it.
+    // Bob's direct connection breaks (his signaling socket too); both sides notice and connect again.
     relay.dropConnection(1);
+    await breakConnections(bob);
     await expect(fileItem(alice, 'resume.bin')).toContainText('Paused');
     await expect(fileItem(alice, 'resume.bin')).toContainText('Sent', { timeout: 45_000 });
     await expect(fileItem(bob, 'resume.bin')).toContainText('Received');

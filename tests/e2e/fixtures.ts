@@ -65,6 +65,68 @@ export async function expectSecure(...pages: Page[]): Promise<void> {
   );
 }
 
+/**
+ * Counts, in each page, the group message frames (type 0x12) its data channels receive, and lets a test cut the
+ * page's data channels as a vanished network would: nothing in, nothing out, until restored.
+ */
+const WIRE_TAP = () => {
+  const connections: RTCPeerConnection[] = [];
+  const tap = { messageFrames: 0, cut: false, breakAll: () => connections.splice(0).forEach((connection) => connection.close()) };
+  Object.assign(window, { __wire: tap });
+  const watch = (channel: RTCDataChannel): void => {
+    channel.addEventListener('message', (event: MessageEvent) => {
+      if (event.data instanceof ArrayBuffer && new Uint8Array(event.data)[1] === 0x12) tap.messageFrames += 1;
+    });
+    const send = channel.send.bind(channel);
+    channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
+      if (!tap.cut) send(data);
+    }) as typeof channel.send;
+    // While cut, nothing arrives either: stop the app's own handler from seeing it.
+    channel.addEventListener(
+      'message',
+      (event) => {
+        if (tap.cut) event.stopImmediatePropagation();
+      },
+      { capture: true },
+    );
+  };
+  const Original = window.RTCPeerConnection;
+  const create = Original.prototype.createDataChannel;
+  Original.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<RTCPeerConnection['createDataChannel']>) {
+    const channel = create.apply(this, args);
+    watch(channel);
+    return channel;
+  };
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+      super(...args);
+      connections.push(this);
+      this.addEventListener('datachannel', (event) => watch(event.channel));
+    }
+  };
+};
+
+export async function tapped(newPerson: () => Promise<Page>): Promise<Page> {
+  const page = await newPerson();
+  await page.addInitScript(WIRE_TAP);
+  return page;
+}
+
+export function messageFrames(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __wire: { messageFrames: number } }).__wire.messageFrames);
+}
+
+export async function cutNetwork(page: Page, cut: boolean): Promise<void> {
+  await page.evaluate((value) => {
+    (window as unknown as { __wire: { cut: boolean } }).__wire.cut = value;
+  }, cut);
+}
+
+/** Closes every direct connection of the page at once, as a network failure the browser notices would. */
+export async function breakConnections(page: Page): Promise<void> {
+  await page.evaluate(() => (window as unknown as { __wire: { breakAll(): void } }).__wire.breakAll());
+}
+
 /** Two people in one room, both verified. */
 export async function securePair(newPerson: () => Promise<Page>, baseUrl: string): Promise<{ alice: Page; bob: Page; link: string }> {
   const alice = await newPerson();
@@ -80,6 +142,15 @@ export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.getByRole('button', { name: 'Send' }).click();
 }
 
+/** What people said (and sent): the conversation's messages and files, not its join/leave and warning lines. */
 export function messages(page: Page) {
-  return page.getByRole('list', { name: 'Conversation' }).getByRole('listitem');
+  return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.message');
 }
+
+/** The conversation's own lines: who joined or left, and warnings. */
+export function roomEvents(page: Page) {
+  return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.event');
+}
+
+/** A message that reached its one addressee: delivered, or already read (read receipts are on by default). */
+export const DELIVERED = /Delivered|Read/;

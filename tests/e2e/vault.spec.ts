@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { makePng } from '../fixtures/images.ts';
 import { dumpContains, dumpIndexedDb, recordCount } from './indexedDbDump.ts';
-import { expect, expectSecure, messages, newContext, sendMessage, statusOf, test } from './fixtures.ts';
+import { expect, expectSecure, messages, newContext, sendMessage, statusOf, test, DELIVERED } from './fixtures.ts';
 
 const PASSPHRASE = 'lamp orbit velvet cactus';
 const VAULT_DB = 'parley-vault';
@@ -259,7 +259,7 @@ test('a contact who comes back with a different identity key is held, with a war
   await alice.getByRole('button', { name: 'Accept the new key and continue' }).click();
   await expect(statusOf(alice)).toContainText('Secure');
   await expect(messages(alice).filter({ hasText: 'trust me, it is Bob' })).toBeVisible();
-  await expect(pending).toContainText('Delivered');
+  await expect(pending).toContainText(DELIVERED);
 
   // The room is listed under the name of the first person met in it, with the newest message.
   await toLanding(alice);
@@ -322,7 +322,7 @@ test('a guest arriving where a verified contact was is held: nothing reaches it 
   await alice.getByRole('button', { name: /^Accept/ }).click();
   await expect(statusOf(alice)).toContainText('Secure');
   await expect(messages(alice).filter({ hasText: 'hi, it is Bob, honest' })).toBeVisible();
-  await expect(messages(guest).filter({ hasText: 'hi, it is Bob, honest' })).toContainText('Delivered');
+  await expect(messages(guest).filter({ hasText: 'hi, it is Bob, honest' })).toContainText(DELIVERED);
   // Accepted, the queued file goes, and the conversation works both ways.
   await expect(guest.getByRole('img', { name: 'for-bob.png' })).toBeVisible();
   await sendMessage(alice, 'now you are in');

@@ -35,6 +35,6 @@ describe('TokenBucket', () => {
   it('refuses a rate or burst that is not a positive number', () => {
     const clock = new FakeClock().for('test');
     expect(() => new TokenBucket(1, 0, clock)).toThrow(RangeError);
-    expect(() => new TokenBucket({ perSecond: 1, burst: Number.NaN }, clock)).toThrow(RangeError);
+    expect(() => new TokenBucket(Number.NaN, 1, clock)).toThrow(RangeError);
   });
 });

@@ -916,7 +916,7 @@ describe('RoomSession: the transfer and group endpoints', () => {
   it('a violation found by the group engine ends that member’s session with the reason, nothing more of it delivered', async () => {
     const world = createWorld();
     const { alice, bob } = await securePair(world);
-    alice.group.verdict = () => ({ detail: 'it wrote under another member’s name' });
+    alice.group.verdict = () => ({ reason: 'frame-rejected', detail: 'it wrote under another member’s name' });
     await expectTalk(world, bob, alice, 'I am Carol');
     expectMemberFailed(alice, { kind: 'misbehaved', detail: 'it wrote under another member’s name' });
     const count = alice.group.received.length;
@@ -932,6 +932,14 @@ describe('RoomSession: the transfer and group endpoints', () => {
     await world.settle();
     expect(onlyView(alice)).toMatchObject({ state: 'failed', failure: { kind: 'frame-rejected' } });
     expect(alice.transfers.calls.at(-1)).toBe(`detach ${await bob.memberId()}`);
+  });
+
+  it('a flood the group engine finds ends that member’s session as flooded', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    alice.group.verdict = () => ({ reason: 'flooded', detail: 'more than 50 messages at once' });
+    await expectTalk(world, bob, alice, 'one of very many');
+    expectMemberFailed(alice, { kind: 'flooded', detail: 'more than 50 messages at once' });
   });
 
   it('a ping flood ends that member’s session', async () => {
@@ -1083,7 +1091,8 @@ describe('RoomSession: identities and the hold gate, per member', () => {
     const world = createWorld();
     const memory = remembering(bobId);
     const { alice, bob } = await meet(world, { knowledge: memory.knowledge });
-    expect(memory.asks).toBe(1);
+    // Once when the room session starts, once when Bob's session is verified.
+    expect(memory.asks).toBe(2);
     expect(onlyView(alice)).toMatchObject({ state: 'connected', admission: { decision: 'admit', reason: 'known', contact: contactOf(bobId) } });
     await expectTalk(world, bob, alice, 'hello Alice');
   });
@@ -1192,6 +1201,30 @@ describe('RoomSession: identities and the hold gate, per member', () => {
       },
     });
     expect(onlyView(alice)).toMatchObject({ state: 'held', admission: UNDECIDED });
+  });
+
+  it('those already in the room when one arrives are judged by what it remembered before; later arrivals by what it remembers now', async () => {
+    const world = createWorld();
+    const carolId: ProfileIdentity = { kind: 'profile', displayName: 'Carol', ...(await generateIdentity()) };
+    const daveId: ProfileIdentity = { kind: 'profile', displayName: 'Dave', ...(await generateIdentity()) };
+    world.add('alice', { identity: aliceId });
+    await world.settle();
+    world.add('bob', { identity: bobId });
+    await world.settle();
+    // Carol opens a room she remembers nobody in; the moment she is in, she remembers someone (as the app does
+    // after admitting the first member it meets).
+    const remembered: KnownContact[] = [];
+    const carol = world.add('carol', { identity: carolId, knowledge: () => ({ roomContacts: [...remembered], allContacts: [...remembered] }) });
+    await carol.started;
+    remembered.push(contactOf(aliceId));
+    await world.settle();
+    // Alice was remembered only after Carol arrived, so Bob (already here) is not a newcomer to Carol.
+    expect(views(carol).map((view) => view.state)).toEqual(['connected', 'connected']);
+    remembered.splice(0, 1, contactOf(bobId));
+    world.add('dave', { identity: daveId });
+    await world.settle();
+    const dave = views(carol).find((view) => view.peer?.kind === 'profile' && view.peer.displayName === 'Dave');
+    expect(dave).toMatchObject({ state: 'held', admission: { reason: 'newcomer' } });
   });
 
   it('in a group each member decides for itself: a newcomer held by one is connected to the others', async () => {

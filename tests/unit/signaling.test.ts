@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { DEFAULT_STATIC_DIR, parseConfig } from '../../signaling/config.ts';
 import { FirstPerWindow, FrameRateLimiter } from '../../signaling/rateLimit.ts';
 import { addressKey, normalizeOrigin } from '../../signaling/requestSource.ts';
-import { contentSecurityPolicy, signalingOriginFromSiteConfig } from '../../signaling/securityHeaders.ts';
+import { contentSecurityPolicy, signalingOriginsFromSiteConfig } from '../../signaling/securityHeaders.ts';
 import { resolveRequestPath } from '../../signaling/staticFiles.ts';
 import { startServer } from '../../signaling/server.ts';
 import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
@@ -32,7 +32,7 @@ describe('config', () => {
         staticDir: path.join(REPO_ROOT, 'dist'),
         tls: null,
         maxFrameBytes: 65536,
-        maxRoomMembers: 2,
+        maxRoomMembers: 8,
         maxFramesPerSecond: 50,
         joinTimeoutMs: 10000,
         heartbeatIntervalMs: 30000,
@@ -100,7 +100,7 @@ describe('config', () => {
     ['PORT', '80.5'],
     ['MAX_FRAME_BYTES', '1e5'],
     ['MAX_ROOM_MEMBERS', '1'],
-    ['MAX_ROOM_MEMBERS', '65'],
+    ['MAX_ROOM_MEMBERS', '17'],
     ['MAX_FRAMES_PER_SECOND', '0'],
     ['JOIN_TIMEOUT_MS', '10s'],
     ['HEARTBEAT_INTERVAL_MS', '0x10'],
@@ -264,13 +264,15 @@ describe('rooms and relay', () => {
     expect(await b.nextError()).toBe('unknown-peer');
   });
 
-  it('refuses a third member with the default room size, leaving the socket open and unjoined', async () => {
+  it('refuses a ninth member with the default room size of 8, leaving the socket open and unjoined', async () => {
     const server = await start();
     const room = newRoomId();
     const a = await connect(server);
     await a.join(room);
-    await (await connect(server)).join(room);
-    await a.nextOfType('peer-joined');
+    for (let i = 1; i < 8; i++) {
+      await (await connect(server)).join(room);
+      await a.nextOfType('peer-joined');
+    }
     const late = await connect(server);
     late.send({ v: 1, type: 'join', room, nonce: newNonce() });
     expect(await late.nextError()).toBe('room-full');
@@ -421,7 +423,7 @@ describe('HTTP', () => {
   it('lets the page start a same-origin module worker that compiles WebAssembly (the vault’s Argon2id)', () => {
     // Workers fall back from worker-src to child-src to script-src; neither of the first two may narrow it.
     const directives = new Map(
-      contentSecurityPolicy(null)
+      contentSecurityPolicy([])
         .split('; ')
         .map((directive): [string, string[]] => {
           const [name = '', ...sources] = directive.split(' ');
@@ -438,7 +440,7 @@ describe('HTTP', () => {
     let siteDir = '';
     const files: Readonly<Record<string, string>> = {
       'index.html': '<!doctype html><title>Parley</title>',
-      'config.json': JSON.stringify({ signalingUrl: 'wss://signal.example.org:8443/ws' }),
+      'config.json': JSON.stringify({ signaling: { mode: 'parley', urls: ['wss://signal.example.org:8443/ws'] } }),
       'assets/app-3f2a.js': 'console.log(1);',
       'assets/app-3f2a.css': 'body{}',
       'assets/crypto-9c1d.wasm': '\0asm',
@@ -524,20 +526,23 @@ describe('HTTP', () => {
     }
   });
 
-  it('reads the CSP connect origin only from a valid ws: or wss: signalingUrl', () => {
-    expect(signalingOriginFromSiteConfig('{"signalingUrl":"wss://sig.example.net/ws"}')).toBe('wss://sig.example.net');
-    expect(signalingOriginFromSiteConfig('{"signalingUrl":"ws://10.0.0.2:8080/ws?x=1"}')).toBe('ws://10.0.0.2:8080');
-    expect(signalingOriginFromSiteConfig('{"signalingUrl":"https://sig.example.net"}')).toBeNull();
-    expect(signalingOriginFromSiteConfig('{"signalingUrl":"wss://a.example; script-src *"}')).toBeNull();
-    expect(signalingOriginFromSiteConfig('{"signalingUrl":42}')).toBeNull();
-    expect(signalingOriginFromSiteConfig('not json')).toBeNull();
-    expect(signalingOriginFromSiteConfig('["wss://x.example"]')).toBeNull();
+  it('reads the CSP connect origins only from the signaling URLs of a config.json the page would accept', () => {
+    const of = (urls: unknown): string => JSON.stringify({ signaling: { mode: 'parley', urls } });
+    expect(signalingOriginsFromSiteConfig(of(['wss://sig.example.net/ws']))).toEqual(['wss://sig.example.net']);
+    expect(signalingOriginsFromSiteConfig(of(['ws://10.0.0.2:8080/ws?x=1', 'wss://b.example/ws', 'ws://10.0.0.2:8080/other']))).toEqual(['ws://10.0.0.2:8080', 'wss://b.example']);
+    expect(signalingOriginsFromSiteConfig(of([]))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig(of(['https://sig.example.net']))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig(of(['wss://a.example; script-src *']))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig(of([42]))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig('{"signalingUrl":"wss://old.example/ws"}')).toEqual([]);
+    expect(signalingOriginsFromSiteConfig('not json')).toEqual([]);
+    expect(signalingOriginsFromSiteConfig('["wss://x.example"]')).toEqual([]);
   });
 
-  it('keeps the base CSP when config.json has no usable signalingUrl', async () => {
+  it('keeps the base CSP when config.json names no usable signaling URL', async () => {
     const dir = path.join(scratchDir(), 'bad-config');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ signalingUrl: 'https://elsewhere.example' }));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ signaling: { mode: 'parley', urls: ['https://elsewhere.example'] } }));
     const server = await start({ STATIC_DIR: dir });
     expectSecurityHeaders(await request(server.url, '/healthz'));
   });

@@ -1,7 +1,9 @@
-/** The signaling port over a browser WebSocket. */
+/** The signaling port over a browser WebSocket, to the first of the configured servers. */
 import type { RoomPlatform } from '../../core/room/roomPorts.ts';
 
-export function webSocketSignaling(url: string): RoomPlatform['connectSignaling'] {
+export function webSocketSignaling(urls: readonly string[]): RoomPlatform['connectSignaling'] {
+  const [url] = urls;
+  if (url === undefined) throw new Error('no signaling server to connect to');
   return (handlers) => {
     const socket = new WebSocket(url);
     socket.addEventListener('open', () => handlers.onOpen());

@@ -1,4 +1,7 @@
-/** The run-time configuration in `config.json` (signaling URL, ICE servers, file size limit), parsed strictly. */
+/**
+ * The run-time configuration in `config.json` (how browsers find each other, ICE servers, file size limit),
+ * parsed strictly: an unknown key or a bad value is refused with a reason a self-hoster can act on.
+ */
 import { DEFAULT_MAX_FILE_BYTES } from '../transfer/transferLimits.ts';
 
 export { DEFAULT_MAX_FILE_BYTES };
@@ -9,9 +12,15 @@ export interface IceServerConfig {
   readonly credential?: string;
 }
 
+/** How browsers find each other. Parley's own signaling server is the only mode so far. */
+export type SignalingConfig = {
+  readonly mode: 'parley';
+  /** ws:// or wss:// URLs of the signaling server(s); empty means the server that served the page, at /ws. */
+  readonly urls: readonly string[];
+};
+
 export interface AppConfig {
-  /** ws:// or wss:// URL of the signaling server; null means the server that served the page, at /ws. */
-  readonly signalingUrl: string | null;
+  readonly signaling: SignalingConfig;
   readonly iceServers: readonly IceServerConfig[];
   /** The largest file this page sends or accepts. */
   readonly maxFileBytes: number;
@@ -28,16 +37,42 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseSignalingUrl(value: unknown): string | null | { readonly error: string } {
-  if (value === null || value === undefined) return null;
-  if (typeof value !== 'string') return { error: 'signalingUrl must be a ws:// or wss:// URL, or null' };
+const MAX_SIGNALING_URLS = 16;
+const TOP_LEVEL_KEYS: readonly string[] = ['signaling', 'iceServers', 'maxFileBytes'];
+
+function unknownKey(value: Record<string, unknown>, allowed: readonly string[], where: string): string | null {
+  const extra = Object.keys(value).find((key) => !allowed.includes(key));
+  if (extra === undefined) return null;
+  if (extra === 'signalingUrl') return 'signalingUrl was replaced by "signaling": {"mode": "parley", "urls": ["wss://…/ws"]} (see the README)';
+  return `${where} has an unknown setting "${extra}"`;
+}
+
+function parseSignalingUrl(value: unknown, index: number): string | { readonly error: string } {
+  if (typeof value !== 'string') return { error: `signaling.urls[${index}] must be a ws:// or wss:// URL` };
   try {
     const url = new URL(value);
-    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return { error: `signalingUrl must start with ws:// or wss://, not ${url.protocol}` };
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return { error: `signaling.urls[${index}] must start with ws:// or wss://, not ${url.protocol}` };
     return url.href;
   } catch {
-    return { error: `signalingUrl "${value}" is not a URL` };
+    return { error: `signaling.urls[${index}] "${value}" is not a URL` };
   }
+}
+
+function parseSignaling(value: unknown): SignalingConfig | { readonly error: string } {
+  if (value === undefined) return { mode: 'parley', urls: [] };
+  if (!isRecord(value)) return { error: 'signaling must be an object such as {"mode": "parley", "urls": []}' };
+  if (value['mode'] !== 'parley') return { error: `signaling.mode must be "parley", not ${JSON.stringify(value['mode'])}` };
+  const extra = unknownKey(value, ['mode', 'urls'], 'signaling');
+  if (extra !== null) return { error: extra };
+  const rawUrls = value['urls'] ?? [];
+  if (!Array.isArray(rawUrls) || rawUrls.length > MAX_SIGNALING_URLS) return { error: `signaling.urls must be a list of at most ${MAX_SIGNALING_URLS} URLs` };
+  const urls: string[] = [];
+  for (const [index, raw] of rawUrls.entries()) {
+    const url = parseSignalingUrl(raw, index);
+    if (typeof url !== 'string') return url;
+    urls.push(url);
+  }
+  return { mode: 'parley', urls };
 }
 
 function parseIceServer(value: unknown, index: number): IceServerConfig | string {
@@ -59,8 +94,10 @@ function parseIceServer(value: unknown, index: number): IceServerConfig | string
 
 export function parseAppConfig(value: unknown): ConfigResult {
   if (!isRecord(value)) return { ok: false, reason: 'the file is not a JSON object' };
-  const signalingUrl = parseSignalingUrl(value['signalingUrl']);
-  if (signalingUrl !== null && typeof signalingUrl === 'object') return { ok: false, reason: signalingUrl.error };
+  const extra = unknownKey(value, TOP_LEVEL_KEYS, 'the file');
+  if (extra !== null) return { ok: false, reason: extra };
+  const signaling = parseSignaling(value['signaling']);
+  if ('error' in signaling) return { ok: false, reason: signaling.error };
   const rawIce = value['iceServers'] ?? [];
   if (!Array.isArray(rawIce) || rawIce.length > MAX_ICE_SERVERS) return { ok: false, reason: `iceServers must be a list of at most ${MAX_ICE_SERVERS}` };
   const iceServers: IceServerConfig[] = [];
@@ -73,14 +110,14 @@ export function parseAppConfig(value: unknown): ConfigResult {
   if (typeof maxFileBytes !== 'number' || !Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0 || maxFileBytes > MAX_FILE_BYTES_CEILING) {
     return { ok: false, reason: `maxFileBytes must be a whole number of bytes up to ${MAX_FILE_BYTES_CEILING}` };
   }
-  return { ok: true, config: { signalingUrl, iceServers, maxFileBytes } };
+  return { ok: true, config: { signaling, iceServers, maxFileBytes } };
 }
 
-/** The signaling URL to use from a page at `pageUrl`: the configured one, or `/ws` on the page's own origin. */
-export function resolveSignalingUrl(config: AppConfig, pageUrl: string): string {
-  if (config.signalingUrl !== null) return config.signalingUrl;
+/** The signaling URLs to use from a page at `pageUrl`: the configured ones, or `/ws` on the page's own origin. */
+export function resolveSignalingUrls(signaling: SignalingConfig, pageUrl: string): readonly string[] {
+  if (signaling.urls.length > 0) return signaling.urls;
   const url = new URL('/ws', pageUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.hash = '';
-  return url.href;
+  return [url.href];
 }

@@ -14,6 +14,7 @@ import { deriveRoomKeys, type RoomKeys } from '../crypto/roomSecret.ts';
 import { openSignal, sealSignal, type SignalRoute } from '../crypto/signalSeal.ts';
 import { dtlsFingerprintFromSdp } from '../crypto/dtlsFingerprint.ts';
 import type { GroupFrame } from '../protocol/groupMessages.ts';
+import type { GroupChatFrame, GroupViolation } from '../group/groupChat.ts';
 import { parsePeerSignal, type PeerSignal } from '../protocol/peerSignal.ts';
 import { encodeFrame, NONCE_BYTES, parseServerFrame, type ErrorCode, type RoomMember, type ServerFrame } from '../protocol/signaling.ts';
 import { SecureSession, type SessionEvent } from '../session/secureSession.ts';
@@ -31,7 +32,8 @@ export type RoomEvent =
   | { readonly type: 'members'; readonly members: readonly MemberView[] }
   /** For the conversation's own lines: someone was admitted (first time, or back after leaving) or left. */
   | { readonly type: 'member-joined'; readonly member: MemberView }
-  | { readonly type: 'member-left'; readonly member: MemberView };
+  /** `saidBye`: it left on purpose (a guest that did cannot come back: its room session is over). */
+  | { readonly type: 'member-left'; readonly member: MemberView; readonly saidBye: boolean };
 
 /** A member's session, as the group messaging engine sees it. */
 export interface MemberChannel {
@@ -46,7 +48,7 @@ export interface GroupEndpoint {
   connected(channel: MemberChannel): void;
   disconnected(memberId: string): void;
   /** A message, receipts or digests frame from that member; a violation ends its session with that reason. */
-  receive(memberId: string, frame: GroupFrame): { readonly detail: string } | null;
+  receive(memberId: string, frame: GroupChatFrame): GroupViolation | null;
 }
 
 /** The room's view of file transfers, one channel per admitted member. */
@@ -99,7 +101,7 @@ const MAX_PINGS_PER_SECOND = 2;
 
 /** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
 type PeerEvent =
-  | { readonly type: 'group'; readonly frame: GroupFrame }
+  | { readonly type: 'group'; readonly frame: GroupChatFrame }
   | { readonly type: 'transfer-control'; readonly message: TransferControl }
   | { readonly type: 'transfer-chunk'; readonly header: ChunkHeader; readonly data: Uint8Array };
 
@@ -131,6 +133,11 @@ interface Link {
   readonly nonce: string;
   /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
   readonly learnedVia: 'joined' | 'peer-joined';
+  /**
+   * Whether it was already in the room when this room session first joined: judged against what this person
+   * remembered before arriving, so joining a group one is new to does not ask about each member already there.
+   */
+  readonly wasHereFirst: boolean;
   state: MemberState;
   failure: MemberFailure | null;
   attempt: PairAttempt | null;
@@ -178,6 +185,8 @@ export class RoomSession {
   private cancelReconnect: () => void = () => {};
   private someoneWasHere = false;
   private hasJoined = false;
+  /** What this person remembered when the room session started, for the members already in the room then. */
+  private knowledgeAtStart: RoomKnowledge | null = null;
   private stopped = false;
 
   private readonly connectTimeoutMs: number;
@@ -199,6 +208,12 @@ export class RoomSession {
     const [keys, identity] = await Promise.all([deriveRoomKeys(this.options.secret), this.options.identity ?? generateGuestIdentity()]);
     this.keys = keys;
     this.identity = identity;
+    try {
+      this.knowledgeAtStart = this.options.knowledge?.() ?? null;
+    } catch {
+      // Unreadable now: each member is then judged when it arrives (and held if it still cannot be read).
+      this.knowledgeAtStart = null;
+    }
     if (!this.stopped) this.connect();
   }
 
@@ -267,13 +282,13 @@ export class RoomSession {
     this.stop();
   }
 
-  private setLinkState(link: Link, state: MemberState, failure: MemberFailure | null = null): void {
+  private setLinkState(link: Link, state: MemberState, failure: MemberFailure | null = null, saidBye = false): void {
     const wasAnnounced = link.announced;
     link.state = state;
     link.failure = failure;
     if (state === 'left' && wasAnnounced) {
       link.announced = false;
-      this.options.onEvent({ type: 'member-left', member: this.viewOf(link) });
+      this.options.onEvent({ type: 'member-left', member: this.viewOf(link), saidBye });
     }
     this.report();
   }
@@ -365,20 +380,20 @@ export class RoomSession {
     }
     // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
     this.reconnectAttempts = 0;
-    this.hasJoined = true;
     this.selfId = self;
     for (const member of peers) {
       // Still connected to it from before our socket (or the server) went down: keep that session.
       if (this.recognise(member)) continue;
-      this.startAttempt(this.newLink(member, 'joined'), 'initiator');
+      this.startAttempt(this.newLink(member, 'joined', !this.hasJoined), 'initiator');
     }
+    this.hasJoined = true;
     this.setPhase({ kind: 'joined' });
   }
 
   private onPeerJoined(member: RoomMember): void {
     if (this.recognise(member)) return;
     if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
-    const link = this.newLink(member, 'peer-joined');
+    const link = this.newLink(member, 'peer-joined', false);
     this.awaitOffer(link);
     this.report();
   }
@@ -449,12 +464,13 @@ export class RoomSession {
     return [...this.links.values()].filter((link) => link.state !== 'left').length;
   }
 
-  private newLink(member: RoomMember, learnedVia: Link['learnedVia']): Link {
+  private newLink(member: RoomMember, learnedVia: Link['learnedVia'], wasHereFirst: boolean): Link {
     const peerId = member.peer;
     const link: Link = {
       peerId,
       nonce: member.nonce,
       learnedVia,
+      wasHereFirst,
       state: 'connecting',
       failure: null,
       attempt: null,
@@ -708,7 +724,7 @@ export class RoomSession {
         return;
       case 'bye':
         this.dropAttempt(link);
-        this.setLinkState(link, 'left');
+        this.setLinkState(link, 'left', null, true);
         return;
       case 'message':
       case 'receipts':
@@ -740,7 +756,10 @@ export class RoomSession {
     link.redials = 0;
     let admission: Admission;
     try {
-      admission = admissionFor(peer, { ...(this.options.knowledge?.() ?? { roomContacts: [], allContacts: [] }), admittedHere: this.admittedKeys });
+      const current = this.options.knowledge?.() ?? { roomContacts: [], allContacts: [] };
+      // Those already here when we arrived are judged by whom the room remembered before; every contact's key still counts.
+      const remembered = link.wasHereFirst && this.knowledgeAtStart !== null ? { ...current, roomContacts: this.knowledgeAtStart.roomContacts } : current;
+      admission = admissionFor(peer, { ...remembered, admittedHere: this.admittedKeys });
     } catch {
       // An app that cannot say what it knows must not let the member in unasked; holding shows the person who it is.
       admission = UNDECIDED;
@@ -806,7 +825,9 @@ export class RoomSession {
         return;
       case 'group': {
         const violation = this.options.group?.receive(memberId, event.frame) ?? null;
-        if (violation !== null && link.attempt === attempt) this.failLink(link, { kind: 'misbehaved', detail: violation.detail });
+        if (violation !== null && link.attempt === attempt) {
+          this.failLink(link, violation.reason === 'flooded' ? { kind: 'flooded', detail: violation.detail } : { kind: 'misbehaved', detail: violation.detail });
+        }
         return;
       }
       default:

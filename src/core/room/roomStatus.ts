@@ -14,7 +14,9 @@ export type MemberFailure =
   | { readonly kind: 'no-connection' }
   /** A held member sent more than MAX_HELD_BACK_EVENTS before the person decided; none of it was shown. */
   | { readonly kind: 'held-overflow' }
-  /** The member broke a group rule (another author's name, a flood); its session was ended. */
+  /** It sent messages (or receipts) faster than a person can; its session was ended, nothing past the limit shown. */
+  | { readonly kind: 'flooded'; readonly detail: string }
+  /** The member broke a group rule (a message under another member's name, say); its session was ended. */
   | { readonly kind: 'misbehaved'; readonly detail: string };
 
 /** Why the whole room stopped: the person must start again. */

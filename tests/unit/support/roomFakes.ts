@@ -10,6 +10,7 @@ import { encodeFrame, parseClientFrame, type ErrorCode, type ServerFrame } from 
 import type { PeerHandle, PeerHandlers, RoomPlatform, SignalingHandlers } from '../../../src/core/room/roomPorts.ts';
 import type { GroupEndpoint, MemberChannel, TransferEndpoint } from '../../../src/core/room/roomSession.ts';
 import type { GroupFrame } from '../../../src/core/protocol/groupMessages.ts';
+import type { GroupChatFrame, GroupViolation } from '../../../src/core/group/groupChat.ts';
 import type { TransferChannel } from '../../../src/core/transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../../../src/core/transfer/transferMessages.ts';
 
@@ -535,7 +536,7 @@ export class FakeGroup implements GroupEndpoint {
   readonly channels = new Map<string, MemberChannel>();
   readonly received: { readonly memberId: string; readonly frame: GroupFrame }[] = [];
   /** What receive() answers; a test sets it to act as an engine that found a violation. */
-  verdict: (memberId: string, frame: GroupFrame) => { readonly detail: string } | null = () => null;
+  verdict: (memberId: string, frame: GroupFrame) => GroupViolation | null = () => null;
 
   connected(channel: MemberChannel): void {
     this.calls.push(`connected ${channel.memberId}`);
@@ -547,7 +548,7 @@ export class FakeGroup implements GroupEndpoint {
     this.channels.delete(memberId);
   }
 
-  receive(memberId: string, frame: GroupFrame): { readonly detail: string } | null {
+  receive(memberId: string, frame: GroupChatFrame): GroupViolation | null {
     this.received.push({ memberId, frame });
     return this.verdict(memberId, frame);
   }
