@@ -376,6 +376,8 @@ test('an exported backup restores the conversations in another browser', async (
 });
 
 test('a long conversation opens at its latest messages and loads older ones on scrolling back', async ({ newPerson, parley }) => {
+  // Seventy messages typed one by one through the page take most of a minute on a busy two-core machine.
+  test.slow();
   const { alice, bob } = await profileAndGuest(newPerson, parley.url);
   const total = 70;
   const label = (n: number): string => `line ${String(n).padStart(3, '0')}`;
