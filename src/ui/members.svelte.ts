@@ -33,6 +33,8 @@ export class Members {
   constructor(
     private readonly history: RoomHistory | null,
     private readonly onProblem: (text: string) => void,
+    /** A member was remembered as a contact of this room: messages wait for it while it is away. */
+    private readonly onRemembered: (memberId: string) => void,
   ) {}
 
   update(views: readonly MemberView[]): void {
@@ -44,14 +46,18 @@ export class Members {
     return this.list.find((member) => member.view.key === key);
   }
 
-  /** Who a member id is, in words; a member not (or no longer) listed keeps the name it had. */
-  nameOf(memberId: string): string {
+  /**
+   * Who a member id is, in words: a member listed here by the name shown for it; one not (or no longer) here by
+   * its remembered contact's name, its guest number, or the name the history kept (`keptName`).
+   */
+  nameOf(memberId: string, keptName?: string): string {
     const entry = this.list.find((member) => member.view.memberId === memberId);
     if (entry !== undefined) return entry.name;
-    const contact = this.contacts.get(memberId);
-    if (contact !== undefined) return contact.displayName;
+    const contact = this.contacts.get(memberId) ?? this.history?.contactFor(memberId) ?? null;
+    if (contact !== null) return contact.displayName;
     const guest = this.guestNumbers.get(memberId);
-    return guest === undefined ? 'Someone' : `Guest ${guest}`;
+    if (guest !== undefined) return `Guest ${guest}`;
+    return keptName ?? 'Someone';
   }
 
   /** Members that messages and files can be addressed to: admitted now, or admitted before and reconnecting. */
@@ -71,6 +77,8 @@ export class Members {
     if (peer === null || memberId === null) return;
     if (peer.kind === 'guest') {
       if (!this.guestNumbers.has(memberId)) this.guestNumbers.set(memberId, this.guestNumbers.size + 1);
+      // Its messages are kept under the name it is shown by.
+      this.history?.nameGuest(memberId, `Guest ${this.guestNumbers.get(memberId)}`);
       this.refresh();
       return;
     }
@@ -90,6 +98,7 @@ export class Members {
       if (acknowledged.ok) contact = acknowledged.value;
     }
     this.contacts.set(memberId, contact);
+    this.onRemembered(memberId);
     this.refresh();
   }
 

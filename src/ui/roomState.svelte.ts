@@ -18,10 +18,9 @@ import { assertNever } from '../core/assertNever.ts';
 import { isFinal, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
 import { MemberTransfers } from '../core/transfer/memberTransfers.ts';
 import type { ImageVerdict } from '../core/transfer/imageSniff.ts';
-import type { HistoryEntry } from '../core/vault/history.ts';
 import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
 import type { ProfilePlatform } from './profileState.svelte.ts';
-import type { RoomHistory } from './roomHistory.ts';
+import type { FileRecorded, HistoryOther, RoomHistory, RoomHistoryEntry } from './roomHistory.ts';
 import { failureText } from './vaultText.ts';
 import { RateMeter } from './transferText.ts';
 import { Members } from './members.svelte.ts';
@@ -38,10 +37,13 @@ export interface AppPlatform {
   readonly profile: ProfilePlatform;
 }
 
-/** Who wrote a line: this person, or a member (by member id; the Members panel names it). */
-export type Author = { readonly kind: 'me' } | { readonly kind: 'member'; readonly memberId: string };
+/**
+ * Who wrote a line: this person, or a member (by member id; the Members panel names it). A line from the history
+ * also carries the name it was kept under, for someone no longer here (or whose id is unknown, from older records).
+ */
+export type Author = { readonly kind: 'me' } | { readonly kind: 'member'; readonly memberId: string; readonly keptName?: string };
 /** To whom: everyone, or privately between this person and one member. */
-export type Privacy = { readonly kind: 'everyone' } | { readonly kind: 'private'; readonly memberId: string };
+export type Privacy = { readonly kind: 'everyone' } | { readonly kind: 'private'; readonly memberId: string; readonly keptName?: string };
 
 export interface TextLine {
   readonly kind: 'text';
@@ -52,8 +54,10 @@ export interface TextLine {
   readonly privacy: Privacy;
   readonly text: string;
   readonly atMs: number;
-  /** For own messages: how far it got with each addressee (member id → state). */
+  /** For own messages: how far it got with each addressee (member id, or a kept name's key → state). */
   deliveries: Record<string, DeliveryState>;
+  /** Names kept in the history for addressees that are not members here now (key → name). */
+  readonly keptNames?: Readonly<Record<string, string>>;
 }
 
 export interface FileLine {
@@ -104,6 +108,13 @@ export interface UnreadableLine {
 }
 
 export type ChatLine = TextLine | FileLine | StoredFileLine | EventLine | UnreadableLine;
+
+/** A member as the history kept it: its id when known (else a key made from the kept name), and that name. */
+function keptMember(other: HistoryOther): { readonly memberId: string; readonly keptName?: string } {
+  const keptName = other.kind === 'contact' ? (other.contact?.displayName ?? undefined) : other.label;
+  const memberId = other.memberId ?? (other.kind === 'contact' ? `contact:${other.contactId}` : `guest:${other.label}`);
+  return keptName === undefined ? { memberId } : { memberId, keptName };
+}
 
 function refusalText(refusal: SendRefusal, nameOf: (memberId: string) => string): string {
   switch (refusal.kind) {
@@ -160,7 +171,11 @@ export class RoomState {
     /** Null for a guest: nothing is kept. */
     readonly history: RoomHistory | null = null,
   ) {
-    this.members = new Members(history, (problem) => (this.historyProblem = problem));
+    this.members = new Members(
+      history,
+      (problem) => (this.historyProblem = problem),
+      (memberId) => this.chat?.admitted(memberId, { durable: true }),
+    );
     this.transfers = new MemberTransfers(platform.transfers, ({ memberId, view }) => this.onTransfer(memberId, view));
   }
 
@@ -242,7 +257,7 @@ export class RoomState {
     return true;
   }
 
-  private showPage(entries: readonly HistoryEntry[], where: 'start' | 'end'): void {
+  private showPage(entries: readonly RoomHistoryEntry[], where: 'start' | 'end'): void {
     const lines = entries.map((entry) => this.lineOf(entry));
     const first = entries[0];
     if (first !== undefined && first.seq !== null) this.oldestSeq = first.seq;
@@ -250,22 +265,22 @@ export class RoomState {
     this.lines = where === 'start' ? [...lines, ...this.lines] : [...this.lines, ...lines];
   }
 
-  private lineOf(entry: HistoryEntry): ChatLine {
+  private lineOf(entry: RoomHistoryEntry): ChatLine {
     const key = this.nextKey++;
     if (entry.kind === 'unreadable') return { kind: 'unreadable', key };
-    const author: Author = entry.direction === 'outgoing' ? { kind: 'me' } : { kind: 'member', memberId: '' };
+    const author: Author = entry.author.kind === 'me' ? { kind: 'me' } : { kind: 'member', ...keptMember(entry.author) };
     switch (entry.content.type) {
-      case 'text':
-        return {
-          kind: 'text',
-          key,
-          id: entry.messageId,
-          author,
-          privacy: { kind: 'everyone' },
-          text: entry.content.text,
-          atMs: entry.atMs,
-          deliveries: entry.direction === 'outgoing' && entry.deliveredAtMs !== null ? { '': 'delivered' } : {},
-        };
+      case 'text': {
+        const privacy: Privacy = entry.stream.kind === 'group' ? { kind: 'everyone' } : { kind: 'private', ...keptMember(entry.stream.with) };
+        const deliveries: Record<string, DeliveryState> = {};
+        const keptNames: Record<string, string> = {};
+        for (const { to, state, reason } of entry.delivery) {
+          const member = keptMember(to);
+          deliveries[member.memberId] = state === 'expired' && reason === 'member-left' ? 'gone' : state;
+          if (member.keptName !== undefined) keptNames[member.memberId] = member.keptName;
+        }
+        return { kind: 'text', key, id: entry.messageId, author, privacy, text: entry.content.text, atMs: entry.atMs, deliveries, keptNames };
+      }
       case 'file':
         return { kind: 'stored-file', key, author, atMs: entry.atMs, file: entry.content.file };
       default:
@@ -495,10 +510,16 @@ export class RoomState {
   private keep(line: FileLine, view: TransferView<Blob>): void {
     const file = this.fileOf(view);
     if (file === null || this.history === null) return;
-    const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
-    void this.history.recordFile(message, view.name, view.mimeType, file).then((outcome) => {
+    void this.history.recordFile(this.fileRecord(line), view.name, view.mimeType, file).then((outcome) => {
       if (outcome === 'over-budget') line.keep = 'ask';
     });
+  }
+
+  /** How a finished file is kept: who sent it, and to whom. */
+  private fileRecord(line: FileLine): FileRecorded {
+    const author = line.author.kind === 'me' ? ({ kind: 'me' } as const) : ({ kind: 'member', memberId: line.memberId } as const);
+    const stream = line.privacy.kind === 'everyone' ? ({ kind: 'group' } as const) : ({ kind: 'private', with: line.memberId } as const);
+    return { messageId: line.view.id, author, stream, atMs: this.platform.transfers.clock.nowMs() };
   }
 
   /** The person answered "Keep in history" for a received file past the budget. */
@@ -507,8 +528,7 @@ export class RoomState {
     const file = this.fileOf(view);
     if (line.keep !== 'ask' || file === null || this.history === null) return;
     line.keep = 'keeping';
-    const message = { direction: view.direction, messageId: view.id, atMs: this.platform.transfers.clock.nowMs() };
-    const outcome = await this.history.recordFile(message, view.name, view.mimeType, file, { beyondBudget: true });
+    const outcome = await this.history.recordFile(this.fileRecord(line), view.name, view.mimeType, file, { beyondBudget: true });
     // Not kept after all (storage full, say): the problem is shown, and the question stays.
     line.keep = outcome === 'kept' ? 'kept' : 'ask';
   }
