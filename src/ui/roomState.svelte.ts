@@ -139,6 +139,15 @@ export class RoomState {
   status = $state<RoomStatus>({ kind: 'preparing' });
   lines = $state<ChatLine[]>([]);
   readonly isSecure = $derived(this.status.kind === 'secure');
+  /** Set once the messaging engine is open. */
+  private chatReady = $state(false);
+  /**
+   * Whether a message can be written now: someone is connected, or (with a profile) the room remembers people,
+   * for whom it waits in the outbox until they are back.
+   */
+  get canWrite(): boolean {
+    return this.chatReady && !isTerminal(this.status) && (this.status.kind === 'secure' || (this.history?.rememberedMemberIds().length ?? 0) > 0);
+  }
   readonly isTerminal = $derived(isTerminal(this.status));
   readonly members: Members;
   /** The member the next message goes to privately; null: to everyone. */
@@ -196,6 +205,7 @@ export class RoomState {
       readReceipts: () => this.readReceipts,
       onEvent: (event) => this.onGroupEvent(event),
     });
+    this.chatReady = true;
     if (!this.stopped) this.session = this.open();
   }
 
@@ -295,7 +305,7 @@ export class RoomState {
   /** Sends `text` to everyone, or privately to `privateTo`; resolves to null when sent, or the reason in words. */
   async send(text: string): Promise<string | null> {
     const chat = this.chat;
-    if (chat === null || this.status.kind !== 'secure') return 'Not sent: the conversation is not secure yet.';
+    if (chat === null || !this.canWrite) return 'Not sent: the conversation is not secure yet.';
     const privateTo = this.privateTo;
     const outcome = privateTo === null ? await chat.sendToEveryone(text) : await chat.sendPrivately(privateTo, text);
     if (!outcome.ok) return refusalText(outcome.refusal, (memberId) => this.members.nameOf(memberId));
@@ -322,7 +332,7 @@ export class RoomState {
    */
   sendFiles(files: Iterable<File>): string | null {
     const privateTo = this.privateTo;
-    const recipients = privateTo === null ? this.members.addressable() : [privateTo];
+    const recipients = privateTo === null ? this.recipients() : [privateTo];
     if (recipients.length === 0) return 'Not sent: nobody else is in this room yet. Send it once someone is connected.';
     const privacy: Privacy = privateTo === null ? { kind: 'everyone' } : { kind: 'private', memberId: privateTo };
     for (const file of files) {
@@ -547,6 +557,17 @@ export class RoomState {
     const url = URL.createObjectURL(blob);
     this.objectUrls.push(url);
     return url;
+  }
+
+  /**
+   * Who a file for everyone goes to: the members here (connected, or reconnecting after a drop) and, with a
+   * profile, the room's remembered contacts who are away (theirs waits, on this page, until they are back).
+   * Never a held member: it gets nothing until accepted, and then only what is written after.
+   */
+  private recipients(): string[] {
+    const self = this.self?.memberId;
+    const remembered = this.history?.rememberedMemberIds() ?? [];
+    return [...new Set([...this.members.addressable(), ...remembered])].filter((memberId) => memberId !== self);
   }
 
   /** The memberId this page has in the room (null until the identity is ready). */

@@ -147,6 +147,11 @@ export function messages(page: Page) {
   return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.message');
 }
 
+/** The Members panel's entries: one per person in the room. */
+export function members(page: Page) {
+  return page.getByRole('list', { name: 'Members' }).getByRole('listitem');
+}
+
 /** The conversation's own lines: who joined or left, and warnings. */
 export function roomEvents(page: Page) {
   return page.getByRole('list', { name: 'Conversation' }).locator(':scope > li.event');

@@ -10,11 +10,7 @@ import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
 import { TestClient, wsUrl } from '../fixtures/signalingClient.ts';
-import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, messageFrames, messages, roomEvents, sendMessage, statusOf, tapped, test } from './fixtures.ts';
-
-function members(page: Page) {
-  return page.getByRole('list', { name: 'Members' }).getByRole('listitem');
-}
+import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, members, messageFrames, messages, roomEvents, sendMessage, statusOf, tapped, test } from './fixtures.ts';
 
 /** `count` guests in one room, each joining once the previous one is in; all end connected to all. */
 async function guestRoom(newPerson: () => Promise<Page>, baseUrl: string, count: number): Promise<{ pages: Page[]; link: string }> {
