@@ -33,6 +33,16 @@ export interface SentMark {
   readonly sentAtEpochMs: number;
 }
 
+/** One message → delivered round trip, with its stages as epoch ms of the sending page. */
+export interface RoundTrip {
+  readonly key: string;
+  readonly ms: number;
+  readonly startedAtEpochMs: number;
+  /** GroupChat handed the message to the addressee's session (its 'sent' event; sealing follows). */
+  readonly handedAtEpochMs: number | null;
+  readonly deliveredAtEpochMs: number;
+}
+
 /** The page-wide key pair pool's work, as epoch ms. */
 export interface KeyPairMarks {
   readonly generations: readonly { readonly startedAtEpochMs: number; readonly doneAtEpochMs: number | null }[];
@@ -174,6 +184,8 @@ export interface BenchApi {
   status(): string;
   /** Members connected in the main room. */
   connectedCount(): number;
+  /** Leaves the main room as a closing tab does (RoomView stops the room on pagehide): goodbye on every session. */
+  leave(): void;
   /** Every change of the main room's headline and member counts. */
   roomTimeline(): RoomMark[];
   pageMarks(): PageMarks;
@@ -184,7 +196,7 @@ export interface BenchApi {
    * `count` messages to everyone in room `room`, sent at least `spacingMs` apart; each round trip runs from the send
    * until every addressee's `delivered` receipt.
    */
-  roundTrips(count: number, text: string, spacingMs: number, room: RoomName): Promise<number[]>;
+  roundTrips(count: number, text: string, spacingMs: number, room: RoomName): Promise<RoundTrip[]>;
   /** Whether the main room's conversation counts as in view (then, as in the app, what is shown is marked read at once). */
   setInView(inView: boolean): void;
   /** Messages to everyone in the main room, or marks on raw links, as `block` says; when each was sent. */

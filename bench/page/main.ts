@@ -89,6 +89,7 @@ const api: BenchApi = {
   secureAfterMs: () => rooms.get('main')?.secureAfterMs ?? null,
   status: () => (link.kind === 'malformed' ? `failed: ${link.reason}` : (rooms.get('main')?.describeStatus() ?? 'none')),
   connectedCount: () => rooms.get('main')?.connectedMembers().length ?? 0,
+  leave: () => room().stop(),
   roomTimeline: () => rooms.get('main')?.timeline() ?? [],
   pageMarks() {
     const navigation = performance.getEntriesByType('navigation')[0];

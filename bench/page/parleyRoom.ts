@@ -18,7 +18,7 @@ import type { KeyPairSource } from '../../src/core/room/keyPairPool.ts';
 import { RoomSession, type GroupEndpoint, type RoomEvent } from '../../src/core/room/roomSession.ts';
 import type { MemberState, MemberView, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { RoomHistory } from '../../src/ui/roomHistory.ts';
-import type { RoomMark, SentMark } from './benchApi.ts';
+import type { RoomMark, RoundTrip, SentMark } from './benchApi.ts';
 import type { BenchTransfers } from './benchTransfers.ts';
 import { epochNowMs } from './epoch.ts';
 
@@ -54,6 +54,8 @@ export class BenchRoom {
   /** Per own message id, the members that acknowledged it as delivered so far. */
   private readonly delivered = new Map<string, Set<string>>();
   private readonly waits = new Map<string, DeliveryWait>();
+  /** While round trips are timed: when GroupChat handed each of our messages to its session ('sent'). */
+  private handedAt: Map<string, number> | null = null;
   /** What went wrong in the group engine, in words; empty in a healthy room. */
   readonly problems: string[] = [];
   /**
@@ -153,18 +155,26 @@ export class BenchRoom {
    * Sends start at least `spacingMs` apart, as a person's would: GroupChat paces a pair at 10 messages per second
    * after a burst of 25, and a faster series would measure that pacing instead of the path.
    */
-  async roundTrips(count: number, text: string, spacingMs: number): Promise<number[]> {
-    const rtts: number[] = [];
-    let nextAt = performance.now();
-    for (let i = 0; i < count; i++) {
-      await sleep(nextAt - performance.now());
-      const startedAt = performance.now();
-      nextAt = startedAt + spacingMs;
-      const sent = await this.sendToEveryone(text);
-      await this.deliveredToAll(sent.key, sent.addressees);
-      rtts.push(performance.now() - startedAt);
+  async roundTrips(count: number, text: string, spacingMs: number): Promise<RoundTrip[]> {
+    const trips: RoundTrip[] = [];
+    const handedAt = new Map<string, number>();
+    this.handedAt = handedAt;
+    try {
+      let nextAt = performance.now();
+      for (let i = 0; i < count; i++) {
+        await sleep(nextAt - performance.now());
+        const startedAt = performance.now();
+        nextAt = startedAt + spacingMs;
+        const sent = await this.sendToEveryone(text);
+        await this.deliveredToAll(sent.key, sent.addressees);
+        const ms = performance.now() - startedAt;
+        trips.push({ key: sent.key, ms, startedAtEpochMs: sent.sentAtEpochMs, handedAtEpochMs: handedAt.get(sent.key) ?? null, deliveredAtEpochMs: sent.sentAtEpochMs + ms });
+        handedAt.delete(sent.key);
+      }
+    } finally {
+      this.handedAt = null;
     }
-    return rtts;
+    return trips;
   }
 
   stop(): void {
@@ -257,6 +267,7 @@ export class BenchRoom {
         }
         return;
       case 'delivery': {
+        if (event.state === 'sent') this.handedAt?.set(event.messageId, epochNowMs());
         if (event.state !== 'delivered') return;
         const members = this.delivered.get(event.messageId) ?? new Set<string>();
         members.add(event.member);

@@ -8,17 +8,19 @@
 import type { JSHandle } from '@playwright/test';
 import { openBenchPair } from '../benchPages.ts';
 import { frameSizes } from '../frames.ts';
-import type { BenchApi } from '../page/benchApi.ts';
+import type { BenchApi, RoundTrip } from '../page/benchApi.ts';
+import { median } from '../stats.ts';
 import type { Check, JsonObject, Section, SectionResult } from '../harness.ts';
 import { round, roundSummary, summarize, type Summary } from '../stats.ts';
 
-const MESSAGES = 150;
-const WARMUP_MESSAGES = 15;
+const MESSAGES = 120;
+const WARMUP_MESSAGES = 12;
 /**
- * Sends start this far apart in every variant: GroupChat sends a pair at most 10 messages a second after a burst of
- * 25, and acknowledges at most every 100 ms, so a faster series would time that pacing rather than the path.
+ * Sends start this far apart in every variant, a person's pace: GroupChat sends a pair at most 10 messages a second
+ * after a burst of 25 and a receiver acknowledges at most every 100 ms, so a faster series would time that pacing
+ * rather than the path; at 110 ms a previous trip's jitter of 10 ms already made the next receipt wait its turn.
  */
-const SPACING_MS = 110;
+const SPACING_MS = 150;
 /**
  * The variants take turns in blocks, so a burst of load from elsewhere on this shared machine hits all of
  * them alike instead of spoiling one variant's whole series.
@@ -48,12 +50,41 @@ function echoMeasure(pinger: JSHandle<BenchApi>, linkId: string, pingBytes: numb
   return (count) => pinger.evaluate((api, [id, n, bytes, spacing]) => api.echoRoundTrips(id, n, bytes, spacing), [linkId, count, pingBytes, SPACING_MS] as const);
 }
 
+/** Where a Parley round trip's time goes, per trip (ms): the two pages' epoch clocks agree to well under a ms here. */
+interface Stages {
+  /** send → GroupChat hands the message to the session (stored in the outbox, paced, not yet sealed). */
+  readonly engine: number[];
+  /** handed → shown by the receiver's GroupChat (seal, simple-peer, network, open, RoomSession, GroupChat). */
+  readonly toShown: number[];
+  /** shown → the sender's `delivered` (store, receipts due, throttle, seal, network, open, GroupChat). */
+  readonly back: number[];
+}
+
+function emptyStages(): Stages {
+  return { engine: [], toShown: [], back: [] };
+}
+
 /** Parley's round trips, with the receiving page's conversation in view (as a person reading along) or not. */
-function parleyMeasure(pinger: JSHandle<BenchApi>, echoer: JSHandle<BenchApi>, text: string, inView: boolean): Measure {
+function parleyMeasure(pinger: JSHandle<BenchApi>, echoer: JSHandle<BenchApi>, text: string, inView: boolean, stages: Stages): Measure {
   return async (count) => {
     await echoer.evaluate((api, value) => api.setInView(value), inView);
-    return pinger.evaluate((api, [n, message, spacing]) => api.roundTrips(n, message, spacing, 'main'), [count, text, SPACING_MS] as const);
+    await echoer.evaluate((api) => api.takeArrivals());
+    const trips: RoundTrip[] = await pinger.evaluate((api, [n, message, spacing]) => api.roundTrips(n, message, spacing, 'main'), [count, text, SPACING_MS] as const);
+    const shown = await echoer.evaluate((api) => api.takeArrivals());
+    for (const trip of trips) {
+      const shownAt = shown[trip.key];
+      if (trip.handedAtEpochMs === null || shownAt === undefined) continue;
+      stages.engine.push(trip.handedAtEpochMs - trip.startedAtEpochMs);
+      stages.toShown.push(shownAt - trip.handedAtEpochMs);
+      stages.back.push(trip.deliveredAtEpochMs - shownAt);
+    }
+    return trips.map((trip) => trip.ms);
   };
+}
+
+function stageRow(label: string, stages: Stages): string[] {
+  const cell = (values: readonly number[]): string => (values.length === 0 ? '-' : ms(median(values)));
+  return [label, String(stages.engine.length), cell(stages.engine), cell(stages.toShown), cell(stages.back)];
 }
 
 export const messageRoundTrip: Section = {
@@ -70,14 +101,17 @@ export const messageRoundTrip: Section = {
     // The baselines carry exactly our frame sizes, so only the work done per message differs, not the bytes.
     const rawLink = await pair.openEchoLink('raw', sizes.receiptsFrameBytes, 20_000);
     const simplePeerLink = await pair.openEchoLink('simple-peer', sizes.receiptsFrameBytes, 20_000);
+    const stages = { parley: emptyStages(), parleyOutOfView: emptyStages() };
     const measures: Record<Variant, Measure> = {
       raw: echoMeasure(pair.pinger, rawLink, sizes.messageFrameBytes),
       simplePeer: echoMeasure(pair.pinger, simplePeerLink, sizes.messageFrameBytes),
-      parley: parleyMeasure(pair.pinger, pair.echoer, text, true),
-      parleyOutOfView: parleyMeasure(pair.pinger, pair.echoer, text, false),
+      parley: parleyMeasure(pair.pinger, pair.echoer, text, true, stages.parley),
+      parleyOutOfView: parleyMeasure(pair.pinger, pair.echoer, text, false, stages.parleyOutOfView),
     };
     const variants: readonly Variant[] = ['raw', 'simplePeer', 'parley', 'parleyOutOfView'];
     for (const variant of variants) await measures[variant](WARMUP_MESSAGES);
+    // The warm-up's stages are not counted either.
+    for (const kept of Object.values(stages)) for (const list of Object.values(kept)) list.length = 0;
 
     const samples: Record<Variant, number[]> = { raw: [], simplePeer: [], parley: [], parleyOutOfView: [] };
     for (let block = 0; block < BLOCKS; block++) {
@@ -133,6 +167,9 @@ export const messageRoundTrip: Section = {
       parleyOutOfViewVsRaw: outOfViewVsRaw,
       readReceiptAtOnceCost: readReceiptCost,
       cryptoPathMsPerRoundTrip: crypto,
+      parleyStagesMedianMs: Object.fromEntries(
+        Object.entries(stages).map(([variant, kept]) => [variant, { n: kept.engine.length, engine: round(median(kept.engine)), toShown: round(median(kept.toShown)), back: round(median(kept.back)) }]),
+      ),
     };
     return {
       data,
@@ -159,6 +196,11 @@ export const messageRoundTrip: Section = {
             ['Parley out of view - raw', '-', ms(outOfViewVsRaw.p50DiffMs), '-', ms(outOfViewVsRaw.p99DiffMs)],
             ['reading along - out of view', '-', ms(readReceiptCost.p50DiffMs), '-', ms(readReceiptCost.p99DiffMs)],
           ],
+        },
+        {
+          title: "Where Parley's round trip goes (median ms per stage; the two pages' clocks, performance.timeOrigin + now())",
+          columns: ['variant', 'n', 'send → handed to session', 'handed → shown by B', 'shown → delivered at A'],
+          rows: [stageRow('receiver reading along', stages.parley), stageRow('receiver out of view', stages.parleyOutOfView)],
         },
       ],
       notes: [

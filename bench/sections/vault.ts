@@ -20,8 +20,8 @@ const STORE_MESSAGES = 300;
 const RTT_MESSAGES = 150;
 const RTT_WARMUP = 15;
 const RTT_BLOCKS = 6;
-/** As in messageRoundTrip: a person's pace, inside GroupChat's pacing of 10 messages a second per pair. */
-const RTT_SPACING_MS = 110;
+/** As in messageRoundTrip: a person's pace, well clear of GroupChat's pacing and receipt interval (see there). */
+const RTT_SPACING_MS = 150;
 const TEXT = 'The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick bro';
 const SETTLE_AFTER_SECURE_MS = 1500;
 const UNLOCK_TARGET_MS = 1500;
@@ -64,7 +64,10 @@ async function run(ctx: Parameters<Section['run']>[0]): Promise<SectionResult> {
   );
   await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_SECURE_MS));
   const measure = (on: boolean, count: number): Promise<number[]> =>
-    pair.pinger.evaluate((api, [n, text, spacing, room]) => api.roundTrips(n, text, spacing, room), [count, TEXT, RTT_SPACING_MS, on ? 'history' : 'main'] as const);
+    pair.pinger.evaluate(
+      async (api, [n, text, spacing, room]) => (await api.roundTrips(n, text, spacing, room)).map((trip) => trip.ms),
+      [count, TEXT, RTT_SPACING_MS, on ? 'history' : 'main'] as const,
+    );
   await measure(false, RTT_WARMUP);
   await measure(true, RTT_WARMUP);
   const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };
