@@ -24,7 +24,7 @@ import { wireBytes } from './sections/wireBytes.ts';
 
 const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, group, fileTransfer, photoPreview, vault, serverAbuse];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
-const HARD_DEADLINE_MS = 600_000;
+const HARD_DEADLINE_MS = 1_500_000;
 
 function log(line: string): void {
   console.log(`  · ${line}`);

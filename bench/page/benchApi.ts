@@ -27,6 +27,12 @@ export interface RoomMark {
   readonly members: number;
 }
 
+/** The signaling socket opened or closed, or a server frame of this type arrived (a run of signals is noted once). */
+export interface SignalingMark {
+  readonly atEpochMs: number;
+  readonly event: string;
+}
+
 /** One message sent: Parley's message id, or `raw-<n>` for a baseline mark; when the send began (epoch ms). */
 export interface SentMark {
   readonly key: string;
@@ -188,6 +194,8 @@ export interface BenchApi {
   leave(): void;
   /** Every change of the main room's headline and member counts. */
   roomTimeline(): RoomMark[];
+  /** The main room's signaling socket: opens, closes, server frames. */
+  signalingLog(): SignalingMark[];
   pageMarks(): PageMarks;
   keyPairMarks(): KeyPairMarks;
   /** What the group engine reported going wrong in the main room, in words; empty when all went well. */

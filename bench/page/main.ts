@@ -91,6 +91,7 @@ const api: BenchApi = {
   connectedCount: () => rooms.get('main')?.connectedMembers().length ?? 0,
   leave: () => room().stop(),
   roomTimeline: () => rooms.get('main')?.timeline() ?? [],
+  signalingLog: () => [...(rooms.get('main')?.signaling ?? [])],
   pageMarks() {
     const navigation = performance.getEntriesByType('navigation')[0];
     return {

@@ -18,7 +18,8 @@ import type { KeyPairSource } from '../../src/core/room/keyPairPool.ts';
 import { RoomSession, type GroupEndpoint, type RoomEvent } from '../../src/core/room/roomSession.ts';
 import type { MemberState, MemberView, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { RoomHistory } from '../../src/ui/roomHistory.ts';
-import type { RoomMark, RoundTrip, SentMark } from './benchApi.ts';
+import type { RoomPlatform } from '../../src/core/room/roomPorts.ts';
+import type { RoomMark, RoundTrip, SentMark, SignalingMark } from './benchApi.ts';
 import type { BenchTransfers } from './benchTransfers.ts';
 import { epochNowMs } from './epoch.ts';
 
@@ -34,6 +35,45 @@ interface DeliveryWait {
 function describe(status: RoomStatus): string {
   // The whole failure, whatever its kind carries: this text only ever reaches the bench's error messages.
   return status.kind === 'failed' || status.kind === 'member-failed' ? `${status.kind}: ${JSON.stringify(status.failure)}` : status.kind;
+}
+
+/** The `type` of a server frame, for the log only (the room parses the frame itself); null if it has none. */
+function frameType(data: unknown): string | null {
+  if (typeof data !== 'string') return null;
+  try {
+    const value: unknown = JSON.parse(data);
+    return typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string' ? value.type : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The app's WebSocket signaling, with every open, close and server frame noted (signals only counted), so a
+ * reconnect can be told apart step by step. What the room sees is untouched.
+ */
+function loggedSignaling(url: string, log: SignalingMark[]): RoomPlatform['connectSignaling'] {
+  const connect = webSocketSignaling(url);
+  const note = (event: string): void => {
+    log.push({ atEpochMs: epochNowMs(), event });
+  };
+  return (handlers) =>
+    connect({
+      onOpen: () => {
+        note('open');
+        handlers.onOpen();
+      },
+      onMessage: (data) => {
+        const type = frameType(data) ?? 'unreadable';
+        // Signals come in dozens per connection: only the first after anything else is noted.
+        if (type !== 'signal' || log.at(-1)?.event !== 'signal') note(type);
+        handlers.onMessage(data);
+      },
+      onClose: () => {
+        note('close');
+        handlers.onClose();
+      },
+    });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -58,6 +98,8 @@ export class BenchRoom {
   private handedAt: Map<string, number> | null = null;
   /** What went wrong in the group engine, in words; empty in a healthy room. */
   readonly problems: string[] = [];
+  /** The signaling socket's opens, closes and server frames. */
+  readonly signaling: SignalingMark[] = [];
   /**
    * RoomState marks what arrives as read when the page is visible (the person has the conversation in view). The
    * bench can say the conversation is out of view, to tell the read receipt's cost apart.
@@ -87,7 +129,7 @@ export class BenchRoom {
       secret,
       // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
       platform: {
-        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href)),
+        connectSignaling: loggedSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href), room.signaling),
         createPeer: simplePeerFactory([]),
         clock: systemClock,
         random: systemRandom,

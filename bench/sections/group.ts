@@ -17,7 +17,7 @@ import { clientPortsTo, LoopbackCut } from '../netCut.ts';
 import type { BenchApi, GroupBlock, RoomMark, SentMark } from '../page/benchApi.ts';
 import { processIdsOf, residentBytes } from '../processMemory.ts';
 import { errorText, type BenchContext, type Section, type SectionResult } from '../harness.ts';
-import { reportGroup, type ClockProbe, type CpuBlock, type GroupFigures, type JoinRecord, type LatencyRun, type MemorySnapshot, type Reconnect } from './groupReport.ts';
+import { reportGroup, type ClockProbe, type CpuBlock, type GroupFigures, type JoinRecord, type LatencyRun, type MemorySnapshot, type Reconnect, type ReconnectMember } from './groupReport.ts';
 
 const MAX_MEMBERS = 8;
 /** How many times a newcomer joins a room of this size, leaving in between; other sizes are joined once. */
@@ -46,6 +46,8 @@ const SETTLE_MS = 1500;
 /** Longer than a session's dead time (15 s of silence, noticed within 2.5 s), so every pair with the member breaks. */
 const OUTAGE_MS = 20_000;
 const RECONNECT_TIMEOUT_MS = 60_000;
+/** Cuts, each of another member: how soon the network's return is noticed varies a lot (see the notes). */
+const CUTS = 3;
 const CLOCK_PROBES = 15;
 
 interface Member {
@@ -54,8 +56,6 @@ interface Member {
   readonly api: JSHandle<BenchApi>;
   readonly cdp: CDPSession;
   readonly rendererPid: number;
-  /** Its TCP connections to the bench server (signaling socket, page loads): what a cut must silence besides its WebRTC. */
-  readonly tcpPorts: readonly number[];
 }
 
 function sleep(ms: number): Promise<void> {
@@ -89,6 +89,8 @@ class GroupRun {
   private readonly benchPort: number;
   readonly members: Member[] = [];
   readonly joins: JoinRecord[] = [];
+  /** Per member page, its TCP connections to the bench server (signaling socket, page loads): what a cut must silence besides its WebRTC. */
+  private readonly tcpPorts = new Map<number, number[]>();
   private nextIndex = 1;
 
   constructor(private readonly ctx: BenchContext) {
@@ -131,7 +133,8 @@ class GroupRun {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Performance.enable');
     const ids = await processIdsOf(this.ctx.browser, page);
-    this.members.push({ index, page, api, cdp, rendererPid: ids.renderer, tcpPorts });
+    this.members.push({ index, page, api, cdp, rendererPid: ids.renderer });
+    this.tcpPorts.set(index, tcpPorts);
     // The first member opens the room and waits in it alone: it has nobody to connect to.
     if (size > 1) {
       this.joins.push(record);
@@ -212,7 +215,9 @@ class GroupRun {
     const latency: LatencyRun = { size, parleyToLast: [], rawToLast: [], rawOneSend: [], parleyOneRecipient: [], missing: 0 };
     const cpu: CpuBlock[] = [];
     let nextMark = 0;
+    // Idle blocks before and after, so the floor they give covers the whole run.
     const variants: readonly ('parley' | 'raw' | 'idle')[] = [
+      'idle',
       ...Array.from({ length: BLOCKS_PER_VARIANT }, (_, block): ('parley' | 'raw')[] => (block % 2 === 0 ? ['parley', 'raw'] : ['raw', 'parley'])).flat(),
       'idle',
     ];
@@ -265,53 +270,88 @@ class GroupRun {
     return { latency, cpu, rawOpenMs };
   }
 
-  /** Cuts the newest member off the network for OUTAGE_MS, gives it back, and times until everyone is connected again. */
-  async reconnect(): Promise<Reconnect | string> {
+  /**
+   * Cuts members off the network for OUTAGE_MS one after another (the newest first), gives each its network back,
+   * and times until everyone is connected again; a string says why no cut is possible here.
+   */
+  async reconnects(count: number): Promise<Reconnect[] | string> {
     const cut = await LoopbackCut.prepare();
     if (typeof cut === 'string') return cut;
-    const victim = this.members.at(-1);
-    if (victim === undefined) return 'no member to cut';
-    const others = this.members.slice(0, -1);
-    const full = this.members.length - 1;
     try {
-      const udpPorts = await victim.api.evaluate((bench) => bench.udpPorts());
-      const cutAtEpochMs = epochNowMs();
-      await cut.cut(udpPorts, victim.tcpPorts);
-      this.ctx.log(`member page ${victim.index} cut off (${udpPorts.length} UDP ports, ${victim.tcpPorts.length} TCP connections) for ${OUTAGE_MS / 1000} s`);
-      await sleep(OUTAGE_MS);
-      const droppedPackets = await cut.dropped();
-      await cut.restore();
-      const returnedAtEpochMs = epochNowMs();
-      let timedOut = false;
-      try {
-        await allConnected(this.members, full, RECONNECT_TIMEOUT_MS);
-      } catch {
-        timedOut = true;
+      const results: Reconnect[] = [];
+      for (let round = 1; round <= count; round++) {
+        const victim = this.members.at(-round);
+        if (victim === undefined) break;
+        results.push(await this.reconnect(cut, victim, round));
+        await sleep(SETTLE_MS);
       }
-      const timelines = await Promise.all(this.members.map((member) => member.api.evaluate((bench) => bench.roomTimeline())));
-      const members = this.members.map((member, i) => {
-        const timeline = timelines[i] ?? [];
-        const during = timeline.filter((mark) => mark.atEpochMs >= cutAtEpochMs && mark.atEpochMs < returnedAtEpochMs);
-        const lowest = Math.min(full, ...during.map((mark) => mark.connected));
-        const broke = during.find((mark) => mark.connected < full);
-        const back = timeline.find((mark) => mark.atEpochMs >= returnedAtEpochMs && mark.connected >= full);
-        const firstBack = timeline.find((mark) => mark.atEpochMs >= returnedAtEpochMs && mark.connected > lowest);
-        return {
-          member: member.index,
-          cut: member === victim,
-          lowestConnectedDuringCut: lowest,
-          brokeAfterMs: broke === undefined ? null : broke.atEpochMs - cutAtEpochMs,
-          firstBackAfterReturnMs: firstBack === undefined ? null : firstBack.atEpochMs - returnedAtEpochMs,
-          allBackAfterReturnMs: lowest >= full ? 0 : back === undefined ? null : back.atEpochMs - returnedAtEpochMs,
-        };
-      });
-      const victimRecord = members.find((member) => member.cut);
-      const othersStayed = others.every((_, i) => (members[i]?.lowestConnectedDuringCut ?? 0) >= full - 1);
-      return { outageMs: OUTAGE_MS, udpPorts: udpPorts.length, tcpConnections: victim.tcpPorts.length, droppedPackets, timedOut, othersStayedConnectedAmongThemselves: othersStayed, victim: victimRecord?.member ?? victim.index, members };
+      return results;
     } finally {
       await cut.restore().catch(() => {});
       await cut.dispose();
     }
+  }
+
+  private async reconnect(cut: LoopbackCut, victim: Member, round: number): Promise<Reconnect> {
+    const full = this.members.length - 1;
+    const udpPorts = await victim.api.evaluate((bench) => bench.udpPorts());
+    const tcpBefore = clientPortsTo(this.benchPort);
+    // Its connections to the server as of now: the ones noted when it joined (or reconnected) that are still up.
+    const tcpPorts = (this.tcpPorts.get(victim.index) ?? []).filter((port) => tcpBefore.has(port));
+    const droppedBefore = await cut.dropped();
+    const cutAtEpochMs = epochNowMs();
+    await cut.cut(udpPorts, tcpPorts);
+    this.ctx.log(`cut ${round}: member page ${victim.index} off the network (${udpPorts.length} UDP ports, ${tcpPorts.length} TCP connections) for ${OUTAGE_MS / 1000} s`);
+    await sleep(OUTAGE_MS);
+    const droppedPackets = (await cut.dropped()) - droppedBefore;
+    await cut.restore();
+    const returnedAtEpochMs = epochNowMs();
+    let timedOut = false;
+    try {
+      await allConnected(this.members, full, RECONNECT_TIMEOUT_MS);
+    } catch {
+      timedOut = true;
+    }
+    // A signaling socket it opened since is its own too (nobody else lost theirs): the next cut must silence it.
+    const tcpAfter = clientPortsTo(this.benchPort);
+    this.tcpPorts.set(victim.index, [...tcpPorts.filter((port) => tcpAfter.has(port)), ...[...tcpAfter].filter((port) => !tcpBefore.has(port))]);
+    const timelines = await Promise.all(this.members.map((member) => member.api.evaluate((bench) => bench.roomTimeline())));
+    const logs = await Promise.all(this.members.map((member) => member.api.evaluate((bench) => bench.signalingLog())));
+    const members = this.members.map((member, i): ReconnectMember => {
+      const timeline = timelines[i] ?? [];
+      const during = timeline.filter((mark) => mark.atEpochMs >= cutAtEpochMs && mark.atEpochMs < returnedAtEpochMs);
+      const lowest = Math.min(full, ...during.map((mark) => mark.connected));
+      const broke = during.find((mark) => mark.connected < full);
+      const healed = broke === undefined ? undefined : during.find((mark) => mark.atEpochMs > broke.atEpochMs && mark.connected >= full);
+      const back = timeline.find((mark) => mark.atEpochMs >= returnedAtEpochMs && mark.connected >= full);
+      const firstBack = timeline.find((mark) => mark.atEpochMs >= returnedAtEpochMs && mark.connected > lowest);
+      return {
+        member: member.index,
+        cut: member === victim,
+        lowestConnectedDuringCut: lowest,
+        brokeAfterMs: broke === undefined ? null : broke.atEpochMs - cutAtEpochMs,
+        healedDuringCut: healed !== undefined,
+        firstBackAfterReturnMs: firstBack === undefined ? null : firstBack.atEpochMs - returnedAtEpochMs,
+        allBackAfterReturnMs: lowest >= full ? 0 : back === undefined ? null : back.atEpochMs - returnedAtEpochMs,
+        signalingAfterCut: (logs[i] ?? []).filter((mark) => mark.atEpochMs >= cutAtEpochMs).map((mark) => ({ event: mark.event, afterCutMs: mark.atEpochMs - cutAtEpochMs })),
+        headlinesAfterCut: timeline
+          .filter((mark) => mark.atEpochMs >= cutAtEpochMs)
+          .map((mark) => ({ headline: mark.headline, connected: mark.connected, afterCutMs: mark.atEpochMs - cutAtEpochMs })),
+      };
+    });
+    const others = members.filter((member) => !member.cut);
+    return {
+      round,
+      outageMs: OUTAGE_MS,
+      returnedAfterCutMs: returnedAtEpochMs - cutAtEpochMs,
+      udpPorts: udpPorts.length,
+      tcpConnections: tcpPorts.length,
+      droppedPackets,
+      timedOut,
+      othersStayedConnectedAmongThemselves: others.every((member) => member.lowestConnectedDuringCut >= full - 1),
+      victim: victim.index,
+      members,
+    };
   }
 }
 
@@ -355,7 +395,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       rawOpenMs.push({ size, ms: measured.rawOpenMs });
     }
   }
-  const reconnect = await group.reconnect();
+  const reconnect = await group.reconnects(CUTS);
   const figures: GroupFigures = { maxMembers: MAX_MEMBERS, spacingMs: SPACING_MS, textChars: TEXT.length, outageMs: OUTAGE_MS, joins: group.joins, latency, cpu, memory, rawOpenMs, clocks, reconnect };
   return reportGroup(figures);
 }
@@ -363,6 +403,6 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
 export const group: Section = {
   id: 'group',
   title: 'Groups: eight members in one room (bench pages, one Chromium, real server)',
-  timeoutMs: 420_000,
+  timeoutMs: 540_000,
   run,
 };
