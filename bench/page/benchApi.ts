@@ -37,6 +37,8 @@ export interface SignalingMark {
 export interface SentMark {
   readonly key: string;
   readonly sentAtEpochMs: number;
+  /** Parley only: per addressee (member id), when GroupChat handed the message to its session, before sealing. */
+  readonly handedAtEpochMs?: Readonly<Record<string, number>>;
 }
 
 /** One message → delivered round trip, with its stages as epoch ms of the sending page. */
@@ -190,6 +192,8 @@ export interface BenchApi {
   status(): string;
   /** Members connected in the main room. */
   connectedCount(): number;
+  /** This page's member id in the main room (null until it is made). */
+  memberId(): string | null;
   /** Leaves the main room as a closing tab does (RoomView stops the room on pagehide): goodbye on every session. */
   leave(): void;
   /** Every change of the main room's headline and member counts. */

@@ -73,7 +73,7 @@ async function groupBlock(block: GroupBlock): Promise<SentMark[]> {
     await sleep(startedAt + i * block.spacingMs - performance.now());
     if (block.variant === 'parley') {
       const mark = await room().sendToEveryone(block.text);
-      sent.push({ key: mark.key, sentAtEpochMs: mark.sentAtEpochMs });
+      sent.push({ key: mark.key, sentAtEpochMs: mark.sentAtEpochMs, handedAtEpochMs: mark.handedAtEpochMs ?? {} });
     } else {
       const n = block.firstMark + i;
       const sentAtEpochMs = epochNowMs();
@@ -89,6 +89,7 @@ const api: BenchApi = {
   secureAfterMs: () => rooms.get('main')?.secureAfterMs ?? null,
   status: () => (link.kind === 'malformed' ? `failed: ${link.reason}` : (rooms.get('main')?.describeStatus() ?? 'none')),
   connectedCount: () => rooms.get('main')?.connectedMembers().length ?? 0,
+  memberId: () => rooms.get('main')?.memberId ?? null,
   leave: () => room().stop(),
   roomTimeline: () => rooms.get('main')?.timeline() ?? [],
   signalingLog: () => [...(rooms.get('main')?.signaling ?? [])],

@@ -83,6 +83,7 @@ function sleep(ms: number): Promise<void> {
 export class BenchRoom {
   private session: RoomSession | null = null;
   private chat: GroupChat | null = null;
+  private selfId: string | null = null;
   private status: RoomStatus = { kind: 'preparing' };
   private members: readonly MemberView[] = [];
   private readonly startedAtEpochMs = epochNowMs();
@@ -94,8 +95,11 @@ export class BenchRoom {
   /** Per own message id, the members that acknowledged it as delivered so far. */
   private readonly delivered = new Map<string, Set<string>>();
   private readonly waits = new Map<string, DeliveryWait>();
-  /** While round trips are timed: when GroupChat handed each of our messages to its session ('sent'). */
-  private handedAt: Map<string, number> | null = null;
+  /**
+   * When GroupChat handed each of our messages to each addressee's session ('sent'), until sendToEveryone takes
+   * them (it does as soon as the message is on its way; a paced message's later ones stay here).
+   */
+  private readonly handed = new Map<string, Record<string, number>>();
   /** What went wrong in the group engine, in words; empty in a healthy room. */
   readonly problems: string[] = [];
   /** The signaling socket's opens, closes and server frames. */
@@ -116,6 +120,7 @@ export class BenchRoom {
     const room = new BenchRoom(history, transfers);
     const identity: LocalIdentity = history === null ? await generateGuestIdentity() : { kind: 'profile', displayName: history.displayName, ...history.identity };
     const memberId = await memberIdOf(identity.publicKeySpki);
+    room.selfId = memberId;
     room.chat = await GroupChat.open({
       self: memberId,
       store: history?.conversationStore() ?? new MemoryConversationStore(),
@@ -157,6 +162,11 @@ export class BenchRoom {
     return describe(this.status);
   }
 
+  /** This page's member id in the room (spec §12.2); null until its identity is made. */
+  get memberId(): string | null {
+    return this.selfId;
+  }
+
   connectedMembers(): string[] {
     return this.members.filter((member) => member.state === 'connected' && member.memberId !== null).map((member) => member.memberId ?? '');
   }
@@ -189,7 +199,9 @@ export class BenchRoom {
     const sentAtEpochMs = epochNowMs();
     const outcome = await chat.sendToEveryone(text);
     if (!outcome.ok) throw new Error(`GroupChat refused to send: ${JSON.stringify(outcome.refusal)}`);
-    return { key: outcome.message.id, sentAtEpochMs, addressees: outcome.addressees };
+    const handedAtEpochMs = this.handed.get(outcome.message.id) ?? {};
+    this.handed.delete(outcome.message.id);
+    return { key: outcome.message.id, sentAtEpochMs, handedAtEpochMs, addressees: outcome.addressees };
   }
 
   /**
@@ -199,22 +211,16 @@ export class BenchRoom {
    */
   async roundTrips(count: number, text: string, spacingMs: number): Promise<RoundTrip[]> {
     const trips: RoundTrip[] = [];
-    const handedAt = new Map<string, number>();
-    this.handedAt = handedAt;
-    try {
-      let nextAt = performance.now();
-      for (let i = 0; i < count; i++) {
-        await sleep(nextAt - performance.now());
-        const startedAt = performance.now();
-        nextAt = startedAt + spacingMs;
-        const sent = await this.sendToEveryone(text);
-        await this.deliveredToAll(sent.key, sent.addressees);
-        const ms = performance.now() - startedAt;
-        trips.push({ key: sent.key, ms, startedAtEpochMs: sent.sentAtEpochMs, handedAtEpochMs: handedAt.get(sent.key) ?? null, deliveredAtEpochMs: sent.sentAtEpochMs + ms });
-        handedAt.delete(sent.key);
-      }
-    } finally {
-      this.handedAt = null;
+    let nextAt = performance.now();
+    for (let i = 0; i < count; i++) {
+      await sleep(nextAt - performance.now());
+      const startedAt = performance.now();
+      nextAt = startedAt + spacingMs;
+      const sent = await this.sendToEveryone(text);
+      await this.deliveredToAll(sent.key, sent.addressees);
+      const ms = performance.now() - startedAt;
+      const handed = Object.values(sent.handedAtEpochMs ?? {});
+      trips.push({ key: sent.key, ms, startedAtEpochMs: sent.sentAtEpochMs, handedAtEpochMs: handed.length === 0 ? null : Math.max(...handed), deliveredAtEpochMs: sent.sentAtEpochMs + ms });
     }
     return trips;
   }
@@ -309,7 +315,7 @@ export class BenchRoom {
         }
         return;
       case 'delivery': {
-        if (event.state === 'sent') this.handedAt?.set(event.messageId, epochNowMs());
+        if (event.state === 'sent') this.handed.set(event.messageId, { ...this.handed.get(event.messageId), [event.member]: epochNowMs() });
         if (event.state !== 'delivered') return;
         const members = this.delivered.get(event.messageId) ?? new Set<string>();
         members.add(event.member);

@@ -212,7 +212,8 @@ class GroupRun {
       machine: machineMs(),
     });
     await Promise.all(this.members.map((member) => member.api.evaluate((bench) => bench.takeArrivals())));
-    const latency: LatencyRun = { size, parleyToLast: [], rawToLast: [], rawOneSend: [], parleyOneRecipient: [], missing: 0 };
+    const latency: LatencyRun = { size, parleyToLast: [], rawToLast: [], rawOneSend: [], parleyOneRecipient: [], parleyHandOff: [], parleyHandedToShown: [], missing: 0 };
+    const recipientIds = await Promise.all(recipients.map((recipient) => recipient.api.evaluate((bench) => bench.memberId())));
     const cpu: CpuBlock[] = [];
     let nextMark = 0;
     // Idle blocks before and after, so the floor they give covers the whole run.
@@ -256,6 +257,14 @@ class GroupRun {
         if (variant === 'parley') {
           latency.parleyToLast.push(toLast);
           latency.parleyOneRecipient.push(...present.map((at) => at - mark.sentAtEpochMs));
+          const handed = mark.handedAtEpochMs ?? {};
+          const handedTimes = Object.values(handed);
+          if (handedTimes.length > 0) latency.parleyHandOff.push(Math.max(...handedTimes) - mark.sentAtEpochMs);
+          for (const [r, id] of recipientIds.entries()) {
+            const handedAt = id === null ? undefined : handed[id];
+            const shownAt = times[r];
+            if (handedAt !== undefined && shownAt !== undefined) latency.parleyHandedToShown.push(shownAt - handedAt);
+          }
         } else {
           latency.rawToLast.push(toLast);
           latency.rawOneSend.push(...present.map((at) => at - mark.sentAtEpochMs));

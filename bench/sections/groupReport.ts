@@ -43,6 +43,10 @@ export interface LatencyRun {
   readonly rawOneSend: number[];
   /** Per Parley message per recipient: send → shown. */
   readonly parleyOneRecipient: number[];
+  /** Per Parley message: send → GroupChat handed it to the last addressee's session (stored, queued; not yet sealed). */
+  readonly parleyHandOff: number[];
+  /** Per Parley message per recipient: handed to that session → shown there (seal, simple-peer, network, open, RoomSession, GroupChat). */
+  readonly parleyHandedToShown: number[];
   /** Messages some recipient never reported. */
   missing: number;
 }
@@ -281,6 +285,16 @@ export function reportGroup(figures: GroupFigures): SectionResult {
       }),
     },
     {
+      title: "Where Parley's time to the last recipient goes (p50 and p90, ms; the pages' clocks)",
+      columns: ['members', 'send → handed to the last session (p50)', 'p90', 'handed → shown, each recipient (p50)', 'p90', 'send → shown by the last (p50)', 'p90'],
+      rows: latency.map((run) => {
+        const handOff = summaryOrNull(run.parleyHandOff);
+        const transit = summaryOrNull(run.parleyHandedToShown);
+        const total = summaryOrNull(run.parleyToLast);
+        return [String(run.size), cell(handOff?.p50, 2), cell(handOff?.p90, 2), cell(transit?.p50, 2), cell(transit?.p90, 2), cell(total?.p50, 2), cell(total?.p90, 2)];
+      }),
+    },
+    {
       title: 'CPU per message to everyone (ms of CPU time per message, the idle rate of the same room taken off; /proc, 10 ms ticks)',
       columns: ['members', 'variant', 'sender renderer', 'other members (all)', 'rest of Chromium', 'total', 'total per recipient'],
       rows: sizes.flatMap((size) =>
@@ -366,6 +380,8 @@ export function reportGroup(figures: GroupFigures): SectionResult {
       rawToLast: latencyJson(run.rawToLast),
       rawOneSend: latencyJson(run.rawOneSend),
       parleyOneRecipient: latencyJson(run.parleyOneRecipient),
+      parleyHandOff: latencyJson(run.parleyHandOff),
+      parleyHandedToShown: latencyJson(run.parleyHandedToShown),
     })),
     cpuBlocks: cpu.map((block) => ({ ...block, wallMs: round(block.wallMs) })),
     cpuPerMessageMs: Object.fromEntries(
@@ -388,9 +404,12 @@ export function reportGroup(figures: GroupFigures): SectionResult {
           })),
   };
   const visibility = [...new Set(joins.map((join) => join.visibility))].join(', ');
+  const lastJoins = joinsOf(joins, maxMembers);
+  const joinMedian = (pick: (join: JoinRecord) => number | null): string => cell(medianOrNull(lastJoins.map(pick)));
   const notes = [
     `Each member is a bench page in its own browser context of one Chromium (its own renderer process), loaded without any request routing so the page load is the browser's own (timers then step in 100 µs); the room is composed as RoomState composes it (page-wide key pair pool started as the page loads, guest identity, GroupChat, MemberTransfers). Pages were ${visibility || 'unknown'} to the browser, so every shown message was marked read at once, as the app does.`,
     `Joining is timed in the newcomer's page from performance.timeOrigin (the moment the link was opened); "all with it" is when the last of the others had it connected, by their clocks. The ${maxMembers}th and 4th member joined ${joinsOf(joins, maxMembers).length} and ${joinsOf(joins, 4).length} times, the previous newcomer leaving (goodbye on every session) in between. The raw baseline is the first member opening plain RTCDataChannels to all others at once, signals relayed by Node, measured in the same room.`,
+    `Where the ${ordinal(maxMembers)} member's join goes (medians of its ${lastJoins.length} runs, ms after the link was opened): page loaded ${joinMedian((join) => join.loadedMs)}, everyone listed by the server ${joinMedian((join) => join.joinedMs)}, all ${maxMembers - 1} data channels open ${joinMedian((join) => join.allOpenMs)}, its RSA-3072 key pair ready ${joinMedian((join) => join.keyPairReadyMs)} (the page-wide pool starts it as the page loads, and the next one as soon as the first session takes it), connected with all ${joinMedian((join) => join.connectedMs)}. Its sessions waited up to ${joinMedian((join) => join.keyPairWaitMs)} ms for that pair: on two cores shared by ${maxMembers} renderers, generating it is the longest single step of the join.`,
     `Latency runs from the sender's clock at sendToEveryone() to each recipient's clock when GroupChat showed the message (performance.timeOrigin + now() in each page). Those epoch clocks agree to ${cell(clockSpread, 2)} ms across the ${figures.clocks.length} pages (Node probes, ±${cell(clockUncertainty, 2)} ms); raw sends go between the same pages with the same clocks and carry as many bytes as one Parley message frame. Parley and raw take turns in blocks of sends ${figures.spacingMs} ms apart.`,
     'CPU: every Chromium process from /proc during each block (to its last arrivals plus 500 ms), less what the same room used in an idle block of the same length (pings, timers); "rest of Chromium" holds the network service, where WebRTC\'s sockets live, and the browser process. Receipts (one per recipient per message) and digests (every 2 s) are in Parley\'s figures; raw has neither.',
     typeof reconnect === 'string'

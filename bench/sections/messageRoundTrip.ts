@@ -210,6 +210,9 @@ export const messageRoundTrip: Section = {
         'Parley here is RoomSession + GroupChat + MemberTransfers composed as RoomState does, without the Svelte UI: rendering the conversation is not in these figures. A round trip runs from sendToEveryone() to the `delivered` receipt of the one other member (its receipts are sent once the message is stored, at most every 100 ms).',
         `Sends start ${SPACING_MS} ms apart in every variant, a person's pace: GroupChat sends a pair at most 25 messages at once and then 10 per second, and a receiver acknowledges at most every 100 ms, so back-to-back messages would time the pacing. Before issue 9 this table timed back-to-back chat → receipt round trips; the figures are not comparable with those runs.`,
         '"Reading along": the receiving page is visible, so, as RoomState does, every shown message is marked read at once (markRead). "Out of view": the same room with that call left out, as when the tab is in the background.',
+        readReceiptCost.p50DiffMs > 20
+          ? `Reading along costs ${readReceiptCost.p50DiffMs.toFixed(1)} ms at p50, all of it in "shown → delivered": markRead() asks for receipts the moment the message is shown, before its store write; the receipts have not changed, so nothing is sent, yet the 100 ms receipt throttle counts that as its run, and the receipts that follow the store write wait out the rest of the interval (src/core/group/throttle.ts, memberLink.ts).`
+          : `Reading along costs ${readReceiptCost.p50DiffMs.toFixed(1)} ms at p50.`,
       ],
     };
   },
