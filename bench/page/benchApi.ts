@@ -209,7 +209,7 @@ export interface BenchApi {
    * until every addressee's `delivered` receipt.
    */
   roundTrips(count: number, text: string, spacingMs: number, room: RoomName): Promise<RoundTrip[]>;
-  /** Whether the main room's conversation counts as in view (then, as in the app, what is shown is marked read at once). */
+  /** Whether this page's conversations count as in view (then, as in the app, what is shown is marked read at once). */
   setInView(inView: boolean): void;
   /** Messages to everyone in the main room, or marks on raw links, as `block` says; when each was sent. */
   groupBlock(block: GroupBlock): Promise<SentMark[]>;

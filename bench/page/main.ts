@@ -107,7 +107,9 @@ const api: BenchApi = {
   keyPairMarks: () => keyPairs.report(),
   roomProblems: () => [...(rooms.get('main')?.problems ?? [])],
   roundTrips: (count, text, spacingMs, name) => room(name).roundTrips(count, text, spacingMs),
-  setInView: (inView) => room().setInView(inView),
+  setInView(inView) {
+    for (const open of rooms.values()) open.setInView(inView);
+  },
   groupBlock,
   takeArrivals() {
     const taken = { ...Object.fromEntries(markArrivals), ...(rooms.get('main')?.takeShown() ?? {}) };

@@ -166,7 +166,7 @@ function cpuPerMessage(blocks: readonly CpuBlock[], size: number, variant: 'parl
   const sender = above((block) => block.senderMs);
   const recipients = above((block) => block.recipientsMs) ?? 0;
   const rest = above((block) => block.restMs) ?? 0;
-  return { sender, recipients, rest, total: sender === null ? null : sender + recipients + rest };
+  return { sender, recipients, rest, total: sender === null ? null : sender + recipients };
 }
 
 /** From the network's return until the last member was connected with everyone again; null if one never was. */
@@ -296,11 +296,11 @@ export function reportGroup(figures: GroupFigures): SectionResult {
     },
     {
       title: 'CPU per message to everyone (ms of CPU time per message, the idle rate of the same room taken off; /proc, 10 ms ticks)',
-      columns: ['members', 'variant', 'sender renderer', 'other members (all)', 'rest of Chromium', 'total', 'total per recipient'],
+      columns: ['members', 'variant', 'sender renderer', 'other members (all)', 'member renderers', 'per recipient', 'rest of Chromium (noisy)'],
       rows: sizes.flatMap((size) =>
         (['parley', 'raw'] as const).map((variant) => {
           const use = cpuPerMessage(cpu, size, variant);
-          return [String(size), variant, cell(use?.sender, 2), cell(use?.recipients, 2), cell(use?.rest, 2), cell(use?.total, 2), cell(use?.total === null || use === null ? null : use.total / (size - 1), 2)];
+          return [String(size), variant, cell(use?.sender, 2), cell(use?.recipients, 2), cell(use?.total, 2), cell(use?.total === null || use === null ? null : use.total / (size - 1), 2), cell(use?.rest, 2)];
         }),
       ),
     },
@@ -411,7 +411,7 @@ export function reportGroup(figures: GroupFigures): SectionResult {
     `Joining is timed in the newcomer's page from performance.timeOrigin (the moment the link was opened); "all with it" is when the last of the others had it connected, by their clocks. The ${maxMembers}th and 4th member joined ${joinsOf(joins, maxMembers).length} and ${joinsOf(joins, 4).length} times, the previous newcomer leaving (goodbye on every session) in between. The raw baseline is the first member opening plain RTCDataChannels to all others at once, signals relayed by Node, measured in the same room.`,
     `Where the ${ordinal(maxMembers)} member's join goes (medians of its ${lastJoins.length} runs, ms after the link was opened): page loaded ${joinMedian((join) => join.loadedMs)}, everyone listed by the server ${joinMedian((join) => join.joinedMs)}, all ${maxMembers - 1} data channels open ${joinMedian((join) => join.allOpenMs)}, its RSA-3072 key pair ready ${joinMedian((join) => join.keyPairReadyMs)} (the page-wide pool starts it as the page loads, and the next one as soon as the first session takes it), connected with all ${joinMedian((join) => join.connectedMs)}. Its sessions waited up to ${joinMedian((join) => join.keyPairWaitMs)} ms for that pair: on two cores shared by ${maxMembers} renderers, generating it is the longest single step of the join.`,
     `Latency runs from the sender's clock at sendToEveryone() to each recipient's clock when GroupChat showed the message (performance.timeOrigin + now() in each page). Those epoch clocks agree to ${cell(clockSpread, 2)} ms across the ${figures.clocks.length} pages (Node probes, ±${cell(clockUncertainty, 2)} ms); raw sends go between the same pages with the same clocks and carry as many bytes as one Parley message frame. Parley and raw take turns in blocks of sends ${figures.spacingMs} ms apart.`,
-    'CPU: every Chromium process from /proc during each block (to its last arrivals plus 500 ms), less what the same room used in an idle block of the same length (pings, timers); "rest of Chromium" holds the network service, where WebRTC\'s sockets live, and the browser process. Receipts (one per recipient per message) and digests (every 2 s) are in Parley\'s figures; raw has neither.',
+    'CPU: every Chromium process from /proc during each block (to its last arrivals plus 500 ms), less what the same room used in idle blocks before and after (pings, timers). "Member renderers" is what the pages of the room used, SCTP and the data channels included; "rest of Chromium" (the network service, where WebRTC\'s UDP sockets live, the browser process and everything else the browser runs) is shown apart because other work in the browser makes it swing by several ms per message between blocks. Receipts (one per recipient per message) and digests (every 2 s) are in Parley\'s figures; raw has neither.',
     typeof reconnect === 'string'
       ? `Reconnect not measured: ${reconnect}.`
       : `Reconnect: each member was cut with traffic control inside the bench's private network namespace, where every packet between pages crosses \`lo\`: its WebRTC UDP ports and its TCP connections to the server (signaling socket, noted when it joined) went to a class that drops everything, and the filters were removed ${outageText(reconnect)} later. CDP Network.emulateNetworkConditions({offline: true}) does not touch WebRTC in Chromium, so it cannot cut a data channel. The others stayed connected among themselves in every cut: ${reconnect.every((entry) => entry.othersStayedConnectedAmongThemselves) ? 'yes' : 'NO'}.`,
