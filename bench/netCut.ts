@@ -1,11 +1,14 @@
 /**
  * Cuts one bench page off the network for real, outside the browser: inside the bench's private network namespace
- * every packet between the pages crosses the loopback device, so a traffic-control filter on `lo` that sends the
- * page's UDP ports (its WebRTC) and TCP ports (its signaling socket) to a class that drops everything silences that
- * page and no other; removing the filters gives its network back. Chromium's own offline emulation (CDP
+ * every packet between the pages crosses the loopback device, so a traffic-control filter on `lo` that steers the
+ * page's UDP ports (its WebRTC), its TCP connections to the server (its signaling socket) and any new connection to
+ * the server into a class that never sends silences that page and no other; removing the filters and discarding
+ * what was held gives its network back. Packets are held rather than dropped so that neither end's TCP sees a local
+ * error, only silence, as with an outage further away. Chromium's own offline emulation (CDP
  * Network.emulateNetworkConditions) leaves WebRTC untouched, so it cannot cut a data channel.
  */
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,8 +19,11 @@ const run = promisify(execFile);
 
 /** The namespace tests/run-in-netns.ts makes: one veth pair, 10.77.0.1 and 10.77.0.2, nothing else. */
 const NAMESPACE_ADDRESSES = ['10.77.0.1', '10.77.0.2'];
-const DROP_CLASS = '1:20';
-const FILTER_PRIORITY = '1';
+const HOLD_CLASS = '1:20';
+const CUT_PRIORITY = '1';
+const BURN_PRIORITY = '2';
+/** Room for everything a page sends in a cut (STUN checks, SCTP retransmissions, TCP retries): nothing overflows. */
+const HOLD_PACKETS = '100000';
 
 async function tc(...args: readonly string[]): Promise<string> {
   const { stdout } = await run('tc', args);
@@ -51,32 +57,62 @@ export function clientPortsTo(serverPort: number): Set<number> {
   return ports;
 }
 
-export class LoopbackCut {
-  private constructor() {}
+/** Discards whatever the hold class holds (replacing its queue drops the packets in it). */
+async function discardHeld(): Promise<void> {
+  await tc('qdisc', 'replace', 'dev', 'lo', 'parent', HOLD_CLASS, 'handle', '20:', 'pfifo', 'limit', HOLD_PACKETS);
+}
 
-  /** Installs the drop class on `lo`; a string says why a cut is not possible here. */
-  static async prepare(): Promise<LoopbackCut | string> {
+/**
+ * An htb class lets its first packet through on the tokens it starts with; one large datagram of our own spends
+ * them, after which the class's 8 bit/s would take over twenty minutes to send anything again.
+ */
+async function spendStartingTokens(): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const port = socket.address().port;
+    await tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', BURN_PRIORITY, 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', HOLD_CLASS);
+    for (let i = 0; i < 2; i++) await new Promise<void>((resolve, reject) => socket.send(Buffer.alloc(1400), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await tc('filter', 'del', 'dev', 'lo', 'parent', '1:', 'prio', BURN_PRIORITY);
+    await discardHeld();
+  } finally {
+    socket.close();
+  }
+}
+
+export class LoopbackCut {
+  private constructor(private readonly serverPort: number) {}
+
+  /** Installs the hold class on `lo`; a string says why a cut is not possible here. */
+  static async prepare(serverPort: number): Promise<LoopbackCut | string> {
     if (process.getuid?.() !== 0) return 'not root, so no traffic control';
     if (!inBenchNamespace()) return "not inside the bench's private network namespace (see tests/run-in-netns.ts)";
     try {
       await tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
       await tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '100gbit');
-      await tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', DROP_CLASS, 'htb', 'rate', '8bit', 'ceil', '8bit');
-      // A queue of length 0: whatever is classified here is dropped on arrival.
-      await tc('qdisc', 'add', 'dev', 'lo', 'parent', DROP_CLASS, 'handle', '20:', 'pfifo', 'limit', '0');
+      await tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', HOLD_CLASS, 'htb', 'rate', '8bit', 'ceil', '8bit', 'burst', '1', 'cburst', '1');
+      await tc('qdisc', 'add', 'dev', 'lo', 'parent', HOLD_CLASS, 'handle', '20:', 'pfifo', 'limit', HOLD_PACKETS);
+      await spendStartingTokens();
     } catch (error) {
       await tc('qdisc', 'del', 'dev', 'lo', 'root').catch(() => '');
       return `traffic control on lo failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
     }
-    return new LoopbackCut();
+    return new LoopbackCut(serverPort);
   }
 
-  /** Drops every packet from or to these local ports from now on; all filters go in with one `tc -batch`. */
+  /**
+   * Holds every packet from or to these local ports from now on, and every new connection to the server (only the
+   * cut page opens one during a cut: its old socket may be given up while it is cut). One `tc -batch` for all.
+   */
   async cut(udpPorts: readonly number[], tcpPorts: readonly number[]): Promise<void> {
     const ports: [string, number][] = [...udpPorts.map((port): [string, number] => ['17', port]), ...tcpPorts.map((port): [string, number] => ['6', port])];
-    const lines = ports.flatMap(([protocol, port]) =>
-      ['sport', 'dport'].map((end) => `filter add dev lo parent 1: protocol ip prio ${FILTER_PRIORITY} u32 match ip protocol ${protocol} 0xff match ip ${end} ${port} 0xffff flowid ${DROP_CLASS}`),
-    );
+    const filter = `filter add dev lo parent 1: protocol ip prio ${CUT_PRIORITY} u32`;
+    const lines = [
+      ...ports.flatMap(([protocol, port]) => ['sport', 'dport'].map((end) => `${filter} match ip protocol ${protocol} 0xff match ip ${end} ${port} 0xffff flowid ${HOLD_CLASS}`)),
+      // A SYN (SYN set, ACK clear; TCP flags at byte 33 behind a 20-byte IP header) to the server.
+      `${filter} match ip protocol 6 0xff match ip dport ${this.serverPort} 0xffff match u8 0x02 0x12 at 33 flowid ${HOLD_CLASS}`,
+    ];
     const directory = await mkdtemp(path.join(os.tmpdir(), 'parley-cut-'));
     try {
       const batch = path.join(directory, 'filters');
@@ -87,18 +123,21 @@ export class LoopbackCut {
     }
   }
 
-  /** Packets dropped by the cut so far. */
-  async dropped(): Promise<number> {
-    const match = /dropped (\d+)/.exec(await tc('-s', 'class', 'show', 'dev', 'lo', 'classid', DROP_CLASS));
-    return Number(match?.[1] ?? NaN);
+  /** Packets held so far (and any the queue could not hold). */
+  async held(): Promise<number> {
+    const stats = await tc('-s', 'qdisc', 'show', 'dev', 'lo', 'parent', HOLD_CLASS);
+    const backlog = Number(/backlog \S+ (\d+)p/.exec(stats)?.[1] ?? NaN);
+    const dropped = Number(/dropped (\d+)/.exec(stats)?.[1] ?? NaN);
+    return backlog + dropped;
   }
 
-  /** Gives the network back: every filter goes, nothing more is dropped. */
+  /** Gives the network back: the filters go and what was held is discarded, as if lost on the way. */
   async restore(): Promise<void> {
-    await tc('filter', 'del', 'dev', 'lo', 'parent', '1:', 'prio', FILTER_PRIORITY);
+    await tc('filter', 'del', 'dev', 'lo', 'parent', '1:', 'prio', CUT_PRIORITY).catch(() => '');
+    await discardHeld();
   }
 
-  /** Takes the drop class and its queue off `lo` again. */
+  /** Takes the hold class and its queue off `lo` again. */
   async dispose(): Promise<void> {
     await tc('qdisc', 'del', 'dev', 'lo', 'root').catch(() => '');
   }

@@ -97,11 +97,14 @@ export interface ReconnectMember {
 export interface Reconnect {
   readonly round: number;
   readonly outageMs: number;
+  /** How long after the return everyone had to be connected again. */
+  readonly allowedMs: number;
   /** When the filters were gone, ms after the cut began. */
   readonly returnedAfterCutMs: number;
   readonly udpPorts: number;
   readonly tcpConnections: number;
-  readonly droppedPackets: number;
+  /** Packets the cut held back (and then discarded). */
+  readonly heldPackets: number;
   readonly timedOut: boolean;
   readonly othersStayedConnectedAmongThemselves: boolean;
   readonly victim: number;
@@ -232,7 +235,7 @@ export function reportGroup(figures: GroupFigures): SectionResult {
       target: 'every time',
       measured: leaked
         ? 'the cut leaked: a pair came back before the network did'
-        : `${everyone.map((ms) => (ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`)).join(', ')} after the network returned`,
+        : `${everyone.map((ms, i) => (ms === null ? `not within ${((reconnect[i]?.allowedMs ?? 0) / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`)).join(', ')} after the network returned`,
       met: !leaked && everyone.every((ms) => ms !== null),
     });
   }
@@ -329,7 +332,7 @@ export function reportGroup(figures: GroupFigures): SectionResult {
       columns: [
         'cut',
         'member page',
-        'packets dropped',
+        'packets held back',
         'pairs broke after cut',
         'server dropped its socket after cut',
         'its socket closed after return',
@@ -350,13 +353,13 @@ export function reportGroup(figures: GroupFigures): SectionResult {
         return [
           String(entry.round),
           String(entry.victim),
-          String(entry.droppedPackets),
+          String(entry.heldPackets),
           broke.length === 0 ? 'none' : `${seconds(Math.min(...broke))}–${seconds(Math.max(...broke))}`,
           serverDropped.length === 0 ? 'no' : seconds(Math.min(...serverDropped)),
           cell(afterReturn('close'), 1),
           cell(afterReturn('joined'), 1),
           seconds(victim?.firstBackAfterReturnMs),
-          seconds(allBackAfterReturn(entry)),
+          entry.timedOut ? `not within ${seconds(entry.allowedMs)}` : seconds(allBackAfterReturn(entry)),
         ];
       }),
     });
@@ -414,10 +417,10 @@ export function reportGroup(figures: GroupFigures): SectionResult {
     'CPU: every Chromium process from /proc during each block (to its last arrivals plus 500 ms), less what the same room used in idle blocks before and after (pings, timers). "Member renderers" is what the pages of the room used, SCTP and the data channels included; "rest of Chromium" (the network service, where WebRTC\'s UDP sockets live, the browser process and everything else the browser runs) is shown apart because other work in the browser makes it swing by several ms per message between blocks. Receipts (one per recipient per message) and digests (every 2 s) are in Parley\'s figures; raw has neither.',
     typeof reconnect === 'string'
       ? `Reconnect not measured: ${reconnect}.`
-      : `Reconnect: each member was cut with traffic control inside the bench's private network namespace, where every packet between pages crosses \`lo\`: its WebRTC UDP ports and its TCP connections to the server (signaling socket, noted when it joined) went to a class that drops everything, and the filters were removed ${outageText(reconnect)} later. CDP Network.emulateNetworkConditions({offline: true}) does not touch WebRTC in Chromium, so it cannot cut a data channel. The others stayed connected among themselves in every cut: ${reconnect.every((entry) => entry.othersStayedConnectedAmongThemselves) ? 'yes' : 'NO'}.`,
+      : `Reconnect: each member was cut with traffic control inside the bench's private network namespace, where every packet between pages crosses \`lo\`: its WebRTC UDP ports, its TCP connections to the server (signaling socket, noted when it joined) and any new connection to the server went to a class that holds packets and never sends them; ${outageText(reconnect)} later the filters were removed and what was held discarded, as if lost on the way (held rather than dropped, so that neither end's TCP sees a local error, only silence, as with an outage further away). CDP Network.emulateNetworkConditions({offline: true}) does not touch WebRTC in Chromium, so it cannot cut a data channel. The others stayed connected among themselves in every cut: ${reconnect.every((entry) => entry.othersStayedConnectedAmongThemselves) ? 'yes' : 'NO'}.`,
     typeof reconnect === 'string'
       ? ''
-      : 'What the cut member goes through: its pairs end when Chromium gives the connection up or after 15 s of silence; the server drops its socket only when TCP gives up on it or its heartbeat (every 30 s) goes unanswered, and tells the others (peer-left); after the return, the member learns that its own socket is dead only when TCP next retransmits into the server\'s reset, on TCP\'s exponential back-off, and only then rejoins and dials everyone. Where that back-off happens to stand when the network returns is what spreads the times after the return.',
+      : 'What the cut member goes through: its pairs end when Chromium gives the connection up or after 15 s of silence, and the lower peer id of each pair re-dials, through the server; those signals wait in the signaling socket\'s TCP, which retransmits on an exponential back-off (0.2, 0.4, 0.8 … s apart), so after the return they arrive only at its next retransmission, seconds to tens of seconds later depending on when the first one was lost. If the server\'s heartbeat (every 30 s) goes unanswered meanwhile, it drops the socket and tells the others (peer-left); the member then rejoins and dials everyone once it learns its socket is gone, again at TCP\'s pace.',
   ].filter((note) => note !== '');
   return { data, tables, checks, notes };
 }
