@@ -1,7 +1,7 @@
 /**
- * Two bench pages (dist-bench) in two browser contexts, joined in one Parley room through the real server, and
- * baseline links between the same two pages whose WebRTC signals Node relays: echo links (round trips) and one-way
- * bulk links (file transfers). Later sections (vault) can reuse the pair and add their own page functions.
+ * Bench pages (dist-bench), each in its own browser context, joined in one Parley room through the real server, and
+ * baseline links between them whose WebRTC signals Node relays: echo links (round trips), one-way bulk links (file
+ * transfers) and mark links (group latency). The pair is what most sections use; the group section adds pages.
  */
 import type { JSHandle, Page } from '@playwright/test';
 import { generateRoomSecret, roomFragment } from '../src/core/crypto/roomSecret.ts';
@@ -14,7 +14,7 @@ export interface BenchPair {
   readonly fineTimers: boolean;
   /** Sends the messages and measures. */
   readonly pinger: JSHandle<BenchApi>;
-  /** Answers: receipts from its RoomSession, replies on echo links. */
+  /** Answers: receipts from its room, replies on echo links. */
   readonly echoer: JSHandle<BenchApi>;
   /** The pages themselves (pinger's, echoer's), for CDP sessions and process lookups. */
   readonly pingerPage: Page;
@@ -48,35 +48,64 @@ async function isolate(page: Page, origin: string): Promise<void> {
   });
 }
 
-/** Loads the bench page at `url` (again, if the page is reused) and returns its API once main.ts has installed it. */
-export async function loadBenchPage(page: Page, url: string): Promise<JSHandle<BenchApi>> {
-  await isolate(page, new URL(url).origin);
+/**
+ * Loads the bench page at `url` (again, if the page is reused) and returns its API once main.ts has installed it.
+ * `isolated: false` loads it as a browser loads any page, without the route that adds COEP (timers then step in
+ * 100 µs), where the page load itself is being timed.
+ */
+export async function loadBenchPage(page: Page, url: string, { isolated = true }: { readonly isolated?: boolean } = {}): Promise<JSHandle<BenchApi>> {
+  if (isolated) await isolate(page, new URL(url).origin);
   await page.goto(url);
   const handle = await page.waitForFunction(() => window.parleyBench, undefined, { timeout: 10_000 });
   // waitForFunction resolves only on a truthy value, so the handle holds the API.
   return handle as JSHandle<BenchApi>;
 }
 
-/** Relays one page's echo-link signals to the other page, strictly in the order they were produced. */
-function relayTo(target: Page, failures: string[]): (linkId: string, json: string) => Promise<void> {
-  let chain: Promise<void> = Promise.resolve();
-  return (linkId, json) => {
-    chain = chain
-      .then(() => target.evaluate(([id, signal]) => window.parleyBench?.deliverSignal(id, signal), [linkId, json] as const))
+/** Relays each baseline link's signals from the page that made them to the link's other page, in the order made. */
+export class SignalRouter {
+  private readonly ends = new Map<string, readonly [Page, Page]>();
+  private readonly chains = new Map<Page, Promise<void>>();
+  readonly failures: string[] = [];
+
+  /** Gives `page` its relay; call before the page loads, so the binding exists before any page script runs. */
+  async attach(page: Page): Promise<void> {
+    await page.exposeBinding('parleyBenchRelay', (source, linkId: unknown, json: unknown) => {
+      if (typeof linkId !== 'string' || typeof json !== 'string') throw new Error('parleyBenchRelay takes a link id and a JSON signal');
+      return this.relay(source.page, linkId, json);
+    });
+  }
+
+  /** Link `linkId` runs between pages `a` and `b`; its signals from one go to the other. */
+  connect(linkId: string, a: Page, b: Page): void {
+    this.ends.set(linkId, [a, b]);
+  }
+
+  hint(): string {
+    return this.failures.length > 0 ? ` (relay: ${this.failures.join('; ')})` : '';
+  }
+
+  private relay(from: Page, linkId: string, json: string): Promise<void> {
+    const ends = this.ends.get(linkId);
+    const target = ends === undefined ? undefined : ends[0] === from ? ends[1] : ends[0];
+    const chain = (this.chains.get(from) ?? Promise.resolve())
+      .then(async () => {
+        if (target === undefined) throw new Error('no such link');
+        await target.evaluate(([id, signal]) => window.parleyBench?.deliverSignal(id, signal), [linkId, json] as const);
+      })
       .catch((error: unknown) => {
-        failures.push(`relay of ${linkId}: ${errorText(error)}`);
+        this.failures.push(`relay of ${linkId}: ${errorText(error)}`);
       });
+    this.chains.set(from, chain);
     return chain;
-  };
+  }
 }
 
 export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
   const fragment = roomFragment(generateRoomSecret(systemRandom));
   const [first, second] = [await ctx.newPage(), await ctx.newPage()];
-  const relayFailures: string[] = [];
-  // Exposed before navigation so the binding exists before any page script runs.
-  await first.exposeFunction('parleyBenchRelay', relayTo(second, relayFailures));
-  await second.exposeFunction('parleyBenchRelay', relayTo(first, relayFailures));
+  const router = new SignalRouter();
+  await router.attach(first);
+  await router.attach(second);
   const url = `${ctx.benchUrl}/#${fragment}`;
   const pinger = await loadBenchPage(first, url);
   const echoer = await loadBenchPage(second, url);
@@ -88,8 +117,6 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
   };
 
   const fineTimers = (await pinger.evaluate((api) => api.isolated())) && (await echoer.evaluate((api) => api.isolated()));
-
-  const relayHint = (): string => (relayFailures.length > 0 ? ` (relay: ${relayFailures.join('; ')})` : '');
 
   return {
     fineTimers,
@@ -108,6 +135,7 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
     },
     async openEchoLink(transport, replyBytes, timeoutMs) {
       const linkId = `${transport}-${nextLink++}`;
+      router.connect(linkId, first, second);
       // The answering end must exist before the offer arrives, so it is opened first.
       await echoer.evaluate((api, [id, kind, bytes]) => api.openEcho(id, kind, false, 'echoer', bytes), [linkId, transport, replyBytes] as const);
       await pinger.evaluate((api, [id, kind, bytes]) => api.openEcho(id, kind, true, 'pinger', bytes), [linkId, transport, replyBytes] as const);
@@ -115,7 +143,7 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
       try {
         await withTimeout(opened, timeoutMs, `opening echo link ${linkId}`);
       } catch (error) {
-        throw new Error(`${errorText(error)}${relayHint()}`, { cause: error });
+        throw new Error(`${errorText(error)}${router.hint()}`, { cause: error });
       }
       return linkId;
     },
@@ -124,6 +152,7 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
     },
     async openBulkLink(timeoutMs) {
       const linkId = `bulk-${nextLink++}`;
+      router.connect(linkId, first, second);
       // As for echo links, the answering end exists before the offer arrives.
       await echoer.evaluate((api, id) => api.openBulk(id, false), linkId);
       await pinger.evaluate((api, id) => api.openBulk(id, true), linkId);
@@ -131,7 +160,7 @@ export async function openBenchPair(ctx: BenchContext): Promise<BenchPair> {
       try {
         await withTimeout(opened, timeoutMs, `opening bulk link ${linkId}`);
       } catch (error) {
-        throw new Error(`${errorText(error)}${relayHint()}`, { cause: error });
+        throw new Error(`${errorText(error)}${router.hint()}`, { cause: error });
       }
       return linkId;
     },

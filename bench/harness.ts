@@ -59,9 +59,16 @@ export interface Section {
   run(ctx: BenchContext): Promise<SectionResult>;
 }
 
+/**
+ * Rooms of up to 8, as docs/PROTOCOL.md §12.1 makes the default; the server's own fallback still says 2 on this
+ * branch, so the bench says 8 itself.
+ */
+const MAX_ROOM_MEMBERS = '8';
+
 /** Starts the real signaling server on a free loopback port, serving `staticDir`. */
 export async function startSite(staticDir: string): Promise<RunningServer> {
-  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: 'silent', STATIC_DIR: staticDir });
+  // BENCH_SERVER_LOG=info prints the servers' log lines (opens, closes with their reasons), to see what a section did.
+  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: process.env['BENCH_SERVER_LOG'] ?? 'silent', STATIC_DIR: staticDir, MAX_ROOM_MEMBERS });
   if (!parsed.ok) throw new Error(parsed.message);
   if (!existsSync(path.join(parsed.config.staticDir, 'index.html'))) throw new Error(`${staticDir} holds no index.html: it is not built.`);
   return startServer(parsed.config);

@@ -1,15 +1,85 @@
 /** The contract between the bench page and the Node driver: what the page puts on `window`, as types both sides check. */
+import type { RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { TransferState } from '../../src/core/transfer/transferManager.ts';
 
 /** Which transport an echo link uses: a bare RTCDataChannel, or the app's own simple-peer adapter without crypto. */
 export type EchoTransport = 'raw' | 'simple-peer';
 
 /**
- * Where the room's RSA session key pairs come from. 'app': generated on demand, as the app does (the first one at
- * room start, the next one as soon as a session takes the first). 'premade': the first pair was made before the
- * room started and the next one waits a few seconds, as if key generation cost nothing on the way to Secure.
+ * Where the room's RSA session key pairs come from. 'app': the page-wide KeyPairPool, made while the page loads, with
+ * the room started at once (as when a person opens a link). 'premade': the page waits until its first pair is made
+ * before the room starts, and the next one comes a few seconds late, as if key generation cost nothing on the way
+ * to Secure.
  */
 export type KeyPairMode = 'app' | 'premade';
+
+/** The page's rooms: the one named by its URL fragment, and a second one kept in the vault's history. */
+export type RoomName = 'main' | 'history';
+
+/** A change of a room's headline or of its member counts, as epoch ms (see StatusMark). */
+export interface RoomMark {
+  readonly atEpochMs: number;
+  readonly headline: RoomStatus['kind'];
+  /** Members whose direct connection is open (verifying, held or connected). */
+  readonly open: number;
+  readonly connected: number;
+  /** Members the room knows of, in any state. */
+  readonly members: number;
+}
+
+/** The signaling socket opened or closed, or a server frame of this type arrived (a run of signals is noted once). */
+export interface SignalingMark {
+  readonly atEpochMs: number;
+  readonly event: string;
+}
+
+/** One message sent: Parley's message id, or `raw-<n>` for a baseline mark; when the send began (epoch ms). */
+export interface SentMark {
+  readonly key: string;
+  readonly sentAtEpochMs: number;
+  /** Parley only: per addressee (member id), when GroupChat handed the message to its session, before sealing. */
+  readonly handedAtEpochMs?: Readonly<Record<string, number>>;
+}
+
+/** One message → delivered round trip, with its stages as epoch ms of the sending page. */
+export interface RoundTrip {
+  readonly key: string;
+  readonly ms: number;
+  readonly startedAtEpochMs: number;
+  /** GroupChat handed the message to the addressee's session (its 'sent' event; sealing follows). */
+  readonly handedAtEpochMs: number | null;
+  readonly deliveredAtEpochMs: number;
+}
+
+/** The page-wide key pair pool's work, as epoch ms. */
+export interface KeyPairMarks {
+  readonly generations: readonly { readonly startedAtEpochMs: number; readonly doneAtEpochMs: number | null }[];
+  /** Each session's take(): when it asked, and when it had its pair. */
+  readonly takes: readonly { readonly atEpochMs: number; readonly gotAtEpochMs: number | null }[];
+}
+
+/** When the page loaded and its room started, as epoch ms; and whether it counts as seen by a person. */
+export interface PageMarks {
+  /** performance.timeOrigin: navigation start, i.e. the moment the link was opened. */
+  readonly navigationAtEpochMs: number;
+  readonly domContentLoadedAtEpochMs: number | null;
+  readonly scriptStartAtEpochMs: number;
+  readonly roomStartAtEpochMs: number | null;
+  readonly visibility: DocumentVisibilityState;
+  readonly focused: boolean;
+}
+
+/** A series of messages to everyone, sent from one page at a person's pace: through Parley or over raw mark links. */
+export interface GroupBlock {
+  readonly variant: 'parley' | 'raw';
+  readonly count: number;
+  readonly spacingMs: number;
+  readonly text: string;
+  /** Raw only: the mark links to send each mark on (one per other member), the message size, and the first mark number. */
+  readonly markLinks: readonly string[];
+  readonly markBytes: number;
+  readonly firstMark: number;
+}
 
 /** The pinging side measures round trips; the echoing side answers every message with a fixed-size reply. */
 export type EchoRole = 'pinger' | 'echoer';
@@ -132,8 +202,39 @@ export interface BenchApi {
   secureAfterMs(): number | null;
   /** Status kind of the Parley room opened from the URL fragment ('none' without a fragment; 'failed: …' with a reason). */
   status(): string;
-  /** `count` chat messages sent one at a time through RoomSession; each RTT runs from `send()` to its receipt event. */
-  roundTrips(count: number, text: string): Promise<number[]>;
+  /** Members connected in the main room. */
+  connectedCount(): number;
+  /** This page's member id in the main room (null until it is made). */
+  memberId(): string | null;
+  /** Leaves the main room as a closing tab does (RoomView stops the room on pagehide): goodbye on every session. */
+  leave(): void;
+  /** Every change of the main room's headline and member counts. */
+  roomTimeline(): RoomMark[];
+  /** The main room's signaling socket: opens, closes, server frames. */
+  signalingLog(): SignalingMark[];
+  pageMarks(): PageMarks;
+  keyPairMarks(): KeyPairMarks;
+  /** What the group engine reported going wrong in the main room, in words; empty when all went well. */
+  roomProblems(): string[];
+  /**
+   * `count` messages to everyone in room `room`, sent at least `spacingMs` apart; each round trip runs from the send
+   * until every addressee's `delivered` receipt.
+   */
+  roundTrips(count: number, text: string, spacingMs: number, room: RoomName): Promise<RoundTrip[]>;
+  /** Whether this page's conversations count as in view (then, as in the app, what is shown is marked read at once). */
+  setInView(inView: boolean): void;
+  /** Messages to everyone in the main room, or marks on raw links, as `block` says; when each was sent. */
+  groupBlock(block: GroupBlock): Promise<SentMark[]>;
+  /** When each Parley message was shown, and each raw mark arrived, in this page since the last call. */
+  takeArrivals(): Record<string, number>;
+  /** Opens the receiving end of mark link `linkId` (before the sender opens its end). */
+  openMark(linkId: string): void;
+  markOpen(linkId: string): Promise<void>;
+  /** Opens the sending ends of these mark links at once; resolves with the ms until all of them were open. */
+  openMarkSenders(linkIds: readonly string[]): Promise<number>;
+  closeMark(linkId: string): void;
+  /** Local UDP ports of every RTCPeerConnection of this page that is not closed. */
+  udpPorts(): Promise<number[]>;
 
   // ---- the vault (a profile in this page's IndexedDB, as src/main.ts composes it) ----
   /** Deletes any vault of this origin and creates a profile; ms taken. */
@@ -144,8 +245,10 @@ export interface BenchApi {
   vaultUnlockAndShowLatest(passphrase: string, conversationId: string, pageSize: number): Promise<LatestShown>;
   /** What keeping a group conversation costs: sends with and without the vault, received messages kept per second. */
   vaultGroupCosts(sends: number, received: number, text: string): Promise<GroupCosts>;
-  /** Starts (true) or stops (false, after pending writes) keeping the room's chat in the unlocked vault, as RoomState does. */
-  keepHistory(on: boolean): Promise<void>;
+  /** Joins room `fragment` a second time from this page, kept in the unlocked vault's history as RoomState keeps it. */
+  openHistoryRoom(fragment: string): Promise<void>;
+  historyStatus(): string;
+  /** Resolves once the history room's conversation and history writes so far are done. */
   historySettled(): Promise<void>;
   /** What the room history could not keep, in words; empty when all went well. */
   historyProblems(): string[];
@@ -155,10 +258,10 @@ export interface BenchApi {
   deliverSignal(linkId: string, json: string): void;
   /** Resolves once echo link `linkId` can carry data. */
   echoOpen(linkId: string): Promise<void>;
-  /** `count` sequential ping/reply round trips of `pingBytes` each on echo link `linkId` (pinger side only). */
-  echoRoundTrips(linkId: string, count: number, pingBytes: number): Promise<number[]>;
+  /** `count` sequential ping/reply round trips of `pingBytes` each on echo link `linkId`, at least `spacingMs` apart (pinger side only). */
+  echoRoundTrips(linkId: string, count: number, pingBytes: number, spacingMs: number): Promise<number[]>;
   closeEcho(linkId: string): void;
-  /** The seal/open/encode/parse work of one chat + receipt round trip, done `count` times in this page alone. */
+  /** The per-message work of one message + receipts round trip (encode, seal, parse, open, digest), `count` times in this page alone. */
   cryptoPath(count: number, text: string): Promise<number[]>;
   /** Real signals from the app's peer adapter, for sizing the sealed signaling blobs. */
   sampleSignals(): Promise<SampleSignals>;
@@ -178,8 +281,8 @@ export interface BenchApi {
   fileDigest(key: string): Promise<string>;
   pipelineCosts(key: string): Promise<PipelineCosts>;
 
-  // ---- Parley transfers (the room's TransferManager, composed as src/main.ts does) ----
-  /** TransferManager.send(fileSource(file)) of file `key`; returns the transfer id both pages know it by. */
+  // ---- Parley transfers (the main room's MemberTransfers, composed as RoomState does) ----
+  /** Sends file `key` to the one member connected, as RoomState.sendFiles; returns the transfer id both pages know it by. */
   sendFile(key: string): string;
   /** Resolves once transfer `id` reached a final state in this page (and, when received, its preview is settled). */
   transferSettled(id: string, timeoutMs: number): Promise<TransferTimeline>;

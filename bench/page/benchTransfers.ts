@@ -1,14 +1,15 @@
 /**
- * The room's file transfers, composed exactly as src/main.ts composes them (TransferManager with hash-wasm SHA-256,
- * the IndexedDB SpillStore sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the
- * manager emits is timed, and a received file is presented as the app presents it: checkRasterImage, then an
- * <img> of its object URL, here awaited until decoded. The room gets the manager through a thin endpoint that
- * only times how long the sender waits on the channel's backpressure (writable()).
+ * A room's file transfers, composed exactly as RoomState composes them (MemberTransfers: one TransferManager per
+ * member, with src/main.ts's platform: hash-wasm SHA-256, the IndexedDB SpillStore sink, fileSource, default chunk
+ * size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
+ * the app presents it: checkRasterImage, then an <img> of its object URL, here awaited until decoded. The room gets
+ * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { TransferEndpoint } from '../../src/core/room/roomSession.ts';
-import { isFinal, TransferManager, type TransferChannel, type TransferState, type TransferView } from '../../src/core/transfer/transferManager.ts';
+import { MemberTransfers } from '../../src/core/transfer/memberTransfers.ts';
+import { isFinal, type TransferChannel, type TransferState, type TransferView } from '../../src/core/transfer/transferManager.ts';
 import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
@@ -52,20 +53,17 @@ function describeFinal(state: TransferState): string {
 const REAL_WAIT_MS = 0.5;
 
 export class BenchTransfers {
-  readonly manager: TransferManager<Blob>;
-  /** What the RoomSession is given: the manager, with the channel's writable() timed. */
+  private readonly members: MemberTransfers<Blob>;
+  /** What the RoomSession is given: the member transfers, with each channel's writable() timed. */
   readonly endpoint: TransferEndpoint;
-  /** The outgoing transfer that is sending now (one at a time, as TransferManager sends them). */
+  /** The outgoing transfer that is sending now (the bench sends one file at a time). */
   private sending: Tracked | null = null;
   private readonly tracked = new Map<string, Tracked>();
   /** Waiters may register before the receiving page has heard of the transfer. */
   private readonly pendingWaiters = new Map<string, (() => void)[]>();
 
-  constructor() {
-    const spill = new SpillStore();
-    // As src/main.ts: what a crashed page spilled is deleted once nobody holds it; never blocks start-up.
-    void SpillStore.removeAbandoned().catch(() => {});
-    this.manager = new TransferManager<Blob>(
+  constructor(spill: SpillStore) {
+    this.members = new MemberTransfers<Blob>(
       {
         clock: systemClock,
         random: systemRandom,
@@ -74,14 +72,14 @@ export class BenchTransfers {
         // public/config.json's value, which is also the default.
         maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       },
-      (view) => this.onView(view),
+      ({ view }) => this.onView(view),
     );
-    const manager = this.manager;
+    const members = this.members;
     this.endpoint = {
-      attach: (channel) => manager.attach(this.timed(channel)),
-      detach: () => manager.detach(),
-      onControl: (message) => manager.onControl(message),
-      onChunk: (header, data) => manager.onChunk(header, data),
+      attach: (memberId, channel) => members.attach(memberId, this.timed(channel)),
+      detach: (memberId) => members.detach(memberId),
+      onControl: (memberId, message) => members.onControl(memberId, message),
+      onChunk: (memberId, header, data) => members.onChunk(memberId, header, data),
     };
   }
 
@@ -102,9 +100,11 @@ export class BenchTransfers {
     };
   }
 
-  send(file: File): string {
+  /** As RoomState.sendFiles for one file and one recipient; returns the transfer id both pages know it by. */
+  send(file: File, recipient: string): string {
     const calledAt = epochNowMs();
-    const id = this.manager.send(fileSource(file));
+    const id = this.members.send([recipient], () => fileSource(file)).get(recipient);
+    if (id === undefined) throw new Error('MemberTransfers returned no transfer for the recipient');
     // send() emits the first view synchronously, so the entry exists by now.
     const entry = this.tracked.get(id);
     if (entry !== undefined) entry.sendCalledAtEpochMs = calledAt;
@@ -138,7 +138,7 @@ export class BenchTransfers {
     return file;
   }
 
-  /** The manager itself keeps every finished entry (as in the app); this only drops the bench's own references. */
+  /** The managers keep every finished entry (as in the app); this only drops the bench's own references. */
   release(id: string): void {
     const entry = this.tracked.get(id);
     if (entry === undefined) return;

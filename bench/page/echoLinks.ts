@@ -68,11 +68,16 @@ export class EchoLink {
     this.pipe.deliver(parseRelayedSignal(json));
   }
 
-  async roundTrips(count: number, pingBytes: number): Promise<number[]> {
+  /** Round trips started at least `spacingMs` apart, at the pace Parley's round trips are measured at. */
+  async roundTrips(count: number, pingBytes: number, spacingMs: number): Promise<number[]> {
     // A fresh buffer per message, as the app allocates a fresh frame per message.
     const rtts: number[] = [];
+    let nextAt = performance.now();
     for (let i = 0; i < count; i++) {
+      const waitMs = nextAt - performance.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       const startedAt = performance.now();
+      nextAt = startedAt + spacingMs;
       const answered = new Promise<void>((resolve) => {
         this.waiting = resolve;
       });

@@ -1,100 +1,167 @@
 /**
- * Entry of the bench page: opens the room named by the URL fragment (at once, or on startRoom() with
- * `?start=manual`), with key pairs as `?keys=` says and the app's file transfers, and puts the bench API on
- * `window`: round trips, echo and bulk baseline links, bench files, Parley transfers.
+ * Entry of the bench page: makes the page-wide key pair pool and spill store as src/main.ts does, opens the room
+ * named by the URL fragment (at once, or on startRoom() with `?start=manual`), and puts the bench API on `window`:
+ * round trips, group messages, echo, bulk and mark baseline links, bench files, Parley transfers, the vault.
  */
-import { generateSessionKeyPair, type SessionKeyPair } from '../../src/core/crypto/handshake.ts';
+import { generateSessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
-import type { BenchApi } from './benchApi.ts';
+import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
+import type { BenchApi, GroupBlock, RoomName, SentMark } from './benchApi.ts';
 import { adoptPickedFile, benchFile, makeRandomFile, putFile, sha256Hex } from './benchFiles.ts';
 import { BenchTransfers } from './benchTransfers.ts';
 import { BulkLink } from './bulkLink.ts';
 import { cryptoPath } from './cryptoPath.ts';
 import { EchoLink } from './echoLinks.ts';
-import { keyPairSource, parseKeyPairMode } from './keyPairs.ts';
+import { epochNowMs } from './epoch.ts';
+import { parseKeyPairMode, TimedKeyPairs } from './keyPairs.ts';
+import { MarkLink } from './markLinks.ts';
 import { BenchRoom } from './parleyRoom.ts';
-import type { RoomHistory } from '../../src/ui/roomHistory.ts';
+import { localUdpPorts, trackPeerConnections } from './peerConnections.ts';
 import { pipelineCosts } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
 import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultGroupCosts, vaultLock, vaultUnlockAndShowLatest } from './vaultBench.ts';
 
+// Imports make no connections; this runs before anything here can, so every connection is known (peerConnections.ts).
+trackPeerConnections();
+const scriptStartAtEpochMs = epochNowMs();
 const link = parseRoomFragment(location.hash);
 const params = new URLSearchParams(location.search);
 const keyPairMode = parseKeyPairMode(params.get('keys'));
-// Made while the page loads, before the room's clock starts: that is the point of 'premade'.
-const premade: Promise<SessionKeyPair> | null = keyPairMode === 'premade' ? generateSessionKeyPair() : null;
-let room: BenchRoom | null = null;
-let transfers: BenchTransfers | null = null;
+// As src/main.ts: one pool for the page, generating its first pair while the page loads; one spill store.
+const keyPairs = new TimedKeyPairs(keyPairMode);
+const spill = new SpillStore();
+void SpillStore.removeAbandoned().catch(() => {});
+const rooms = new Map<RoomName, BenchRoom>();
 const echoLinks = new Map<string, EchoLink>();
 const bulkLinks = new Map<string, BulkLink>();
-/** The room's kept history, opened on first use and reused as recording is switched on and off. */
-let roomHistory: RoomHistory | null = null;
+const markLinks = new Map<string, MarkLink>();
+/** Raw marks that arrived here since the driver last took them, by `raw-<n>`. */
+const markArrivals = new Map<string, number>();
+let roomStartAtEpochMs: number | null = null;
 
 async function startRoom(): Promise<void> {
   if (link.kind !== 'room') throw new Error('this bench page was opened without a room secret in its fragment');
-  if (room !== null) throw new Error('the room has already started');
-  const pair = premade === null ? null : await premade;
-  transfers = new BenchTransfers();
-  room = new BenchRoom(link.secret, keyPairSource(keyPairMode, pair), transfers);
+  if (rooms.has('main') || roomStartAtEpochMs !== null) throw new Error('the room has already started');
+  if (keyPairMode === 'premade') await keyPairs.firstReady();
+  roomStartAtEpochMs = epochNowMs();
+  rooms.set('main', await BenchRoom.open(link.secret, keyPairs, new BenchTransfers(spill), null));
 }
 
 if (params.get('start') !== 'manual' && link.kind === 'room') void startRoom();
 
-function echo(linkId: string): EchoLink {
-  const found = echoLinks.get(linkId);
-  if (found === undefined) throw new Error(`no echo link ${linkId} in this page`);
-  return found;
+function found<T>(map: ReadonlyMap<string, T>, id: string, what: string): T {
+  const value = map.get(id);
+  if (value === undefined) throw new Error(`no ${what} ${id} in this page`);
+  return value;
 }
 
-function bulk(linkId: string): BulkLink {
-  const found = bulkLinks.get(linkId);
-  if (found === undefined) throw new Error(`no bulk link ${linkId} in this page`);
-  return found;
+function room(name: RoomName = 'main'): BenchRoom {
+  const open = rooms.get(name);
+  if (open === undefined) throw new Error(`the ${name} room has not started`);
+  return open;
 }
 
-function roomTransfers(): BenchTransfers {
-  if (transfers === null) throw new Error('the room has not started');
-  return transfers;
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-function openRoom(): BenchRoom {
-  if (room === null) throw new Error('the room has not started');
-  return room;
+/** Messages to everyone at a steady pace; each send starts on its own slot, whatever the one before cost. */
+async function groupBlock(block: GroupBlock): Promise<SentMark[]> {
+  const sent: SentMark[] = [];
+  const startedAt = performance.now();
+  for (let i = 0; i < block.count; i++) {
+    await sleep(startedAt + i * block.spacingMs - performance.now());
+    if (block.variant === 'parley') {
+      const mark = await room().sendToEveryone(block.text);
+      sent.push({ key: mark.key, sentAtEpochMs: mark.sentAtEpochMs, handedAtEpochMs: mark.handedAtEpochMs ?? {} });
+    } else {
+      const n = block.firstMark + i;
+      const sentAtEpochMs = epochNowMs();
+      for (const id of block.markLinks) found(markLinks, id, 'mark link').send(n, block.markBytes);
+      sent.push({ key: `raw-${n}`, sentAtEpochMs });
+    }
+  }
+  return sent;
 }
 
 const api: BenchApi = {
   startRoom,
-  secureAfterMs: () => room?.secureAfterMs ?? null,
-  status: () => (link.kind === 'malformed' ? `failed: ${link.reason}` : (room?.describeStatus() ?? 'none')),
-  roundTrips: (count, text) => openRoom().roundTrips(count, text),
+  secureAfterMs: () => rooms.get('main')?.secureAfterMs ?? null,
+  status: () => (link.kind === 'malformed' ? `failed: ${link.reason}` : (rooms.get('main')?.describeStatus() ?? 'none')),
+  connectedCount: () => rooms.get('main')?.connectedMembers().length ?? 0,
+  memberId: () => rooms.get('main')?.memberId ?? null,
+  leave: () => room().stop(),
+  roomTimeline: () => rooms.get('main')?.timeline() ?? [],
+  signalingLog: () => [...(rooms.get('main')?.signaling ?? [])],
+  pageMarks() {
+    const navigation = performance.getEntriesByType('navigation')[0];
+    return {
+      navigationAtEpochMs: performance.timeOrigin,
+      domContentLoadedAtEpochMs: navigation instanceof PerformanceNavigationTiming ? performance.timeOrigin + navigation.domContentLoadedEventEnd : null,
+      scriptStartAtEpochMs,
+      roomStartAtEpochMs,
+      visibility: document.visibilityState,
+      focused: document.hasFocus(),
+    };
+  },
+  keyPairMarks: () => keyPairs.report(),
+  roomProblems: () => [...(rooms.get('main')?.problems ?? [])],
+  roundTrips: (count, text, spacingMs, name) => room(name).roundTrips(count, text, spacingMs),
+  setInView(inView) {
+    for (const open of rooms.values()) open.setInView(inView);
+  },
+  groupBlock,
+  takeArrivals() {
+    const taken = { ...Object.fromEntries(markArrivals), ...(rooms.get('main')?.takeShown() ?? {}) };
+    markArrivals.clear();
+    return taken;
+  },
+  openMark(linkId) {
+    if (markLinks.has(linkId)) throw new Error(`mark link ${linkId} is already open`);
+    markLinks.set(linkId, new MarkLink(linkId, false, (n, atEpochMs) => markArrivals.set(`raw-${n}`, atEpochMs)));
+  },
+  markOpen: (linkId) => found(markLinks, linkId, 'mark link').opened,
+  async openMarkSenders(linkIds) {
+    const startedAt = performance.now();
+    const opened = linkIds.map((linkId) => {
+      if (markLinks.has(linkId)) throw new Error(`mark link ${linkId} is already open`);
+      const mark = new MarkLink(linkId, true, () => {});
+      markLinks.set(linkId, mark);
+      return mark.opened;
+    });
+    await Promise.all(opened);
+    return performance.now() - startedAt;
+  },
+  closeMark(linkId) {
+    markLinks.get(linkId)?.close();
+    markLinks.delete(linkId);
+  },
+  udpPorts: localUdpPorts,
   vaultCreate,
   vaultFill,
   vaultLock,
   vaultUnlockAndShowLatest,
   vaultGroupCosts,
-  async keepHistory(on) {
-    if (!on) {
-      await openRoom().historySettled();
-      openRoom().recordInto(null);
-      return;
-    }
-    if (link.kind !== 'room') throw new Error('this bench page has no room');
-    roomHistory ??= await openRoomHistory(link.secret);
-    openRoom().recordInto(roomHistory);
+  async openHistoryRoom(fragment) {
+    const other = parseRoomFragment(fragment);
+    if (other.kind !== 'room') throw new Error(`not a room fragment: ${fragment}`);
+    if (rooms.has('history')) throw new Error('the history room is already open');
+    rooms.set('history', await BenchRoom.open(other.secret, keyPairs, new BenchTransfers(spill), await openRoomHistory(other.secret)));
   },
-  historySettled: () => openRoom().historySettled(),
-  historyProblems: () => [...historyProblems],
+  historyStatus: () => rooms.get('history')?.describeStatus() ?? 'none',
+  historySettled: () => room('history').historySettled(),
+  historyProblems: () => [...historyProblems, ...(rooms.get('history')?.problems ?? [])],
   openEcho(linkId, transport, initiator, role, replyBytes) {
     if (echoLinks.has(linkId)) throw new Error(`echo link ${linkId} is already open`);
     echoLinks.set(linkId, new EchoLink(linkId, transport, initiator, role, replyBytes));
   },
   deliverSignal(linkId, json) {
-    const target = echoLinks.get(linkId) ?? bulkLinks.get(linkId);
+    const target = echoLinks.get(linkId) ?? bulkLinks.get(linkId) ?? markLinks.get(linkId);
     if (target === undefined) throw new Error(`no link ${linkId} in this page`);
     target.deliver(json);
   },
-  echoOpen: (linkId) => echo(linkId).opened,
-  echoRoundTrips: (linkId, count, pingBytes) => echo(linkId).roundTrips(count, pingBytes),
+  echoOpen: (linkId) => found(echoLinks, linkId, 'echo link').opened,
+  echoRoundTrips: (linkId, count, pingBytes, spacingMs) => found(echoLinks, linkId, 'echo link').roundTrips(count, pingBytes, spacingMs),
   closeEcho(linkId) {
     echoLinks.get(linkId)?.close();
     echoLinks.delete(linkId);
@@ -120,21 +187,25 @@ const api: BenchApi = {
   },
   fileDigest: (key) => sha256Hex(benchFile(key).file),
   pipelineCosts: (key) => pipelineCosts(benchFile(key).file),
-  sendFile: (key) => roomTransfers().send(benchFile(key).file),
-  transferSettled: (id, timeoutMs) => roomTransfers().settled(id, timeoutMs),
-  receivedDigest: (id) => sha256Hex(roomTransfers().receivedFile(id)),
-  releaseTransfer: (id) => roomTransfers().release(id),
+  sendFile(key) {
+    const [recipient, ...others] = room().connectedMembers();
+    if (recipient === undefined || others.length > 0) throw new Error('sendFile needs exactly one connected member');
+    return room().transfers.send(benchFile(key).file, recipient);
+  },
+  transferSettled: (id, timeoutMs) => room().transfers.settled(id, timeoutMs),
+  receivedDigest: (id) => sha256Hex(room().transfers.receivedFile(id)),
+  releaseTransfer: (id) => room().transfers.release(id),
   openBulk(linkId, initiator) {
     if (bulkLinks.has(linkId)) throw new Error(`bulk link ${linkId} is already open`);
     bulkLinks.set(linkId, new BulkLink(linkId, initiator));
   },
-  bulkOpen: (linkId) => bulk(linkId).opened,
-  bulkExpect: (linkId, totalBytes, mode) => bulk(linkId).expect(totalBytes, mode),
-  bulkSend: (linkId, key) => bulk(linkId).send(benchFile(key).pieces),
-  bulkSendFile: (linkId, key, pieceBytes) => bulk(linkId).sendFile(benchFile(key).file, pieceBytes),
-  bulkReceived: (linkId) => bulk(linkId).received(),
-  bulkReceivedDigest: (linkId) => sha256Hex(bulk(linkId).receivedBlob()),
-  bulkRelease: (linkId) => bulk(linkId).releaseReceived(),
+  bulkOpen: (linkId) => found(bulkLinks, linkId, 'bulk link').opened,
+  bulkExpect: (linkId, totalBytes, mode) => found(bulkLinks, linkId, 'bulk link').expect(totalBytes, mode),
+  bulkSend: (linkId, key) => found(bulkLinks, linkId, 'bulk link').send(benchFile(key).pieces),
+  bulkSendFile: (linkId, key, pieceBytes) => found(bulkLinks, linkId, 'bulk link').sendFile(benchFile(key).file, pieceBytes),
+  bulkReceived: (linkId) => found(bulkLinks, linkId, 'bulk link').received(),
+  bulkReceivedDigest: (linkId) => sha256Hex(found(bulkLinks, linkId, 'bulk link').receivedBlob()),
+  bulkRelease: (linkId) => found(bulkLinks, linkId, 'bulk link').releaseReceived(),
   closeBulk(linkId) {
     bulkLinks.get(linkId)?.close();
     bulkLinks.delete(linkId);
