@@ -146,8 +146,10 @@ export class RoomState {
    * for whom it waits in the outbox until they are back.
    */
   get canWrite(): boolean {
-    return this.chatReady && !isTerminal(this.status) && (this.status.kind === 'secure' || (this.history?.rememberedMemberIds().length ?? 0) > 0);
+    return this.chatReady && !isTerminal(this.status) && (this.status.kind === 'secure' || this.rememberedCount > 0);
   }
+  /** How many people this room remembers (a reactive copy of the history's count, which is plain data). */
+  private rememberedCount = $state(0);
   readonly isTerminal = $derived(isTerminal(this.status));
   readonly members: Members;
   /** The member the next message goes to privately; null: to everyone. */
@@ -172,6 +174,7 @@ export class RoomState {
   private readonly filePrivacy = new Map<string, Privacy>();
   private readonly objectUrls: string[] = [];
   /** The engine's events about a message can come before its line exists (the send is still settling). */
+  private inView = false;
   private readonly earlyDeliveries = new Map<string, Record<string, DeliveryState>>();
 
   constructor(
@@ -183,8 +186,12 @@ export class RoomState {
     this.members = new Members(
       history,
       (problem) => (this.historyProblem = problem),
-      (memberId) => this.chat?.admitted(memberId, { durable: true }),
+      (memberId) => {
+        this.chat?.admitted(memberId, { durable: true });
+        this.rememberedCount = history?.rememberedMemberIds().length ?? 0;
+      },
     );
+    this.rememberedCount = history?.rememberedMemberIds().length ?? 0;
     this.transfers = new MemberTransfers(platform.transfers, ({ memberId, view }) => this.onTransfer(memberId, view));
   }
 
@@ -206,13 +213,26 @@ export class RoomState {
       onEvent: (event) => this.onGroupEvent(event),
     });
     this.chatReady = true;
+    this.markReadIfSeen();
     if (!this.stopped) this.session = this.open();
+  }
+
+  /**
+   * Whether the person has this room on screen; a room joined in the background for its outbox is not, and what
+   * arrives there stays unread (and unreceipted) until it is.
+   */
+  setInView(inView: boolean): void {
+    this.inView = inView;
+    this.markReadIfSeen();
+  }
+
+  private markReadIfSeen(): void {
+    if (this.inView && document.visibilityState === 'visible') this.markRead();
   }
 
   /** Shows the newest kept page. */
   private async loadLatest(history: RoomHistory): Promise<void> {
     this.showPage(await history.latest(), 'end');
-    history.markRead();
   }
 
   /** Prepends the page before the oldest line shown; false when there is nothing older. */
@@ -460,7 +480,7 @@ export class RoomState {
       atMs: receivedAtMs,
       deliveries: {},
     });
-    if (document.visibilityState === 'visible') this.markRead();
+    this.markReadIfSeen();
   }
 
   private setDelivery(messageId: string, memberId: string, state: DeliveryState): void {

@@ -11,6 +11,7 @@ import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
 import { TestClient, wsUrl } from '../fixtures/signalingClient.ts';
 import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, members, messageFrames, messages, roomEvents, sendMessage, statusOf, tapped, test } from './fixtures.ts';
+import { createProfile } from './profiles.ts';
 
 /** `count` guests in one room, each joining once the previous one is in; all end connected to all. */
 async function guestRoom(newPerson: () => Promise<Page>, baseUrl: string, count: number): Promise<{ pages: Page[]; link: string }> {
@@ -29,16 +30,7 @@ async function guestRoom(newPerson: () => Promise<Page>, baseUrl: string, count:
   return { pages, link };
 }
 
-const PASSPHRASE = 'lamp orbit velvet cactus';
 
-async function createProfile(page: Page, baseUrl: string, displayName: string): Promise<void> {
-  await page.goto(baseUrl);
-  await page.getByLabel('Display name').fill(displayName);
-  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
-  await page.getByLabel('Confirm passphrase', { exact: true }).fill(PASSPHRASE);
-  await page.getByRole('button', { name: 'Create profile' }).click();
-  await expect(page.getByRole('heading', { name: `Your profile: ${displayName}` })).toBeVisible();
-}
 
 test('four people with profiles: each accepts the newcomers once, then sees the other three with matching safety numbers', async ({ newPerson, parley }) => {
   test.slow();

@@ -5,8 +5,8 @@
 import type { Page } from '@playwright/test';
 import { makePng } from '../fixtures/images.ts';
 import { expect, expectSecure, messages, sendMessage, test } from './fixtures.ts';
+import { createProfile, PASSPHRASE } from './profiles.ts';
 
-const PASSPHRASE = 'lamp orbit velvet cactus';
 
 declare global {
   interface Window {
@@ -30,14 +30,6 @@ async function watchViolations(page: Page): Promise<() => Promise<string[]>> {
   return async () => [...(await page.evaluate(() => window.cspViolations ?? [])), ...consoleErrors];
 }
 
-async function createProfile(page: Page, baseUrl: string, displayName: string): Promise<void> {
-  await page.goto(baseUrl);
-  await page.getByLabel('Display name').fill(displayName);
-  await page.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
-  await page.getByLabel('Confirm passphrase', { exact: true }).fill(PASSPHRASE);
-  await page.getByRole('button', { name: 'Create profile' }).click();
-  await expect(page.getByRole('heading', { name: `Your profile: ${displayName}` })).toBeVisible();
-}
 
 test('every screen works under Trusted Types, with no CSP violation: landing, profile, room, images, contacts, lock', async ({ newPerson, parley }) => {
   const alice = await newPerson();

@@ -8,39 +8,13 @@ import type { Page } from '@playwright/test';
 import { makePng } from '../fixtures/images.ts';
 import { dumpContains, dumpIndexedDb, recordCount } from './indexedDbDump.ts';
 import { expect, expectSecure, messages, newContext, sendMessage, statusOf, test, DELIVERED, members } from './fixtures.ts';
+import { createProfile, createRoomHere, PASSPHRASE, toLanding, unlock } from './profiles.ts';
 
-const PASSPHRASE = 'lamp orbit velvet cactus';
 const VAULT_DB = 'parley-vault';
 
-async function createProfile(page: Page, baseUrl: string, displayName: string, passphrase = PASSPHRASE): Promise<void> {
-  await page.goto(baseUrl);
-  await page.getByLabel('Display name').fill(displayName);
-  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
-  await page.getByLabel('Confirm passphrase', { exact: true }).fill(passphrase);
-  await page.getByRole('button', { name: 'Create profile' }).click();
-  await expect(page.getByRole('heading', { name: `Your profile: ${displayName}` })).toBeVisible();
-}
 
-/** Creates a room from the landing page already open, without reloading it (a reload locks the profile). */
-async function createRoomHere(page: Page): Promise<string> {
-  await page.getByRole('button', { name: 'Create room' }).click();
-  const link = await page.getByLabel('Room link').inputValue();
-  expect(link).toMatch(/#[A-Za-z0-9_-]{43}$/);
-  return link;
-}
 
-/** Back to the landing page the way a link inside the app does: the fragment changes, the page stays. */
-async function toLanding(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    location.hash = '';
-  });
-  await expect(page.getByRole('button', { name: 'Create room' })).toBeVisible();
-}
 
-async function unlock(page: Page, passphrase = PASSPHRASE): Promise<void> {
-  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
-  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
-}
 
 /** Stored message rows, counted straight from IndexedDB (their content is sealed; only the count is visible). */
 async function storedMessages(page: Page): Promise<number> {
