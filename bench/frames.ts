@@ -6,7 +6,7 @@
 import { FrameOpener, FrameSealer } from '../src/core/crypto/sessionCipher.ts';
 import { bytesToBase64url } from '../src/core/encoding.ts';
 import { parseFrame } from '../src/core/protocol/frames.ts';
-import { encodeGroupFrame, MEMBER_ID_BYTES, MESSAGE_ID_BYTES, parseGroupFrame, textSizeBytes, type GroupFrame, type GroupMessage } from '../src/core/protocol/groupMessages.ts';
+import { encodeGroupFrame, MEMBER_ID_BYTES, MESSAGE_ID_BYTES, parseGroupFrame, textSizeBytes, type GroupFrame, type GroupMessage, textBody } from '../src/core/protocol/groupMessages.ts';
 import { systemRandom } from '../src/core/ports.ts';
 
 export type FrameSizes = {
@@ -37,7 +37,7 @@ export async function sealerOpenerPair(direction: 'initiator-to-responder' | 're
 /** A group message as GroupChat writes one: fresh id, the author's member id, its next seq, now. */
 export function sampleMessage(text: string, seq = 1): GroupMessage {
   const id = (bytes: number): string => bytesToBase64url(systemRandom.bytes(bytes));
-  return { id: id(MESSAGE_ID_BYTES), author: id(MEMBER_ID_BYTES), seq, writtenAtMs: Date.now(), stream: 'group', text };
+  return { id: id(MESSAGE_ID_BYTES), author: id(MEMBER_ID_BYTES), seq, writtenAtMs: Date.now(), stream: 'group', body: textBody(text) };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { IdbVaultStore } from '../../src/adapters/storage/idbVaultStore.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
+import { textBody } from '../../src/core/protocol/groupMessages.ts';
 import type { ConversationStore } from '../../src/core/group/conversationStore.ts';
 import { GroupChat } from '../../src/core/group/groupChat.ts';
 import { MemoryConversationStore } from '../../src/core/group/memoryConversationStore.ts';
@@ -192,7 +193,7 @@ export async function vaultGroupCosts(sends: number, received: number, text: str
   const startedAt = performance.now();
   for (let n = 1; n <= received; n++) {
     const author = addressees[n % GROUP_ADDRESSEES] ?? self;
-    await vaultStore.recordShown({ id: newVaultId(systemRandom), author, seq: n, writtenAtMs: Date.now(), stream: 'group', text });
+    await vaultStore.recordShown({ id: newVaultId(systemRandom), author, seq: n, writtenAtMs: Date.now(), stream: 'group', body: textBody(text) });
   }
   const shownPerSecond = (received * 1000) / (performance.now() - startedAt);
   return { sendVaultMs: samples.vault, sendMemoryMs: samples.memory, bareWriteMs: samples.bare, shownPerSecond };

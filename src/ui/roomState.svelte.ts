@@ -53,6 +53,8 @@ export interface TextLine {
   readonly author: Author;
   readonly privacy: Privacy;
   readonly text: string;
+  /** The wire id of the message it answers; its words are quoted from this page's own lines, never from the wire. */
+  readonly replyTo: string | null;
   readonly atMs: number;
   /** For own messages: how far it got with each addressee (member id, or a kept name's key → state). */
   deliveries: Record<string, DeliveryState>;
@@ -83,6 +85,15 @@ export interface FileLine {
   keep: 'auto' | 'ask' | 'keeping' | 'kept';
 }
 
+/** A message its author deleted for everyone (spec §12.5): its place stays, its words are gone. */
+export interface DeletedLine {
+  readonly kind: 'deleted';
+  readonly key: number;
+  readonly id: string;
+  readonly author: Author;
+  readonly atMs: number;
+}
+
 /** A file kept in the history: its bytes are read from the vault only when the line is shown. */
 export interface StoredFileLine {
   readonly kind: 'stored-file';
@@ -107,7 +118,12 @@ export interface UnreadableLine {
   readonly key: number;
 }
 
-export type ChatLine = TextLine | FileLine | StoredFileLine | EventLine | UnreadableLine;
+export type ChatLine = TextLine | DeletedLine | FileLine | StoredFileLine | EventLine | UnreadableLine;
+
+/** The line a reply quotes: the newest text (or deleted) line with that wire id, if this page holds it. */
+export function quotedLine(lines: readonly ChatLine[], id: string): TextLine | DeletedLine | undefined {
+  return lines.findLast((line): line is TextLine | DeletedLine => (line.kind === 'text' || line.kind === 'deleted') && line.id === id);
+}
 
 /** A member as the history kept it: its id when known (else a key made from the kept name), and that name. */
 function keptMember(other: HistoryOther): { readonly memberId: string; readonly keptName?: string } {
@@ -116,20 +132,20 @@ function keptMember(other: HistoryOther): { readonly memberId: string; readonly 
   return keptName === undefined ? { memberId } : { memberId, keptName };
 }
 
-function refusalText(refusal: SendRefusal, nameOf: (memberId: string) => string): string {
+function refusalText(refusal: SendRefusal, nameOf: (memberId: string) => string, notDone = 'Not sent'): string {
   switch (refusal.kind) {
     case 'empty':
       return 'Type a message first.';
     case 'too-long':
-      return `Not sent: a message can hold up to ${refusal.maxBytes / 1024} KiB of text.`;
+      return `${notDone}: a message can hold up to ${refusal.maxBytes / 1024} KiB of text.`;
     case 'no-addressees':
-      return 'Not sent: nobody else is in this room yet.';
+      return `${notDone}: nobody else is in this room yet.`;
     case 'unknown-member':
-      return 'Not sent: that person is not in this room.';
+      return `${notDone}: that person is not in this room.`;
     case 'member-left':
-      return `Not sent: ${nameOf(refusal.member)} left the room.`;
+      return `${notDone}: ${nameOf(refusal.member)} left the room.`;
     case 'not-stored':
-      return `Not sent: it could not be kept for delivery (${refusal.detail}).`;
+      return `${notDone}: it could not be kept for delivery (${refusal.detail}).`;
     default:
       return assertNever(refusal, 'send refusal');
   }
@@ -288,14 +304,15 @@ export class RoomState {
   }
 
   private showPage(entries: readonly RoomHistoryEntry[], where: 'start' | 'end'): void {
-    const lines = entries.map((entry) => this.lineOf(entry));
+    const lines = entries.flatMap((entry) => this.lineOf(entry) ?? []);
     const first = entries[0];
     if (first !== undefined && first.seq !== null) this.oldestSeq = first.seq;
     this.hasOlder = (this.oldestSeq ?? 1) > 1 && entries.length > 0;
     this.lines = where === 'start' ? [...lines, ...this.lines] : [...this.lines, ...lines];
   }
 
-  private lineOf(entry: RoomHistoryEntry): ChatLine {
+  /** The line a kept entry shows as; null for our own kept deletions, which are only there to be resent. */
+  private lineOf(entry: RoomHistoryEntry): ChatLine | null {
     const key = this.nextKey++;
     if (entry.kind === 'unreadable') return { kind: 'unreadable', key };
     const author: Author = entry.author.kind === 'me' ? { kind: 'me' } : { kind: 'member', ...keptMember(entry.author) };
@@ -309,10 +326,15 @@ export class RoomState {
           deliveries[member.memberId] = state === 'expired' && reason === 'member-left' ? 'gone' : state;
           if (member.keptName !== undefined) keptNames[member.memberId] = member.keptName;
         }
-        return { kind: 'text', key, id: entry.messageId, author, privacy, text: entry.content.text, atMs: entry.atMs, deliveries, keptNames };
+        const { text, replyTo } = entry.content;
+        return { kind: 'text', key, id: entry.messageId, author, privacy, text, replyTo: replyTo ?? null, atMs: entry.atMs, deliveries, keptNames };
       }
       case 'file':
         return { kind: 'stored-file', key, author, atMs: entry.atMs, file: entry.content.file };
+      case 'deleted':
+        return { kind: 'deleted', key, id: entry.messageId, author, atMs: entry.atMs };
+      case 'deletion':
+        return null;
       default:
         return assertNever(entry.content, 'stored message content');
     }
@@ -322,12 +344,15 @@ export class RoomState {
     return this.platform.transfers.maxFileBytes;
   }
 
-  /** Sends `text` to everyone, or privately to `privateTo`; resolves to null when sent, or the reason in words. */
-  async send(text: string): Promise<string | null> {
+  /**
+   * Sends `text` to everyone, or privately to `privateTo`, answering `replyTo` (a line's wire id) if given; resolves
+   * to null when sent, or the reason in words.
+   */
+  async send(text: string, replyTo: string | null = null): Promise<string | null> {
     const chat = this.chat;
     if (chat === null || !this.canWrite) return 'Not sent: the conversation is not secure yet.';
     const privateTo = this.privateTo;
-    const outcome = privateTo === null ? await chat.sendToEveryone(text) : await chat.sendPrivately(privateTo, text);
+    const outcome = privateTo === null ? await chat.sendToEveryone(text, replyTo) : await chat.sendPrivately(privateTo, text, replyTo);
     if (!outcome.ok) return refusalText(outcome.refusal, (memberId) => this.members.nameOf(memberId));
     const { message, addressees } = outcome;
     const deliveries: Record<string, DeliveryState> = Object.fromEntries(addressees.map((memberId) => [memberId, 'sending' as const]));
@@ -339,11 +364,32 @@ export class RoomState {
       id: message.id,
       author: { kind: 'me' },
       privacy: message.stream === 'private' && privateTo !== null ? { kind: 'private', memberId: privateTo } : { kind: 'everyone' },
-      text: message.text,
+      text,
+      replyTo,
       atMs: message.writtenAtMs,
       deliveries,
     });
     return null;
+  }
+
+  /**
+   * Deletes one of our own messages for everyone it went to (spec §12.5): it leaves this page and the history at
+   * once, and a deletion follows it to each addressee. Resolves to null, or the reason in words.
+   */
+  async deleteForEveryone(line: TextLine): Promise<string | null> {
+    const chat = this.chat;
+    if (chat === null || line.author.kind !== 'me') return 'Only your own messages can be deleted.';
+    const to = line.privacy.kind === 'everyone' ? ({ kind: 'everyone' } as const) : ({ kind: 'private', member: line.privacy.memberId } as const);
+    const outcome = await chat.deleteForEveryone(line.id, to);
+    if (!outcome.ok) return refusalText(outcome.refusal, (memberId) => this.members.nameOf(memberId), 'Not deleted');
+    this.erase(line.id, { kind: 'me' });
+    return null;
+  }
+
+  /** Replaces `author`'s lines with that id by "deleted": only the author's own, so nobody deletes another's words. */
+  private erase(id: string, author: Author): void {
+    const sameAuthor = (other: Author): boolean => (author.kind === 'me' ? other.kind === 'me' : other.kind === 'member' && other.memberId === author.memberId);
+    this.lines = this.lines.map((line) => (line.kind === 'text' && line.id === id && sameAuthor(line.author) ? { kind: 'deleted', key: line.key, id, author: line.author, atMs: line.atMs } : line));
   }
 
   /**
@@ -470,16 +516,28 @@ export class RoomState {
   }
 
   private showMessage(message: GroupMessage, receivedAtMs: number): void {
-    this.lines.push({
-      kind: 'text',
-      key: this.nextKey++,
-      id: message.id,
-      author: { kind: 'member', memberId: message.author },
-      privacy: message.stream === 'private' ? { kind: 'private', memberId: message.author } : { kind: 'everyone' },
-      text: message.text,
-      atMs: receivedAtMs,
-      deliveries: {},
-    });
+    const { body } = message;
+    switch (body.type) {
+      case 'text':
+        this.lines.push({
+          kind: 'text',
+          key: this.nextKey++,
+          id: message.id,
+          author: { kind: 'member', memberId: message.author },
+          privacy: message.stream === 'private' ? { kind: 'private', memberId: message.author } : { kind: 'everyone' },
+          text: body.text,
+          replyTo: body.replyTo,
+          atMs: receivedAtMs,
+          deliveries: {},
+        });
+        break;
+      case 'deletion':
+        // message.author is the member whose session carried it (the engine checked): only its own lines go.
+        this.erase(body.target, { kind: 'member', memberId: message.author });
+        break;
+      default:
+        assertNever(body, 'message body');
+    }
     this.markReadIfSeen();
   }
 

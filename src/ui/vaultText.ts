@@ -37,6 +37,8 @@ export function previewText(last: LastMessage, nameOf: (contactId: string) => st
       return `${who}${last.preview.text}`;
     case 'file':
       return `${who}${last.preview.name}`;
+    case 'deleted':
+      return 'A message was deleted';
     default:
       return assertNever(last.preview, 'message preview');
   }

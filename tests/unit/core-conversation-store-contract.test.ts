@@ -9,7 +9,7 @@ import { MemoryVaultStore } from '../../src/adapters/storage/memoryVaultStore.ts
 import type { ConversationStore, StoredConversation } from '../../src/core/group/conversationStore.ts';
 import { OUTBOX_MAX_AGE_MS } from '../../src/core/group/groupLimits.ts';
 import { MemoryConversationStore } from '../../src/core/group/memoryConversationStore.ts';
-import type { GroupMessage } from '../../src/core/protocol/groupMessages.ts';
+import { messageText, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
 import type { VaultStorePort, VaultWrite, WriteResult } from '../../src/core/vault/storePort.ts';
@@ -312,7 +312,7 @@ describe('the group engine over the vault', () => {
     await world.addChat('alice', { id: harness.self, store: await harness.reload() });
     world.meet('alice', 'bob');
     await world.advance(500);
-    expect(world.shown('bob').map((message) => message.text)).toEqual(['before the break', 'while you were away']);
+    expect(world.shown('bob').map((message) => messageText(message))).toEqual(['before the break', 'while you were away']);
     const third = await world.send('alice', 'after the reload');
     expect([first.seq, second.seq, third.seq]).toEqual([1, 2, 3]);
     await world.advance(500);

@@ -9,7 +9,7 @@ import type { SendOutcome } from '../../src/core/group/groupChat.ts';
 import type { GroupEvent } from '../../src/core/group/groupEvents.ts';
 import { DIGESTS_INTERVAL_MS, DIGESTS_PER_AUTHOR } from '../../src/core/group/groupLimits.ts';
 import { messageDigest } from '../../src/core/group/messageDigest.ts';
-import { MESSAGE_ID_BYTES, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
+import { MESSAGE_ID_BYTES, type GroupMessage, textBody } from '../../src/core/protocol/groupMessages.ts';
 import { seededRandom } from './support/coreFixtures.ts';
 import { GroupWorld } from './support/groupFakes.ts';
 
@@ -28,14 +28,14 @@ describe('message digest', () => {
       seq: 7,
       writtenAtMs: 1_700_000_000_000,
       stream: 'group',
-      text: 'héllo',
+      body: textBody('héllo'),
     };
     const digest = await messageDigest(message);
     // Computed independently (Python hashlib over the framed concatenation of §12.8).
     expect(digest).toBe('Gk1dONj-5-dVR0OUhTcuIg');
     const variants: GroupMessage[] = [
       { ...message, seq: 8 },
-      { ...message, text: 'hello' },
+      { ...message, body: textBody('hello') },
       { ...message, writtenAtMs: message.writtenAtMs + 1 },
       { ...message, id: bytesToBase64url(new Uint8Array(16)) },
       { ...message, author: bytesToBase64url(new Uint8Array(16)) },
@@ -53,7 +53,7 @@ describe('an author who shows different members different text', () => {
     world.meetAll('bob', 'carol', 'mallory');
     await world.settle();
     const id = bytesToBase64url(random.bytes(MESSAGE_ID_BYTES));
-    const version = (text: string): { type: 'message'; message: GroupMessage } => ({ type: 'message', message: { id, author: mallory, seq: 1, writtenAtMs: 5, stream: 'group', text } });
+    const version = (text: string): { type: 'message'; message: GroupMessage } => ({ type: 'message', message: { id, author: mallory, seq: 1, writtenAtMs: 5, stream: 'group', body: textBody(text) } });
     world.inject('mallory', 'bob', version('meet at noon'));
     world.inject('mallory', 'carol', version('meet at midnight'));
     await world.advance(DIGESTS_INTERVAL_MS);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { OUTBOUND_MESSAGE_BURST } from '../../src/core/group/groupLimits.ts';
-import { MAX_MESSAGE_TEXT_BYTES, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
+import { MAX_MESSAGE_TEXT_BYTES, type GroupMessage, messageText } from '../../src/core/protocol/groupMessages.ts';
 import { deliveryStates, expectSent, GroupWorld } from './support/groupFakes.ts';
 
 const FOUR = ['alice', 'bob', 'carol', 'dave'] as const;
@@ -20,7 +20,7 @@ async function fourMembers(): Promise<GroupWorld> {
 /** Per author (by id), the texts shown, in the order shown. */
 function textsByAuthor(shown: readonly GroupMessage[]): Map<string, string[]> {
   const byAuthor = new Map<string, string[]>();
-  for (const message of shown) byAuthor.set(message.author, [...(byAuthor.get(message.author) ?? []), message.text]);
+  for (const message of shown) byAuthor.set(message.author, [...(byAuthor.get(message.author) ?? []), messageText(message) ?? '']);
   return byAuthor;
 }
 
@@ -31,7 +31,7 @@ describe('sending to everyone', () => {
     const outcome = await alice.chat.sendToEveryone('hello everyone');
     const message = expectSent(outcome);
     expect(outcome.ok && [...outcome.addressees].sort()).toEqual(['bob', 'carol', 'dave'].map((name) => world.idOf(name)).sort());
-    expect(message).toMatchObject({ author: alice.id, seq: 1, stream: 'group', text: 'hello everyone', writtenAtMs: world.clock.nowMs() });
+    expect(message).toMatchObject({ author: alice.id, seq: 1, stream: 'group', body: { type: 'text', text: 'hello everyone', replyTo: null }, writtenAtMs: world.clock.nowMs() });
     await world.advance(200);
 
     for (const name of ['bob', 'carol', 'dave']) {

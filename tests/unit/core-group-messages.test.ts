@@ -16,6 +16,7 @@ import {
   parseGroupFrame,
   type GroupFrame,
   type GroupFrameType,
+  textBody,
 } from '../../src/core/protocol/groupMessages.ts';
 
 const GROUP_TYPES: readonly GroupFrameType[] = [FrameType.message, FrameType.receipts, FrameType.ping, FrameType.pong, FrameType.bye, FrameType.digests];
@@ -51,7 +52,10 @@ const messageFrame = fc.record({
     seq: safeSeq,
     writtenAtMs: safeCount,
     stream: fc.constantFrom('group' as const, 'private' as const),
-    text: fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }),
+    body: fc.oneof(
+      fc.record({ type: fc.constant('text' as const), text: fc.string({ unit: 'binary', minLength: 1, maxLength: 200 }), replyTo: fc.option(id16, { nil: null }) }),
+      fc.record({ type: fc.constant('deletion' as const), target: id16 }),
+    ),
   }),
 });
 const digestsFrame = fc.record({
@@ -116,7 +120,7 @@ describe('round trips', () => {
   it('lays a message out as id ‖ author ‖ seq ‖ writtenAtMs ‖ stream ‖ text', () => {
     const frame: GroupFrame = {
       type: 'message',
-      message: { id: bytesToBase64url(new Uint8Array(16).fill(1)), author: bytesToBase64url(new Uint8Array(16).fill(2)), seq: 1, writtenAtMs: 0, stream: 'private', text: 'hi' },
+      message: { id: bytesToBase64url(new Uint8Array(16).fill(1)), author: bytesToBase64url(new Uint8Array(16).fill(2)), seq: 1, writtenAtMs: 0, stream: 'private', body: textBody('hi') },
     };
     expect(encodeGroupFrame(frame)).toEqual({ type: FrameType.message, plaintext: messagePlaintext({ stream: 1 }) });
   });
@@ -125,7 +129,7 @@ describe('round trips', () => {
     const max = Number.MAX_SAFE_INTEGER;
     const id = bytesToBase64url(new Uint8Array(16));
     const frames: GroupFrame[] = [
-      { type: 'message', message: { id, author: id, seq: max, writtenAtMs: max, stream: 'group', text: 'é'.repeat(MAX_MESSAGE_TEXT_BYTES / 2) } },
+      { type: 'message', message: { id, author: id, seq: max, writtenAtMs: max, stream: 'group', body: textBody('é'.repeat(MAX_MESSAGE_TEXT_BYTES / 2)) } },
       { type: 'receipts', deliveredSeq: max, readSeq: 0 },
       { type: 'ping', n: max },
       { type: 'digests', entries: Array.from({ length: MAX_DIGEST_ENTRIES }, (_, seq) => ({ author: id, seq: seq + 1, digest: id })) },
@@ -197,10 +201,10 @@ describe('malformed digests are refused', () => {
 
 describe('the encoder refuses what the parser would', () => {
   const id = bytesToBase64url(new Uint8Array(16));
-  const message = { id, author: id, seq: 1, writtenAtMs: 0, stream: 'group' as const, text: 'x' };
+  const message = { id, author: id, seq: 1, writtenAtMs: 0, stream: 'group' as const, body: textBody('x') };
   it.each([
-    ['empty text', { type: 'message', message: { ...message, text: '' } }],
-    ['text of 65 537 bytes', { type: 'message', message: { ...message, text: 'a'.repeat(MAX_MESSAGE_TEXT_BYTES + 1) } }],
+    ['empty text', { type: 'message', message: { ...message, body: textBody('') } }],
+    ['text of 65 537 bytes', { type: 'message', message: { ...message, body: textBody('a'.repeat(MAX_MESSAGE_TEXT_BYTES + 1)) } }],
     ['seq 0', { type: 'message', message: { ...message, seq: 0 } }],
     ['an unsafe seq', { type: 'message', message: { ...message, seq: 2 ** 53 } }],
     ['a fractional time', { type: 'message', message: { ...message, writtenAtMs: 1.5 } }],

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConversationStore } from '../../src/core/group/conversationStore.ts';
 import { OUTBOX_MAX_AGE_MS, OUTBOX_MAX_ENTRIES } from '../../src/core/group/groupLimits.ts';
 import { MemoryConversationStore } from '../../src/core/group/memoryConversationStore.ts';
-import type { GroupMessage } from '../../src/core/protocol/groupMessages.ts';
+import { messageText, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
 import { deliveryStates, expectSent, GroupWorld } from './support/groupFakes.ts';
 
 /** Alice and Bob met, then Bob's session broke. */
@@ -59,7 +59,7 @@ describe('the outbox across a reload', () => {
     await world.addChat('carol');
     world.meet('alice', 'carol');
     await world.settle();
-    expect(world.shown('carol').map((message) => message.text)).toEqual(['Carol, when you come']);
+    expect(world.shown('carol').map((message) => messageText(message))).toEqual(['Carol, when you come']);
   });
 });
 
@@ -191,7 +191,7 @@ describe('store failures', () => {
     store.failOutgoing = false;
     expectSent(await world.member('alice').chat.sendToEveryone('kept'));
     await world.settle();
-    expect(world.shown('bob').map((message) => message.text)).toEqual(['kept']);
+    expect(world.shown('bob').map((message) => messageText(message))).toEqual(['kept']);
   });
 
   it('a received message that could not be stored is shown but not acknowledged, and the failure is told', async () => {

@@ -8,14 +8,14 @@ import { bytesToBase64url } from '../../src/core/encoding.ts';
 import type { ConversationStore } from '../../src/core/group/conversationStore.ts';
 import { INBOUND_CONTROL_BURST, INBOUND_MESSAGE_BURST } from '../../src/core/group/groupLimits.ts';
 import { MemoryConversationStore } from '../../src/core/group/memoryConversationStore.ts';
-import { MESSAGE_ID_BYTES, type GroupMessage } from '../../src/core/protocol/groupMessages.ts';
+import { MESSAGE_ID_BYTES, type GroupMessage, messageText, textBody } from '../../src/core/protocol/groupMessages.ts';
 import { seededRandom } from './support/coreFixtures.ts';
 import { deliveryStates, GroupWorld } from './support/groupFakes.ts';
 
 const random = seededRandom(1207);
 
 function messageFrom(author: string, seq: number, text = `message ${seq}`, stream: GroupMessage['stream'] = 'group'): { type: 'message'; message: GroupMessage } {
-  return { type: 'message', message: { id: bytesToBase64url(random.bytes(MESSAGE_ID_BYTES)), author, seq, writtenAtMs: 1_700_000_000_000, stream, text } };
+  return { type: 'message', message: { id: bytesToBase64url(random.bytes(MESSAGE_ID_BYTES)), author, seq, writtenAtMs: 1_700_000_000_000, stream, body: textBody(text) } };
 }
 
 class ReceiptsRecordingStore extends MemoryConversationStore {
@@ -60,14 +60,14 @@ describe('authorship', () => {
 
     world.connect('alice', 'mallory');
     expect(alice.chat.receive(mallory, messageFrom(mallory, 1, 'a new session'))).toBeNull();
-    expect(world.shown('alice').map((message) => message.text)).toEqual(['a new session']);
+    expect(world.shown('alice').map((message) => messageText(message))).toEqual(['a new session']);
   });
 
   it('shows a private message as private to us', async () => {
     const { world, mallory } = await aliceAndMallory();
     world.inject('mallory', 'alice', messageFrom(mallory, 1, 'between us', 'private'));
     await world.settle();
-    expect(world.shown('alice')).toMatchObject([{ text: 'between us', stream: 'private', author: mallory }]);
+    expect(world.shown('alice')).toMatchObject([{ body: { type: 'text', text: 'between us' }, stream: 'private', author: mallory }]);
     expect(world.violations).toEqual([]);
   });
 });
@@ -80,7 +80,7 @@ describe('each message once, in the author’s order', () => {
       world.inject('mallory', 'alice', frame);
     }
     await world.advance(500);
-    expect(world.shown('alice').map((message) => message.text)).toEqual(['five', 'six']);
+    expect(world.shown('alice').map((message) => messageText(message))).toEqual(['five', 'six']);
     expect(world.violations).toEqual([]);
     // Every duplicate is answered with the current receipts.
     expect(world.framesSent('alice', 'mallory', 'receipts').at(-1)).toEqual({ type: 'receipts', deliveredSeq: 6, readSeq: 0 });

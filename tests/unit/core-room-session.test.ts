@@ -14,7 +14,7 @@ import { encodeFrameHeader, FrameType } from '../../src/core/protocol/frames.ts'
 import { systemRandom } from '../../src/core/ports.ts';
 import type { PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { ErrorCode } from '../../src/core/protocol/signaling.ts';
-import type { GroupFrame } from '../../src/core/protocol/groupMessages.ts';
+import { textBody, type GroupFrame } from '../../src/core/protocol/groupMessages.ts';
 import {
   DEAD_AFTER_MS,
   MAX_HELD_BACK_EVENTS,
@@ -223,7 +223,7 @@ let messageSeq = 0;
 function message(text: string): GroupFrame {
   messageSeq += 1;
   const id = bytesToBase64url(systemRandom.bytes(16));
-  return { type: 'message', message: { id, author: bytesToBase64url(new Uint8Array(16)), seq: messageSeq, writtenAtMs: 0, stream: 'group', text } };
+  return { type: 'message', message: { id, author: bytesToBase64url(new Uint8Array(16)), seq: messageSeq, writtenAtMs: 0, stream: 'group', body: textBody(text) } };
 }
 
 /** `from` sends a message on its channel to `to`, and `to`'s group endpoint receives it from `from`. */
@@ -234,7 +234,7 @@ async function expectTalk(world: World, from: Member, to: Member, text: string):
   if (channel === undefined) throw new Error(`${from.name} has no channel to ${to.name}`);
   expect(channel.send(message(text))).toBe(true);
   await world.settle();
-  expect(to.group.received.at(-1)).toMatchObject({ memberId: fromId, frame: { type: 'message', message: { text } } });
+  expect(to.group.received.at(-1)).toMatchObject({ memberId: fromId, frame: { type: 'message', message: { body: { type: 'text', text } } } });
 }
 
 /** The route `fromId` seals to `toId` with, on the connections (nonces) the server saw them join with. */

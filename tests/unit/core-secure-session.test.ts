@@ -4,7 +4,7 @@ import { createHello, encodeHello, generateSessionKeyPair, type Role, type Sessi
 import { deriveRoomKeys, type RoomKeys } from '../../src/core/crypto/roomSecret.ts';
 import { FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, MAX_FRAME_BYTES } from '../../src/core/protocol/frames.ts';
-import { MAX_MESSAGE_TEXT_BYTES } from '../../src/core/protocol/groupMessages.ts';
+import { MAX_MESSAGE_TEXT_BYTES, textBody, messageText } from '../../src/core/protocol/groupMessages.ts';
 import { bytesToBase64url } from '../../src/core/encoding.ts';
 import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
 import { generateGuestIdentity, type LocalIdentity, type ProfileIdentity } from '../../src/core/crypto/identityProof.ts';
@@ -169,7 +169,7 @@ async function secureLink(options: LinkOptions = {}): Promise<Link> {
 
 /** The messages an endpoint was handed, as { type: 'chat', id, text } for brevity. */
 const chats = (endpoint: Endpoint) =>
-  endpoint.events.flatMap((event) => (event.type === 'group' && event.frame.type === 'message' ? [{ type: 'chat', id: event.frame.message.id, text: event.frame.message.text }] : []));
+  endpoint.events.flatMap((event) => (event.type === 'group' && event.frame.type === 'message' ? [{ type: 'chat', id: event.frame.message.id, text: messageText(event.frame.message) }] : []));
 /** The delivered seqs of the receipts an endpoint was handed. */
 const receiptSeqs = (endpoint: Endpoint) =>
   endpoint.events.flatMap((event) => (event.type === 'group' && event.frame.type === 'receipts' ? [event.frame.deliveredSeq] : []));
@@ -181,7 +181,7 @@ const nextSeq = new WeakMap<SecureSession, number>();
 function sendText(session: SecureSession, text: string): string {
   const seq = (nextSeq.get(session) ?? 0) + 1;
   const id = bytesToBase64url(systemRandom.bytes(16));
-  void session.sendGroupFrame({ type: 'message', message: { id, author: AUTHOR, seq, writtenAtMs: 0, stream: 'group', text } });
+  void session.sendGroupFrame({ type: 'message', message: { id, author: AUTHOR, seq, writtenAtMs: 0, stream: 'group', body: textBody(text) } });
   nextSeq.set(session, seq);
   return id;
 }

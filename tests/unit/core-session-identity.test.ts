@@ -22,7 +22,7 @@ import { deriveRoomKeys, type RoomKeys } from '../../src/core/crypto/roomSecret.
 import { FrameOpener, FrameSealer } from '../../src/core/crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame } from '../../src/core/protocol/frames.ts';
 import { parseIdentityMessage } from '../../src/core/protocol/identityMessage.ts';
-import { encodeGroupFrame } from '../../src/core/protocol/groupMessages.ts';
+import { encodeGroupFrame, textBody } from '../../src/core/protocol/groupMessages.ts';
 import { encodeChunkHeader, encodeTransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { SecureSession, type SessionEvent } from '../../src/core/session/secureSession.ts';
 import { systemRandom } from '../../src/core/ports.ts';
@@ -155,7 +155,7 @@ async function sealIdentity(link: ManualLink, plaintext: Uint8Array): Promise<Ui
 }
 
 async function sealChat(link: ManualLink, text: string): Promise<Uint8Array> {
-  const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', text } });
+  const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', body: textBody(text) } });
   return link.sealer.seal(type, plaintext);
 }
 
@@ -191,7 +191,7 @@ describe('a hand-driven initiator with honest identity frames (the control for e
     const chat = await sealChat(link, 'hello');
     expect(parseFrame(chat)).toMatchObject({ ok: true, frame: { seq: 1n } });
     await link.deliver(chat);
-    expect(link.events.at(-1)).toMatchObject({ type: 'group', frame: { type: 'message', message: { text: 'hello' } } });
+    expect(link.events.at(-1)).toMatchObject({ type: 'group', frame: { type: 'message', message: { body: { type: 'text', text: 'hello' } } } });
   });
 
   it('a profile forged exactly like the hostile ones below, but covering the right values: secure with that profile', async () => {
@@ -376,7 +376,7 @@ describe('SecureSession accepts exactly one identity, and nothing before it', ()
 describe('a sealed frame on the wire (protocol 2)', () => {
   it('matches the PROTOCOL.md §12.5 test vector (key 00…1f, initiator to responder, sequence 0, a message)', async () => {
     const key = await crypto.subtle.importKey('raw', Uint8Array.from({ length: 32 }, (_, i) => i), 'AES-GCM', false, ['encrypt']);
-    const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', text: 'hi' } });
+    const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', body: textBody('hi') } });
     const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
     expect(hex(await new FrameSealer(key, 'initiator-to-responder').seal(type, plaintext))).toBe(VECTOR);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes } from '../../src/core/encoding.ts';
+import { messageText } from '../../src/core/protocol/groupMessages.ts';
 import { BACKUP_MAGIC, MAX_BACKUP_BYTES, readBackupPreamble } from '../../src/core/vault/backup.ts';
 import type { ByteSource } from '../../src/core/vault/blobParts.ts';
 import { systemRandom } from '../../src/core/ports.ts';
@@ -135,7 +136,7 @@ describe('export and import', () => {
     expect(target.store.counts().outbox).toBe(1);
     expect(await restored.pendingOutbox()).toMatchObject([{ conversationId, waiting: [{ name: 'Bob', count: 1 }] }]);
     const restoredStore = await restored.conversationStore(conversationId);
-    expect((await restoredStore.load()).outbox.map((entry) => entry.message.text)).toEqual(['hello']);
+    expect((await restoredStore.load()).outbox.map((entry) => messageText(entry.message))).toEqual(['hello']);
 
     // The rows are the same sealed bytes, and the header the same header.
     expect(snapshotWithout(target.store, 'failedUnlocks')).toEqual(snapshotWithout(source.store, 'failedUnlocks'));

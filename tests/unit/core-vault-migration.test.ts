@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
+import { messageText } from '../../src/core/protocol/groupMessages.ts';
 import { openJsonRecord } from '../../src/core/vault/records.ts';
 import { parseSealedRow } from '../../src/core/vault/storePort.ts';
 import { Vault, type UnlockedVault } from '../../src/core/vault/vaultService.ts';
@@ -141,7 +142,7 @@ describe('a vault written before groups', () => {
     const loaded = await again.load();
     expect(loaded.lastOwnSeq).toBe(1);
     expect(loaded.lastShown).toEqual(new Map([[bobId, 1]]));
-    expect(loaded.outbox.map((entry) => [entry.addressee, entry.message.text])).toEqual([[bobId, 'welcome']]);
+    expect(loaded.outbox.map((entry) => [entry.addressee, messageText(entry.message)])).toEqual([[bobId, 'welcome']]);
     expect(valueOf(await reloaded.vault.conversation(data.conversations.withBob))).toMatchObject({
       contactIds: [data.contacts.bob.id],
       messageCount: 7,

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
+import { textBody } from '../../src/core/protocol/groupMessages.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
 import { RoomHistory, type RoomHistoryEntry } from '../../src/ui/roomHistory.ts';
 import { GroupWorld } from './support/groupFakes.ts';
@@ -61,7 +62,7 @@ describe('RoomHistory', () => {
     expect(history.contactFor(carolsNewDevice.memberId)).toMatchObject({ displayName: 'Carol', keyChanged: true });
     expect(history.contactFor(carol.memberId)).toBeNull();
     // Her messages under the new key are hers.
-    await history.conversationStore().recordShown({ id: idFor(1), author: carolsNewDevice.memberId, seq: 1, writtenAtMs: 5, stream: 'group', text: 'new phone' });
+    await history.conversationStore().recordShown({ id: idFor(1), author: carolsNewDevice.memberId, seq: 1, writtenAtMs: 5, stream: 'group', body: textBody('new phone') });
     const [entry] = await history.latest();
     expect(entry).toMatchObject({ author: { kind: 'contact', contact: { displayName: 'Carol' }, memberId: carolsNewDevice.memberId } });
   });
@@ -71,9 +72,9 @@ describe('RoomHistory', () => {
     const history = await opened(fixture);
     const bob = await profile('Bob');
     const store = history.conversationStore();
-    await store.recordShown({ id: idFor(1), author: bob.memberId, seq: 1, writtenAtMs: 5, stream: 'group', text: 'before' });
+    await store.recordShown({ id: idFor(1), author: bob.memberId, seq: 1, writtenAtMs: 5, stream: 'group', body: textBody('before') });
     valueOf(await history.observe(bob));
-    await store.recordShown({ id: idFor(2), author: bob.memberId, seq: 2, writtenAtMs: 6, stream: 'group', text: 'after' });
+    await store.recordShown({ id: idFor(2), author: bob.memberId, seq: 2, writtenAtMs: 6, stream: 'group', body: textBody('after') });
     expect((await history.latest()).map((entry) => (entry.kind === 'message' ? entry.author.kind : null))).toEqual(['guest', 'contact']);
   });
 
@@ -152,7 +153,7 @@ describe('RoomHistory', () => {
     const fixture = await unlockedFixture();
     const problems: string[] = [];
     const history = await opened(fixture, problems);
-    await history.conversationStore().recordShown({ id: idFor(1), author: idFor(500), seq: 1, writtenAtMs: 5, stream: 'group', text: 'soon gone' });
+    await history.conversationStore().recordShown({ id: idFor(1), author: idFor(500), seq: 1, writtenAtMs: 5, stream: 'group', body: textBody('soon gone') });
     valueOf(await history.deleteHistory());
     expect(fixture.store.counts()).toMatchObject({ conversations: 0, messages: 0 });
     expect(await history.recordFile({ messageId: idFor(2), author: { kind: 'me' }, stream: { kind: 'group' }, atMs: 1 }, 'a.txt', 'text/plain', new Blob(['x']))).toBe('not-kept');

@@ -7,7 +7,7 @@
 import { assertNever } from '../assertNever.ts';
 import { bytesToBase64url } from '../encoding.ts';
 import type { Clock, Random } from '../ports.ts';
-import { MAX_MESSAGE_TEXT_BYTES, MESSAGE_ID_BYTES, textSizeBytes, type DigestEntry, type GroupFrame, type GroupMessage, type Stream } from '../protocol/groupMessages.ts';
+import { MAX_MESSAGE_TEXT_BYTES, MESSAGE_ID_BYTES, textBody, textSizeBytes, type DigestEntry, type GroupFrame, type GroupMessage, type MessageBody, type Stream } from '../protocol/groupMessages.ts';
 import { ConsistencyLedger } from './consistencyLedger.ts';
 import type { ConversationStore, StoredConversation } from './conversationStore.ts';
 import { DeliveryLedger, type DeliveryChange, type Expiry } from './deliveryLedger.ts';
@@ -51,6 +51,9 @@ export type SendRefusal =
   | { readonly kind: 'member-left'; readonly member: string }
   /** The store could not keep the message, so it was not sent. */
   | { readonly kind: 'not-stored'; readonly detail: string };
+
+/** Who a message goes to: everyone on the roster, or one member privately. */
+export type MessageAudience = { readonly kind: 'everyone' } | { readonly kind: 'private'; readonly member: string };
 
 export type SendOutcome =
   | { readonly ok: true; readonly message: GroupMessage; readonly addressees: readonly string[] }
@@ -111,21 +114,45 @@ export class GroupChat {
 
   // ---- sending -----------------------------------------------------------------------------------
 
-  /** Writes a message to everyone on the roster (§12.6); resolves once it is stored and on its way. */
-  async sendToEveryone(text: string): Promise<SendOutcome> {
+  /**
+   * Writes a message to everyone on the roster (§12.6), answering the message `replyTo` if given; resolves once it
+   * is stored and on its way.
+   */
+  async sendToEveryone(text: string, replyTo: string | null = null): Promise<SendOutcome> {
     const refusal = this.checkText(text);
-    if (refusal !== null) return { ok: false, refusal };
-    const addressees = [...this.roster.keys()];
-    if (addressees.length === 0) return { ok: false, refusal: { kind: 'no-addressees' } };
-    return this.send('group', text, addressees);
+    return refusal !== null ? { ok: false, refusal } : this.sendBody({ kind: 'everyone' }, textBody(text, replyTo));
   }
 
   /** Writes a message to one roster member only; no other member receives any frame of it. */
-  async sendPrivately(member: string, text: string): Promise<SendOutcome> {
+  async sendPrivately(member: string, text: string, replyTo: string | null = null): Promise<SendOutcome> {
     const refusal = this.checkText(text);
-    if (refusal !== null) return { ok: false, refusal };
-    if (!this.roster.has(member)) return { ok: false, refusal: { kind: this.departed.has(member) ? 'member-left' : 'unknown-member', member } };
-    return this.send('private', text, [member]);
+    return refusal !== null ? { ok: false, refusal } : this.sendBody({ kind: 'private', member }, textBody(text, replyTo));
+  }
+
+  /**
+   * Takes back one of our own messages (§12.5): a deletion goes, like any message and through the outbox, to
+   * everyone (a message to everyone) or to the one member (a private one). Each receiver removes the message only
+   * if we wrote it; a modified app can of course keep it.
+   */
+  async deleteForEveryone(target: string, to: MessageAudience): Promise<SendOutcome> {
+    return this.sendBody(to, { type: 'deletion', target });
+  }
+
+  private sendBody(to: MessageAudience, body: MessageBody): Promise<SendOutcome> {
+    switch (to.kind) {
+      case 'everyone': {
+        const addressees = [...this.roster.keys()];
+        if (addressees.length === 0) return Promise.resolve({ ok: false, refusal: { kind: 'no-addressees' } });
+        return this.send('group', body, addressees);
+      }
+      case 'private':
+        if (!this.roster.has(to.member)) {
+          return Promise.resolve({ ok: false, refusal: { kind: this.departed.has(to.member) ? 'member-left' : 'unknown-member', member: to.member } });
+        }
+        return this.send('private', body, [to.member]);
+      default:
+        return assertNever(to, 'audience');
+    }
   }
 
   private checkText(text: string): SendRefusal | null {
@@ -134,7 +161,7 @@ export class GroupChat {
     return sizeBytes > MAX_MESSAGE_TEXT_BYTES ? { kind: 'too-long', sizeBytes, maxBytes: MAX_MESSAGE_TEXT_BYTES } : null;
   }
 
-  private async send(stream: Stream, text: string, addressees: readonly string[]): Promise<SendOutcome> {
+  private async send(stream: Stream, body: MessageBody, addressees: readonly string[]): Promise<SendOutcome> {
     // Taken now, so concurrent sends never share a seq; one lost to a failed write only leaves a gap.
     this.ownSeq += 1;
     const message: GroupMessage = {
@@ -143,7 +170,7 @@ export class GroupChat {
       seq: this.ownSeq,
       writtenAtMs: this.options.clock.nowMs(),
       stream,
-      text,
+      body,
     };
     let failure: string | null = null;
     await this.queue(async () => {

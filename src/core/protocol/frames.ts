@@ -26,6 +26,10 @@ export const FrameType = {
   bye: 0x16,
   /** Digests of the group messages the sender showed, for members to compare (§12.8). */
   digests: 0x17,
+  /** A group room's message that answers an earlier one (§12.5): a message's fields and the id it replies to. */
+  reply: 0x18,
+  /** The author takes back one of its own messages (§12.5): a message's fields and the id of the one to delete. */
+  deletion: 0x19,
   /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
   transferControl: 0x20,
   /** One chunk of a file: a clear 21-byte chunk header, authenticated as additional data, then sealed bytes. */
@@ -41,6 +45,8 @@ export type SealedFrameType =
   | typeof FrameType.pong
   | typeof FrameType.bye
   | typeof FrameType.digests
+  | typeof FrameType.reply
+  | typeof FrameType.deletion
   | typeof FrameType.transferControl
   | typeof FrameType.transferChunk;
 

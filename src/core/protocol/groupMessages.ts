@@ -1,6 +1,6 @@
 /**
- * The plaintext of the sealed frames a group room exchanges (spec §12.5): messages, cumulative receipts,
- * liveness (ping, pong, bye) and consistency digests, each with a strict parser. Sizes are fixed where they
+ * The plaintext of the sealed frames a group room exchanges (spec §12.5): messages (text, replies, deletions),
+ * cumulative receipts, liveness (ping, pong, bye) and consistency digests, each with a strict parser. Sizes are fixed where they
  * can be, so a parser never has to trust a length the peer wrote.
  */
 import { bytesToBase64url, base64urlToBytes, concatBytes, fromUtf8, utf8 } from '../encoding.ts';
@@ -8,6 +8,8 @@ import { FrameType } from './frames.ts';
 
 export type GroupFrameType =
   | typeof FrameType.message
+  | typeof FrameType.reply
+  | typeof FrameType.deletion
   | typeof FrameType.receipts
   | typeof FrameType.ping
   | typeof FrameType.pong
@@ -25,6 +27,15 @@ export const MAX_DIGEST_ENTRIES = 64;
 /** Who a message is for: everyone addressed, or only the member at the other end of this session. */
 export type Stream = 'group' | 'private';
 
+/**
+ * What a message says: text (answering an earlier message when `replyTo` is its id), or the author taking back
+ * one of its own earlier messages. A reply carries only the id it answers, never the quoted words: each receiver
+ * quotes from what it holds itself, so nobody can misquote anyone.
+ */
+export type MessageBody =
+  | { readonly type: 'text'; readonly text: string; readonly replyTo: string | null }
+  | { readonly type: 'deletion'; readonly target: string };
+
 export interface GroupMessage {
   /** 16 random bytes as base64url (22 characters). */
   readonly id: string;
@@ -35,7 +46,17 @@ export interface GroupMessage {
   /** The author's own clock when written: its claim, for display only. */
   readonly writtenAtMs: number;
   readonly stream: Stream;
-  readonly text: string;
+  readonly body: MessageBody;
+}
+
+/** A message's text, or null for a deletion. */
+export function messageText(message: GroupMessage): string | null {
+  return message.body.type === 'text' ? message.body.text : null;
+}
+
+/** A text message's body, answering `replyTo` if given. */
+export function textBody(text: string, replyTo: string | null = null): MessageBody {
+  return { type: 'text', text, replyTo };
 }
 
 export interface DigestEntry {
@@ -82,27 +103,34 @@ function readU64(bytes: Uint8Array, offset: number): number | null {
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : null;
 }
 
-export function encodeGroupFrame(frame: GroupFrame): { readonly type: GroupFrameType; readonly plaintext: Uint8Array } {
-  switch (frame.type) {
-    case 'message': {
-      const { id, author, seq, writtenAtMs, stream, text } = frame.message;
-      const textBytes = utf8(text);
+function encodeMessage(message: GroupMessage): { readonly type: GroupFrameType; readonly plaintext: Uint8Array } {
+  const { id, author, seq, writtenAtMs, stream, body } = message;
+  if (seq < 1) throw new Error(`message seq ${seq} is below 1`);
+  const fixed = concatBytes(
+    fixedBytes(id, MESSAGE_ID_BYTES, 'message id'),
+    fixedBytes(author, MEMBER_ID_BYTES, 'member id'),
+    u64(seq, 'seq'),
+    u64(writtenAtMs, 'writtenAtMs'),
+    Uint8Array.of(STREAM_BYTE[stream]),
+  );
+  switch (body.type) {
+    case 'text': {
+      const textBytes = utf8(body.text);
       if (textBytes.length === 0 || textBytes.length > MAX_MESSAGE_TEXT_BYTES) {
         throw new Error(`message text of ${textBytes.length} bytes is outside 1..${MAX_MESSAGE_TEXT_BYTES}`);
       }
-      if (seq < 1) throw new Error(`message seq ${seq} is below 1`);
-      return {
-        type: FrameType.message,
-        plaintext: concatBytes(
-          fixedBytes(id, MESSAGE_ID_BYTES, 'message id'),
-          fixedBytes(author, MEMBER_ID_BYTES, 'member id'),
-          u64(seq, 'seq'),
-          u64(writtenAtMs, 'writtenAtMs'),
-          Uint8Array.of(STREAM_BYTE[stream]),
-          textBytes,
-        ),
-      };
+      if (body.replyTo === null) return { type: FrameType.message, plaintext: concatBytes(fixed, textBytes) };
+      return { type: FrameType.reply, plaintext: concatBytes(fixed, fixedBytes(body.replyTo, MESSAGE_ID_BYTES, 'replied message id'), textBytes) };
     }
+    case 'deletion':
+      return { type: FrameType.deletion, plaintext: concatBytes(fixed, fixedBytes(body.target, MESSAGE_ID_BYTES, 'deleted message id')) };
+  }
+}
+
+export function encodeGroupFrame(frame: GroupFrame): { readonly type: GroupFrameType; readonly plaintext: Uint8Array } {
+  switch (frame.type) {
+    case 'message':
+      return encodeMessage(frame.message);
     case 'receipts':
       return { type: FrameType.receipts, plaintext: concatBytes(u64(frame.deliveredSeq, 'deliveredSeq'), u64(frame.readSeq, 'readSeq')) };
     case 'ping':
@@ -122,10 +150,36 @@ export function encodeGroupFrame(frame: GroupFrame): { readonly type: GroupFrame
   }
 }
 
-function parseMessageBody(plaintext: Uint8Array): GroupFrameParseResult {
-  if (plaintext.length <= MESSAGE_FIXED_BYTES) return { ok: false, reason: 'message shorter than its fixed fields and one byte of text' };
-  const textBytes = plaintext.subarray(MESSAGE_FIXED_BYTES);
-  if (textBytes.length > MAX_MESSAGE_TEXT_BYTES) return { ok: false, reason: `message text of ${textBytes.length} bytes exceeds ${MAX_MESSAGE_TEXT_BYTES}` };
+/** What follows a message's fixed fields in each of the three message frame types. */
+type MessageFrameType = typeof FrameType.message | typeof FrameType.reply | typeof FrameType.deletion;
+
+function parseText(textBytes: Uint8Array): { readonly text: string } | { readonly reason: string } {
+  if (textBytes.length === 0) return { reason: 'message without text' };
+  if (textBytes.length > MAX_MESSAGE_TEXT_BYTES) return { reason: `message text of ${textBytes.length} bytes exceeds ${MAX_MESSAGE_TEXT_BYTES}` };
+  const text = fromUtf8(textBytes);
+  return text === null ? { reason: 'message text is not valid UTF-8' } : { text };
+}
+
+function parseMessageRest(type: MessageFrameType, rest: Uint8Array): { readonly body: MessageBody } | { readonly reason: string } {
+  switch (type) {
+    case FrameType.message: {
+      const parsed = parseText(rest);
+      return 'reason' in parsed ? parsed : { body: { type: 'text', text: parsed.text, replyTo: null } };
+    }
+    case FrameType.reply: {
+      if (rest.length < MESSAGE_ID_BYTES) return { reason: 'reply shorter than the id it answers' };
+      const parsed = parseText(rest.subarray(MESSAGE_ID_BYTES));
+      if ('reason' in parsed) return parsed;
+      return { body: { type: 'text', text: parsed.text, replyTo: bytesToBase64url(rest.subarray(0, MESSAGE_ID_BYTES)) } };
+    }
+    case FrameType.deletion:
+      if (rest.length !== MESSAGE_ID_BYTES) return { reason: `deletion of ${rest.length} bytes after its fixed fields is not one message id` };
+      return { body: { type: 'deletion', target: bytesToBase64url(rest) } };
+  }
+}
+
+function parseMessage(type: MessageFrameType, plaintext: Uint8Array): GroupFrameParseResult {
+  if (plaintext.length < MESSAGE_FIXED_BYTES) return { ok: false, reason: 'message shorter than its fixed fields' };
   const seq = readU64(plaintext, MESSAGE_ID_BYTES + MEMBER_ID_BYTES);
   const writtenAtMs = readU64(plaintext, MESSAGE_ID_BYTES + MEMBER_ID_BYTES + 8);
   if (seq === null || seq < 1) return { ok: false, reason: 'message seq is 0 or beyond 2^53' };
@@ -133,8 +187,8 @@ function parseMessageBody(plaintext: Uint8Array): GroupFrameParseResult {
   const streamByte = plaintext[MESSAGE_FIXED_BYTES - 1];
   const stream: Stream | null = streamByte === 0x00 ? 'group' : streamByte === 0x01 ? 'private' : null;
   if (stream === null) return { ok: false, reason: `unknown message stream ${streamByte}` };
-  const text = fromUtf8(textBytes);
-  if (text === null) return { ok: false, reason: 'message text is not valid UTF-8' };
+  const rest = parseMessageRest(type, plaintext.subarray(MESSAGE_FIXED_BYTES));
+  if ('reason' in rest) return { ok: false, reason: rest.reason };
   return {
     ok: true,
     frame: {
@@ -145,7 +199,7 @@ function parseMessageBody(plaintext: Uint8Array): GroupFrameParseResult {
         seq,
         writtenAtMs,
         stream,
-        text,
+        body: rest.body,
       },
     },
   };
@@ -179,7 +233,9 @@ function parseDigests(plaintext: Uint8Array): GroupFrameParseResult {
 export function parseGroupFrame(type: GroupFrameType, plaintext: Uint8Array): GroupFrameParseResult {
   switch (type) {
     case FrameType.message:
-      return parseMessageBody(plaintext);
+    case FrameType.reply:
+    case FrameType.deletion:
+      return parseMessage(type, plaintext);
     case FrameType.receipts: {
       if (plaintext.length !== 16) return { ok: false, reason: `receipts of ${plaintext.length} bytes is not 16` };
       const deliveredSeq = readU64(plaintext, 0);

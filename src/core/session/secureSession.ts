@@ -163,6 +163,8 @@ export class SecureSession {
       case FrameType.pong:
       case FrameType.bye:
       case FrameType.digests:
+      case FrameType.reply:
+      case FrameType.deletion:
         await this.handleGroupFrame(frame.type, frame);
         return;
       case FrameType.transferControl:

@@ -7,7 +7,7 @@ import { assertNever } from '../assertNever.ts';
 import { memberIdOf } from '../crypto/memberId.ts';
 import type { ConversationStore, ExpiredEntry, OutboxEntry, StoredConversation } from '../group/conversationStore.ts';
 import { MAX_UNREAD_TRACKED } from '../group/groupLimits.ts';
-import type { GroupMessage } from '../protocol/groupMessages.ts';
+import { textBody, type GroupMessage, type MessageBody } from '../protocol/groupMessages.ts';
 import { listContacts } from './contacts.ts';
 import { appendWrites, listConversations, loadConversation, openMessageRow, putConversation, type StoredMessage } from './history.ts';
 import { isVaultId, newVaultId } from './recordIds.ts';
@@ -30,7 +30,9 @@ import {
   type ConversationRecord,
   type Delivery,
   type LastShown,
+  type MessageContent,
   type MessageStream,
+  type Party,
   type OtherParty,
   type OutboxCount,
 } from './vaultRecords.ts';
@@ -112,12 +114,50 @@ interface Update {
 function isWellFormed(message: GroupMessage): boolean {
   return (
     isVaultId(message.id) &&
-    isMessageText(message.text) &&
+    isWellFormedBody(message.body) &&
     isAuthorSeq(message.seq) &&
     Number.isSafeInteger(message.writtenAtMs) &&
     message.writtenAtMs >= 0 &&
     (message.stream === 'group' || message.stream === 'private')
   );
+}
+
+function isWellFormedBody(body: MessageBody): boolean {
+  switch (body.type) {
+    case 'text':
+      return isMessageText(body.text) && (body.replyTo === null || isVaultId(body.replyTo));
+    case 'deletion':
+      return isVaultId(body.target);
+    default:
+      return assertNever(body, 'message body');
+  }
+}
+
+/** How a message's body is kept: text (with the id it answers), or our own deletion of one of ours. */
+function contentOf(body: MessageBody): MessageContent {
+  switch (body.type) {
+    case 'text':
+      return body.replyTo === null ? { type: 'text', text: body.text } : { type: 'text', text: body.text, replyTo: body.replyTo };
+    case 'deletion':
+      return { type: 'deletion', target: body.target };
+    default:
+      return assertNever(body, 'message body');
+  }
+}
+
+/** The body of one of our kept messages that can still be (re)sent; null for files and deleted ones. */
+function bodyOf(content: MessageContent): MessageBody | null {
+  switch (content.type) {
+    case 'text':
+      return textBody(content.text, content.replyTo ?? null);
+    case 'deletion':
+      return { type: 'deletion', target: content.target };
+    case 'file':
+    case 'deleted':
+      return null;
+    default:
+      return assertNever(content, 'message content');
+  }
 }
 
 function addCounts(counts: readonly OutboxCount[], parties: readonly OtherParty[], delta: 1 | -1): OutboxCount[] {
@@ -247,14 +287,16 @@ export class VaultConversationStore implements ConversationStore {
         const entry = await openOutboxEntry(ctx.dataKey(), row, row.sealed);
         const message = entry === null ? null : await this.ownMessageAt(ctx, entry.seq, pairPeer);
         // An entry that does not open or does not match its message is not sent, never guessed at: it stays as it is.
-        if (entry === null || message === null || message.messageId !== entry.messageId || message.authorSeq === null || message.content.type !== 'text') continue;
+        const body = message === null ? null : bodyOf(message.content);
+        // A message deleted since is not sent again; its deletion follows on its own entry.
+        if (entry === null || message === null || body === null || message.messageId !== entry.messageId || message.authorSeq === null) continue;
         const sent: GroupMessage = {
           id: message.messageId,
           author: this.self,
           seq: message.authorSeq,
           writtenAtMs: message.writtenAtMs,
           stream: message.stream.type,
-          text: message.content.text,
+          body,
         };
         const waiting = new Map<string, Waiting>();
         for (const { to, state } of message.delivery) {
@@ -306,7 +348,7 @@ export class VaultConversationStore implements ConversationStore {
             authorSeq: message.seq,
             writtenAtMs: message.writtenAtMs,
             atMs: nowMs,
-            content: { type: 'text', text: message.text },
+            content: contentOf(message.body),
             delivery: parties.map((to): Delivery => ({ to, state: 'sending', atMs: nowMs })),
           },
           (updated) => ({ ...updated, lastOwnSeq: Math.max(updated.lastOwnSeq, message.seq), outbox: addCounts(updated.outbox, parties, 1) }),
@@ -316,7 +358,9 @@ export class VaultConversationStore implements ConversationStore {
       ]);
       if (!appended.ok) throw new ConversationStoreError(appended);
       const { seq } = appended.value.message;
-      await this.write(ctx, [...appended.value.writes, { type: 'put-outbox', row: { conversationId: this.conversationId, entryId, sealed: sealedEntry } }]);
+      // Our own copy goes in the same write as the deletion that will take it from everyone else.
+      const erased = message.body.type === 'deletion' ? await this.eraseWrites(ctx, appended.value.conversation, message.body.target, ME) : [];
+      await this.write(ctx, [...appended.value.writes, ...erased, { type: 'put-outbox', row: { conversationId: this.conversationId, entryId, sealed: sealedEntry } }]);
       this.followed.push({ seq, authorSeq: message.seq, messageId: message.id, entryId, waiting });
     });
   }
@@ -326,25 +370,66 @@ export class VaultConversationStore implements ConversationStore {
       if (message.author === this.self || !isVaultId(message.author) || !isWellFormed(message)) throw new Error('the message is malformed');
       const record = await this.conversation(ctx);
       const author = await this.partyOf(ctx, record, message.author);
-      const appended = await appendWrites(
-        ctx,
-        this.conversationId,
-        record,
-        {
-          messageId: message.id,
-          author,
-          stream: message.stream === 'private' ? { type: 'private', with: author } : { type: 'group' },
-          authorSeq: message.seq,
-          writtenAtMs: message.writtenAtMs,
-          atMs: timestampNow(ctx.clock),
-          content: { type: 'text', text: message.text },
-          delivery: [],
-        },
-        (updated) => ({ ...updated, lastShown: this.withLastShown(updated.lastShown, message.author, message.seq) }),
-      );
-      if (!appended.ok) throw new ConversationStoreError(appended);
-      await this.write(ctx, appended.value.writes);
+      const withLastShown = (updated: ConversationRecord): ConversationRecord => ({ ...updated, lastShown: this.withLastShown(updated.lastShown, message.author, message.seq) });
+      const { body } = message;
+      switch (body.type) {
+        case 'text': {
+          const appended = await appendWrites(
+            ctx,
+            this.conversationId,
+            record,
+            {
+              messageId: message.id,
+              author,
+              stream: message.stream === 'private' ? { type: 'private', with: author } : { type: 'group' },
+              authorSeq: message.seq,
+              writtenAtMs: message.writtenAtMs,
+              atMs: timestampNow(ctx.clock),
+              content: contentOf(body),
+              delivery: [],
+            },
+            withLastShown,
+          );
+          if (!appended.ok) throw new ConversationStoreError(appended);
+          await this.write(ctx, appended.value.writes);
+          return;
+        }
+        case 'deletion': {
+          // Nothing of the deletion itself is kept: only its effect, and that it was shown (so it is not applied twice).
+          const updated = withLastShown(record);
+          const erased = await this.eraseWrites(ctx, updated, body.target, author);
+          await this.write(ctx, [...erased, await putConversation(ctx, this.conversationId, this.afterErasing(updated, erased))]);
+          return;
+        }
+        default:
+          assertNever(body, 'message body');
+      }
     });
+  }
+
+  /**
+   * The writes that replace `author`'s kept message `target` by "deleted" (spec §12.5): only a message that author
+   * wrote, so nobody can delete anyone else's. A message id a member chose may repeat: every match of that author
+   * goes. Nothing matches (never received, a file, or already deleted): no writes.
+   */
+  private async eraseWrites(ctx: VaultContext, record: ConversationRecord, target: string, author: Party): Promise<VaultWrite[]> {
+    const pairPeer = pairPeerOf(record.pairContactId);
+    const writes: VaultWrite[] = [];
+    for (const raw of await ctx.store.readMessagesById(this.conversationId, target)) {
+      const row = parseMessageRow(raw);
+      const entry = await openMessageRow(ctx, this.conversationId, raw, pairPeer);
+      if (row === null || entry.kind !== 'message' || entry.content.type !== 'text' || partyKey(entry.author) !== partyKey(author)) continue;
+      const { kind: _kind, conversationId: _conversationId, seq: _seq, messageId: _messageId, ...stored } = entry;
+      writes.push({ type: 'put-message', row: { ...row, sealed: await sealMessage(ctx.dataKey(), row, { ...stored, content: { type: 'deleted' } }, ctx.random) } });
+    }
+    return writes;
+  }
+
+  /** The conversation's last message preview, if `erased` took its words. */
+  private afterErasing(record: ConversationRecord, erased: readonly VaultWrite[]): ConversationRecord {
+    const last = record.lastMessage;
+    const erasedLast = erased.some((write) => write.type === 'put-message' && write.row.seq === last?.seq);
+    return last === null || !erasedLast ? record : { ...record, lastMessage: { ...last, preview: { type: 'deleted' } } };
   }
 
   /**

@@ -74,7 +74,9 @@ export type DeliveryStateName = Delivery['state'];
 
 export type MessagePreview =
   | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'file'; readonly name: string; readonly mimeType: string };
+  | { readonly type: 'file'; readonly name: string; readonly mimeType: string }
+  /** The last thing that happened was a deletion (§12.5): nothing of the deleted words is kept. */
+  | { readonly type: 'deleted' };
 
 export interface LastMessage {
   readonly seq: number;
@@ -147,7 +149,14 @@ export interface StoredFileInfo {
   readonly partCount: number;
 }
 
-export type MessageContent = { readonly type: 'text'; readonly text: string } | { readonly type: 'file'; readonly file: StoredFileInfo };
+export type MessageContent =
+  /** `replyTo`: the wire id of the message it answers (spec §12.5), absent for a plain message. */
+  | { readonly type: 'text'; readonly text: string; readonly replyTo?: string }
+  | { readonly type: 'file'; readonly file: StoredFileInfo }
+  /** Our own deletion of our message `target`: kept (never shown) while its outbox entry waits, so it is resent after a reload. */
+  | { readonly type: 'deletion'; readonly target: string }
+  /** A message its author deleted for everyone: its words are gone, its place stays ("This message was deleted"). */
+  | { readonly type: 'deleted' };
 
 export interface MessageRecord {
   readonly author: Party;
@@ -374,6 +383,8 @@ export function openPreferences(dataKey: CryptoKey, sealed: Uint8Array): Promise
 
 function encodePreview(preview: MessagePreview): unknown {
   switch (preview.type) {
+    case 'deleted':
+      return { type: 'deleted' };
     case 'text':
       return { type: 'text', text: preview.text };
     case 'file':
@@ -384,6 +395,8 @@ function encodePreview(preview: MessagePreview): unknown {
 }
 
 function parsePreview(value: unknown): MessagePreview | null {
+  const deleted = exactFields(value, ['type']);
+  if (deleted !== null) return deleted('type') === 'deleted' ? { type: 'deleted' } : null;
   const text = exactFields(value, ['type', 'text']);
   if (text !== null) {
     const content = text('text');
@@ -650,7 +663,11 @@ export function filePartCount(sizeBytes: number): number {
 function encodeContent(content: MessageContent): unknown {
   switch (content.type) {
     case 'text':
-      return { type: 'text', text: content.text };
+      return content.replyTo === undefined ? { type: 'text', text: content.text } : { type: 'text', text: content.text, replyTo: content.replyTo };
+    case 'deletion':
+      return { type: 'deletion', target: content.target };
+    case 'deleted':
+      return { type: 'deleted' };
     case 'file': {
       const { fileId, name, mimeType, sizeBytes, partCount } = content.file;
       return { type: 'file', file: { fileId, name, mimeType, sizeBytes, partCount } };
@@ -689,6 +706,19 @@ function parseContent(value: unknown): MessageContent | null {
     const content = text('text');
     return text('type') === 'text' && isMessageText(content) ? { type: 'text', text: content } : null;
   }
+  const reply = exactFields(value, ['type', 'text', 'replyTo']);
+  if (reply !== null) {
+    const content = reply('text');
+    const replyTo = reply('replyTo');
+    return reply('type') === 'text' && isMessageText(content) && isVaultId(replyTo) ? { type: 'text', text: content, replyTo } : null;
+  }
+  const deletion = exactFields(value, ['type', 'target']);
+  if (deletion !== null) {
+    const target = deletion('target');
+    return deletion('type') === 'deletion' && isVaultId(target) ? { type: 'deletion', target } : null;
+  }
+  const deleted = exactFields(value, ['type']);
+  if (deleted !== null) return deleted('type') === 'deleted' ? { type: 'deleted' } : null;
   const file = exactFields(value, ['type', 'file']);
   if (file === null || file('type') !== 'file') return null;
   const info = parseFileInfo(file('file'));
@@ -838,6 +868,9 @@ export function previewOf(content: MessageContent): MessagePreview {
       return { type: 'text', text: truncateChars(content.text, PREVIEW_CHARS) };
     case 'file':
       return { type: 'file', name: content.file.name, mimeType: content.file.mimeType };
+    case 'deletion':
+    case 'deleted':
+      return { type: 'deleted' };
     default:
       return assertNever(content, 'message content');
   }

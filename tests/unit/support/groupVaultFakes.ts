@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { memberIdOf } from '../../../src/core/crypto/memberId.ts';
-import type { GroupMessage } from '../../../src/core/protocol/groupMessages.ts';
+import { textBody, type GroupMessage } from '../../../src/core/protocol/groupMessages.ts';
 import type { VaultConversationStore } from '../../../src/core/vault/groupHistory.ts';
 import type { StoredMessage } from '../../../src/core/vault/history.ts';
 import type { VaultWrite } from '../../../src/core/vault/storePort.ts';
@@ -37,9 +37,9 @@ export async function storeFor(unlocked: UnlockedVault, conversationId: string):
   return store;
 }
 
-/** Message n of `author`: id idFor(n), seq n, written at 1000 + n, "message n" to everyone. */
-export function groupMessage(n: number, author: string, overrides: Partial<GroupMessage> = {}): GroupMessage {
-  return { id: idFor(n), author, seq: n, writtenAtMs: 1_000 + n, stream: 'group', text: `message ${n}`, ...overrides };
+/** Message n of `author`: id idFor(n), seq n, written at 1000 + n, "message n" (or `text`) to everyone. */
+export function groupMessage(n: number, author: string, { text, ...overrides }: Partial<GroupMessage> & { readonly text?: string } = {}): GroupMessage {
+  return { id: idFor(n), author, seq: n, writtenAtMs: 1_000 + n, stream: 'group', body: textBody(text ?? `message ${n}`), ...overrides };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { PeerSignal } from '../../../src/core/protocol/peerSignal.ts';
 import { encodeFrame, parseClientFrame, type ErrorCode, type ServerFrame } from '../../../src/core/protocol/signaling.ts';
 import type { PeerHandle, PeerHandlers, RoomPlatform, SignalingHandlers } from '../../../src/core/room/roomPorts.ts';
 import type { GroupEndpoint, MemberChannel, TransferEndpoint } from '../../../src/core/room/roomSession.ts';
-import type { GroupFrame } from '../../../src/core/protocol/groupMessages.ts';
+import { messageText, type GroupFrame } from '../../../src/core/protocol/groupMessages.ts';
 import type { GroupChatFrame, GroupViolation } from '../../../src/core/group/groupChat.ts';
 import type { TransferChannel } from '../../../src/core/transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../../../src/core/transfer/transferMessages.ts';
@@ -555,6 +555,6 @@ export class FakeGroup implements GroupEndpoint {
 
   /** The texts of the messages received, in order. */
   texts(): string[] {
-    return this.received.flatMap(({ frame }) => (frame.type === 'message' ? [frame.message.text] : []));
+    return this.received.flatMap(({ frame }) => (frame.type === 'message' ? [messageText(frame.message) ?? ''] : []));
   }
 }

@@ -6,6 +6,7 @@
 import { IdbVaultStore, VAULT_DB_NAME } from '../../../../src/adapters/storage/idbVaultStore.ts';
 import { hashWasmArgon2id } from '../../../../src/adapters/vault/hashWasmArgon2id.ts';
 import { memberIdOf } from '../../../../src/core/crypto/memberId.ts';
+import { messageText, textBody } from '../../../../src/core/protocol/groupMessages.ts';
 import { systemClock, systemRandom } from '../../../../src/core/ports.ts';
 import { Vault, type UnlockedVault } from '../../../../src/core/vault/vaultService.ts';
 
@@ -84,7 +85,7 @@ async function history(vault: UnlockedVault, conversationId: string): Promise<un
   return (await vault.latestMessages(conversationId, 500)).map((entry) =>
     entry.kind === 'unreadable'
       ? { kind: 'unreadable' }
-      : { seq: entry.seq, author: entry.author, content: entry.content.type === 'text' ? entry.content.text : entry.content.file.name, delivery: entry.delivery.map(({ state }) => state) },
+      : { seq: entry.seq, author: entry.author, content: entry.content.type === 'text' ? entry.content.text : entry.content.type === 'file' ? entry.content.file.name : entry.content.type, delivery: entry.delivery.map(({ state }) => state) },
   );
 }
 
@@ -106,15 +107,15 @@ async function run(fixtureJson: string): Promise<Json> {
   const store = await vault.conversationStore(conversations.withBob);
   await store.load();
   const self = await memberIdOf(vault.profile.identity.publicKeySpki);
-  await store.recordOutgoing({ id: 'AAAAAAAAAAAAAAAAAAAAAA', author: self, seq: 1, writtenAtMs: Date.now(), stream: 'group', text: 'in the group now' }, [bobId]);
+  await store.recordOutgoing({ id: 'AAAAAAAAAAAAAAAAAAAAAA', author: self, seq: 1, writtenAtMs: Date.now(), stream: 'group', body: textBody('in the group now') }, [bobId]);
   vault.lock();
   const reloaded = await unlock(passphrase);
   const again = await reloaded.conversationStore(conversations.withBob);
-  const waiting = (await again.load()).outbox.map((entry) => ({ to: entry.addressee === bobId ? 'bob' : entry.addressee, text: entry.message.text }));
+  const waiting = (await again.load()).outbox.map((entry) => ({ to: entry.addressee === bobId ? 'bob' : entry.addressee, text: messageText(entry.message) }));
   const outboxRowsWhileWaiting = (await onDisk()).counts['outbox'];
   await again.recordReceipts(bobId, 1, 1);
   const afterRead = { outboxRows: (await onDisk()).counts['outbox'], last: (await history(reloaded, conversations.withBob)).at(-1) };
-  await again.recordOutgoing({ id: 'AAAAAAAAAAAAAAAAAAAAAQ', author: self, seq: 2, writtenAtMs: Date.now(), stream: 'group', text: 'again' }, [bobId]);
+  await again.recordOutgoing({ id: 'AAAAAAAAAAAAAAAAAAAAAQ', author: self, seq: 2, writtenAtMs: Date.now(), stream: 'group', body: textBody('again') }, [bobId]);
   const deleted = await reloaded.deleteConversation(conversations.withBob);
   const afterDelete = (await onDisk()).counts;
   return { before, upgraded, read, waiting, outboxRowsWhileWaiting, afterRead, deleted: deleted.ok, afterDelete };
