@@ -128,6 +128,7 @@ export class BenchRoom {
       random: systemRandom,
       rememberedContacts: history?.rememberedMemberIds() ?? [],
       readReceipts: () => true,
+      shareTyping: () => false,
       onEvent: (event) => room.onGroupEvent(event),
     });
     room.session = new RoomSession({
@@ -324,6 +325,9 @@ export class BenchRoom {
         if (wait !== undefined && [...wait.addressees].every((member) => members.has(member))) wait.resolve();
         return;
       }
+      case 'typing':
+        // The bench never shares typing.
+        return;
       case 'expired':
       case 'inconsistent':
       case 'failed': {

@@ -140,7 +140,8 @@ const SEND_BLOCK = 20;
 
 /** A GroupChat as a room runs one: `self` writes to every remembered member, none of whom is connected. */
 function groupChatOver(store: ConversationStore, self: string, addressees: readonly string[]): Promise<GroupChat> {
-  return GroupChat.open({ self, store, clock: systemClock, random: systemRandom, rememberedContacts: addressees, readReceipts: () => true, onEvent: () => {} });
+  return GroupChat.open({ self, store, clock: systemClock, random: systemRandom, rememberedContacts: addressees, readReceipts: () => true,
+      shareTyping: () => false, onEvent: () => {} });
 }
 
 /**

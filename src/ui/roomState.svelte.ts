@@ -172,6 +172,10 @@ export class RoomState {
   privateTo = $state<string | null>(null);
   /** Send read receipts (and see others'); off means neither. */
   readReceipts = $state(true);
+  /** Say when this person is writing (and see when others are); off by default, as private messengers do. */
+  shareTyping = $state(false);
+  /** Members writing to this person now (member ids). */
+  typing = $state<string[]>([]);
   /** A problem with keeping the history, in words (the chat itself goes on). */
   historyProblem = $state<string | null>(null);
   /** Whether older stored messages may exist before the first line shown. */
@@ -226,6 +230,7 @@ export class RoomState {
       random: this.platform.room.random,
       rememberedContacts: history?.rememberedMemberIds() ?? [],
       readReceipts: () => this.readReceipts,
+      shareTyping: () => this.shareTyping,
       onEvent: (event) => this.onGroupEvent(event),
     });
     this.chatReady = true;
@@ -372,6 +377,12 @@ export class RoomState {
     return null;
   }
 
+  /** The draft changed: with typing shared, whom it is for learn that it is being written (or that it stopped). */
+  draftChanged(draft: string): void {
+    const to = this.privateTo === null ? ({ kind: 'everyone' } as const) : ({ kind: 'private', member: this.privateTo } as const);
+    this.chat?.draftChanged(to, draft.trim().length === 0);
+  }
+
   /**
    * Deletes one of our own messages for everyone it went to (spec §12.5): it leaves this page and the history at
    * once, and a deletion follows it to each addressee. Resolves to null, or the reason in words.
@@ -507,6 +518,9 @@ export class RoomState {
         );
         return;
       }
+      case 'typing':
+        this.typing = event.typing ? [...this.typing.filter((member) => member !== event.member), event.member] : this.typing.filter((member) => member !== event.member);
+        return;
       case 'failed':
         this.historyProblem = `A message could not be kept: ${event.detail}`;
         return;

@@ -16,8 +16,10 @@ import { DIGESTS_INTERVAL_MS, INBOUND_CONTROL_BURST, INBOUND_CONTROL_PER_SECOND,
 import { MemberLink, type GroupChannel, type Receipts } from './memberLink.ts';
 import { messageDigest } from './messageDigest.ts';
 import { Throttle } from './throttle.ts';
+import { OthersTyping, OwnTyping, type MessageAudience } from './typing.ts';
 
 export type { GroupChannel } from './memberLink.ts';
+export type { MessageAudience } from './typing.ts';
 
 export interface GroupChatOptions {
   /** Our own member id (§12.2). */
@@ -29,11 +31,13 @@ export interface GroupChatOptions {
   readonly rememberedContacts: readonly string[];
   /** Whether the person has read receipts on; asked each time it matters, so a change applies at once. */
   readonly readReceipts: () => boolean;
+  /** Whether the person shares (and sees) typing; off, nothing is sent and what arrives is not shown. */
+  readonly shareTyping: () => boolean;
   readonly onEvent: (event: GroupEvent) => void;
 }
 
 /** The frames of a pair session that the engine handles; ping, pong and bye are the mesh's. */
-export type GroupChatFrame = Extract<GroupFrame, { readonly type: 'message' | 'receipts' | 'digests' }>;
+export type GroupChatFrame = Extract<GroupFrame, { readonly type: 'message' | 'receipts' | 'digests' | 'typing' }>;
 
 /** A rule the member's session broke; the mesh ends that session, showing `detail`. */
 export interface GroupViolation {
@@ -51,9 +55,6 @@ export type SendRefusal =
   | { readonly kind: 'member-left'; readonly member: string }
   /** The store could not keep the message, so it was not sent. */
   | { readonly kind: 'not-stored'; readonly detail: string };
-
-/** Who a message goes to: everyone on the roster, or one member privately. */
-export type MessageAudience = { readonly kind: 'everyone' } | { readonly kind: 'private'; readonly member: string };
 
 export type SendOutcome =
   | { readonly ok: true; readonly message: GroupMessage; readonly addressees: readonly string[] }
@@ -88,6 +89,8 @@ export class GroupChat {
   private readonly consistency: ConsistencyLedger;
   private readonly digestThrottle: Throttle;
   private expiryTimer: { readonly dueAtMs: number; readonly cancel: () => void } | null = null;
+  private readonly ownTyping: OwnTyping;
+  private readonly othersTyping: OthersTyping;
   /** Store writes and digest work, one after another in the order things happened. */
   private work: Promise<void> = Promise.resolve();
   private closed = false;
@@ -107,6 +110,8 @@ export class GroupChat {
     this.storedShown = new Map(stored.lastShown);
     this.consistency = new ConsistencyLedger(options.self);
     this.digestThrottle = new Throttle(options.clock, DIGESTS_INTERVAL_MS, () => this.sendDigests());
+    this.ownTyping = new OwnTyping(options.clock, (to, typing) => this.sendTyping(to, typing));
+    this.othersTyping = new OthersTyping(options.clock, (member, typing) => options.onEvent({ type: 'typing', member, typing }));
     for (const member of options.rememberedContacts) if (member !== this.self) this.roster.set(member, { durable: true });
     for (const { message, addressee } of stored.outbox) this.giveUp(this.deliveries.add(addressee, message));
     this.sweepOutbox();
@@ -136,6 +141,21 @@ export class GroupChat {
    */
   async deleteForEveryone(target: string, to: MessageAudience): Promise<SendOutcome> {
     return this.sendBody(to, { type: 'deletion', target });
+  }
+
+  /**
+   * The person's draft for `to` changed: non-empty tells them it is being written (within the limits of §12.5),
+   * empty (or sent) tells them it stopped. Nothing goes when the person does not share typing.
+   */
+  draftChanged(to: MessageAudience, empty: boolean): void {
+    if (empty || !this.options.shareTyping()) this.ownTyping.stopped();
+    else this.ownTyping.typed(to);
+  }
+
+  private sendTyping(to: MessageAudience, typing: boolean): void {
+    // Only to whom the message is for: a private draft is never announced to anyone else.
+    const links = to.kind === 'everyone' ? [...this.links.values()] : [this.links.get(to.member)].flatMap((link) => link ?? []);
+    for (const link of links) link.sendFrame({ type: 'typing', typing });
   }
 
   private sendBody(to: MessageAudience, body: MessageBody): Promise<SendOutcome> {
@@ -236,6 +256,7 @@ export class GroupChat {
 
   /** The member's session ended; its outbox waits for the next one. */
   disconnected(member: string): void {
+    this.othersTyping.set(member, false);
     this.links.get(member)?.close();
     this.links.delete(member);
   }
@@ -260,13 +281,17 @@ export class GroupChat {
         if (!link.admitControl()) return this.refuseControlFlood(member);
         this.receiveDigests(member, frame.entries);
         return null;
+      case 'typing':
+        if (!link.admitControl()) return this.refuseControlFlood(member);
+        if (this.options.shareTyping()) this.othersTyping.set(member, frame.typing);
+        return null;
       default:
         return assertNever(frame, 'group frame');
     }
   }
 
   private refuseControlFlood(member: string): GroupViolation {
-    return this.refuse(member, 'flooded', `it sent more than ${INBOUND_CONTROL_BURST} receipts and digests at once, or more than ${INBOUND_CONTROL_PER_SECOND} a second`);
+    return this.refuse(member, 'flooded', `it sent more than ${INBOUND_CONTROL_BURST} receipts, digests and typing notices at once, or more than ${INBOUND_CONTROL_PER_SECOND} a second`);
   }
 
   private refuse(member: string, reason: GroupViolation['reason'], detail: string): GroupViolation {
@@ -294,6 +319,7 @@ export class GroupChat {
       return null;
     }
     this.lastShown.set(member, message.seq);
+    this.othersTyping.set(member, false);
     this.options.onEvent({ type: 'shown', message, receivedAtMs: this.options.clock.nowMs() });
     this.background('saving a message you received', async () => {
       await this.options.store.recordShown(message);
@@ -413,6 +439,8 @@ export class GroupChat {
     this.closed = true;
     for (const member of [...this.links.keys()]) this.disconnected(member);
     this.digestThrottle.cancel();
+    this.ownTyping.stopped();
+    this.othersTyping.clear();
     this.scheduleExpiry();
   }
 }

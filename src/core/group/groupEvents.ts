@@ -20,5 +20,7 @@ export type GroupEvent =
    * us, sent). Who is at fault is unknown: say "You and Bob saw different versions of a message from Alice".
    */
   | { readonly type: 'inconsistent'; readonly author: string; readonly seq: number; readonly members: readonly string[] }
+  /** `member` is writing to us now, or stopped (only when the person shares typing, §12.5). */
+  | { readonly type: 'typing'; readonly member: string; readonly typing: boolean }
   /** Work in the background (storing, digesting) failed; `detail` says what, in plain words. */
   | { readonly type: 'failed'; readonly detail: string };

@@ -31,3 +31,10 @@ export const OUTBOX_MAX_ENTRIES = 1_000;
  * member; older ones stay "delivered" as far as this page can tell.
  */
 export const MAX_UNREAD_TRACKED = 1_000;
+
+/** While the person types, "typing" goes to a member at most this often (§12.5) … */
+export const TYPING_REFRESH_MS = 3_000;
+/** … and "stopped" follows once nothing was typed for this long. */
+export const TYPING_IDLE_MS = 5_000;
+/** A receiver stops showing "typing" when no refresh came for this long (the sender's "stopped" may be lost). */
+export const TYPING_SHOWN_MS = 7_000;

@@ -30,6 +30,8 @@ export const FrameType = {
   reply: 0x18,
   /** The author takes back one of its own messages (§12.5): a message's fields and the id of the one to delete. */
   deletion: 0x19,
+  /** The sender is writing a message to the receiver (or stopped): at most one every few seconds (§12.5). */
+  typing: 0x1a,
   /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
   transferControl: 0x20,
   /** One chunk of a file: a clear 21-byte chunk header, authenticated as additional data, then sealed bytes. */
@@ -47,6 +49,7 @@ export type SealedFrameType =
   | typeof FrameType.digests
   | typeof FrameType.reply
   | typeof FrameType.deletion
+  | typeof FrameType.typing
   | typeof FrameType.transferControl
   | typeof FrameType.transferChunk;
 

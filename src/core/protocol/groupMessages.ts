@@ -10,6 +10,7 @@ export type GroupFrameType =
   | typeof FrameType.message
   | typeof FrameType.reply
   | typeof FrameType.deletion
+  | typeof FrameType.typing
   | typeof FrameType.receipts
   | typeof FrameType.ping
   | typeof FrameType.pong
@@ -72,7 +73,9 @@ export type GroupFrame =
   | { readonly type: 'ping'; readonly n: number }
   | { readonly type: 'pong'; readonly n: number }
   | { readonly type: 'bye' }
-  | { readonly type: 'digests'; readonly entries: readonly DigestEntry[] };
+  | { readonly type: 'digests'; readonly entries: readonly DigestEntry[] }
+  /** The sender is writing to the receiver now (`true`), or stopped (`false`). */
+  | { readonly type: 'typing'; readonly typing: boolean };
 
 export type GroupFrameParseResult = { readonly ok: true; readonly frame: GroupFrame } | { readonly ok: false; readonly reason: string };
 
@@ -139,6 +142,8 @@ export function encodeGroupFrame(frame: GroupFrame): { readonly type: GroupFrame
       return { type: FrameType.pong, plaintext: u64(frame.n, 'pong') };
     case 'bye':
       return { type: FrameType.bye, plaintext: new Uint8Array(0) };
+    case 'typing':
+      return { type: FrameType.typing, plaintext: Uint8Array.of(frame.typing ? 1 : 0) };
     case 'digests': {
       const { entries } = frame;
       if (entries.length < 1 || entries.length > MAX_DIGEST_ENTRIES) throw new Error(`${entries.length} digest entries is outside 1..${MAX_DIGEST_ENTRIES}`);
@@ -251,5 +256,8 @@ export function parseGroupFrame(type: GroupFrameType, plaintext: Uint8Array): Gr
       return plaintext.length === 0 ? { ok: true, frame: { type: 'bye' } } : { ok: false, reason: 'bye carries bytes' };
     case FrameType.digests:
       return parseDigests(plaintext);
+    case FrameType.typing:
+      if (plaintext.length !== 1 || (plaintext[0] !== 0 && plaintext[0] !== 1)) return { ok: false, reason: 'typing is not one byte 0 or 1' };
+      return { ok: true, frame: { type: 'typing', typing: plaintext[0] === 1 } };
   }
 }

@@ -47,7 +47,7 @@ export interface GroupEndpoint {
   /** An admitted member's session is secure: resend what it has not acknowledged. */
   connected(channel: MemberChannel): void;
   disconnected(memberId: string): void;
-  /** A message, receipts or digests frame from that member; a violation ends its session with that reason. */
+  /** A message, receipts, digests or typing frame from that member; a violation ends its session with that reason. */
   receive(memberId: string, frame: GroupChatFrame): GroupViolation | null;
 }
 
@@ -729,6 +729,7 @@ export class RoomSession {
       case 'message':
       case 'receipts':
       case 'digests':
+      case 'typing':
         this.fromPeer(link, attempt, { type: 'group', frame });
         return;
       default:

@@ -165,6 +165,7 @@ export class SecureSession {
       case FrameType.digests:
       case FrameType.reply:
       case FrameType.deletion:
+      case FrameType.typing:
         await this.handleGroupFrame(frame.type, frame);
         return;
       case FrameType.transferControl:

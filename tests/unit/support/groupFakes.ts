@@ -39,6 +39,7 @@ export interface ChatOptions {
   readonly store?: ConversationStore;
   readonly rememberedContacts?: readonly string[];
   readonly readReceipts?: () => boolean;
+  readonly shareTyping?: () => boolean;
 }
 
 /** A member id (22 characters of base64url) that depends only on the name. */
@@ -67,6 +68,7 @@ export class GroupWorld {
       random: systemRandom,
       rememberedContacts: options.rememberedContacts ?? [],
       readReceipts: options.readReceipts ?? (() => true),
+      shareTyping: options.shareTyping ?? (() => true),
       onEvent: (event) => events.push(event),
     });
     const member: ChatMember = { name, id, chat, store, events };
@@ -223,7 +225,7 @@ export class GroupWorld {
       return;
     }
     const receiver = this.member(wire.to);
-    if (frame.type !== 'message' && frame.type !== 'receipts' && frame.type !== 'digests') return;
+    if (frame.type !== 'message' && frame.type !== 'receipts' && frame.type !== 'digests' && frame.type !== 'typing') return;
     const violation = receiver.chat.receive(this.idOf(wire.from), frame);
     if (violation === null) return;
     this.violations.push({ at: wire.to, from: wire.from, violation });
