@@ -16,8 +16,11 @@ import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/brows
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
+import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
 
 async function main(target: HTMLElement): Promise<void> {
+  // First, so that nothing is ever drawn in the other theme.
+  applyThemeChoice(loadThemeChoice(), false);
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
   if (!window.isSecureContext || globalThis.crypto?.subtle === undefined) {
     mount(Notice, {
