@@ -162,7 +162,7 @@ describe('limits per pair', () => {
     world.inject('mallory', 'alice', { type: 'receipts', deliveredSeq: 0, readSeq: 0 });
     await world.settle();
     expect(world.violations).toEqual([
-      { at: 'alice', from: 'mallory', violation: { reason: 'flooded', detail: 'it sent more than 50 receipts and digests at once, or more than 20 a second' } },
+      { at: 'alice', from: 'mallory', violation: { reason: 'flooded', detail: 'it sent more than 50 receipts, digests and typing notices at once, or more than 20 a second' } },
     ]);
     // Messages have their own bucket, so they were not what tripped it.
     expect(world.shown('alice')).toEqual([]);
