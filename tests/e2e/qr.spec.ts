@@ -13,6 +13,10 @@ test('“Show QR code” draws the room link as a QR code that decodes to exactl
   });
   const link = await createRoom(page, parley.url);
   expect(scripts.some((url) => /QrCode/.test(url))).toBe(false);
+  // Nor does the first load carry Vite's preload helper for it (vite.config.ts: plainLazyImports): the helper is the
+  // only code that would create <link rel="modulepreload">.
+  const firstLoad = await Promise.all(scripts.map(async (url) => (await page.request.get(url)).text()));
+  expect(firstLoad.some((code) => code.includes('modulepreload'))).toBe(false);
   await page.getByRole('button', { name: 'Show QR code' }).click();
   const qr = page.getByRole('img', { name: 'QR code of the room link' });
   await expect(qr).toBeVisible();
