@@ -17,6 +17,8 @@ import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
+import { Attention } from './ui/attention.svelte.ts';
+import { browserNotifier } from './adapters/notify/browserNotifier.ts';
 
 async function main(target: HTMLElement): Promise<void> {
   // First, so that nothing is ever drawn in the other theme.
@@ -60,6 +62,7 @@ async function main(target: HTMLElement): Promise<void> {
     checkImage: checkRasterImage,
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
     profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    attention: new Attention(browserNotifier),
   };
   mount(App, { target, props: { platform } });
 }

@@ -25,6 +25,8 @@ import { failureText } from './vaultText.ts';
 import { RateMeter } from './transferText.ts';
 import { Members } from './members.svelte.ts';
 import type { DeliveryState } from './memberText.ts';
+import type { Attention } from './attention.svelte.ts';
+import type { Arrival } from '../core/notify/notificationContent.ts';
 
 /** Everything the room view needs from the platform, assembled in main.ts. */
 export interface AppPlatform {
@@ -35,6 +37,8 @@ export interface AppPlatform {
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
+  /** The tab title's unread count and the notifications, shared by every room of the page. */
+  readonly attention: Attention;
 }
 
 /**
@@ -247,8 +251,17 @@ export class RoomState {
     this.markReadIfSeen();
   }
 
+  private get seen(): boolean {
+    return this.inView && document.visibilityState === 'visible';
+  }
+
   private markReadIfSeen(): void {
-    if (this.inView && document.visibilityState === 'visible') this.markRead();
+    if (this.seen) this.markRead();
+  }
+
+  /** Something arrived: unless the person is looking at this room, it counts as unread (and may notify). */
+  private arrived(arrival: Arrival): void {
+    if (!this.seen) this.platform.attention.arrived(this, arrival);
   }
 
   /** Shows the newest kept page. */
@@ -289,6 +302,7 @@ export class RoomState {
 
   /** The person has the conversation in front of them: what arrived is read (and, with read receipts on, said so). */
   markRead(): void {
+    this.platform.attention.seen(this);
     this.chat?.markRead();
     this.history?.markRead();
   }
@@ -440,6 +454,7 @@ export class RoomState {
     this.session?.stop();
     this.chat?.close();
     this.objectUrls.forEach((url) => URL.revokeObjectURL(url));
+    this.platform.attention.seen(this);
   }
 
   private open(): RoomSession {
@@ -544,6 +559,7 @@ export class RoomState {
           atMs: receivedAtMs,
           deliveries: {},
         });
+        this.arrived({ kind: 'text', authorName: this.members.nameOf(message.author), text: body.text });
         break;
       case 'deletion':
         // message.author is the member whose session carried it (the engine checked): only its own lines go.
@@ -594,6 +610,7 @@ export class RoomState {
         keep: 'auto',
       });
       line = this.lines.at(-1) as FileLine;
+      if (!outgoing) this.arrived({ kind: 'file', authorName: this.members.nameOf(memberId), fileName: view.name });
     }
     line.view = view;
     line.bytesPerSecond = meter.bytesPerSecond;
