@@ -35,8 +35,11 @@ export async function readSignalingOrigins(staticDir: string): Promise<string[]>
   return signalingOriginsFromSiteConfig(text);
 }
 
-/** Svelte 5 creates 'svelte-trusted-html'; src/adapters/vault/workerArgon2id.ts creates 'parley-worker'. */
-const TRUSTED_TYPES_POLICIES = ['svelte-trusted-html', 'parley-worker'];
+/**
+ * Svelte 5 creates 'svelte-trusted-html'; src/adapters/vault/workerArgon2id.ts creates 'parley-worker';
+ * src/adapters/offline/registerServiceWorker.ts creates 'parley-service-worker'.
+ */
+const TRUSTED_TYPES_POLICIES = ['svelte-trusted-html', 'parley-worker', 'parley-service-worker'];
 
 export function contentSecurityPolicy(extraConnectOrigins: readonly string[]): string {
   const connectSrc = ["'self'", ...extraConnectOrigins].join(' ');
@@ -56,7 +59,7 @@ export function contentSecurityPolicy(extraConnectOrigins: readonly string[]): s
     "frame-ancestors 'none'",
     "object-src 'none'",
     // DOM XSS sinks (innerHTML, script URLs) take only values made by a named policy: Svelte's, which turns its own
-    // compiled templates into HTML, and ours, which admits only our own worker script.
+    // compiled templates into HTML, and ours, which admit only our own worker scripts.
     "require-trusted-types-for 'script'",
     `trusted-types ${TRUSTED_TYPES_POLICIES.join(' ')}`,
   ].join('; ');

@@ -19,6 +19,8 @@ import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
 import { Attention } from './ui/attention.svelte.ts';
 import { browserNotifier } from './adapters/notify/browserNotifier.ts';
+import { registerServiceWorker } from './adapters/offline/registerServiceWorker.ts';
+import { AppUpdate } from './ui/appUpdate.svelte.ts';
 
 async function main(target: HTMLElement): Promise<void> {
   // First, so that nothing is ever drawn in the other theme.
@@ -34,7 +36,22 @@ async function main(target: HTMLElement): Promise<void> {
     });
     return;
   }
+  const update = new AppUpdate();
+  // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network.
+  if (import.meta.env.PROD) registerServiceWorker((apply) => (update.apply = apply));
   const loaded = await loadConfig();
+  if (!loaded.ok && !navigator.onLine) {
+    // config.json is never kept (it may change), so with no network Parley cannot start: say so, and start when it can.
+    window.addEventListener('online', () => location.reload(), { once: true });
+    mount(Notice, {
+      target,
+      props: {
+        title: 'You are offline',
+        body: 'Parley needs the network to reach the people you talk to. It will start by itself as soon as this device is back online.',
+      },
+    });
+    return;
+  }
   if (!loaded.ok) {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
@@ -63,6 +80,7 @@ async function main(target: HTMLElement): Promise<void> {
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
     profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
+    update,
   };
   mount(App, { target, props: { platform } });
 }

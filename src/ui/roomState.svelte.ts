@@ -26,6 +26,7 @@ import { RateMeter } from './transferText.ts';
 import { Members } from './members.svelte.ts';
 import type { DeliveryState } from './memberText.ts';
 import type { Attention } from './attention.svelte.ts';
+import type { AppUpdate } from './appUpdate.svelte.ts';
 import type { Arrival } from '../core/notify/notificationContent.ts';
 
 /** Everything the room view needs from the platform, assembled in main.ts. */
@@ -39,6 +40,8 @@ export interface AppPlatform {
   readonly profile: ProfilePlatform;
   /** The tab title's unread count and the notifications, shared by every room of the page. */
   readonly attention: Attention;
+  /** A new version of the app waiting for the person's "Reload to update". */
+  readonly update: AppUpdate;
 }
 
 /**

@@ -377,7 +377,7 @@ const BASE_CSP =
   "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob:; " +
   "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
   "frame-ancestors 'none'; object-src 'none'; require-trusted-types-for 'script'; " +
-  'trusted-types svelte-trusted-html parley-worker';
+  'trusted-types svelte-trusted-html parley-worker parley-service-worker';
 
 function expectSecurityHeaders(result: HttpResult, csp = BASE_CSP): void {
   expect(result.headers).toMatchObject(SECURITY_HEADERS);
