@@ -80,8 +80,9 @@ test('a new version is announced with “Reload to update” and replaces the op
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     expect(page.url()).toBe(link);
 
-    await reloadButton.click();
-    await expect.poll(() => page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument ?? false)).toBe(false);
+    // The click reloads the page: wait for that load before looking into the new document.
+    await Promise.all([page.waitForEvent('load'), reloadButton.click()]);
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument ?? false)).toBe(false);
     await expect(page.getByLabel('Room link')).toHaveValue(link);
     await expect(reloadButton).toHaveCount(0);
   } finally {
