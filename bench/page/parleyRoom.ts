@@ -15,7 +15,8 @@ import { MemoryConversationStore } from '../../src/core/group/memoryConversation
 import { resolveSignalingUrls } from '../../src/core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { KeyPairSource } from '../../src/core/room/keyPairPool.ts';
-import { RoomSession, type GroupEndpoint, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { chatEndpoint } from '../../src/core/group/chatEndpoint.ts';
 import type { MemberState, MemberView, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { RoomHistory } from '../../src/ui/roomHistory.ts';
 import type { RoomPlatform } from '../../src/core/room/roomPorts.ts';
@@ -142,7 +143,7 @@ export class BenchRoom {
       keyPairs,
       identity,
       transfers: transfers.endpoint,
-      group: room.groupEndpoint(),
+      group: chatEndpoint(() => room.chat, (memberId) => room.history?.rememberedMemberIds().includes(memberId) ?? false),
       onEvent: (event) => room.onRoomEvent(event),
       ...(history === null ? {} : { knowledge: () => history.knowledge() }),
     });
@@ -250,19 +251,6 @@ export class BenchRoom {
     });
   }
 
-  /** As RoomState.groupEndpoint: an admitted member's session goes to the messaging engine. */
-  private groupEndpoint(): GroupEndpoint {
-    return {
-      connected: (channel) => {
-        const chat = this.chat;
-        if (chat === null) return;
-        chat.admitted(channel.memberId, { durable: this.history?.rememberedMemberIds().includes(channel.memberId) ?? false });
-        chat.connected(channel);
-      },
-      disconnected: (memberId) => this.chat?.disconnected(memberId),
-      receive: (memberId, frame) => this.chat?.receive(memberId, frame) ?? null,
-    };
-  }
 
   private note(): void {
     const open = this.members.filter((member) => CHANNEL_OPEN.has(member.state)).length;
