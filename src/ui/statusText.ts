@@ -10,6 +10,8 @@ function serverRefusalText(code: ErrorCode): string {
   switch (code) {
     case 'server-busy':
       return 'The server is too busy right now. Try again in a minute.';
+    case 'unavailable':
+      return 'The server cannot take new conversations right now. Try again in a minute.';
     case 'rate-limited':
       return 'The server received too much from this page too quickly and stopped relaying it. Try again.';
     case 'idle-timeout':

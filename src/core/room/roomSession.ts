@@ -443,6 +443,12 @@ export class RoomSession {
           this.stop();
         }
         return;
+      case 'unavailable':
+        // This server cannot place us in a room just now (it lost its room directory, or it is shutting down):
+        // another server, or this one a moment later, can. Live sessions go on meanwhile.
+        this.closeSocket();
+        this.onSocketClosed();
+        return;
       case 'unknown-peer':
         // Our signal raced the member leaving; the server's peer-left follows and settles the state.
         return;
