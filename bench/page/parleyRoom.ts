@@ -38,9 +38,10 @@ export class BenchRoom {
       secret,
       platform: {
         connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href)),
-        createPeer: simplePeerFactory([]),
+        createPeer: simplePeerFactory(() => ({ iceServers: [], relayOnly: false })),
         clock: systemClock,
         random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
       },
       onEvent: (event) => this.onEvent(event),
       generateKeyPair,

@@ -100,7 +100,13 @@ function createWorld(maxMembers = 8, options: { readonly keyPairsHeldBack?: bool
     const group = new FakeGroup();
     const session = new RoomSession({
       secret: options.secret ?? SECRET,
-      platform: { connectSignaling: server.connector(name), createPeer: net.creator(name), clock: clock.for(name), random: systemRandom },
+      platform: {
+        connectSignaling: server.connector(name),
+        createPeer: net.creator(name),
+        clock: clock.for(name),
+        random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
+      },
       onEvent: (event) => events.push(event),
       keyPairs: new KeyPairPool({ generate: options.generateKeyPair ?? pooledKeyPair, clock: clock.for(`${name}-pool`) }),
       transfers,
@@ -666,8 +672,8 @@ describe('RoomSession: connection timeouts', () => {
     await world.advance(9_999);
     expect(onlyView(alice).state).toBe('connecting');
     await world.advance(1);
-    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection' } });
-    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection' } });
+    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
+    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
   });
 
   it('a handshake that stalls on an open channel fails that member with verification-failed after connectTimeoutMs', async () => {

@@ -893,7 +893,7 @@ export class RoomSession {
     }
     if (!link.budget.take()) {
       // Out of tries for this minute: say so, and try again once the budget allows.
-      this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+      this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
       link.cancelRedial = this.options.platform.clock.setTimer(link.budget.msUntilNext(), () => this.redial(link));
       return;
     }
@@ -910,7 +910,7 @@ export class RoomSession {
 
   private unreachable(link: Link): void {
     this.dropAttempt(link);
-    this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+    this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
     if (link.inRoom) this.scheduleRedial(link);
   }
 

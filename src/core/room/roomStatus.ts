@@ -7,11 +7,18 @@ import type { ErrorCode } from '../protocol/signaling.ts';
 import type { Admission } from './admission.ts';
 
 /** Why one member's connection ended or never came up. The room goes on with the others. */
+/**
+ * How this page reaches members: whether the site has a relay (TURN) server to fall back on when no direct path
+ * exists, and whether the person chose to go only through it ("Always relay", which hides their address).
+ */
+export type RelayRoute = { readonly relayServer: boolean; readonly relayOnly: boolean };
+
 export type MemberFailure =
   | { readonly kind: 'signal-rejected' }
   | { readonly kind: 'verification-failed'; readonly detail: string }
   | { readonly kind: 'frame-rejected'; readonly detail: string }
-  | { readonly kind: 'no-connection' }
+  /** No connection within the connect timeout, with what this page could have used to get through (see RelayRoute). */
+  | { readonly kind: 'no-connection'; readonly relay: RelayRoute }
   /** A held member sent more than MAX_HELD_BACK_EVENTS before the person decided; none of it was shown. */
   | { readonly kind: 'held-overflow' }
   /** It sent messages (or receipts) faster than a person can; its session was ended, nothing past the limit shown. */
