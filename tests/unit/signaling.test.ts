@@ -485,7 +485,7 @@ describe('HTTP', () => {
       symlinkSync(path.join(parent, 'package.json'), path.join(siteDir, 'linked.json'));
     });
 
-    const csp = BASE_CSP.replace("connect-src 'self'", "connect-src 'self' wss://signal.example.org:8443");
+    const csp = BASE_CSP.replace("connect-src 'self'", "connect-src 'self' wss://signal.example.org:8443 https://signal.example.org:8443");
 
     it.each([
       ['/', 'index.html', 'text/html; charset=utf-8', 'no-cache'],
@@ -552,8 +552,13 @@ describe('HTTP', () => {
 
   it('reads the CSP connect origins only from the signaling URLs of a config.json the page would accept', () => {
     const of = (urls: unknown): string => JSON.stringify({ signaling: { mode: 'parley', urls } });
-    expect(signalingOriginsFromSiteConfig(of(['wss://sig.example.net/ws']))).toEqual(['wss://sig.example.net']);
-    expect(signalingOriginsFromSiteConfig(of(['ws://10.0.0.2:8080/ws?x=1', 'wss://b.example/ws', 'ws://10.0.0.2:8080/other']))).toEqual(['ws://10.0.0.2:8080', 'wss://b.example']);
+    expect(signalingOriginsFromSiteConfig(of(['wss://sig.example.net/ws']))).toEqual(['wss://sig.example.net', 'https://sig.example.net']);
+    expect(signalingOriginsFromSiteConfig(of(['ws://10.0.0.2:8080/ws?x=1', 'wss://b.example/ws', 'ws://10.0.0.2:8080/other']))).toEqual([
+      'ws://10.0.0.2:8080',
+      'http://10.0.0.2:8080',
+      'wss://b.example',
+      'https://b.example',
+    ]);
     expect(signalingOriginsFromSiteConfig(of([]))).toEqual([]);
     expect(signalingOriginsFromSiteConfig(of(['https://sig.example.net']))).toEqual([]);
     expect(signalingOriginsFromSiteConfig(of(['wss://a.example; script-src *']))).toEqual([]);
