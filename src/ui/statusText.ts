@@ -104,6 +104,8 @@ export function statusText(status: RoomStatus): { readonly text: string; readonl
       return { text: 'The other person left. They can come back with the same link.', tone: 'attention' };
     case 'reconnecting':
       return { text: 'Connection lost. Reconnecting…', tone: 'attention' };
+    case 'server-unavailable':
+      return { text: 'The server cannot let anyone join right now. Trying again…', tone: 'attention' };
     case 'room-full':
       return { text: 'This room is full. Ask for a new link, or create a room of your own.', tone: 'error' };
     case 'failed':

@@ -448,6 +448,7 @@ export class RoomSession {
         // another server, or this one a moment later, can. Live sessions go on meanwhile.
         this.closeSocket();
         this.onSocketClosed();
+        this.setPhase({ kind: 'server-unavailable' });
         return;
       case 'unknown-peer':
         // Our signal raced the member leaving; the server's peer-left follows and settles the state.

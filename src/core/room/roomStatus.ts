@@ -71,6 +71,8 @@ export type RoomPhase =
   | { readonly kind: 'joined' }
   /** The signaling socket is down and being re-opened; live sessions go on. */
   | { readonly kind: 'reconnecting' }
+  /** The server could not place us in the room just now (`unavailable`); trying again, at the next server if any. */
+  | { readonly kind: 'server-unavailable' }
   | { readonly kind: 'room-full' }
   | { readonly kind: 'failed'; readonly failure: RoomFailure };
 
@@ -86,6 +88,7 @@ export type RoomStatus =
   | { readonly kind: 'held' }
   /** Alone, after someone was here. */
   | { readonly kind: 'peer-left' }
+  | { readonly kind: 'server-unavailable' }
   | { readonly kind: 'reconnecting' }
   /** Nobody connected and every member here failed or is unreachable: the latest reason. */
   | { readonly kind: 'member-failed'; readonly failure: MemberFailure }
@@ -113,6 +116,7 @@ export function roomHeadline(phase: RoomPhase, members: readonly MemberView[], s
       return { kind: 'failed', failure: phase.failure };
     case 'joined':
     case 'reconnecting':
+    case 'server-unavailable':
       break;
   }
   const present = members.filter((member) => PRESENT.has(member.state));
@@ -126,5 +130,6 @@ export function roomHeadline(phase: RoomPhase, members: readonly MemberView[], s
   if (failed?.failure) return { kind: 'member-failed', failure: failed.failure };
   if (present.length > 0) return { kind: 'connecting' };
   if (phase.kind === 'reconnecting') return { kind: 'reconnecting' };
+  if (phase.kind === 'server-unavailable') return { kind: 'server-unavailable' };
   return someoneWasHere ? { kind: 'peer-left' } : { kind: 'waiting' };
 }
