@@ -52,7 +52,7 @@ async function main(target: HTMLElement): Promise<void> {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(signalingUrls),
+      connectSignaling: webSocketSignaling(signalingUrls, location.href),
       createPeer: simplePeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
       clock: systemClock,
       random: systemRandom,

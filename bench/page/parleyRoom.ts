@@ -37,7 +37,7 @@ export class BenchRoom {
     this.session = new RoomSession({
       secret,
       platform: {
-        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href)),
+        connectSignaling: webSocketSignaling(resolveSignalingUrl({ signalingUrl: null, iceServers: [], maxFileBytes: DEFAULT_MAX_FILE_BYTES }, location.href), location.href),
         createPeer: simplePeerFactory(() => ({ iceServers: [], relayOnly: false })),
         clock: systemClock,
         random: systemRandom,

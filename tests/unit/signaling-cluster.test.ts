@@ -3,20 +3,15 @@
  * capacity held across instances, a killed instance's members removed, and Redis going away.
  */
 
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseClusterMessage } from '../../signaling/cluster.ts';
 import { LEASE_MS } from '../../signaling/redisCluster.ts';
 import type { RunningServer } from '../../signaling/server.ts';
+import { InstanceProcess } from '../fixtures/instanceProcess.ts';
 import { RedisServer } from '../fixtures/redisServer.ts';
 import { TestClient, newBlob, newNonce, newRoomId, request, wsUrl } from '../fixtures/signalingClient.ts';
 import { expectRelay, signalingHarness } from './support/signalingHarness.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Long enough for a lease to run out and the next reaper tick to notice, with room for a loaded machine. */
 const REAP_WAIT_MS = LEASE_MS + 7_000;
 
@@ -39,41 +34,6 @@ function startInstance(env: Record<string, string> = {}): Promise<RunningServer>
 async function readiness(server: RunningServer): Promise<{ status: number; body: unknown }> {
   const result = await request(server.url, '/readyz');
   return { status: result.status, body: JSON.parse(result.body) };
-}
-
-/** The real server as `npm start` runs it, in a process of its own that a test can kill. */
-class InstanceProcess {
-  private constructor(
-    private readonly child: ChildProcessByStdio<null, Readable, Readable>,
-    readonly url: string,
-    readonly exited: Promise<number | null>,
-  ) {}
-
-  static async start(env: Record<string, string>): Promise<InstanceProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'signaling', 'main.ts')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG: 'info', STATIC_DIR: scratchDir(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let stderr = '';
-    child.stderr.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the instance did not start: ${stderr}`)), 20_000);
-      void exited.then(() => reject(new Error(`the instance exited: ${stderr}`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const port = /^Parley is running at https?:\/\/[^:]+:(\d+)/.exec(line)?.[1];
-        if (port === undefined) return;
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${port}`);
-      });
-    });
-    return new InstanceProcess(child, url, exited);
-  }
-
-  signal(name: NodeJS.Signals): void {
-    this.child.kill(name);
-  }
 }
 
 describe('two instances on one Redis', () => {
@@ -166,7 +126,7 @@ describe('two instances on one Redis', () => {
 
   it('removes the members of an instance that died and tells their rooms; others can still join', async () => {
     const one = await startInstance();
-    const doomed = await InstanceProcess.start({ REDIS_URL: redis.url });
+    const doomed = await InstanceProcess.start({ REDIS_URL: redis.url, STATIC_DIR: scratchDir() });
     const room = newRoomId();
     const a = await connect(one);
     const joinedA = await a.join(room);
@@ -185,7 +145,7 @@ describe('two instances on one Redis', () => {
 
   it('on SIGTERM stops taking joins, closes every socket with 1012 so clients reconnect elsewhere, leaves the rooms and exits', async () => {
     const one = await startInstance();
-    const leaving = await InstanceProcess.start({ REDIS_URL: redis.url });
+    const leaving = await InstanceProcess.start({ REDIS_URL: redis.url, STATIC_DIR: scratchDir() });
     const room = newRoomId();
     const a = await connect(one);
     await a.join(room);

@@ -1,14 +1,17 @@
 /**
- * The signaling port over a browser WebSocket, to one of the configured servers: a random one first, so that pages
- * spread over the instances, and the next one in the list each time a socket has to be opened again, so that a
- * page whose instance went away (or could not place it) reaches another. The room decides when to reconnect, with
- * back-off and jitter; this only decides where.
+ * The signaling port over a browser WebSocket, to one of the configured servers: first the one that served the page
+ * if it is listed (it is up, and the site chose it), else a random one so that pages spread over the instances;
+ * then the next one in the list each time a socket has to be opened again, so that a page whose instance went away
+ * (or could not place it) reaches another. The room decides when to reconnect, with back-off and jitter; this only
+ * decides where.
  */
 import type { RoomPlatform } from '../../core/room/roomPorts.ts';
 
-export function webSocketSignaling(urls: readonly string[], random: () => number = Math.random): RoomPlatform['connectSignaling'] {
+export function webSocketSignaling(urls: readonly string[], pageUrl: string, random: () => number = Math.random): RoomPlatform['connectSignaling'] {
   if (urls.length === 0) throw new Error('no signaling server to connect to');
-  let index = Math.floor(random() * urls.length);
+  const pageHost = new URL(pageUrl).host;
+  const own = urls.findIndex((url) => new URL(url).host === pageHost);
+  let index = own >= 0 ? own : Math.floor(random() * urls.length);
   let opened = 0;
   return (handlers) => {
     // Every socket after the first replaces one that closed: the server it was on is the one to avoid now.
