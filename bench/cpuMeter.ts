@@ -31,7 +31,7 @@ export interface CpuUse {
 }
 
 /** utime + stime of one process, in ms; null if it is gone or there is no /proc. */
-function processMs(pid: number): number | null {
+export function processMs(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
@@ -50,7 +50,7 @@ function sumMs(pids: readonly number[]): number | null {
 }
 
 /** Busy and total ms of all cores together, from the first line of /proc/stat. */
-function machineMs(): { busy: number; total: number; cores: number } | null {
+export function machineMs(): { busy: number; total: number; cores: number } | null {
   try {
     const lines = readFileSync('/proc/stat', 'utf8').split('\n');
     const ticks = (lines[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
