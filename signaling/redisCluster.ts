@@ -6,7 +6,8 @@
  *
  * Keys (prefix `parley:`):
  *   room:<roomId>              hash: <peer id> → "<join seq> <instance id> <nonce>", and "#" → the room's join counter
- *   instance:<id>:alive        the lease, set with PX; renewed every LEASE_RENEW_MS
+ *   instance:<id>:alive        the lease, set with PX; renewed every LEASE_RENEW_MS over a connection of its own,
+ *                              so that it never waits behind a burst of joins and relays
  *   instance:<id>:members      set of "<roomId> <peer id>": what to remove if the instance dies
  *   instances                  set of instance ids the reaper looks at
  * Channel instance:<id>:events carries "<recipient peer ids, comma-separated> <server frame JSON>".
@@ -23,8 +24,11 @@ import type { Logger } from './logger.ts';
 
 /** How often an instance renews its lease and looks for dead instances. */
 export const LEASE_RENEW_MS = 1000;
-/** An instance silent for this long is dead: its members are removed and their rooms told, within about this time. */
-export const LEASE_MS = 3000;
+/**
+ * An instance silent for this long is dead: its members are removed and their rooms told, within about this time and
+ * one more reaper round. Long enough that an overloaded instance (timers late by seconds) keeps its lease.
+ */
+export const LEASE_MS = 5000;
 /**
  * Joins and lease renewals that get no answer within this time fail, so a join never hangs on a Redis that stopped
  * answering. Relays and leaves go without: a timer per command costs a quarter of the relay path's CPU, and they are
@@ -129,9 +133,17 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `;
 
-/** KEYS: own alive. ARGV: lease ms. 1 if renewed, 0 if the lease had already run out (the instance counts as dead). */
+/**
+ * KEYS: own alive, instances. ARGV: instance, lease ms. 1 if renewed, or taken again after running out while no
+ * reaper has removed our members yet (a stall, not a death; the reaper runs atomically too, so it is one or the
+ * other); 0 if the members were removed: the instance counts as dead.
+ */
 const RENEW_SCRIPT = `
-if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[2], 'XX') then return 1 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+  return 1
+end
 return 0
 `;
 
@@ -205,8 +217,11 @@ function parseJoinReply(reply: unknown, ownInstance: string): ClusterJoin | 'los
 type RedisClient = ReturnType<typeof createClient>;
 
 export class RedisCluster implements RoomCluster {
+  /** Joins, leaves and relays. */
   readonly #commands: RedisClient;
   readonly #subscriber: RedisClient;
+  /** The lease and the reaper, apart from the traffic. */
+  readonly #lease: RedisClient;
   readonly #handlers: ClusterHandlers;
   readonly #log: Logger;
   #instance = newInstanceId();
@@ -232,7 +247,8 @@ export class RedisCluster implements RoomCluster {
       socket: { connectTimeout: COMMAND_TIMEOUT_MS, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, RECONNECT_MAX_DELAY_MS) },
     });
     this.#subscriber = this.#commands.duplicate();
-    for (const client of [this.#commands, this.#subscriber]) {
+    this.#lease = this.#commands.duplicate();
+    for (const client of this.#clients) {
       // node-redis emits 'error' for every failed connection attempt; unhandled, it would end the process.
       client.on('error', (error: unknown) => this.#report('down', errorMessage(error)));
     }
@@ -248,9 +264,17 @@ export class RedisCluster implements RoomCluster {
     return cluster;
   }
 
+  get #clients(): readonly RedisClient[] {
+    return [this.#commands, this.#subscriber, this.#lease];
+  }
+
+  get #connected(): boolean {
+    return this.#clients.every((client) => client.isReady);
+  }
+
   get ready(): boolean {
-    // The lease is only known to be ours until LEASE_MS after the last renewal was sent.
-    return this.#commands.isReady && this.#subscriber.isReady && performance.now() - this.#leaseRenewedAt < LEASE_MS;
+    // A Redis that accepts connections but stops answering shows as renewals that no longer come back.
+    return this.#connected && this.#registered && performance.now() - this.#leaseRenewedAt < LEASE_MS;
   }
 
   get roundTripSeconds(): number | null {
@@ -258,7 +282,7 @@ export class RedisCluster implements RoomCluster {
   }
 
   async #begin(): Promise<void> {
-    const connected = Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
+    const connected = Promise.all(this.#clients.map((client) => client.connect()));
     connected.catch(() => {});
     this.#timer = setInterval(() => void this.#tick(), LEASE_RENEW_MS);
     // Waiting for Redis at start is worth a moment, so a freshly started instance is ready when it says it runs.
@@ -269,13 +293,15 @@ export class RedisCluster implements RoomCluster {
   async #run(which: keyof typeof SCRIPTS, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const { sha, source } = SCRIPTS[which];
     const tail = [String(keys.length), ...keys, ...args];
+    const traffic = which === 'join' || which === 'leave' || which === 'relay';
+    const client = traffic ? this.#commands : this.#lease;
     const options = which === 'relay' || which === 'leave' ? undefined : { timeout: COMMAND_TIMEOUT_MS };
     try {
-      return await this.#commands.sendCommand(['EVALSHA', sha, ...tail], options);
+      return await client.sendCommand(['EVALSHA', sha, ...tail], options);
     } catch (error) {
       // A Redis that restarted has forgotten our scripts; sending one in full also loads it for the next EVALSHA.
       if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
-      return this.#commands.sendCommand(['EVAL', source, ...tail], options);
+      return client.sendCommand(['EVAL', source, ...tail], options);
     }
   }
 
@@ -288,7 +314,7 @@ export class RedisCluster implements RoomCluster {
   /** Renews (or first takes) the lease, then removes dead instances' members. One tick at a time. */
   async #tick(): Promise<void> {
     if (this.#ticking || this.#closed) return;
-    if (!this.#commands.isReady || !this.#subscriber.isReady) return;
+    if (!this.#connected) return;
     this.#ticking = true;
     try {
       await this.#renewOrRegister();
@@ -304,7 +330,7 @@ export class RedisCluster implements RoomCluster {
   async #renewOrRegister(): Promise<void> {
     const started = performance.now();
     if (this.#registered) {
-      if ((await this.#run('renew', [aliveKey(this.#instance)], [String(LEASE_MS)])) === 1) {
+      if ((await this.#run('renew', [aliveKey(this.#instance), INSTANCES_KEY], [this.#instance, String(LEASE_MS)])) === 1) {
         this.#leased(started);
         return;
       }
@@ -343,7 +369,8 @@ export class RedisCluster implements RoomCluster {
   }
 
   async join(roomId: string, peer: string, nonce: string, maxMembers: number): Promise<ClusterJoin> {
-    if (!this.ready) return { ok: false, reason: 'unavailable' };
+    // Whether our lease still holds is the join script's own first check, made atomically in Redis.
+    if (!this.#commands.isReady || !this.#registered) return { ok: false, reason: 'unavailable' };
     try {
       const instance = this.#instance;
       const reply = await this.#run('join', [roomKey(roomId), aliveKey(instance), membersKey(instance)], [roomId, peer, nonce, instance, String(maxMembers)]);
@@ -377,14 +404,14 @@ export class RedisCluster implements RoomCluster {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
     try {
-      if (this.#commands.isReady) {
+      if (this.#lease.isReady) {
         const instance = this.#instance;
         await this.#run('unregister', [aliveKey(instance), membersKey(instance), INSTANCES_KEY], [instance]);
       }
     } catch {
       // Our lease runs out on its own and the reaper does the rest.
     }
-    for (const client of [this.#subscriber, this.#commands]) {
+    for (const client of this.#clients) {
       if (client.isOpen) client.destroy();
     }
   }

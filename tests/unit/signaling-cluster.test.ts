@@ -143,6 +143,26 @@ describe('two instances on one Redis', () => {
     expect(await a.next()).toMatchObject({ type: 'peer-joined' });
   }, 30_000);
 
+  it('keeps the members of an instance that stalled past its lease when no other instance removed them meanwhile', async () => {
+    const stalling = await InstanceProcess.start({ REDIS_URL: redis.url, STATIC_DIR: scratchDir() });
+    const room = newRoomId();
+    const a = await TestClient.connect(wsUrl(stalling.url));
+    const nonceA = newNonce();
+    const joinedA = await a.join(room, nonceA);
+    // Frozen for longer than its lease, with no other instance around to reap it: a stall, not a death.
+    stalling.signal('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 1_500));
+    stalling.signal('SIGCONT');
+    await a.sync(REAP_WAIT_MS);
+    const other = await startInstance();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const b = await connect(other);
+    expect((await b.join(room)).peers).toEqual([{ peer: joinedA.self, nonce: nonceA }]);
+    expect(await a.next()).toMatchObject({ type: 'peer-joined' });
+    expect(a.socket.readyState).toBe(a.socket.OPEN);
+    await stalling.kill();
+  }, 30_000);
+
   it('on SIGTERM stops taking joins, closes every socket with 1012 so clients reconnect elsewhere, leaves the rooms and exits', async () => {
     const one = await startInstance();
     const leaving = await InstanceProcess.start({ REDIS_URL: redis.url, STATIC_DIR: scratchDir() });
