@@ -20,7 +20,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@redis/client';
 import { parseClusterMessage, type ClusterHandlers, type ClusterJoin, type ClusterMember, type ClusterRelay, type RoomCluster } from './cluster.ts';
-import type { Logger } from './logger.ts';
+import { LOG_WINDOW_MS, type Logger } from './logger.ts';
+import { FirstPerWindow } from './rateLimit.ts';
 
 /** How often an instance renews its lease and looks for dead instances. */
 export const LEASE_RENEW_MS = 1000;
@@ -235,6 +236,7 @@ export class RedisCluster implements RoomCluster {
   #ticking = false;
   #closed = false;
   #lastReported: 'up' | 'down' | null = null;
+  readonly #unreadable = new FirstPerWindow<'unreadable'>(LOG_WINDOW_MS);
 
   private constructor(url: string, handlers: ClusterHandlers, log: Logger) {
     this.#handlers = handlers;
@@ -362,7 +364,10 @@ export class RedisCluster implements RoomCluster {
     const delivery = parseClusterMessage(message);
     // Only instances sharing our Redis publish here; a message we cannot read is a version mismatch, not input to act on.
     if (delivery === null) {
-      this.#log({ kind: 'cluster', state: 'unreadable', reason: 'a message from another instance could not be parsed' });
+      const suppressed = this.#unreadable.take('unreadable', performance.now());
+      if (suppressed !== null) {
+        this.#log({ kind: 'cluster', state: 'unreadable', reason: `a message from another instance could not be parsed (${suppressed} more since the last line)` });
+      }
       return;
     }
     this.#handlers.deliver(delivery);
