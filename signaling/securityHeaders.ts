@@ -8,8 +8,9 @@ export type SecurityHeaders = Readonly<Record<string, string>>;
 
 /**
  * The origins of the signaling servers the site's config.json names (none when it names none, or does not parse:
- * the page itself refuses such a file). A self-hoster may point the web app at signaling servers on other hosts;
- * without this the CSP would block them.
+ * the page itself refuses such a file): each as ws(s):// for the signaling socket and as http(s):// for the TURN
+ * credentials the page asks the same server for. A self-hoster may point the web app at signaling servers on other
+ * hosts; without this the CSP would block them.
  */
 export function signalingOriginsFromSiteConfig(text: string): string[] {
   let parsed: unknown;
@@ -21,7 +22,14 @@ export function signalingOriginsFromSiteConfig(text: string): string[] {
   const config = parseAppConfig(parsed);
   if (!config.ok) return [];
   // Built from parsed parts, so nothing but scheme, host and port can reach the header.
-  return [...new Set(config.config.signaling.urls.map((url) => { const { protocol, host } = new URL(url); return `${protocol}//${host}`; }))];
+  return [
+    ...new Set(
+      config.config.signaling.urls.flatMap((url) => {
+        const { protocol, host } = new URL(url);
+        return [`${protocol}//${host}`, `${protocol === 'wss:' ? 'https:' : 'http:'}//${host}`];
+      }),
+    ),
+  ];
 }
 
 /** Read once at start: the file belongs to the deployed build, which does not change under a running server. */

@@ -5,8 +5,10 @@ import App from './ui/App.svelte';
 import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
 import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
+import { credentialEndpoints, RelayCredentials } from './adapters/webrtc/relayCredentials.ts';
+import { RelayPreference } from './adapters/webrtc/relayPreference.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
+import { resolveSignalingUrls, type IceServerConfig } from './core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
@@ -34,6 +36,15 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
   }
+  const signalingUrls = resolveSignalingUrls(loaded.config.signaling, location.href);
+  // TURN credentials are short-lived and come from our own server; config.json's ICE servers are used as they are.
+  const relayCredentials = new RelayCredentials(credentialEndpoints(signalingUrls));
+  relayCredentials.start();
+  const relayPreference = new RelayPreference();
+  const iceServers = (): readonly IceServerConfig[] => {
+    const servers = relayCredentials.servers;
+    return servers.kind === 'available' ? [...loaded.config.iceServers, ...servers.iceServers] : loaded.config.iceServers;
+  };
   const spill = new SpillStore();
   // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
   void SpillStore.removeAbandoned().catch(() => {});
@@ -41,10 +52,11 @@ async function main(target: HTMLElement): Promise<void> {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(resolveSignalingUrls(loaded.config.signaling, location.href)),
-      createPeer: simplePeerFactory(loaded.config.iceServers),
+      connectSignaling: webSocketSignaling(signalingUrls, location.href),
+      createPeer: simplePeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
       clock: systemClock,
       random: systemRandom,
+      relayRoute: () => ({ relayServer: iceServers().some((server) => server.urls.some((url) => /^turns?:/.test(url))), relayOnly: relayPreference.on }),
     },
     transfers: {
       clock: systemClock,
@@ -57,6 +69,12 @@ async function main(target: HTMLElement): Promise<void> {
     checkImage: checkRasterImage,
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
     profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    relay: {
+      alwaysRelay: () => relayPreference.on,
+      setAlwaysRelay: (on) => relayPreference.set(on),
+      watchRelayServer: (listener) =>
+        relayCredentials.watch((servers) => listener(servers.kind === 'unknown' ? null : servers.kind === 'available' || loaded.config.iceServers.some((server) => server.urls.some((url) => /^turns?:/.test(url))))),
+    },
   };
   mount(App, { target, props: { platform } });
 }

@@ -75,7 +75,7 @@ function parseSignaling(value: unknown): SignalingConfig | { readonly error: str
   return { mode: 'parley', urls };
 }
 
-function parseIceServer(value: unknown, index: number): IceServerConfig | string {
+export function parseIceServer(value: unknown, index: number): IceServerConfig | string {
   if (!isRecord(value)) return `iceServers[${index}] must be an object`;
   const rawUrls = value['urls'];
   const urls = typeof rawUrls === 'string' ? [rawUrls] : rawUrls;

@@ -1,6 +1,7 @@
 /** What a room needs from its platform: a signaling socket and WebRTC peers, both supplied by adapters. */
 import type { PeerSignal } from '../protocol/peerSignal.ts';
 import type { Clock, Random } from '../ports.ts';
+import type { RelayRoute } from './roomStatus.ts';
 
 export interface SignalingHandlers {
   onOpen(): void;
@@ -35,4 +36,6 @@ export interface RoomPlatform {
   readonly createPeer: (initiator: boolean, handlers: PeerHandlers) => PeerHandle;
   readonly clock: Clock;
   readonly random: Random;
+  /** Read when a member cannot be reached, so the person is told what could (not) have helped. */
+  readonly relayRoute: () => RelayRoute;
 }

@@ -443,6 +443,13 @@ export class RoomSession {
           this.stop();
         }
         return;
+      case 'unavailable':
+        // This server cannot place us in a room just now (it lost its room directory, or it is shutting down):
+        // another server, or this one a moment later, can. Live sessions go on meanwhile.
+        this.closeSocket();
+        this.onSocketClosed();
+        this.setPhase({ kind: 'server-unavailable' });
+        return;
       case 'unknown-peer':
         // Our signal raced the member leaving; the server's peer-left follows and settles the state.
         return;
@@ -887,7 +894,7 @@ export class RoomSession {
     }
     if (!link.budget.take()) {
       // Out of tries for this minute: say so, and try again once the budget allows.
-      this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+      this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
       link.cancelRedial = this.options.platform.clock.setTimer(link.budget.msUntilNext(), () => this.redial(link));
       return;
     }
@@ -904,7 +911,7 @@ export class RoomSession {
 
   private unreachable(link: Link): void {
     this.dropAttempt(link);
-    this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+    this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
     if (link.inRoom) this.scheduleRedial(link);
   }
 
