@@ -6,7 +6,9 @@ import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
 import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
+import { resolveSignalingUrls, type SignalingConfig } from './core/protocol/appConfig.ts';
+import { assertNever } from './core/assertNever.ts';
+import type { RoomPlatform } from './core/room/roomPorts.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
@@ -16,6 +18,20 @@ import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/brows
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
+
+/** Parley's own server by default; the PeerJS client is fetched only by a site configured for a broker. */
+async function signalingFor(signaling: SignalingConfig): Promise<RoomPlatform['connectSignaling']> {
+  switch (signaling.mode) {
+    case 'parley':
+      return webSocketSignaling(resolveSignalingUrls(signaling, location.href));
+    case 'peerjs': {
+      const { peerjsSignaling } = await import('./adapters/peerjs/peerjsSignaling.ts');
+      return peerjsSignaling(signaling, systemClock, systemRandom);
+    }
+    default:
+      return assertNever(signaling, 'signaling mode');
+  }
+}
 
 async function main(target: HTMLElement): Promise<void> {
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
@@ -34,6 +50,13 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
   }
+  let connectSignaling: RoomPlatform['connectSignaling'];
+  try {
+    connectSignaling = await signalingFor(loaded.config.signaling);
+  } catch (error) {
+    mount(Notice, { target, props: { title: 'Parley could not load', body: `Part of the app did not load (${String(error)}). Reload the page to try again.` } });
+    return;
+  }
   const spill = new SpillStore();
   // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
   void SpillStore.removeAbandoned().catch(() => {});
@@ -41,7 +64,7 @@ async function main(target: HTMLElement): Promise<void> {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(resolveSignalingUrls(loaded.config.signaling, location.href)),
+      connectSignaling,
       createPeer: simplePeerFactory(loaded.config.iceServers),
       clock: systemClock,
       random: systemRandom,
