@@ -93,7 +93,7 @@ function parseSignaling(value: unknown): SignalingConfig | { readonly error: str
 
 const BROKER_HOST = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
 // Both go into the broker's URL as they are (PeerJS does not escape them), so only characters that need no escaping.
-const BROKER_PATH = /^\/(?:[A-Za-z0-9._~-]+\/)*$/;
+const BROKER_PATH = /^\/(?:(?!\.\.?\/)[A-Za-z0-9._~-]+\/)*$/;
 const BROKER_KEY = /^[A-Za-z0-9._~-]{1,64}$/;
 const MAX_BROKER_PATH_CHARS = 200;
 
@@ -110,7 +110,7 @@ function parsePeerjsSignaling(value: Record<string, unknown>): PeerjsSignalingCo
     return { error: 'signaling.path must be the PeerServer\'s path, starting with "/", such as "/" or "/myapp"' };
   }
   const path = rawPath.endsWith('/') ? rawPath : `${rawPath}/`;
-  if (!BROKER_PATH.test(path)) return { error: `signaling.path "${rawPath}" may hold only letters, digits, ".", "_", "~", "-" and "/" between them` };
+  if (!BROKER_PATH.test(path)) return { error: `signaling.path "${rawPath}" may hold only letters, digits, ".", "_", "~", "-" and "/" between them, and no "." or ".." segment` };
   const key = value['key'] ?? 'peerjs';
   if (typeof key !== 'string' || !BROKER_KEY.test(key)) return { error: 'signaling.key must be 1 to 64 letters, digits, ".", "_", "~" or "-"' };
   const secure = value['secure'] ?? true;

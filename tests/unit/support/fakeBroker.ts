@@ -33,6 +33,7 @@ export class FakeBroker {
   behaviour: 'normal' | BrokerProblem | 'silent' = 'normal';
   tamper: Tamper = (message) => message;
   private readonly muted = new Set<string>();
+  private readonly attempts = new Map<string, number>();
 
   constructor(private readonly scheduler: Scheduler) {}
 
@@ -83,7 +84,13 @@ export class FakeBroker {
     }
   }
 
+  /** How many times `owner` asked for an id, whatever the answer. */
+  connectAttempts(owner: string): number {
+    return this.attempts.get(owner) ?? 0;
+  }
+
   private connect(owner: string, id: string, handlers: BrokerHandlers): BrokerConnection {
+    this.attempts.set(owner, this.connectAttempts(owner) + 1);
     let closed = false;
     const holder: Holder = { owner, handlers, open: false };
     this.scheduler.schedule(() => {
