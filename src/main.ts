@@ -25,8 +25,8 @@ async function signalingFor(signaling: SignalingConfig): Promise<RoomPlatform['c
     case 'parley':
       return webSocketSignaling(resolveSignalingUrls(signaling, location.href));
     case 'peerjs': {
-      const { peerjsSignaling } = await import('./adapters/peerjs/peerjsSignaling.ts');
-      return peerjsSignaling(signaling, systemClock, systemRandom);
+      const adapter = await import('./adapters/peerjs/peerjsSignaling.ts');
+      return adapter.peerjsSignaling(signaling, systemClock, systemRandom);
     }
     default:
       return assertNever(signaling, 'signaling mode');
