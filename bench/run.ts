@@ -18,10 +18,11 @@ import { fileTransfer } from './sections/fileTransfer.ts';
 import { messageRoundTrip } from './sections/messageRoundTrip.ts';
 import { photoPreview } from './sections/photoPreview.ts';
 import { serverAbuse } from './sections/serverAbuse.ts';
+import { staticSite } from './sections/staticSite.ts';
 import { vault } from './sections/vault.ts';
 import { wireBytes } from './sections/wireBytes.ts';
 
-const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, fileTransfer, photoPreview, vault, serverAbuse];
+const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, staticSite, keyPairCost, messageRoundTrip, fileTransfer, photoPreview, vault, serverAbuse];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
 const HARD_DEADLINE_MS = 600_000;
 
