@@ -78,6 +78,9 @@ function connectToBroker(config: PeerjsSignalingConfig, random: Random, id: stri
       // Only PeerJS's own connections, which are never made.
       case 'webrtc':
         return;
+      default:
+        // A kind this PeerJS version does not declare: the connection cannot be trusted to work, so it ends.
+        end(() => handlers.onClose(opened ? null : 'unreachable'));
     }
   });
   peer.on('disconnected', () => end(() => handlers.onClose(opened ? null : 'unreachable')));
