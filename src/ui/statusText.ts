@@ -72,6 +72,10 @@ export function failureText(failure: RoomFailure): string {
       return 'The server sent a message Parley does not understand, so the connection was stopped. The server may be misconfigured or tampered with.';
     case 'too-many-members':
       return 'This room has more people than Parley connects to at once (16), so it did not join. Ask for a new link for a smaller group.';
+    case 'signaling-unreachable':
+      return `Cannot reach the connection broker at ${failure.endpoint}. It may be down, or this site’s config.json may name it wrongly. Try again later.`;
+    case 'signaling-refused':
+      return `The connection broker at ${failure.endpoint} refused this page: the key or path in this site’s config.json may be wrong, or the broker is full. Try again later.`;
     default:
       return assertNever(failure, 'room failure');
   }

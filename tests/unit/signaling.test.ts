@@ -568,6 +568,14 @@ describe('HTTP', () => {
     expect(signalingOriginsFromSiteConfig('["wss://x.example"]')).toEqual([]);
   });
 
+  it('admits a configured PeerJS broker to connect-src, and nothing from a broker block the page would refuse', () => {
+    const of = (signaling: unknown): string => JSON.stringify({ signaling });
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'broker.example.org', port: 443, path: '/app' }))).toEqual(['wss://broker.example.org:443']);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: '127.0.0.1', port: 9000, secure: false }))).toEqual(['ws://127.0.0.1:9000']);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'a.example; script-src *', port: 443 }))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'a.example', port: 443, urls: ['wss://b.example/ws'] }))).toEqual([]);
+  });
+
   it('keeps the base CSP when config.json names no usable signaling URL', async () => {
     const dir = path.join(scratchDir(), 'bad-config');
     mkdirSync(dir, { recursive: true });

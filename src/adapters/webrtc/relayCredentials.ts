@@ -46,6 +46,11 @@ export class RelayCredentials {
   }
 
   start(): void {
+    // Nowhere to ask (a static site meeting through a PeerServer): config.json's ICE servers are all there is.
+    if (this.#endpoints.length === 0) {
+      this.#set({ kind: 'none' });
+      return;
+    }
     void this.#refresh();
   }
 

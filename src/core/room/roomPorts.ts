@@ -3,11 +3,18 @@ import type { PeerSignal } from '../protocol/peerSignal.ts';
 import type { Clock, Random } from '../ports.ts';
 import type { RelayRoute } from './roomStatus.ts';
 
+/**
+ * Why a signaling connection ended, when the adapter can tell: the service could not be reached at all, or it
+ * answered and refused this page. `endpoint` names the service as config.json does, for the person to check.
+ */
+export type SignalingProblem = { readonly kind: 'unreachable' | 'refused'; readonly endpoint: string };
+
 export interface SignalingHandlers {
   onOpen(): void;
   /** A raw frame from the server; the room parses it. */
   onMessage(data: unknown): void;
-  onClose(): void;
+  /** The connection ended (or never opened); with a problem when the adapter knows why. */
+  onClose(problem?: SignalingProblem): void;
 }
 
 export interface SignalingSocket {

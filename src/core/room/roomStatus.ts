@@ -32,7 +32,11 @@ export type RoomFailure =
   | { readonly kind: 'server-refused'; readonly code: ErrorCode }
   | { readonly kind: 'server-unintelligible'; readonly detail: string }
   /** The server listed more people than a browser meshes with (spec §12.3). */
-  | { readonly kind: 'too-many-members' };
+  | { readonly kind: 'too-many-members' }
+  /** The first signaling connection never opened (a PeerJS broker that is down or misnamed, §3.8). */
+  | { readonly kind: 'signaling-unreachable'; readonly endpoint: string }
+  /** The signaling service answered but refused this page (a PeerJS broker's key or limits, §3.8). */
+  | { readonly kind: 'signaling-refused'; readonly endpoint: string };
 
 export type MemberState =
   /** Learned of, no secure session yet (waiting for or making the connection). */
