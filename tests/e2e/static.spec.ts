@@ -1,8 +1,8 @@
 /**
  * The static site alone (spec §3.8): `dist/` from a plain static file server with no /ws, config.json naming a real
- * PeerServer on loopback. Two people talk and send files, nobody is asked for relay credentials, three form a room, a stale id at the broker blocks
- * nothing, a broker that tampers with what it relays never gets a connection through, and a broker that is down or
- * refuses is explained.
+ * PeerServer on loopback. Two people talk and send files, nobody is asked for relay credentials, three form a room,
+ * a stale id at the broker blocks nothing, a broker that tampers with what it relays never gets a connection
+ * through, and a broker that is down or refuses is explained.
  */
 import type { Page } from '@playwright/test';
 import WebSocket from 'ws';
