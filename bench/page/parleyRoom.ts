@@ -54,7 +54,7 @@ function frameType(data: unknown): string | null {
  * reconnect can be told apart step by step. What the room sees is untouched.
  */
 function loggedSignaling(urls: readonly string[], log: SignalingMark[]): RoomPlatform['connectSignaling'] {
-  const connect = webSocketSignaling(urls);
+  const connect = webSocketSignaling(urls, location.href);
   const note = (event: string): void => {
     log.push({ atEpochMs: epochNowMs(), event });
   };
@@ -136,9 +136,10 @@ export class BenchRoom {
       // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
       platform: {
         connectSignaling: loggedSignaling(resolveSignalingUrls({ mode: 'parley', urls: [] }, location.href), room.signaling),
-        createPeer: simplePeerFactory([]),
+        createPeer: simplePeerFactory(() => ({ iceServers: [], relayOnly: false })),
         clock: systemClock,
         random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
       },
       keyPairs,
       identity,

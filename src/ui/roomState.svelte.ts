@@ -4,6 +4,7 @@
  * and (with an unlocked profile) the kept history, paged in as the person scrolls back. The mesh, the messaging
  * engine and the transfers are core's; this class wires them together and turns their events into lines.
  */
+import type { RelayControl } from './relayControl.ts';
 import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
 import { chatEndpoint } from '../core/group/chatEndpoint.ts';
 import { generateGuestIdentity, type LocalIdentity } from '../core/crypto/identityProof.ts';
@@ -36,6 +37,8 @@ export interface AppPlatform {
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
+  /** The "Always relay" setting and whether the site has a relay server (RelaySetting.svelte). */
+  readonly relay: RelayControl;
 }
 
 /**

@@ -1,6 +1,8 @@
 /** Playwright fixtures: the real signaling server serving the built site, and helpers that act as a person would. */
 import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer, type RunningServer } from '../../signaling/server.ts';
 
@@ -159,3 +161,49 @@ export function roomEvents(page: Page) {
 
 /** A message that reached its one addressee: delivered, or already read (read receipts are on by default). */
 export const DELIVERED = /Delivered|Read/;
+
+// ---- files ------------------------------------------------------------------------------------------
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function fileItem(page: Page, name: string) {
+  return messages(page).filter({ hasText: name });
+}
+
+export async function attach(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
+  await page.getByLabel('Attach file').setInputFiles({ name, mimeType, buffer });
+}
+
+/** Makes a file of `sizeBytes` random bytes inside the page and attaches it, keeping its SHA-256 for later. */
+export async function attachGenerated(page: Page, name: string, sizeBytes: number): Promise<string> {
+  return page.evaluate(
+    async ({ name, sizeBytes }) => {
+      const bytes = new Uint8Array(sizeBytes);
+      for (let offset = 0; offset < sizeBytes; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, offset + 65_536));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+      const input = document.querySelector<HTMLInputElement>('input[type=file]');
+      if (input === null) throw new Error('no file input');
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+      return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    },
+    { name, sizeBytes },
+  );
+}
+
+/** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
+export async function save(page: Page, name: string) {
+  const link = fileItem(page, name).getByRole('link', { name: 'Save' });
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  return download;
+}
+
+/** The SHA-256 of the file the receiver's Save link saves. */
+export async function savedSha256(page: Page, name: string): Promise<string> {
+  const download = await save(page, name);
+  return sha256Hex(await readFile(await download.path()));
+}

@@ -100,7 +100,13 @@ function createWorld(maxMembers = 8, options: { readonly keyPairsHeldBack?: bool
     const group = new FakeGroup();
     const session = new RoomSession({
       secret: options.secret ?? SECRET,
-      platform: { connectSignaling: server.connector(name), createPeer: net.creator(name), clock: clock.for(name), random: systemRandom },
+      platform: {
+        connectSignaling: server.connector(name),
+        createPeer: net.creator(name),
+        clock: clock.for(name),
+        random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
+      },
       onEvent: (event) => events.push(event),
       keyPairs: new KeyPairPool({ generate: options.generateKeyPair ?? pooledKeyPair, clock: clock.for(`${name}-pool`) }),
       transfers,
@@ -610,6 +616,27 @@ describe('RoomSession: server frames', () => {
     },
   );
 
+  it('error unavailable, even before the first join, is not terminal: the socket is closed and opened again, live sessions go on', async () => {
+    const world = createWorld();
+    const carol = world.add('carol');
+    await world.settle();
+    world.server.sendFrame('carol', { v: 1, type: 'error', code: 'unavailable', message: 'no directory' });
+    await world.settle();
+    expect(carol.session.currentStatus).toEqual({ kind: 'server-unavailable' });
+    expect(world.server.connectionsOf('carol')[0]?.closedByClient).toBe(true);
+    await world.advance(2 * FIRST_RECONNECT_MS);
+    expect(world.server.connectionsOf('carol')).toHaveLength(2);
+    expect(world.server.current('carol').room).not.toBeNull();
+
+    const pairWorld = createWorld();
+    const { alice, bob } = await securePair(pairWorld);
+    pairWorld.server.sendFrame('alice', { v: 1, type: 'error', code: 'unavailable', message: 'no directory' });
+    await pairWorld.settle();
+    expect(alice.session.currentStatus.kind).toBe('secure');
+    expect(pairWorld.server.connectionsOf('alice')[0]?.closedByClient).toBe(true);
+    await expectTalk(pairWorld, alice, bob, 'the server can wait');
+  });
+
   it('error unknown-peer is ignored (a peer-left is expected to follow)', async () => {
     const world = createWorld();
     const { alice } = await securePair(world);
@@ -666,8 +693,8 @@ describe('RoomSession: connection timeouts', () => {
     await world.advance(9_999);
     expect(onlyView(alice).state).toBe('connecting');
     await world.advance(1);
-    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection' } });
-    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection' } });
+    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
+    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
   });
 
   it('a handshake that stalls on an open channel fails that member with verification-failed after connectTimeoutMs', async () => {

@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'already-joined'
   | 'unknown-peer'
   | 'idle-timeout'
-  | 'server-busy';
+  | 'server-busy'
+  /** The server cannot take a join now (its room directory is out of reach, or it is shutting down); try again, elsewhere. */
+  | 'unavailable';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'malformed',
@@ -39,6 +41,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'unknown-peer',
   'idle-timeout',
   'server-busy',
+  'unavailable',
 ];
 
 export function isErrorCode(value: unknown): value is ErrorCode {

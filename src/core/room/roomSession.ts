@@ -22,7 +22,7 @@ import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
 import { admissionFor, UNDECIDED, type Admission, type RoomKnowledge } from './admission.ts';
 import type { KeyPairSource } from './keyPairPool.ts';
-import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
+import type { PeerHandle, RoomPlatform, SignalingProblem, SignalingSocket } from './roomPorts.ts';
 import { roomHeadline, type MemberFailure, type MemberState, type MemberView, type RoomFailure, type RoomPhase, type RoomStatus } from './roomStatus.ts';
 import { redialDelayMs, RedialBudget } from './redial.ts';
 
@@ -185,6 +185,11 @@ export class RoomSession {
   private cancelReconnect: () => void = () => {};
   private someoneWasHere = false;
   private hasJoined = false;
+  /**
+   * Until the first connection that joined closes: the members it lists in `joined` (one frame from a Parley server,
+   * one per member from a PeerJS broker, §3.8) were already here when this room session arrived.
+   */
+  private onFirstConnection = true;
   /** What this person remembered when the room session started, for the members already in the room then. */
   private knowledgeAtStart: RoomKnowledge | null = null;
   private stopped = false;
@@ -308,8 +313,8 @@ export class RoomSession {
       onMessage: (data) => {
         if (this.socket === socket) this.onServerMessage(data);
       },
-      onClose: () => {
-        if (this.socket === socket) this.onSocketClosed();
+      onClose: (problem) => {
+        if (this.socket === socket) this.onSocketClosed(problem);
       },
     });
     this.socket = socket;
@@ -321,10 +326,16 @@ export class RoomSession {
     socket?.close();
   }
 
-  private onSocketClosed(): void {
+  private onSocketClosed(problem?: SignalingProblem): void {
     this.socket = null;
     this.selfId = null;
+    if (this.hasJoined) this.onFirstConnection = false;
     if (this.stopped || this.phase.kind === 'failed' || this.phase.kind === 'room-full') return;
+    if (problem !== undefined && !this.hasJoined) {
+      // Never in the room, and the adapter knows why: retrying in silence would be a spinner that explains nothing.
+      this.failRoom(problem.kind === 'unreachable' ? { kind: 'signaling-unreachable', endpoint: problem.endpoint } : { kind: 'signaling-refused', endpoint: problem.endpoint });
+      return;
+    }
     // Verified sessions live on their direct connections and do not need the server; anything less does.
     for (const link of [...this.links.values()]) {
       link.inRoom = false;
@@ -384,7 +395,7 @@ export class RoomSession {
     for (const member of peers) {
       // Still connected to it from before our socket (or the server) went down: keep that session.
       if (this.recognise(member)) continue;
-      this.startAttempt(this.newLink(member, 'joined', !this.hasJoined), 'initiator');
+      this.startAttempt(this.newLink(member, 'joined', this.onFirstConnection), 'initiator');
     }
     this.hasJoined = true;
     this.setPhase({ kind: 'joined' });
@@ -442,6 +453,13 @@ export class RoomSession {
           this.setPhase({ kind: 'room-full' });
           this.stop();
         }
+        return;
+      case 'unavailable':
+        // This server cannot place us in a room just now (it lost its room directory, or it is shutting down):
+        // another server, or this one a moment later, can. Live sessions go on meanwhile.
+        this.closeSocket();
+        this.onSocketClosed();
+        this.setPhase({ kind: 'server-unavailable' });
         return;
       case 'unknown-peer':
         // Our signal raced the member leaving; the server's peer-left follows and settles the state.
@@ -887,7 +905,7 @@ export class RoomSession {
     }
     if (!link.budget.take()) {
       // Out of tries for this minute: say so, and try again once the budget allows.
-      this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+      this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
       link.cancelRedial = this.options.platform.clock.setTimer(link.budget.msUntilNext(), () => this.redial(link));
       return;
     }
@@ -904,7 +922,7 @@ export class RoomSession {
 
   private unreachable(link: Link): void {
     this.dropAttempt(link);
-    this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+    this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
     if (link.inRoom) this.scheduleRedial(link);
   }
 
