@@ -59,6 +59,7 @@ export function parseClusterMessage(text: string): ClusterDelivery | null {
     case 'signal':
       return { recipients, frame };
     case 'joined':
+    case 'pong':
     case 'error':
       return null;
     default:

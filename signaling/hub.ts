@@ -273,6 +273,10 @@ export class SignalingHub {
       case 'signal':
         this.#onSignal(connection, frame.to, frame.blob);
         return;
+      case 'ping':
+        // The client asks whether this socket still carries frames both ways (§3.1); it is counted like any frame.
+        this.#send(connection, { v: 1, type: 'pong', token: frame.token });
+        return;
       default:
         assertNever(frame, 'client frame');
     }
@@ -283,6 +287,7 @@ export class SignalingHub {
       this.#refuse(connection, 'already-joined', 'This connection has already joined a room.');
       return;
     }
+    this.#replaceEarlierConnections(roomId, nonce);
     const cluster = this.#cluster;
     if (cluster === null) {
       const outcome = this.#rooms.join(roomId, connection.peerId, { connection, nonce });
@@ -307,10 +312,30 @@ export class SignalingHub {
         else this.#refuse(connection, 'unavailable', 'The server cannot reach its room directory just now; join through another server or try again shortly.', 'always');
         return;
       }
-      // The cluster has counted it, so the local view only mirrors who is here; it cannot be fuller than the room.
+      // The cluster has counted it, so the local view only mirrors who is here; it cannot be fuller than the room
+      // once an earlier connection of the same room session held here has gone (the cluster removed it too).
+      this.#replaceEarlierConnections(roomId, nonce);
       this.#rooms.join(roomId, connection.peerId, { connection, nonce });
       this.#admit(connection, roomId, nonce, outcome.others, pending);
     });
+  }
+
+  /**
+   * The same room session (its nonce) joins again on a new socket: it found its old one dead (§3.1), which we may not
+   * have noticed yet. The old connection leaves the room without a peer-left (the member is still here, and the others
+   * re-address it by its nonce when told peer-joined) and is cut, so it neither holds a place nor is listed to anyone.
+   */
+  #replaceEarlierConnections(roomId: string, nonce: string): void {
+    for (const [peer, member] of this.#rooms.members(roomId)) {
+      if (member.nonce !== nonce) continue;
+      this.#rooms.leave(roomId, peer);
+      this.#dropReplaced(member.connection);
+    }
+  }
+
+  #dropReplaced(connection: Connection): void {
+    connection.membership = { kind: 'lobby' };
+    this.#end(connection, 'replaced by a new connection of its room session', null);
   }
 
   /** Tells a newly placed member who is there, and the members held here that it came; then what waited for it. */
@@ -334,7 +359,13 @@ export class SignalingHub {
       const membership = connection.membership;
       switch (membership.kind) {
         case 'room':
-          this.#send(connection, delivery.frame);
+          // A peer-left naming the recipient itself: its room session joined again through another instance (§3.6).
+          if (delivery.frame.type === 'peer-left' && delivery.frame.peer === peerId) {
+            this.#rooms.leave(membership.roomId, peerId);
+            this.#dropReplaced(connection);
+          } else {
+            this.#send(connection, delivery.frame);
+          }
           break;
         case 'joining':
           membership.pending.push(delivery.frame);

@@ -93,7 +93,15 @@ local others = {}
 for i = 1, #fields, 2 do
   if fields[i] ~= '#' then
     local seq, instance, nonce = parse(fields[i + 1])
-    others[#others + 1] = { seq, fields[i], nonce, instance }
+    if nonce == ARGV[3] then
+      -- The same room session on a new connection: the old one leaves without a peer-left, and a peer-left naming
+      -- itself tells its instance to cut it.
+      redis.call('HDEL', KEYS[1], fields[i])
+      redis.call('SREM', members_key(instance), ARGV[1] .. ' ' .. fields[i])
+      redis.call('PUBLISH', channel(instance), fields[i] .. ' {"v":1,"type":"peer-left","peer":"' .. fields[i] .. '"}')
+    else
+      others[#others + 1] = { seq, fields[i], nonce, instance }
+    end
   end
 end
 if #others >= tonumber(ARGV[5]) then return 'full' end

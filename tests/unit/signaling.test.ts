@@ -409,6 +409,66 @@ function expectSecurityHeaders(result: HttpResult, csp = BASE_CSP): void {
   expect(result.headers['strict-transport-security']).toBeUndefined();
 }
 
+describe('signaling probe and a room session back on a new socket', () => {
+  it('answers a ping with a pong echoing its token, before and after join, and logs nothing for it', async () => {
+    const lines: string[] = [];
+    const server = await start({ LOG: 'info' }, (line) => lines.push(line));
+    const client = await connect(server);
+    client.send({ v: 1, type: 'ping', token: 'before-join' });
+    expect(await client.next()).toEqual({ v: 1, type: 'pong', token: 'before-join' });
+    const { self } = await client.join(newRoomId());
+    client.send({ v: 1, type: 'ping', token: 'AAECAwQFBgc' });
+    expect(await client.next()).toEqual({ v: 1, type: 'pong', token: 'AAECAwQFBgc' });
+    client.send({ v: 1, type: 'ping', token: 'not a token' });
+    expect(await client.nextError()).toBe('malformed');
+    client.close();
+    await waitUntil(() => lines.some((line) => line.includes(`close peer=${self}`)), 2000, 'close line');
+    // open, the refused malformed ping, close: the good pings left no line.
+    expect(lines.filter((line) => line.includes(self)).map((line) => /(open|refused|close) peer=/.exec(line)?.[1])).toEqual(['open', 'refused', 'close']);
+  });
+
+  it('takes one rate token per ping: beyond the rate a ping gets rate-limited, not a pong', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5' });
+    const client = await connect(server);
+    for (let i = 0; i < 10; i++) client.send({ v: 1, type: 'ping', token: `t${i}` });
+    await client.sync();
+    const answers = client.pending.map((frame) => (frame.type === 'pong' ? frame.token : frame.type === 'error' ? frame.code : frame.type));
+    // A full bucket of five, perhaps one more earned while they were sent; one rate-limited reply for the rest.
+    expect(answers.filter((answer) => answer.startsWith('t')).length).toBeGreaterThanOrEqual(5);
+    expect(answers.filter((answer) => answer.startsWith('t')).length).toBeLessThanOrEqual(6);
+    expect(answers).toContain('rate-limited');
+  });
+
+  it('closes with 1008 a connection that floods pings', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5' });
+    const client = await connect(server);
+    for (let i = 0; i < 100; i++) client.send({ v: 1, type: 'ping', token: 'flood' });
+    expect((await client.closed).code).toBe(1008);
+  });
+
+  it('a join with the nonce of a member still registered replaces it: the old socket is cut, nobody hears peer-left, the others hear peer-joined', async () => {
+    const server = await start({ MAX_ROOM_MEMBERS: '2' });
+    const room = newRoomId();
+    const nonce = newNonce();
+    const stayer = await connect(server);
+    const idStayer = (await stayer.join(room)).self;
+    const old = await connect(server);
+    const idOld = (await old.join(room, nonce)).self;
+    await stayer.nextOfType('peer-joined');
+    // The member's page found its socket silent and opened another; the server has not noticed the old one is dead.
+    const fresh = await connect(server);
+    const joined = await fresh.join(room, nonce);
+    // Let in although the room holds two: the old connection no longer counts, and is not listed to itself.
+    expect(joined.peers).toEqual([{ peer: idStayer, nonce: expect.any(String) }]);
+    expect(await old.closed).toMatchObject({ code: 1006 });
+    expect(await stayer.next()).toEqual({ v: 1, type: 'peer-joined', peer: joined.self, nonce });
+    // Nothing about the old connection follows, and it can no longer be addressed.
+    stayer.signal(idOld, newBlob());
+    expect(await stayer.nextError()).toBe('unknown-peer');
+    await expectRelay(stayer, idStayer, fresh, joined.self);
+  });
+});
+
 describe('HTTP', () => {
   it('answers /healthz with JSON ok and the security headers', async () => {
     const server = await start();
