@@ -3,7 +3,7 @@
  * leave) and Parley's sealed signals. Each is JSON text in the `payload` of a PeerServer message; the broker sees
  * it, so it carries nothing a Parley signaling server would not see.
  */
-import { BLOB_PATTERN, NONCE_PATTERN, PEER_ID_PATTERN } from './signaling.ts';
+import { BLOB_PATTERN, NONCE_PATTERN, PEER_ID_PATTERN, PROBE_TOKEN_PATTERN } from './signaling.ts';
 
 export const BROKER_FRAME_VERSION = 1;
 /** The longest payload parsed: a signal frame with the longest blob and some room for its keys. */
@@ -18,7 +18,9 @@ export type BrokerFrame =
   /** Presence, so a member whose page vanished without a word is noticed. */
   | { readonly v: 1; readonly type: 'here'; readonly peer: string; readonly to: string }
   | { readonly v: 1; readonly type: 'leave'; readonly peer: string; readonly to: string }
-  | { readonly v: 1; readonly type: 'signal'; readonly peer: string; readonly to: string; readonly blob: string };
+  | { readonly v: 1; readonly type: 'signal'; readonly peer: string; readonly to: string; readonly blob: string }
+  /** Sent to our own slot: the broker handing it back proves the connection carries messages both ways (§3.1). */
+  | { readonly v: 1; readonly type: 'echo'; readonly peer: string; readonly token: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -43,7 +45,7 @@ export function parseBrokerFrame(payload: unknown): BrokerFrame | null {
     return null;
   }
   if (!isRecord(value) || value['v'] !== BROKER_FRAME_VERSION || !matches(value['peer'], PEER_ID_PATTERN)) return null;
-  const { peer, nonce, to, blob } = value;
+  const { peer, nonce, to, blob, token } = value;
   switch (value['type']) {
     case 'hello':
       return hasExactKeys(value, ['v', 'type', 'peer', 'nonce']) && matches(nonce, NONCE_PATTERN) ? { v: 1, type: 'hello', peer, nonce } : null;
@@ -58,6 +60,8 @@ export function parseBrokerFrame(payload: unknown): BrokerFrame | null {
       return hasExactKeys(value, ['v', 'type', 'peer', 'to', 'blob']) && matches(to, PEER_ID_PATTERN) && matches(blob, BLOB_PATTERN)
         ? { v: 1, type: 'signal', peer, to, blob }
         : null;
+    case 'echo':
+      return hasExactKeys(value, ['v', 'type', 'peer', 'token']) && matches(token, PROBE_TOKEN_PATTERN) ? { v: 1, type: 'echo', peer, token } : null;
     default:
       return null;
   }

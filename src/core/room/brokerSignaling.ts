@@ -107,6 +107,10 @@ class BrokerSignalingSocket implements SignalingSocket {
         if (this.state === 'in-room' && slot !== null) this.sendTo(slot, { v: 1, type: 'signal', peer: this.selfPeer, to: frame.to, blob: frame.blob });
         return;
       }
+      case 'ping':
+        // The broker answers nothing of its own, but it relays to any id, ours included: the echo is the pong.
+        if (this.state === 'in-room') this.sendTo(this.selfSlot, { v: 1, type: 'echo', peer: this.selfPeer, token: frame.token });
+        return;
       default:
         assertNever(frame, 'client frame');
     }
@@ -222,10 +226,15 @@ class BrokerSignalingSocket implements SignalingSocket {
 
   private onBrokerMessage(from: string, payload: unknown): void {
     const slot = this.slotIds.indexOf(from);
-    if (slot < 0 || slot === this.selfSlot) return;
+    if (slot < 0) return;
     // Anyone who knows a slot id can write to it: what does not parse, or was meant for an earlier holder, is dropped.
     const frame = parseBrokerFrame(payload);
-    if (frame === null || (frame.type !== 'hello' && frame.to !== this.selfPeer)) return;
+    if (slot === this.selfSlot) {
+      // Only our own echo comes from our own slot.
+      if (frame?.type === 'echo' && frame.peer === this.selfPeer) this.emit({ v: 1, type: 'pong', token: frame.token });
+      return;
+    }
+    if (frame === null || frame.type === 'echo' || (frame.type !== 'hello' && frame.to !== this.selfPeer)) return;
     const member = this.members.get(slot);
     const known = member?.peer === frame.peer ? member : null;
     if (known !== null) known.lastHeardMs = this.options.clock.nowMs();

@@ -25,6 +25,7 @@ import type { KeyPairSource } from './keyPairPool.ts';
 import type { PeerHandle, RoomPlatform, SignalingProblem, SignalingSocket } from './roomPorts.ts';
 import { roomHeadline, type MemberFailure, type MemberState, type MemberView, type RoomFailure, type RoomPhase, type RoomStatus } from './roomStatus.ts';
 import { redialDelayMs, RedialBudget } from './redial.ts';
+import { SignalingProbe } from './signalingProbe.ts';
 
 export type RoomEvent =
   | { readonly type: 'status'; readonly status: RoomStatus }
@@ -98,6 +99,10 @@ const LIVENESS_TICK_MS = 2_500;
 export const PROBE_MS = 2_000;
 /** At most this many pings per second are answered; more ends the session (a flood). */
 const MAX_PINGS_PER_SECOND = 2;
+/** A re-dial's offer that has no answer after this long makes the signaling socket doubtful (spec §12.3). */
+export const REDIAL_ANSWER_MS = 5_000;
+/** A socket opened to replace one that closed must have joined within this long, or it is replaced in turn. */
+export const REJOIN_TIMEOUT_MS = 10_000;
 
 /** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
 type PeerEvent =
@@ -131,8 +136,14 @@ interface Link {
   peerId: string;
   /** The nonce its room session joined with: the same across its reconnections, so it is recognised under a new peer id. */
   readonly nonce: string;
-  /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
-  readonly learnedVia: 'joined' | 'peer-joined';
+  /** How the server last introduced it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
+  learnedVia: 'joined' | 'peer-joined';
+  /**
+   * Whether the next offer goes the first-contact way (the joiner dials) rather than the lower id's: until its first
+   * secure session, and again when the server introduces it anew while its pair is down (spec §12.3), so that both
+   * sides agree on who dials whatever each remembers of the other.
+   */
+  firstContactRule: boolean;
   /**
    * Whether it was already in the room when this room session first joined: judged against what this person
    * remembered before arriving, so joining a group one is new to does not ask about each member already there.
@@ -166,6 +177,9 @@ export class RoomSession {
   private keys: RoomKeys | null = null;
   private identity: LocalIdentity | null = null;
   private socket: SignalingSocket | null = null;
+  /** Asks the server whether the current socket still carries frames (spec §3.1), when there is reason to doubt it. */
+  private socketProbe: SignalingProbe | null = null;
+  private cancelRejoinTimeout: () => void = () => {};
   private selfId: string | null = null;
   /**
    * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an
@@ -246,6 +260,7 @@ export class RoomSession {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelReconnect();
+    this.endSocketWatch();
     for (const link of this.links.values()) {
       link.cancelRedial();
       this.dropAttempt(link, { sayBye: true });
@@ -267,6 +282,8 @@ export class RoomSession {
 
   private report(): void {
     if (this.stopped) return;
+    // A member out of reach may be out of reach because our own socket died in silence: keep asking while one is.
+    this.socketProbe?.watch(this.selfId !== null && [...this.links.values()].some((link) => link.state === 'reconnecting' || link.state === 'unreachable'));
     const members = this.memberViews();
     const status = roomHeadline(this.phase, members, this.someoneWasHere);
     this.options.onEvent({ type: 'members', members });
@@ -305,6 +322,7 @@ export class RoomSession {
   // ---- signaling -------------------------------------------------------------------------------
 
   private connect(): void {
+    const { clock, random } = this.options.platform;
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
@@ -318,17 +336,45 @@ export class RoomSession {
       },
     });
     this.socket = socket;
+    const dropSilentSocket = (): void => {
+      if (this.socket !== socket) return;
+      this.closeSocket();
+      this.onSocketClosed();
+    };
+    this.socketProbe = new SignalingProbe({
+      clock,
+      random,
+      sendPing: (token) => socket.send(encodeFrame({ v: 1, type: 'ping', token })),
+      onSilent: dropSilentSocket,
+    });
+    // A replacement opened while the network is still gone may hang in TCP's connect back-off: replace it in turn.
+    if (this.hasJoined) this.cancelRejoinTimeout = clock.setTimer(REJOIN_TIMEOUT_MS, () => {
+      if (this.selfId === null) dropSilentSocket();
+    });
   }
 
   private closeSocket(): void {
     const socket = this.socket;
     this.socket = null;
+    this.endSocketWatch();
     socket?.close();
+  }
+
+  private endSocketWatch(): void {
+    this.socketProbe?.end();
+    this.socketProbe = null;
+    this.cancelRejoinTimeout();
+  }
+
+  /** There is reason to think our signaling socket may be dead (spec §12.3): ask the server, if we are in the room. */
+  private doubtSignaling(): void {
+    if (this.selfId !== null) this.socketProbe?.doubt();
   }
 
   private onSocketClosed(problem?: SignalingProblem): void {
     this.socket = null;
     this.selfId = null;
+    this.endSocketWatch();
     if (this.hasJoined) this.onFirstConnection = false;
     if (this.stopped || this.phase.kind === 'failed' || this.phase.kind === 'room-full') return;
     if (problem !== undefined && !this.hasJoined) {
@@ -336,10 +382,13 @@ export class RoomSession {
       this.failRoom(problem.kind === 'unreachable' ? { kind: 'signaling-unreachable', endpoint: problem.endpoint } : { kind: 'signaling-refused', endpoint: problem.endpoint });
       return;
     }
-    // Verified sessions live on their direct connections and do not need the server; anything less does.
+    // Verified sessions live on their direct connections and do not need the server; anything less does. A member we
+    // were connected to and are re-dialling is kept a while: the next socket will most likely find it still here.
     for (const link of [...this.links.values()]) {
       link.inRoom = false;
-      if (link.attempt?.session?.isSecure !== true) this.forget(link);
+      if (link.attempt?.session?.isSecure === true) continue;
+      if (link.everSecure && link.state !== 'failed') this.awaitReintroduction(link);
+      else this.forget(link);
     }
     this.setPhase({ kind: 'reconnecting' });
     const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** this.reconnectAttempts) * this.jitter();
@@ -376,6 +425,9 @@ export class RoomSession {
       case 'signal':
         this.enqueueInboundSignal(frame.from, frame.blob);
         return;
+      case 'pong':
+        this.socketProbe?.answered(frame.token);
+        return;
       case 'error':
         this.onServerRefusal(frame.code);
         return;
@@ -391,18 +443,27 @@ export class RoomSession {
     }
     // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
     this.reconnectAttempts = 0;
+    this.cancelRejoinTimeout();
     this.selfId = self;
     for (const member of peers) {
+      // Our own earlier connection, listed by a server that has not yet seen it die (§12.3).
+      if (member.nonce === this.selfNonce) continue;
+      const known = this.recognise(member);
       // Still connected to it from before our socket (or the server) went down: keep that session.
-      if (this.recognise(member)) continue;
-      this.startAttempt(this.newLink(member, 'joined', this.onFirstConnection), 'initiator');
+      if (known === null) this.startAttempt(this.newLink(member, 'joined', this.onFirstConnection), 'initiator');
+      else this.reintroduce(known, 'joined');
     }
     this.hasJoined = true;
     this.setPhase({ kind: 'joined' });
   }
 
   private onPeerJoined(member: RoomMember): void {
-    if (this.recognise(member)) return;
+    if (member.nonce === this.selfNonce) return;
+    const known = this.recognise(member);
+    if (known !== null) {
+      this.reintroduce(known, 'peer-joined');
+      return;
+    }
     if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
     const link = this.newLink(member, 'peer-joined', false);
     this.awaitOffer(link);
@@ -411,11 +472,11 @@ export class RoomSession {
 
   /**
    * A member the server lists that we already know: the same peer id, or the same room session (nonce) back under
-   * a new peer id after its socket reconnected. Its live session is kept and re-addressed; nothing is dialled.
+   * a new peer id after its socket reconnected. It is re-addressed; null if it is a stranger.
    */
-  private recognise(member: RoomMember): boolean {
+  private recognise(member: RoomMember): Link | null {
     const known = this.links.get(member.peer) ?? [...this.links.values()].find((link) => link.nonce === member.nonce);
-    if (known === undefined || known.nonce !== member.nonce) return false;
+    if (known === undefined || known.nonce !== member.nonce) return null;
     if (known.peerId !== member.peer) {
       this.links.delete(known.peerId);
       known.peerId = member.peer;
@@ -423,7 +484,33 @@ export class RoomSession {
     }
     known.inRoom = true;
     known.cancelProbe();
-    return true;
+    return known;
+  }
+
+  /**
+   * The server introduced a member we know. A live session is kept and nothing is dialled. A pair that is down starts
+   * afresh under the ids of now: signals of its attempt went to an address (its old socket or ours) that is gone, and
+   * the first-contact rule (the joiner dials) is one both sides agree on whatever each remembers of the other.
+   */
+  private reintroduce(link: Link, via: Link['learnedVia']): void {
+    if (link.attempt?.session?.isSecure === true || link.state === 'failed') return;
+    link.learnedVia = via;
+    link.firstContactRule = true;
+    link.cancelRedial();
+    this.dropAttempt(link);
+    if (link.everSecure) link.state = 'reconnecting';
+    if (via === 'joined') this.startAttempt(link, 'initiator');
+    else this.awaitOffer(link);
+    this.report();
+  }
+
+  /** While we have no socket, a member whose pair is down is kept for the next one to find, but not for ever. */
+  private awaitReintroduction(link: Link): void {
+    this.dropAttempt(link);
+    link.cancelRedial();
+    link.cancelRedial = this.options.platform.clock.setTimer(this.connectTimeoutMs, () => {
+      if (!link.inRoom && this.links.get(link.peerId) === link) this.forget(link);
+    });
   }
 
   private onPeerLeft(peerId: string): void {
@@ -488,6 +575,7 @@ export class RoomSession {
       peerId,
       nonce: member.nonce,
       learnedVia,
+      firstContactRule: true,
       wasHereFirst,
       state: 'connecting',
       failure: null,
@@ -517,9 +605,9 @@ export class RoomSession {
     this.report();
   }
 
-  /** Whether we make the offer for this link: our first contact goes the joiner's way, re-dials the lower id's. */
+  /** Whether we make the offer for this link: a first contact goes the joiner's way, re-dials the lower id's. */
   private weDial(link: Link): boolean {
-    if (!link.everSecure) return link.learnedVia === 'joined';
+    if (link.firstContactRule) return link.learnedVia === 'joined';
     return this.selfId !== null && this.selfId < link.peerId;
   }
 
@@ -622,6 +710,19 @@ export class RoomSession {
       },
     });
     const nowMs = platform.clock.nowMs();
+    const cancelConnectTimeout = platform.clock.setTimer(this.connectTimeoutMs, () => {
+      if (link.attempt !== attempt || attempt.session?.isSecure === true) return;
+      // A member we were connected to before is most likely behind a bad network again: keep trying.
+      if (attempt.session === null || link.everSecure) this.unreachable(link);
+      else this.failLink(link, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
+    });
+    // Our re-dial's offer went through the server; if no answer comes back, the server may not have it (§12.3).
+    const cancelAnswerWatch =
+      role === 'initiator' && link.everSecure
+        ? platform.clock.setTimer(REDIAL_ANSWER_MS, () => {
+            if (link.attempt === attempt && attempt.remoteFingerprint === null) this.doubtSignaling();
+          })
+        : () => {};
     const attempt: PairAttempt = {
       role,
       handle,
@@ -631,12 +732,10 @@ export class RoomSession {
       attached: false,
       heldBack: null,
       earlyMessages: [],
-      cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
-        if (link.attempt !== attempt || attempt.session?.isSecure === true) return;
-        // A member we were connected to before is most likely behind a bad network again: keep trying.
-        if (attempt.session === null || link.everSecure) this.unreachable(link);
-        else this.failLink(link, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
-      }),
+      cancelTimeout: () => {
+        cancelConnectTimeout();
+        cancelAnswerWatch();
+      },
       lastReceivedAtMs: nowMs,
       lastSentAtMs: nowMs,
       cancelLiveness: () => {},
@@ -771,6 +870,7 @@ export class RoomSession {
     link.peer = peer;
     link.memberId = memberId;
     link.everSecure = true;
+    link.firstContactRule = false;
     link.redials = 0;
     let admission: Admission;
     try {
@@ -889,12 +989,19 @@ export class RoomSession {
   private pairBroke(link: Link): void {
     this.dropAttempt(link);
     if (this.stopped) return;
+    if (this.selfId === null) {
+      // We are between sockets ourselves: nobody can say whether it left; the next socket will tell.
+      this.setLinkState(link, 'reconnecting');
+      this.awaitReintroduction(link);
+      return;
+    }
     if (!link.inRoom) {
       if (link.state !== 'left') this.setLinkState(link, 'left');
       this.forget(link);
       return;
     }
     this.setLinkState(link, 'reconnecting');
+    this.doubtSignaling();
     this.scheduleRedial(link);
   }
 
@@ -923,6 +1030,7 @@ export class RoomSession {
   private unreachable(link: Link): void {
     this.dropAttempt(link);
     this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
+    this.doubtSignaling();
     if (link.inRoom) this.scheduleRedial(link);
   }
 

@@ -121,6 +121,10 @@ export interface FakeConnection {
   nonce: string | null;
   /** open: a live member; ghost: the client is gone but the server has not noticed yet; closed: gone. */
   serverState: 'open' | 'ghost' | 'closed';
+  /** The network between them holds everything in both directions, and neither end is told (a silent cut). */
+  silent: boolean;
+  /** Pings the client sent, whether or not they arrived. */
+  pings: number;
   /** Whether the client can still receive events on this socket. */
   clientOpen: boolean;
   /** Whether the client itself called close(). */
@@ -172,6 +176,8 @@ export class FakeSignalingServer {
         room: null,
         nonce: null,
         serverState: 'open',
+        silent: false,
+        pings: 0,
         clientOpen: true,
         closedByClient: false,
         fromClient: [],
@@ -184,6 +190,9 @@ export class FakeSignalingServer {
         send: (text) => {
           if (!conn.clientOpen || conn.serverState !== 'open') return;
           conn.fromClient.push(text);
+          const sent = parseClientFrame(text);
+          if (sent.ok && sent.value.type === 'ping') conn.pings += 1;
+          if (conn.silent) return;
           this.scheduler.schedule(() => {
             if (conn.serverState === 'open') this.onClientText(conn, text);
           });
@@ -192,7 +201,9 @@ export class FakeSignalingServer {
           if (!conn.clientOpen) return;
           conn.closedByClient = true;
           this.closeClientSide(conn);
-          this.leave(conn);
+          // Its close frame sits in the cut network with everything else: the server goes on counting it.
+          if (conn.silent) conn.serverState = 'ghost';
+          else this.leave(conn);
         },
       };
     };
@@ -239,6 +250,16 @@ export class FakeSignalingServer {
     else this.leave(conn);
   }
 
+  /**
+   * Cuts the owner's current socket silently, as an outage further away does: what the client sends is held and
+   * lost, nothing reaches it, and neither the client nor the server is told. The server still counts the member.
+   */
+  silence(owner: string): FakeConnection {
+    const conn = this.current(owner);
+    conn.silent = true;
+    return conn;
+  }
+
   /** The heartbeat notices every dead connection: each ghost leaves its room. */
   reapGhosts(): void {
     for (const conn of this.connections) if (conn.serverState === 'ghost') this.leave(conn);
@@ -252,7 +273,7 @@ export class FakeSignalingServer {
 
   private toClient(conn: FakeConnection, deliver: () => void): void {
     this.scheduler.schedule(() => {
-      if (conn.clientOpen) deliver();
+      if (conn.clientOpen && !conn.silent) deliver();
     });
   }
 
@@ -286,12 +307,22 @@ export class FakeSignalingServer {
       return;
     }
     const frame = parsed.value;
+    if (frame.type === 'ping') {
+      this.send(conn, { v: 1, type: 'pong', token: frame.token });
+      return;
+    }
     if (frame.type === 'join') {
       if (conn.room !== null) {
         this.refuse(conn, 'already-joined');
         return;
       }
       const room = this.roomOf(frame.room);
+      // The same room session on a new socket replaces its old connection quietly: no peer-left for it.
+      for (const old of (this.rooms.get(room) ?? []).filter((member) => member.nonce === frame.nonce)) {
+        old.serverState = 'closed';
+        if (!old.silent) this.closeClientSide(old);
+        this.rooms.set(room, (this.rooms.get(room) ?? []).filter((member) => member !== old));
+      }
       const members = this.rooms.get(room) ?? [];
       if (members.length >= this.maxMembers) {
         this.refuse(conn, 'room-full');
