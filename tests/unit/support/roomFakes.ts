@@ -150,8 +150,12 @@ export class FakeSignalingServer {
    */
   relay: (signal: RelayedSignal) => readonly string[] | Promise<readonly string[]> = (signal) => [signal.blob];
   private relaying: Promise<void> = Promise.resolve();
+  /** Whether a join with the nonce of a member still counted replaces it, as Parley's server does (§3.3). */
+  replacesSameNonce = true;
   /** Owners whose new sockets never open (a closed tab, a machine off the network). */
   readonly unreachable = new Set<string>();
+  /** Owners whose new sockets open only once released (their connection attempts wait out a network outage). */
+  private readonly held = new Set<string>();
   /** Every signal as its sender handed it to the server, before `relay` had its way. */
   readonly relayed: RelayedSignal[] = [];
   readonly connections: FakeConnection[] = [];
@@ -185,7 +189,7 @@ export class FakeSignalingServer {
       };
       this.connections.push(conn);
       if (this.unreachable.has(owner)) return { send: () => {}, close: () => {} };
-      this.toClient(conn, () => handlers.onOpen());
+      if (!this.held.has(owner)) this.toClient(conn, () => handlers.onOpen());
       return {
         send: (text) => {
           if (!conn.clientOpen || conn.serverState !== 'open') return;
@@ -260,6 +264,19 @@ export class FakeSignalingServer {
     return conn;
   }
 
+  /** From now on the owner's new sockets wait to open until `release`, as connection attempts during an outage do. */
+  hold(owner: string): void {
+    this.held.add(owner);
+  }
+
+  /** The network is back: the owner's waiting sockets that the client has not given up on open now. */
+  release(owner: string): void {
+    this.held.delete(owner);
+    for (const conn of this.connectionsOf(owner)) {
+      if (conn.clientOpen && conn.room === null && conn.serverState === 'open' && conn.toClient.length === 0) this.toClient(conn, () => conn.handlers.onOpen());
+    }
+  }
+
   /** The heartbeat notices every dead connection: each ghost leaves its room. */
   reapGhosts(): void {
     for (const conn of this.connections) if (conn.serverState === 'ghost') this.leave(conn);
@@ -318,7 +335,7 @@ export class FakeSignalingServer {
       }
       const room = this.roomOf(frame.room);
       // The same room session on a new socket replaces its old connection quietly: no peer-left for it.
-      for (const old of (this.rooms.get(room) ?? []).filter((member) => member.nonce === frame.nonce)) {
+      for (const old of (this.rooms.get(room) ?? []).filter((member) => this.replacesSameNonce && member.nonce === frame.nonce)) {
         old.serverState = 'closed';
         if (!old.silent) this.closeClientSide(old);
         this.rooms.set(room, (this.rooms.get(room) ?? []).filter((member) => member !== old));
