@@ -20,6 +20,7 @@ import {
   MAX_HELD_BACK_EVENTS,
   MAX_OTHER_MEMBERS,
   PROBE_MS,
+  REDIAL_ANSWER_MS,
   REJOIN_TIMEOUT_MS,
   RoomSession,
   type RoomEvent,
@@ -974,6 +975,27 @@ describe('RoomSession: a signaling socket that dies in silence (§3.1, §12.3)',
     const settled = world.server.current('alice').pings;
     await world.advance(60_000);
     expect(world.server.current('alice').pings).toBe(settled);
+  });
+
+  it('a re-dial whose offer gets no answer puts the socket in doubt again, before the next periodic question', async () => {
+    const world = createWorld();
+    world.server.assignIds('alice', ['a-low']);
+    world.server.assignIds('bob', ['b-high']);
+    const { alice } = await securePair(world);
+    onlyPeer(world, 'alice').breakLink();
+    await world.settle();
+    // The break made her ask at once, and the socket answered; now it dies before her re-dial (the lower id's) goes out.
+    expect(world.server.current('alice').pings).toBe(1);
+    expect(onlyView(alice).state).toBe('reconnecting');
+    world.server.silence('alice');
+    // Re-dial within 1.5 s, no answer for REDIAL_ANSWER_MS, then PROBE_ANSWER_MS of silence: well before 10 s.
+    const boundMs = 1_500 + REDIAL_ANSWER_MS + PROBE_ANSWER_MS + 1.5 * FIRST_RECONNECT_MS;
+    // The periodic question alone would have found the dead socket only PROBE_INTERVAL_MS after the break, at the earliest.
+    expect(boundMs).toBeLessThan(PROBE_INTERVAL_MS + PROBE_ANSWER_MS);
+    await world.advance(boundMs);
+    expect(world.server.connectionsOf('alice')).toHaveLength(2);
+    await world.advance(2_000);
+    expect(onlyView(alice).state).toBe('connected');
   });
 
   it('nobody out of reach: the socket is never asked', async () => {
