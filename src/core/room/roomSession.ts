@@ -101,8 +101,12 @@ export const PROBE_MS = 2_000;
 const MAX_PINGS_PER_SECOND = 2;
 /** A re-dial's offer that has no answer after this long makes the signaling socket doubtful (spec §12.3). */
 export const REDIAL_ANSWER_MS = 5_000;
-/** A socket opened to replace one that closed must have joined within this long, or it is replaced in turn. */
-export const REJOIN_TIMEOUT_MS = 10_000;
+/**
+ * A socket opened to replace one that closed must have joined within this long, or it is replaced in turn; the time
+ * doubles with each replacement in a row (up to MAX_REJOIN_TIMEOUT_MS), so a slow network still gets in.
+ */
+export const REJOIN_TIMEOUT_MS = 4_000;
+export const MAX_REJOIN_TIMEOUT_MS = 16_000;
 
 /** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
 type PeerEvent =
@@ -348,9 +352,12 @@ export class RoomSession {
       onSilent: dropSilentSocket,
     });
     // A replacement opened while the network is still gone may hang in TCP's connect back-off: replace it in turn.
-    if (this.hasJoined) this.cancelRejoinTimeout = clock.setTimer(REJOIN_TIMEOUT_MS, () => {
-      if (this.selfId === null) dropSilentSocket();
-    });
+    if (this.hasJoined) {
+      const timeoutMs = Math.min(MAX_REJOIN_TIMEOUT_MS, REJOIN_TIMEOUT_MS * 2 ** Math.max(0, this.reconnectAttempts - 1));
+      this.cancelRejoinTimeout = clock.setTimer(timeoutMs, () => {
+        if (this.selfId === null) dropSilentSocket();
+      });
+    }
   }
 
   private closeSocket(): void {
