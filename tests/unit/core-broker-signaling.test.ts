@@ -60,6 +60,7 @@ describe('parseBrokerFrame', () => {
     { v: 1, type: 'here', peer: PEER_A, to: 'B' },
     { v: 1, type: 'leave', peer: PEER_A, to: 'B' },
     { v: 1, type: 'signal', peer: PEER_A, to: 'B', blob: 'AAAA' },
+    { v: 1, type: 'echo', peer: PEER_A, token: 'AAECAwQFBgc' },
   ];
 
   it('reads back exactly what was encoded', () => {
@@ -76,6 +77,9 @@ describe('parseBrokerFrame', () => {
       JSON.stringify({ v: 1, type: 'signal', peer: PEER_A, to: 'B', blob: 'not base64!' }),
       JSON.stringify({ v: 1, type: 'signal', peer: PEER_A, to: 'B', blob: 'A'.repeat(60_001) }),
       JSON.stringify({ v: 1, type: 'offer', peer: PEER_A, to: 'B' }),
+      JSON.stringify({ v: 1, type: 'echo', peer: PEER_A, token: '' }),
+      JSON.stringify({ v: 1, type: 'echo', peer: PEER_A, token: 'AAECAwQFBgc', to: 'B' }),
+      JSON.stringify({ v: 1, type: 'echo', peer: PEER_A }),
       JSON.stringify([1, 2]),
       '{"v":1,',
       { v: 1, type: 'here', peer: PEER_A, to: 'B' },
@@ -316,6 +320,30 @@ describe('brokerSignaling', () => {
     expect(a.frames.filter((frame) => frame.type === 'peer-left')).toEqual([]);
     expect(a.frames.at(-1)).toEqual({ v: 1, type: 'peer-joined', peer: again.self(), nonce: nonceOf(1) });
     expect(roles(again).dial).toEqual([a.self()]);
+  });
+
+  it('answers the room\'s ping with a pong once its echo came back through the broker; nothing if the broker does not carry it', async () => {
+    const { broker, slots, join, run } = await world();
+    const a = join('a', nonceOf(0));
+    await run(1);
+    const b = join('b', nonceOf(1));
+    await run(1);
+    a.socket.send(encodeFrame({ v: 1, type: 'ping', token: 'first' }));
+    await run();
+    expect(a.frames.at(-1)).toEqual({ v: 1, type: 'pong', token: 'first' });
+    // It went out and came back through the broker, to our own slot.
+    expect(broker.log.at(-1)).toMatchObject({ from: slots[0], to: slots[0] });
+    // An echo from another slot, or ours naming another peer, is not ours: no pong for it.
+    const count = a.frames.length;
+    broker.inject(slots[1] ?? '', slots[0] ?? '', encodeBrokerFrame({ v: 1, type: 'echo', peer: b.self(), token: 'forged' }));
+    broker.inject(slots[0] ?? '', slots[0] ?? '', encodeBrokerFrame({ v: 1, type: 'echo', peer: b.self(), token: 'forged' }));
+    await run();
+    expect(a.frames.slice(count)).toEqual([]);
+    // A connection that no longer carries anything gets no answer: the room finds it silent.
+    broker.mute('a');
+    a.socket.send(encodeFrame({ v: 1, type: 'ping', token: 'second' }));
+    await run();
+    expect(a.frames.slice(count)).toEqual([]);
   });
 
   it('drops what does not parse, what comes from outside the room, and what the broker kept for an earlier holder of the slot', async () => {
