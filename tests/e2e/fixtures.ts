@@ -73,7 +73,14 @@ export async function expectSecure(...pages: Page[]): Promise<void> {
  */
 const WIRE_TAP = () => {
   const connections: RTCPeerConnection[] = [];
-  const tap = { messageFrames: 0, cut: false, breakAll: () => connections.splice(0).forEach((connection) => connection.close()) };
+  const tap = {
+    messageFrames: 0,
+    cut: false,
+    /** While cut, the page's WebSockets carry nothing either way, and nobody is told (an outage further away). */
+    cutSignaling: false,
+    socketsOpened: 0,
+    breakAll: () => connections.splice(0).forEach((connection) => connection.close()),
+  };
   Object.assign(window, { __wire: tap });
   const watch = (channel: RTCDataChannel): void => {
     channel.addEventListener('message', (event: MessageEvent) => {
@@ -99,6 +106,24 @@ const WIRE_TAP = () => {
     watch(channel);
     return channel;
   };
+  const OriginalSocket = window.WebSocket;
+  window.WebSocket = class extends OriginalSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      tap.socketsOpened += 1;
+      this.addEventListener(
+        'message',
+        (event) => {
+          if (tap.cutSignaling) event.stopImmediatePropagation();
+        },
+        { capture: true },
+      );
+    }
+
+    override send(data: Parameters<WebSocket['send']>[0]): void {
+      if (!tap.cutSignaling) super.send(data);
+    }
+  };
   window.RTCPeerConnection = class extends Original {
     constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
       super(...args);
@@ -118,10 +143,21 @@ export function messageFrames(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __wire: { messageFrames: number } }).__wire.messageFrames);
 }
 
-export async function cutNetwork(page: Page, cut: boolean): Promise<void> {
-  await page.evaluate((value) => {
-    (window as unknown as { __wire: { cut: boolean } }).__wire.cut = value;
-  }, cut);
+/** Silences the page's direct connections (and, with `signaling`, its WebSockets too) or gives them back. */
+export async function cutNetwork(page: Page, cut: boolean, { signaling = false } = {}): Promise<void> {
+  await page.evaluate(
+    ({ value, socketsToo }) => {
+      const wire = (window as unknown as { __wire: { cut: boolean; cutSignaling: boolean } }).__wire;
+      wire.cut = value;
+      wire.cutSignaling = value && socketsToo;
+    },
+    { value: cut, socketsToo: signaling },
+  );
+}
+
+/** How many WebSockets the page has opened since it loaded. */
+export function socketsOpened(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __wire: { socketsOpened: number } }).__wire.socketsOpened);
 }
 
 /** Closes every direct connection of the page at once, as a network failure the browser notices would. */

@@ -10,7 +10,7 @@ import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
 import { TestClient, wsUrl } from '../fixtures/signalingClient.ts';
-import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, members, messageFrames, messages, roomEvents, sendMessage, statusOf, tapped, test } from './fixtures.ts';
+import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, members, messageFrames, messages, roomEvents, sendMessage, socketsOpened, statusOf, tapped, test } from './fixtures.ts';
 import { createProfile } from './profiles.ts';
 
 /** `count` guests in one room, each joining once the previous one is in; all end connected to all. */
@@ -130,6 +130,24 @@ test('a member whose network vanishes for 20 s gets everything written meanwhile
     expect(shown.filter((text) => text.startsWith(name))).toEqual([1, 2, 3, 4].map((i) => `${name} while Carol is away ${i}`));
   }
   for (const { page, text } of written) await expect(messages(page).filter({ hasText: text })).toContainText(/(Delivered to|Read by) 2 of 2/);
+});
+
+test('a member whose network, signaling socket included, goes silent for 20 s finds its socket dead, opens another and is back with everyone; nobody sees it leave', async ({ newPerson, parley }) => {
+  test.slow();
+  const { pages } = await guestRoom(newPerson, parley.url, 3);
+  const [alice, bob, carol] = pages as [Page, Page, Page];
+  expect(await socketsOpened(carol)).toBe(1);
+  await cutNetwork(carol, true, { signaling: true });
+  await sendMessage(alice, 'written while Carol is away');
+  await alice.waitForTimeout(20_000);
+  await cutNetwork(carol, false);
+  // Her old socket never errs (the server goes on answering it): only her probe can tell it carries nothing.
+  for (const page of pages) await expect(members(page).filter({ hasText: 'Connected' })).toHaveCount(2, { timeout: 30_000 });
+  expect(await socketsOpened(carol)).toBeGreaterThanOrEqual(2);
+  await expect(messages(carol).filter({ hasText: 'written while Carol is away' })).toHaveCount(1);
+  await sendMessage(carol, 'back');
+  for (const page of [alice, bob]) await expect(messages(page).filter({ hasText: 'back' })).toBeVisible();
+  for (const page of pages) await expect(roomEvents(page).filter({ hasText: 'left' })).toHaveCount(0);
 });
 
 test('the signaling server restarts mid-conversation: the conversation goes on, and new joins work once it is back', async ({ newPerson }) => {
