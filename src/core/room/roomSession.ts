@@ -184,6 +184,11 @@ export class RoomSession {
   /** Asks the server whether the current socket still carries frames (spec §3.1), when there is reason to doubt it. */
   private socketProbe: SignalingProbe | null = null;
   private cancelRejoinTimeout: () => void = () => {};
+  /**
+   * Sockets given up as silent, closed only once a replacement has joined: the server may still hold one, and its
+   * close frame must not reach the server before the join that replaces it, or the others would hear peer-left.
+   */
+  private abandonedSockets: SignalingSocket[] = [];
   private selfId: string | null = null;
   /**
    * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an
@@ -265,6 +270,7 @@ export class RoomSession {
     this.stopped = true;
     this.cancelReconnect();
     this.endSocketWatch();
+    this.closeAbandonedSockets();
     for (const link of this.links.values()) {
       link.cancelRedial();
       this.dropAttempt(link, { sayBye: true });
@@ -342,7 +348,8 @@ export class RoomSession {
     this.socket = socket;
     const dropSilentSocket = (): void => {
       if (this.socket !== socket) return;
-      this.closeSocket();
+      this.socket = null;
+      this.abandonedSockets.push(socket);
       this.onSocketClosed();
     };
     this.socketProbe = new SignalingProbe({
@@ -365,6 +372,10 @@ export class RoomSession {
     this.socket = null;
     this.endSocketWatch();
     socket?.close();
+  }
+
+  private closeAbandonedSockets(): void {
+    for (const socket of this.abandonedSockets.splice(0)) socket.close();
   }
 
   private endSocketWatch(): void {
@@ -451,6 +462,7 @@ export class RoomSession {
     // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
     this.reconnectAttempts = 0;
     this.cancelRejoinTimeout();
+    this.closeAbandonedSockets();
     this.selfId = self;
     for (const member of peers) {
       // Our own earlier connection, listed by a server that has not yet seen it die (§12.3).

@@ -206,8 +206,8 @@ export class FakeSignalingServer {
           conn.closedByClient = true;
           this.closeClientSide(conn);
           // Its close frame sits in the cut network with everything else: the server goes on counting it.
-          if (conn.silent) conn.serverState = 'ghost';
-          else this.leave(conn);
+          if (!conn.silent) this.leave(conn);
+          else if (conn.serverState === 'open') conn.serverState = 'ghost';
         },
       };
     };
@@ -269,9 +269,13 @@ export class FakeSignalingServer {
     this.held.add(owner);
   }
 
-  /** The network is back: the owner's waiting sockets that the client has not given up on open now. */
+  /**
+   * The network is back: the close of a silent socket the client gave up reaches the server first (it was sent
+   * first), then the owner's waiting sockets that the client has not given up on open.
+   */
   release(owner: string): void {
     this.held.delete(owner);
+    for (const conn of this.connectionsOf(owner)) if (conn.silent && conn.closedByClient && conn.serverState === 'ghost') this.leave(conn);
     for (const conn of this.connectionsOf(owner)) {
       if (conn.clientOpen && conn.room === null && conn.serverState === 'open' && conn.toClient.length === 0) this.toClient(conn, () => conn.handlers.onOpen());
     }
