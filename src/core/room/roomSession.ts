@@ -346,23 +346,27 @@ export class RoomSession {
       },
     });
     this.socket = socket;
-    const dropSilentSocket = (): void => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.abandonedSockets.push(socket);
-      this.onSocketClosed();
-    };
     this.socketProbe = new SignalingProbe({
       clock,
       random,
       sendPing: (token) => socket.send(encodeFrame({ v: 1, type: 'ping', token })),
-      onSilent: dropSilentSocket,
+      onSilent: () => {
+        if (this.socket !== socket) return;
+        // It joined, so the server may still hold it: closed once a replacement has joined (abandonedSockets).
+        this.socket = null;
+        this.abandonedSockets.push(socket);
+        this.onSocketClosed();
+      },
     });
     // A replacement opened while the network is still gone may hang in TCP's connect back-off: replace it in turn.
     if (this.hasJoined) {
       const timeoutMs = Math.min(MAX_REJOIN_TIMEOUT_MS, REJOIN_TIMEOUT_MS * 2 ** Math.max(0, this.reconnectAttempts - 1));
       this.cancelRejoinTimeout = clock.setTimer(timeoutMs, () => {
-        if (this.selfId === null) dropSilentSocket();
+        // Never in the room, so closing it tells nobody anything; and a browser opens its next socket to the same
+        // server only once this one stops connecting (RFC 6455 §4.1).
+        if (this.socket !== socket || this.selfId !== null) return;
+        this.closeSocket();
+        this.onSocketClosed();
       });
     }
   }
