@@ -96,8 +96,12 @@ export interface SampleSignals {
   readonly candidateJson: string;
 }
 
-/** What a bulk-link receiver does with the bytes: only count them, or keep them all and build a Blob at the end. */
-export type BulkReceiveMode = 'count' | 'keep';
+/**
+ * What a bulk-link receiver does with the bytes: only count them; keep them all and build a Blob at the end; or, as
+ * a correct file receiver must to keep its memory bounded, fold them into a Blob every few MiB and build the file
+ * from those Blobs at the end.
+ */
+export type BulkReceiveMode = 'count' | 'keep' | 'parts';
 
 /** The sending end of a raw bulk transfer; times are epoch ms (see StatusMark). */
 export interface BulkSendResult {
@@ -299,6 +303,8 @@ export interface BenchApi {
   bulkSend(linkId: string, key: string): Promise<BulkSendResult>;
   /** Sends file `key` itself on bulk link `linkId`, read from its File as the app reads one, in `pieceBytes` messages. */
   bulkSendFile(linkId: string, key: string, pieceBytes: number): Promise<BulkSendResult>;
+  /** Sends file `key` read in slices of `readBytes` (the next read while one is sent), as messages of `messageBytes`. */
+  bulkSendFileSlices(linkId: string, key: string, messageBytes: number, readBytes: number): Promise<BulkSendResult>;
   bulkReceived(linkId: string): Promise<BulkReceiveResult>;
   bulkReceivedDigest(linkId: string): Promise<string>;
   bulkRelease(linkId: string): void;

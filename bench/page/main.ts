@@ -203,6 +203,7 @@ const api: BenchApi = {
   bulkExpect: (linkId, totalBytes, mode) => found(bulkLinks, linkId, 'bulk link').expect(totalBytes, mode),
   bulkSend: (linkId, key) => found(bulkLinks, linkId, 'bulk link').send(benchFile(key).pieces),
   bulkSendFile: (linkId, key, pieceBytes) => found(bulkLinks, linkId, 'bulk link').sendFile(benchFile(key).file, pieceBytes),
+  bulkSendFileSlices: (linkId, key, messageBytes, readBytes) => found(bulkLinks, linkId, 'bulk link').sendFileSlices(benchFile(key).file, messageBytes, readBytes),
   bulkReceived: (linkId) => found(bulkLinks, linkId, 'bulk link').received(),
   bulkReceivedDigest: (linkId) => sha256Hex(found(bulkLinks, linkId, 'bulk link').receivedBlob()),
   bulkRelease: (linkId) => found(bulkLinks, linkId, 'bulk link').releaseReceived(),

@@ -134,6 +134,6 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
 export const photoPreview: Section = {
   id: 'photoPreview',
   title: 'Time to first preview of a 5 MiB photo, Parley vs raw transfer',
-  timeoutMs: 90_000,
+  timeoutMs: 180_000,
   run,
 };
