@@ -19,11 +19,12 @@ import { group } from './sections/group.ts';
 import { messageRoundTrip } from './sections/messageRoundTrip.ts';
 import { photoPreview } from './sections/photoPreview.ts';
 import { serverAbuse } from './sections/serverAbuse.ts';
+import { transferStages } from './sections/transferStages.ts';
 import { vault } from './sections/vault.ts';
 import { vaultGroup } from './sections/vaultGroup.ts';
 import { wireBytes } from './sections/wireBytes.ts';
 
-const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, group, fileTransfer, photoPreview, vault, vaultGroup, serverAbuse];
+const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, group, fileTransfer, transferStages, photoPreview, vault, vaultGroup, serverAbuse];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
 const HARD_DEADLINE_MS = 1_500_000;
 

@@ -17,7 +17,7 @@ import { parseKeyPairMode, TimedKeyPairs } from './keyPairs.ts';
 import { MarkLink } from './markLinks.ts';
 import { BenchRoom } from './parleyRoom.ts';
 import { localUdpPorts, trackPeerConnections } from './peerConnections.ts';
-import { pipelineCosts } from './pipelineCosts.ts';
+import { prepareStages, releaseStages, runStage } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
 import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultGroupCosts, vaultLock, vaultUnlockAndShowLatest } from './vaultBench.ts';
 
@@ -186,7 +186,9 @@ const api: BenchApi = {
     return adoptPickedFile(key, input, pieceBytes);
   },
   fileDigest: (key) => sha256Hex(benchFile(key).file),
-  pipelineCosts: (key) => pipelineCosts(benchFile(key).file),
+  prepareStages: (key) => prepareStages(benchFile(key).file),
+  runStage,
+  releaseStages,
   sendFile(key) {
     const [recipient, ...others] = room().connectedMembers();
     if (recipient === undefined || others.length > 0) throw new Error('sendFile needs exactly one connected member');

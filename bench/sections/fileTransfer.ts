@@ -15,7 +15,7 @@ import type { Page } from '@playwright/test';
 import { openBenchPair, type BenchPair } from '../benchPages.ts';
 import { CpuMeter, otherChromiumPids } from '../cpuMeter.ts';
 import { MemorySampler } from '../memorySampler.ts';
-import type { PipelineCosts } from '../page/benchApi.ts';
+import { measureStages } from '../pipelineStages.ts';
 import { processIdsOf, type ProcessIds } from '../processMemory.ts';
 import type { BenchContext, Section, SectionResult } from '../harness.ts';
 import { mbPerSecond, parleyRun, rawRun, type RunOptions } from '../transferRuns.ts';
@@ -90,7 +90,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     }
   }
   ctx.log('transfers measured; now the pipeline stages alone in page A');
-  const costs: PipelineCosts = await pair.pinger.evaluate((api) => api.pipelineCosts('big'));
+  const stages = await measureStages(ctx.browser, pair.pingerPage, pair.pinger, 'big');
   await pair.closeBulkLink(linkId);
   await rm(path.dirname(bigPath), { recursive: true, force: true });
 
@@ -105,7 +105,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     receiver: ids,
     senderRenderer: senderIds.renderer,
     measured,
-    costs,
+    stages,
   });
 }
 

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { CpuUse } from '../cpuMeter.ts';
 import type { MemoryMetric, MemoryRun } from '../memorySampler.ts';
-import type { PipelineCosts } from '../page/benchApi.ts';
+import { stagesJson, stagesTable, type StageCost } from '../pipelineStages.ts';
 import type { ProcessIds } from '../processMemory.ts';
 import type { Check, Json, JsonObject, SectionResult, Table } from '../harness.ts';
 import { median, round } from '../stats.ts';
@@ -45,7 +45,7 @@ export interface FileTransferFigures {
   readonly receiver: ProcessIds;
   readonly senderRenderer: number;
   readonly measured: readonly Measured[];
-  readonly costs: PipelineCosts;
+  readonly stages: readonly StageCost[];
 }
 
 function mib(bytes: number | null): string {
@@ -126,12 +126,8 @@ function memoryCell(runs: readonly Run[], metric: MemoryMetric): string {
   return values.length === 0 ? '-' : `${mib(median(values))} / ${mib(Math.max(...values))}`;
 }
 
-function stageRow(label: string, ms: number, fileBytes: number): string[] {
-  return [label, ms.toFixed(0), mbPerSecond(fileBytes, ms).toFixed(0)];
-}
-
 export function reportFileTransfer(figures: FileTransferFigures): SectionResult {
-  const { measured, costs, expectedDigest, fileBytes, rounds } = figures;
+  const { measured, stages, expectedDigest, fileBytes, rounds } = figures;
   const ids = figures.receiver;
   const runsOf = (variant: Variant): Run[] => measured.filter((entry) => entry.variant === variant).map((entry) => entry.run);
   const medianMs = (variant: Variant): number => median(runsOf(variant).map((entry) => entry.totalMs));
@@ -269,18 +265,7 @@ export function reportFileTransfer(figures: FileTransferFigures): SectionResult 
         cpuCell(runsOf(variant), (use) => use.machineCapacityMs),
       ]),
     },
-    {
-      title: `Pipeline stages alone: ${fileBytes / MIB} MiB in page A, no network, one stage at a time`,
-      columns: ['stage', 'ms', 'MB/s'],
-      rows: [
-        stageRow('sender: SHA-256 of the chunks sent (hash-wasm)', costs.hashSentMs, fileBytes),
-        stageRow('sender: read 64 KiB chunks from the File', costs.readChunksMs, fileBytes),
-        stageRow('sender: seal chunks (AES-GCM)', costs.sealMs, fileBytes),
-        stageRow('receiver: open chunks (AES-GCM)', costs.openMs, fileBytes),
-        stageRow('receiver: SHA-256 per chunk (hash-wasm)', costs.hashChunksMs, fileBytes),
-        stageRow('receiver: spill to IndexedDB + final Blob', costs.spillMs, fileBytes),
-      ],
-    },
+    stagesTable(stages, fileBytes),
   ];
 
   const data: JsonObject = {
@@ -308,14 +293,7 @@ export function reportFileTransfer(figures: FileTransferFigures): SectionResult 
     },
     streamPhaseMbPerSecond: round(streamRate, 2),
     streamPhaseVsRaw: round(streamRate / rate('raw'), 3),
-    pipelineCostsMs: {
-      hashSent: round(costs.hashSentMs),
-      readChunks: round(costs.readChunksMs),
-      seal: round(costs.sealMs),
-      open: round(costs.openMs),
-      hashChunks: round(costs.hashChunksMs),
-      spill: round(costs.spillMs),
-    },
+    pipelineStages: stagesJson(stages),
     receiverRendererRssPeakAboveIdleWorstParleyBytes: Number.isFinite(worstRss) ? worstRss : null,
     digestsMatch: intact,
     runs: measured.map((entry) => runJson(entry, fileBytes, expectedDigest)),
