@@ -100,7 +100,8 @@ describe('IncomingTransfer happy path', () => {
 
   it('acknowledges at each 1 MiB crossing and at the end, cumulatively', () => {
     const content = contentOf(5 * MiB + 3);
-    const offer = offerFor(content);
+    // 64 KiB chunks tile 1 MiB, so every crossing falls exactly on a MiB.
+    const offer = offerFor(content, 64 * 1024);
     const { verdicts } = receive(open(offer), chunksOf(offer, content));
     const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
     expect(acks).toEqual([MiB, 2 * MiB, 3 * MiB, 4 * MiB, 5 * MiB, 5 * MiB + 3]);
@@ -111,8 +112,8 @@ describe('IncomingTransfer happy path', () => {
     const offer = offerFor(content, MAX_CHUNK_BYTES);
     const { verdicts } = receive(open(offer), chunksOf(offer, content));
     const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
-    // 192 KiB chunks end at 1152 KiB (first past 1 MiB), 2112 KiB (first past 2 MiB), then 3 MiB is the end.
-    expect(acks).toEqual([6 * MAX_CHUNK_BYTES, 11 * MAX_CHUNK_BYTES, 3 * MiB]);
+    // 255 KiB chunks end at 1275 KiB (first past 1 MiB), 2295 KiB (first past 2 MiB), then 3 MiB is the end.
+    expect(acks).toEqual([5 * MAX_CHUNK_BYTES, 9 * MAX_CHUNK_BYTES, 3 * MiB]);
     expect(acks.every((ack, i) => i === 0 || ack > (acks[i - 1] ?? 0))).toBe(true);
   });
 
@@ -129,13 +130,13 @@ describe('IncomingTransfer happy path', () => {
   it('resumes from held bytes with a hasher that has absorbed them', () => {
     const content = contentOf(3 * MiB + 17);
     const offer = offerFor(content);
-    const heldBytes = 20 * CHUNK;
+    const heldBytes = 5 * CHUNK;
     const hasher = nodeHasher();
     hasher.update(content.subarray(0, heldBytes));
     const result = IncomingTransfer.resume(offer, DEFAULT_MAX_FILE_BYTES, hasher, heldBytes);
     if (!result.ok) throw new Error(result.detail);
     expect(result.transfer.receivedBytes).toBe(heldBytes);
-    const rest = chunksOf(offer, content).slice(20);
+    const rest = chunksOf(offer, content).slice(5);
     const { verdicts } = receive(result.transfer, rest);
     expect(verdicts[0]?.kind === 'store' && verdicts[0].offsetBytes).toBe(heldBytes);
     const last = verdicts.at(-1);
