@@ -11,7 +11,6 @@ import { systemClock, systemRandom } from './core/ports.ts';
 import { SpillStore } from './adapters/storage/spillSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
-import { createSha256 } from './adapters/transfer/sha256.ts';
 import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
@@ -49,7 +48,6 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      createHasher: createSha256,
       openSink: async (offer) => spill.sink(offer),
       maxFileBytes: loaded.config.maxFileBytes,
     },

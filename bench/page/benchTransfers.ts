@@ -1,7 +1,6 @@
 /**
  * A room's file transfers, composed exactly as RoomState composes them (MemberTransfers: one TransferManager per
- * member, with src/main.ts's platform: hash-wasm SHA-256, the IndexedDB SpillStore sink, fileSource, default chunk
- * size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
+ * member, with src/main.ts's platform: the IndexedDB SpillStore sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
  * the app presents it: checkRasterImage, then an <img> of its object URL, here awaited until decoded. The room gets
  * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
@@ -13,7 +12,6 @@ import { isFinal, type TransferChannel, type TransferState, type TransferView } 
 import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
-import { createSha256 } from '../../src/adapters/transfer/sha256.ts';
 import type { PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
 import { epochNowMs } from './epoch.ts';
 
@@ -67,7 +65,6 @@ export class BenchTransfers {
       {
         clock: systemClock,
         random: systemRandom,
-        createHasher: createSha256,
         openSink: async (offer) => spill.sink(offer),
         // public/config.json's value, which is also the default.
         maxFileBytes: DEFAULT_MAX_FILE_BYTES,
