@@ -21,13 +21,13 @@ export type RawRun = {
 };
 
 export type ParleyPhases = {
-  /** send() → 'offered': making the hasher and queueing (the digest now travels with the last chunk). */
+  /** send() → 'offered': building the offer and queueing it. */
   readonly hashMs: number;
   /** 'offered' → 'sending': the offer's trip, the receiver opening its hasher and sink, the accept's trip back. */
   readonly acceptMs: number;
   /** 'sending' → every byte acknowledged: chunks read, sealed, sent, opened, hashed and stored by the receiver. */
   readonly streamMs: number;
-  /** Receiver: every byte stored → 'done' (hash check, last IndexedDB part, reading the parts back into one Blob). */
+  /** Receiver: every byte stored → 'done' (the content digest compared, the Blob parts made into one). */
   readonly finishMs: number;
   /** send() → the receiver's 'done'. */
   readonly totalMs: number;

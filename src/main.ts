@@ -8,7 +8,8 @@ import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
 import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
-import { SpillStore } from './adapters/storage/spillSink.ts';
+import { removeAbandonedSpills } from './adapters/storage/spillCleanup.ts';
+import { blobSink } from './adapters/transfer/blobSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
@@ -33,9 +34,8 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
   }
-  const spill = new SpillStore();
-  // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
-  void SpillStore.removeAbandoned().catch(() => {});
+  // What older versions spilled to IndexedDB is deleted once no page holds it; never blocks start-up.
+  void removeAbandonedSpills().catch(() => {});
   const platform: AppPlatform = {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
@@ -48,7 +48,7 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      openSink: async (offer) => spill.sink(offer),
+      openSink: async () => blobSink(),
       maxFileBytes: loaded.config.maxFileBytes,
     },
     fileSource,

@@ -1,6 +1,6 @@
 /**
  * File transfer: 64 MiB of random bytes, written to disk and attached through a file input, from page A to page B through Parley's TransferManager (composed as
- * src/main.ts does: hash-wasm SHA-256, IndexedDB spill, 64 KiB chunks, default window), against a raw ordered
+ * src/main.ts does: WebCrypto hash list, Blob sink, 255 KiB chunks, default window), against a raw ordered
  * RTCDataChannel between the same two pages with the app's backpressure marks, whose receiver only counts bytes or
  * also keeps them and builds a Blob, and against "raw done well" (the File read in 4 MiB slices, sent in 256 KiB
  * messages, received into a Blob every 4 MiB): the least any correct file transfer does. Runs are interleaved; B's memory and every process's CPU time are sampled
@@ -74,7 +74,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const known = [senderIds.renderer, ids.renderer, ids.browser];
   const cpu = new CpuMeter({ sender: senderIds.renderer, receiver: ids.renderer, browser: ids.browser, others: await otherChromiumPids(ctx.browser, known) });
 
-  // Warm-up, not counted: JIT, hash-wasm's module, the spill database's first open.
+  // Warm-up, not counted: JIT, first WebRTC and WebCrypto use.
   const warmOptions: RunOptions = { sampler: null, cpu: null, digest: false, timeoutMs: TRANSFER_TIMEOUT_MS };
   for (const variant of VARIANTS) await measure(pair, linkId, variant, 'warm', WARMUP_BYTES, warmOptions);
   ctx.log(`warmed up with ${WARMUP_BYTES / MIB} MiB per variant; now ${ROUNDS} interleaved rounds of ${FILE_BYTES / MIB} MiB`);
