@@ -83,7 +83,7 @@ export function parseFrame(bytes: Uint8Array): FrameParseResult {
     frame: {
       type,
       seq: view.getBigUint64(2),
-      // Views, not copies: a file chunk is 64 KiB, and decrypting writes a fresh buffer anyway.
+      // Views, not copies: a file chunk is up to 255 KiB, and decrypting writes a fresh buffer anyway.
       header: bytes.subarray(0, FRAME_HEADER_BYTES),
       body: bytes.subarray(FRAME_HEADER_BYTES),
     },
