@@ -5,9 +5,11 @@ import type { Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
 import { makeBlankPng, makePng } from '../fixtures/images.ts';
 import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
+import { DEFAULT_CHUNK_BYTES } from '../../src/core/transfer/transferLimits.ts';
 import { breakConnections, createRoom, expect, expectSecure, messages, securePair, tapped, test } from './fixtures.ts';
 
-const CHUNK_BYTES = 64 * 1024;
+/** What the app sends, so the edge cases below fall on a real chunk boundary. */
+const CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
