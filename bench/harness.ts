@@ -56,6 +56,8 @@ export interface Section {
   readonly title: string;
   /** A section that takes longer has hung; the run reports it as failed and goes on. */
   readonly timeoutMs: number;
+  /** False for a section that drives no browser page; a run of only such sections builds no page and starts no browser. */
+  readonly usesBrowser?: boolean;
   run(ctx: BenchContext): Promise<SectionResult>;
 }
 

@@ -19,14 +19,16 @@ import { group } from './sections/group.ts';
 import { messageRoundTrip } from './sections/messageRoundTrip.ts';
 import { photoPreview } from './sections/photoPreview.ts';
 import { serverAbuse } from './sections/serverAbuse.ts';
+import { signalingLoad } from './sections/signalingLoad.ts';
+import { staticSite } from './sections/staticSite.ts';
 import { transferStages } from './sections/transferStages.ts';
 import { vault } from './sections/vault.ts';
 import { vaultGroup } from './sections/vaultGroup.ts';
 import { wireBytes } from './sections/wireBytes.ts';
 
-const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, keyPairCost, messageRoundTrip, group, fileTransfer, transferStages, photoPreview, vault, vaultGroup, serverAbuse];
+const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, staticSite, keyPairCost, messageRoundTrip, group, fileTransfer, transferStages, photoPreview, vault, vaultGroup, serverAbuse, signalingLoad];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
-const HARD_DEADLINE_MS = 1_500_000;
+const HARD_DEADLINE_MS = 2_880_000;
 
 function log(line: string): void {
   console.log(`  · ${line}`);
@@ -55,8 +57,14 @@ async function main(): Promise<number> {
   }, HARD_DEADLINE_MS);
   deadline.unref();
 
-  console.log('Building the bench page (vite.bench.config.ts → dist-bench/)…');
-  await build({ configFile: path.join(REPO_ROOT, 'vite.bench.config.ts') });
+  const only = process.env['BENCH_ONLY']?.split(',').filter((id) => id !== '');
+  const selected = SECTIONS.filter((candidate) => only === undefined || only.includes(candidate.id));
+  // The bench page is built only when a chosen section drives pages.
+  const needsPages = selected.some((section) => section.usesBrowser !== false);
+  if (needsPages) {
+    console.log('Building the bench page (vite.bench.config.ts → dist-bench/)…');
+    await build({ configFile: path.join(REPO_ROOT, 'vite.bench.config.ts') });
+  }
 
   const executablePath = process.env['CHROMIUM_PATH'] ?? findChromium();
   if (executablePath === null || executablePath === '') throw new Error('No Chromium: set CHROMIUM_PATH or install chromium.');
@@ -68,20 +76,19 @@ async function main(): Promise<number> {
   try {
     const app = await startSite(path.join(REPO_ROOT, 'dist'));
     servers.push(app);
-    const benchSite = await startSite(path.join(REPO_ROOT, 'dist-bench'));
-    servers.push(benchSite);
+    const benchSite = needsPages ? await startSite(path.join(REPO_ROOT, 'dist-bench')) : null;
+    if (benchSite !== null) servers.push(benchSite);
     const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     browserVersion = browser.version();
-    console.log(`Chromium ${browserVersion}; app at ${app.url}, bench page at ${benchSite.url}\n`);
+    console.log(`Chromium ${browserVersion}; app at ${app.url}, bench page at ${benchSite?.url ?? '(not needed)'}\n`);
     try {
-      const only = process.env['BENCH_ONLY']?.split(',').filter((id) => id !== '');
-      for (const section of SECTIONS.filter((candidate) => only === undefined || only.includes(candidate.id))) {
+      for (const section of selected) {
         console.log(`== ${section.title}`);
         const scope = new PageScope(browser);
         const ctx: BenchContext = {
           browser,
           appUrl: app.url,
-          benchUrl: benchSite.url,
+          benchUrl: benchSite?.url ?? '',
           newPage: () => scope.newPage(),
           closePages: (...pages) => scope.close(...pages),
           log,

@@ -8,6 +8,9 @@ export type LogLevel = 'info' | 'silent';
 
 export type TlsFiles = { readonly certPath: string; readonly keyPath: string };
 
+/** A TURN server sharing a secret with us (coturn's `use-auth-secret`), for which we mint short-lived credentials. */
+export type TurnSettings = { readonly urls: readonly string[]; readonly secret: string; readonly ttlSeconds: number };
+
 export type ServerConfig = {
   readonly port: number;
   readonly host: string;
@@ -26,6 +29,9 @@ export type ServerConfig = {
   readonly trustProxy: boolean;
   /** Page origins besides the server's own whose pages may open the signaling WebSocket, normalised. */
   readonly allowedOrigins: readonly string[];
+  /** Rooms shared with other instances through this Redis; null: this process alone, rooms in memory. */
+  readonly redisUrl: string | null;
+  readonly turn: TurnSettings | null;
   readonly log: LogLevel;
 };
 
@@ -52,6 +58,11 @@ const REQUEST_TIMEOUT_MS: IntegerSetting = { name: 'REQUEST_TIMEOUT_MS', fallbac
 const MAX_CONNECTIONS: IntegerSetting = { name: 'MAX_CONNECTIONS', fallback: 1000, min: 1, max: 1000000 };
 // A household or office behind one NAT shares an address; 50 leaves room for many tabs while one host cannot starve the rest.
 const MAX_CONNECTIONS_PER_IP: IntegerSetting = { name: 'MAX_CONNECTIONS_PER_IP', fallback: 50, min: 1, max: 1000000 };
+
+const TURN_CREDENTIAL_TTL_S: IntegerSetting = { name: 'TURN_CREDENTIAL_TTL_S', fallback: 3600, min: 60, max: 86400 };
+/** A shorter secret is guessable offline from one credential (an HMAC of a known username). */
+const MIN_TURN_SECRET_LENGTH = 16;
+const TURN_URL = /^turns?:[^\s,]{1,500}$/;
 
 class ConfigError extends Error {}
 
@@ -129,6 +140,43 @@ function readTls(env: Env): TlsFiles | null {
   return { certPath: path.resolve(certPath), keyPath: path.resolve(keyPath) };
 }
 
+function readRedisUrl(env: Env): string | null {
+  const text = read(env, 'REDIS_URL');
+  if (text === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`REDIS_URL must be a URL like redis://127.0.0.1:6379, but it is not one.`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${url.protocol}//.`);
+  }
+  return text;
+}
+
+function readTurn(env: Env): TurnSettings | null {
+  const urlsText = read(env, 'TURN_URLS');
+  const secret = read(env, 'TURN_SECRET');
+  const ttlSeconds = readInteger(env, TURN_CREDENTIAL_TTL_S);
+  if (urlsText === undefined && secret === undefined) return null;
+  if (urlsText === undefined || secret === undefined) {
+    throw new ConfigError('TURN_URLS and TURN_SECRET go together: set both (to hand out TURN credentials) or neither.');
+  }
+  if (secret.length < MIN_TURN_SECRET_LENGTH) {
+    throw new ConfigError(`TURN_SECRET must be at least ${MIN_TURN_SECRET_LENGTH} characters (the same static-auth-secret coturn has).`);
+  }
+  const urls = urlsText
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const bad = urls.find((url) => !TURN_URL.test(url));
+  if (bad !== undefined || urls.length === 0) {
+    throw new ConfigError(`TURN_URLS must list turn: or turns: URLs such as turn:turn.example.org:3478, but it has "${bad ?? urlsText}".`);
+  }
+  return { urls, secret, ttlSeconds };
+}
+
 export function parseConfig(env: Env): ConfigResult {
   try {
     const staticDir = read(env, 'STATIC_DIR');
@@ -149,6 +197,8 @@ export function parseConfig(env: Env): ConfigResult {
         maxConnectionsPerAddress: readInteger(env, MAX_CONNECTIONS_PER_IP),
         trustProxy: readBoolean(env, 'TRUST_PROXY'),
         allowedOrigins: readOrigins(env, 'ALLOWED_ORIGINS'),
+        redisUrl: readRedisUrl(env),
+        turn: readTurn(env),
         log: readLogLevel(env),
       },
     };

@@ -24,6 +24,10 @@ export type LogEvent =
   /** `suppressed`: refusals of this code on this connection left out of the log since its previous line. */
   | { readonly kind: 'refused'; readonly peer: string; readonly code: ErrorCode; readonly reason: string; readonly suppressed: number }
   | { readonly kind: 'turned-away'; readonly code: TurnAwayCode; readonly reason: string; readonly suppressed: number }
+  /** The shared room directory (Redis) became reachable or unreachable, or sent something unreadable; once per change. */
+  | { readonly kind: 'cluster'; readonly state: 'up' | 'down' | 'unreadable'; readonly reason: string }
+  /** The server started or finished a graceful shutdown. */
+  | { readonly kind: 'draining'; readonly connections: number }
   /** What was left out since the last line of that code, reported when the connection closes or the server stops. */
   | { readonly kind: 'suppressed'; readonly peer: string | null; readonly code: ErrorCode | TurnAwayCode; readonly count: number };
 
@@ -54,6 +58,10 @@ function formatEvent(event: LogEvent): string {
       return `refused peer=${event.peer} code=${event.code} reason="${clean(event.reason)}"${suppressedSuffix(event.suppressed)}`;
     case 'turned-away':
       return `turned-away code=${event.code} reason="${clean(event.reason)}"${suppressedSuffix(event.suppressed)}`;
+    case 'cluster':
+      return `cluster state=${event.state} reason="${clean(event.reason)}"`;
+    case 'draining':
+      return `draining connections=${event.connections}`;
     case 'suppressed':
       return `suppressed${event.peer === null ? '' : ` peer=${event.peer}`} code=${event.code} count=${event.count}`;
     default:
@@ -75,13 +83,17 @@ export function createLogger(level: LogLevel, write: LineWriter = writeToStdout)
 /** Connections turned away before they became peers, logged at most once per code per window for the whole server. */
 export class TurnAwayLog {
   readonly #log: Logger;
+  readonly #count: (code: TurnAwayCode) => void;
   readonly #filter = new FirstPerWindow<TurnAwayCode>(LOG_WINDOW_MS);
 
-  constructor(log: Logger) {
+  /** `count` sees every turn-away, logged or not (for /metrics). */
+  constructor(log: Logger, count: (code: TurnAwayCode) => void = () => {}) {
     this.#log = log;
+    this.#count = count;
   }
 
   note(code: TurnAwayCode, reason: string): void {
+    this.#count(code);
     const suppressed = this.#filter.take(code, performance.now());
     if (suppressed !== null) this.#log({ kind: 'turned-away', code, reason, suppressed });
   }

@@ -1,6 +1,7 @@
 /**
- * Rate limits: per connection, a token bucket for normal pacing plus a one-second counter that spots floods; and a
- * first-per-window filter that lets one event of each kind through per window and counts the rest.
+ * Rate limits: per connection, a token bucket for normal pacing plus a one-second counter that spots floods; token
+ * buckets per key (an address) for HTTP requests; and a first-per-window filter that lets one event of each kind
+ * through per window and counts the rest.
  */
 
 export type RateDecision = 'allow' | 'limit' | 'flood';
@@ -76,5 +77,46 @@ export class FirstPerWindow<Kind> {
       entry.suppressed = 0;
     }
     return counts;
+  }
+}
+
+/**
+ * One token bucket per key, for requests that are not on a connection. Full buckets are forgotten when the map is
+ * swept, so memory follows the keys active within the refill time; past MAX_KEYS active keys, requests are refused
+ * until the sweep frees room, which bounds memory whatever the number of addresses.
+ */
+export class KeyedTokenBuckets {
+  static readonly MAX_KEYS = 100_000;
+  readonly #burst: number;
+  readonly #perMs: number;
+  readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
+  #sweptAtMs = Number.NEGATIVE_INFINITY;
+
+  constructor(burst: number, tokensPerMs: number) {
+    this.#burst = burst;
+    this.#perMs = tokensPerMs;
+  }
+
+  take(key: string, nowMs: number): boolean {
+    const fullAfterMs = this.#burst / this.#perMs;
+    if (nowMs - this.#sweptAtMs >= fullAfterMs) this.#sweep(nowMs);
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= KeyedTokenBuckets.MAX_KEYS) return false;
+      bucket = { tokens: this.#burst, atMs: nowMs };
+      this.#buckets.set(key, bucket);
+    }
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + Math.max(0, nowMs - bucket.atMs) * this.#perMs);
+    bucket.atMs = nowMs;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  #sweep(nowMs: number): void {
+    this.#sweptAtMs = nowMs;
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + (nowMs - bucket.atMs) * this.#perMs >= this.#burst) this.#buckets.delete(key);
+    }
   }
 }

@@ -115,8 +115,16 @@ function ownOrigin(req: IncomingMessage, policy: OriginPolicy): string | null {
  * refusing it would protect nothing.
  */
 export function upgradeOriginAllowed(req: IncomingMessage, policy: OriginPolicy): boolean {
+  return requestOriginAllowed(req, policy, 'allow-missing');
+}
+
+/**
+ * The same rule for any request: `refuse-missing` for requests a browser always sends Origin with (POST), where a
+ * missing one means the request did not come from one of our pages.
+ */
+export function requestOriginAllowed(req: IncomingMessage, policy: OriginPolicy, missing: 'allow-missing' | 'refuse-missing'): boolean {
   const origin = req.headers.origin;
-  if (origin === undefined) return true;
+  if (origin === undefined) return missing === 'allow-missing';
   const normalized = normalizeOrigin(origin);
   if (normalized === null) return false;
   return policy.allowedOrigins.has(normalized) || normalized === ownOrigin(req, policy);

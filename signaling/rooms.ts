@@ -38,6 +38,11 @@ export class Rooms<Member> {
     return this.#rooms.get(roomId)?.get(peerId);
   }
 
+  /** Everyone in one room, with their values. */
+  members(roomId: string): ReadonlyArray<readonly [peerId: string, member: Member]> {
+    return [...(this.#rooms.get(roomId)?.entries() ?? [])];
+  }
+
   get roomCount(): number {
     return this.#rooms.size;
   }

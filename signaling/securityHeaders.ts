@@ -2,14 +2,35 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAppConfig } from '../src/core/protocol/appConfig.ts';
+import { assertNever } from '../src/core/assertNever.ts';
+import { parseAppConfig, peerjsBrokerOrigin, type SignalingConfig } from '../src/core/protocol/appConfig.ts';
 
 export type SecurityHeaders = Readonly<Record<string, string>>;
 
 /**
- * The origins of the signaling servers the site's config.json names (none when it names none, or does not parse:
- * the page itself refuses such a file). A self-hoster may point the web app at signaling servers on other hosts;
- * without this the CSP would block them.
+ * The origins a page needs for this signaling block: each configured Parley server as ws(s):// for the signaling
+ * socket and as http(s):// for the TURN credentials the page asks the same server for; or the PeerJS broker's
+ * WebSocket (a PeerServer hands out no credentials, so the page asks it for none).
+ */
+function signalingOrigins(signaling: SignalingConfig): string[] {
+  switch (signaling.mode) {
+    case 'parley':
+      // Built from parsed parts, so nothing but scheme, host and port can reach the header.
+      return signaling.urls.flatMap((url) => {
+        const { protocol, host } = new URL(url);
+        return [`${protocol}//${host}`, `${protocol === 'wss:' ? 'https:' : 'http:'}//${host}`];
+      });
+    case 'peerjs':
+      return [peerjsBrokerOrigin(signaling)];
+    default:
+      return assertNever(signaling, 'signaling mode');
+  }
+}
+
+/**
+ * The origins of the signaling servers (or PeerJS broker) the site's config.json names (none when it names none, or
+ * does not parse: the page itself refuses such a file). A self-hoster may point the web app at signaling servers on
+ * other hosts; without this the CSP would block them.
  */
 export function signalingOriginsFromSiteConfig(text: string): string[] {
   let parsed: unknown;
@@ -20,8 +41,7 @@ export function signalingOriginsFromSiteConfig(text: string): string[] {
   }
   const config = parseAppConfig(parsed);
   if (!config.ok) return [];
-  // Built from parsed parts, so nothing but scheme, host and port can reach the header.
-  return [...new Set(config.config.signaling.urls.map((url) => { const { protocol, host } = new URL(url); return `${protocol}//${host}`; }))];
+  return [...new Set(signalingOrigins(config.config.signaling))];
 }
 
 /** Read once at start: the file belongs to the deployed build, which does not change under a running server. */

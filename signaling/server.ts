@@ -1,4 +1,7 @@
-/** Starts Parley's one HTTP(S) server: the web app, a health check and the signaling WebSocket, all on one port. */
+/**
+ * Starts Parley's one HTTP(S) server: the web app, the signaling WebSocket, health and readiness checks, metrics and
+ * TURN credentials, all on one port; with REDIS_URL, as one of several instances sharing rooms.
+ */
 
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -7,17 +10,25 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import type { ServerConfig, TlsFiles } from './config.ts';
+import type { RoomCluster } from './cluster.ts';
 import { SignalingHub } from './hub.ts';
 import { createLogger, TurnAwayLog, writeToStdout, type LineWriter } from './logger.ts';
+import { Metrics } from './metrics.ts';
+import { RedisCluster } from './redisCluster.ts';
 import { addressKey, clientAddress, CountsByKey, upgradeOriginAllowed, type OriginPolicy } from './requestSource.ts';
 import { sendJson, sendPlainText } from './respond.ts';
 import { readSignalingOrigins, securityHeaders, type SecurityHeaders } from './securityHeaders.ts';
 import { serveStaticFile } from './staticFiles.ts';
+import { TURN_CREDENTIALS_PATH, TurnCredentialsEndpoint } from './turnCredentials.ts';
 
 export type RunningServer = {
   /** http(s)://host:port with the port actually bound, which matters when the config asked for port 0. */
   readonly url: string;
   readonly port: number;
+  /**
+   * Graceful shutdown: stops accepting, reports not ready, closes every WebSocket with 1012 so clients reconnect
+   * (elsewhere, if they know other instances), leaves the cluster. Resolves when all of that is done.
+   */
   close(): Promise<void>;
 };
 
@@ -72,15 +83,39 @@ function rawHttpResponse(status: number, statusText: string, headers: SecurityHe
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
-function handleRequest(req: http.IncomingMessage, res: http.ServerResponse, headers: SecurityHeaders, staticDir: string): void {
+/** What the HTTP side needs to answer its operational endpoints. */
+type Operations = {
+  readonly readiness: () => 'ready' | 'draining' | 'redis-unavailable';
+  readonly metrics: () => string;
+  readonly turn: TurnCredentialsEndpoint;
+};
+
+function handleRequest(req: http.IncomingMessage, res: http.ServerResponse, headers: SecurityHeaders, staticDir: string, ops: Operations): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  const path = pathOf(req.url);
+  if (path === TURN_CREDENTIALS_PATH) {
+    ops.turn.handle(req, res);
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     sendPlainText(res, 405, 'Only GET and HEAD are allowed here.', { Allow: 'GET, HEAD' });
     return;
   }
-  if (pathOf(req.url) === '/healthz') {
-    sendJson(res, 200, { status: 'ok' });
-    return;
+  switch (path) {
+    case '/healthz':
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    case '/readyz': {
+      // A load balancer sends new connections only where joins can succeed.
+      const status = ops.readiness();
+      sendJson(res, status === 'ready' ? 200 : 503, { status });
+      return;
+    }
+    case '/metrics':
+      sendPlainText(res, 200, ops.metrics(), {}, 'text/plain; version=0.0.4; charset=utf-8');
+      return;
+    default:
+      break;
   }
   serveStaticFile(res, staticDir, req.url ?? '/').catch(() => {
     if (res.headersSent) res.destroy();
@@ -150,7 +185,8 @@ function limitConnectionsPerAddress(server: http.Server, maxPerAddress: number, 
 
 export async function startServer(config: ServerConfig, writeLine: LineWriter = writeToStdout): Promise<RunningServer> {
   const log = createLogger(config.log, writeLine);
-  const turnAways = new TurnAwayLog(log);
+  const metrics = new Metrics();
+  const turnAways = new TurnAwayLog(log, (code) => metrics.refused(code));
   const tls = config.tls === null ? null : await readTls(config.tls);
   const headers = securityHeaders({
     tls: tls !== null,
@@ -158,8 +194,20 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
   });
   const originPolicy: OriginPolicy = { tls: tls !== null, trustProxy: config.trustProxy, allowedOrigins: new Set(config.allowedOrigins) };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void =>
-    handleRequest(req, res, headers, config.staticDir);
+  const hub = new SignalingHub(config, log, turnAways, metrics);
+  let draining = false;
+  let cluster: RoomCluster | null = null;
+  const ops: Operations = {
+    readiness: () => (draining ? 'draining' : cluster !== null && !cluster.ready ? 'redis-unavailable' : 'ready'),
+    metrics: () =>
+      metrics.render({
+        connections: hub.connectionCount,
+        rooms: hub.roomCount,
+        redis: cluster === null ? null : { up: cluster.ready, roundTripSeconds: cluster.roundTripSeconds },
+      }),
+    turn: new TurnCredentialsEndpoint(config.turn, originPolicy, metrics),
+  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => handleRequest(req, res, headers, config.staticDir, ops);
   const serverOptions: http.ServerOptions = {
     headersTimeout: config.requestTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
@@ -173,7 +221,6 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
   server.on('drop', () => turnAways.note('server-busy', 'The server holds as many TCP connections as it may.'));
   if (!config.trustProxy) limitConnectionsPerAddress(server, TCP_CONNECTIONS_FACTOR * config.maxConnectionsPerAddress, turnAways);
 
-  const hub = new SignalingHub(config, log, turnAways);
   // closeTimeout exists in ws 8.23 but not yet in @types/ws, so it rides along on a widened object.
   const wsOptions: ServerOptions & { readonly closeTimeout: number } = {
     noServer: true,
@@ -213,11 +260,17 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
     else socket.end(rawHttpResponse(400, 'Bad Request', headers, 'Bad request.\n'));
   });
 
+  if (config.redisUrl !== null) {
+    cluster = await RedisCluster.start(config.redisUrl, { deliver: (delivery) => hub.deliver(delivery), registrationLost: () => hub.rejoinEveryone() }, log);
+    hub.useCluster(cluster);
+  }
+
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
   } catch (error) {
     await hub.close();
+    await cluster?.close();
     throw error;
   }
 
@@ -226,15 +279,21 @@ export async function startServer(config: ServerConfig, writeLine: LineWriter = 
     url: `${tls === null ? 'http' : 'https'}://${urlHost(config.host)}:${address.port}`,
     port: address.port,
     close() {
-      closing ??= Promise.all([
-        hub.close().then(() => turnAways.flush()),
-        new Promise<void>((resolve) => {
+      closing ??= (async () => {
+        draining = true;
+        log({ kind: 'draining', connections: hub.connectionCount });
+        const httpClosed = new Promise<void>((resolve) => {
           wss.close();
           server.close(() => resolve());
           // Keep-alive HTTP connections would otherwise hold close() open until they time out.
           server.closeAllConnections();
-        }),
-      ]).then(() => undefined);
+        });
+        // Members leave the shared rooms as their sockets close, before this instance leaves the cluster.
+        await hub.close();
+        turnAways.flush();
+        await cluster?.close();
+        await httpClosed;
+      })();
       return closing;
     },
   };

@@ -5,8 +5,12 @@ import App from './ui/App.svelte';
 import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
 import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
+import { credentialEndpoints, RelayCredentials } from './adapters/webrtc/relayCredentials.ts';
+import { RelayPreference } from './adapters/webrtc/relayPreference.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
-import { resolveSignalingUrls } from './core/protocol/appConfig.ts';
+import { resolveSignalingUrls, type IceServerConfig, type SignalingConfig } from './core/protocol/appConfig.ts';
+import { assertNever } from './core/assertNever.ts';
+import type { RoomPlatform } from './core/room/roomPorts.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { removeAbandonedSpills } from './adapters/storage/spillCleanup.ts';
 import { blobSink } from './adapters/transfer/blobSink.ts';
@@ -16,6 +20,31 @@ import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/brows
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
+
+interface Signaling {
+  readonly connect: RoomPlatform['connectSignaling'];
+  /** Where to ask for short-lived TURN credentials: our own servers; a PeerServer hands out none. */
+  readonly credentialEndpoints: readonly string[];
+}
+
+/**
+ * Parley's own servers by default (failing over along the configured list); the PeerJS client is fetched only by a
+ * site configured for a broker. The room gets a `connectSignaling` either way and never learns which.
+ */
+async function signalingFor(signaling: SignalingConfig): Promise<Signaling> {
+  switch (signaling.mode) {
+    case 'parley': {
+      const urls = resolveSignalingUrls(signaling, location.href);
+      return { connect: webSocketSignaling(urls, location.href), credentialEndpoints: credentialEndpoints(urls) };
+    }
+    case 'peerjs': {
+      const adapter = await import('./adapters/peerjs/peerjsSignaling.ts');
+      return { connect: adapter.peerjsSignaling(signaling, systemClock, systemRandom), credentialEndpoints: [] };
+    }
+    default:
+      return assertNever(signaling, 'signaling mode');
+  }
+}
 
 async function main(target: HTMLElement): Promise<void> {
   // WebCrypto exists only in secure contexts; without it nothing can be encrypted, so say so plainly.
@@ -34,16 +63,32 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley is not configured correctly', body: `Its configuration file is broken: ${loaded.reason}.` } });
     return;
   }
+  let signaling: Signaling;
+  try {
+    signaling = await signalingFor(loaded.config.signaling);
+  } catch (error) {
+    mount(Notice, { target, props: { title: 'Parley could not load', body: `Part of the app did not load (${String(error)}). Reload the page to try again.` } });
+    return;
+  }
+  // TURN credentials are short-lived and come from our own server; config.json's ICE servers are used as they are.
+  const relayCredentials = new RelayCredentials(signaling.credentialEndpoints);
+  relayCredentials.start();
+  const relayPreference = new RelayPreference();
+  const iceServers = (): readonly IceServerConfig[] => {
+    const servers = relayCredentials.servers;
+    return servers.kind === 'available' ? [...loaded.config.iceServers, ...servers.iceServers] : loaded.config.iceServers;
+  };
   // What older versions spilled to IndexedDB is deleted once no page holds it; never blocks start-up.
   void removeAbandonedSpills().catch(() => {});
   const platform: AppPlatform = {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
-      connectSignaling: webSocketSignaling(resolveSignalingUrls(loaded.config.signaling, location.href)),
-      createPeer: simplePeerFactory(loaded.config.iceServers),
+      connectSignaling: signaling.connect,
+      createPeer: simplePeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
       clock: systemClock,
       random: systemRandom,
+      relayRoute: () => ({ relayServer: iceServers().some((server) => server.urls.some((url) => /^turns?:/.test(url))), relayOnly: relayPreference.on }),
     },
     transfers: {
       clock: systemClock,
@@ -55,6 +100,12 @@ async function main(target: HTMLElement): Promise<void> {
     checkImage: checkRasterImage,
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
     profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    relay: {
+      alwaysRelay: () => relayPreference.on,
+      setAlwaysRelay: (on) => relayPreference.set(on),
+      watchRelayServer: (listener) =>
+        relayCredentials.watch((servers) => listener(servers.kind === 'unknown' ? null : servers.kind === 'available' || loaded.config.iceServers.some((server) => server.urls.some((url) => /^turns?:/.test(url))))),
+    },
   };
   mount(App, { target, props: { platform } });
 }

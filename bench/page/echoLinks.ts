@@ -15,7 +15,7 @@ class SimplePeerPipe implements Pipe {
   readonly opened = this.open.promise;
 
   constructor(initiator: boolean, relay: Relay, onBytes: OnBytes) {
-    this.handle = simplePeerFactory([])(initiator, {
+    this.handle = simplePeerFactory(() => ({ iceServers: [], relayOnly: false }))(initiator, {
       onSignal: (raw) => {
         const signal = parsePeerSignal(raw);
         if (signal !== null) relay(signal);

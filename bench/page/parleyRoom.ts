@@ -15,7 +15,8 @@ import { MemoryConversationStore } from '../../src/core/group/memoryConversation
 import { resolveSignalingUrls } from '../../src/core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { KeyPairSource } from '../../src/core/room/keyPairPool.ts';
-import { RoomSession, type GroupEndpoint, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { RoomSession, type RoomEvent } from '../../src/core/room/roomSession.ts';
+import { chatEndpoint } from '../../src/core/group/chatEndpoint.ts';
 import type { MemberState, MemberView, RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { RoomHistory } from '../../src/ui/roomHistory.ts';
 import type { RoomPlatform } from '../../src/core/room/roomPorts.ts';
@@ -53,7 +54,7 @@ function frameType(data: unknown): string | null {
  * reconnect can be told apart step by step. What the room sees is untouched.
  */
 function loggedSignaling(urls: readonly string[], log: SignalingMark[]): RoomPlatform['connectSignaling'] {
-  const connect = webSocketSignaling(urls);
+  const connect = webSocketSignaling(urls, location.href);
   const note = (event: string): void => {
     log.push({ atEpochMs: epochNowMs(), event });
   };
@@ -135,14 +136,15 @@ export class BenchRoom {
       // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
       platform: {
         connectSignaling: loggedSignaling(resolveSignalingUrls({ mode: 'parley', urls: [] }, location.href), room.signaling),
-        createPeer: simplePeerFactory([]),
+        createPeer: simplePeerFactory(() => ({ iceServers: [], relayOnly: false })),
         clock: systemClock,
         random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
       },
       keyPairs,
       identity,
       transfers: transfers.endpoint,
-      group: room.groupEndpoint(),
+      group: chatEndpoint(() => room.chat, (memberId) => room.history?.rememberedMemberIds().includes(memberId) ?? false),
       onEvent: (event) => room.onRoomEvent(event),
       ...(history === null ? {} : { knowledge: () => history.knowledge() }),
     });
@@ -250,19 +252,6 @@ export class BenchRoom {
     });
   }
 
-  /** As RoomState.groupEndpoint: an admitted member's session goes to the messaging engine. */
-  private groupEndpoint(): GroupEndpoint {
-    return {
-      connected: (channel) => {
-        const chat = this.chat;
-        if (chat === null) return;
-        chat.admitted(channel.memberId, { durable: this.history?.rememberedMemberIds().includes(channel.memberId) ?? false });
-        chat.connected(channel);
-      },
-      disconnected: (memberId) => this.chat?.disconnected(memberId),
-      receive: (memberId, frame) => this.chat?.receive(memberId, frame) ?? null,
-    };
-  }
 
   private note(): void {
     const open = this.members.filter((member) => CHANNEL_OPEN.has(member.state)).length;

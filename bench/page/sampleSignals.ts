@@ -10,7 +10,7 @@ export function sampleSignals(): Promise<SampleSignals> {
       handle.destroy();
       reject(new Error('the peer adapter produced no offer and candidate within 10 s'));
     }, 10_000);
-    const handle = simplePeerFactory([])(true, {
+    const handle = simplePeerFactory(() => ({ iceServers: [], relayOnly: false }))(true, {
       onSignal: (raw) => {
         const signal = parsePeerSignal(raw);
         if (signal?.type === 'offer') offer = signal;

@@ -33,7 +33,7 @@ type Phase = (typeof PHASES)[number][0];
 
 type SignalingTally = { frames: number; bytes: number; signalFrames: number; signalBytes: number };
 
-type Run = {
+export type Run = {
   readonly bobMs: number;
   readonly aliceMs: number;
   /** Milliseconds from B's navigation start to each phase first shown, per page (from in-page clocks). */
@@ -97,7 +97,8 @@ async function marksOf(page: Page): Promise<StatusMark[]> {
   return page.evaluate(() => window.parleyStatusMarks ?? []);
 }
 
-async function oneRun(ctx: BenchContext): Promise<Run> {
+/** One measured connection with the app at `ctx.appUrl` (the static-site section runs it against both modes). */
+export async function oneRun(ctx: BenchContext): Promise<Run> {
   const alice = await ctx.newPage();
   const bob = await ctx.newPage();
   try {

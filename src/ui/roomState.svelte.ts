@@ -4,7 +4,9 @@
  * and (with an unlocked profile) the kept history, paged in as the person scrolls back. The mesh, the messaging
  * engine and the transfers are core's; this class wires them together and turns their events into lines.
  */
-import { RoomSession, type GroupEndpoint, type RoomEvent } from '../core/room/roomSession.ts';
+import type { RelayControl } from './relayControl.ts';
+import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
+import { chatEndpoint } from '../core/group/chatEndpoint.ts';
 import { generateGuestIdentity, type LocalIdentity } from '../core/crypto/identityProof.ts';
 import { memberIdOf } from '../core/crypto/memberId.ts';
 import type { KeyPairSource } from '../core/room/keyPairPool.ts';
@@ -35,6 +37,8 @@ export interface AppPlatform {
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
   readonly profile: ProfilePlatform;
+  /** The "Always relay" setting and whether the site has a relay server (RelaySetting.svelte). */
+  readonly relay: RelayControl;
 }
 
 /**
@@ -395,7 +399,7 @@ export class RoomState {
       keyPairs: this.platform.keyPairs,
       identity: self.identity,
       transfers: this.transfers,
-      group: this.groupEndpoint(),
+      group: chatEndpoint(() => this.chat, (memberId) => this.history?.rememberedMemberIds().includes(memberId) ?? false),
       onEvent: (event) => this.apply(event),
       ...(history === null ? {} : { knowledge: () => history.knowledge() }),
     });
@@ -403,19 +407,6 @@ export class RoomState {
     return session;
   }
 
-  /** What the mesh hands over of an admitted member goes to the messaging engine. */
-  private groupEndpoint(): GroupEndpoint {
-    return {
-      connected: (channel) => {
-        const chat = this.chat;
-        if (chat === null) return;
-        chat.admitted(channel.memberId, { durable: this.history?.rememberedMemberIds().includes(channel.memberId) ?? false });
-        chat.connected(channel);
-      },
-      disconnected: (memberId) => this.chat?.disconnected(memberId),
-      receive: (memberId, frame) => this.chat?.receive(memberId, frame) ?? null,
-    };
-  }
 
   private apply(event: RoomEvent): void {
     switch (event.type) {

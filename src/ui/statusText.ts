@@ -1,6 +1,6 @@
 /** Turns a room's status into the words a person sees, and a tone for styling. */
 import { assertNever } from '../core/assertNever.ts';
-import type { MemberFailure, RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
+import type { MemberFailure, RelayRoute, RoomFailure, RoomStatus } from '../core/room/roomStatus.ts';
 import type { ErrorCode } from '../core/protocol/signaling.ts';
 
 export type Tone = 'progress' | 'good' | 'attention' | 'error';
@@ -10,6 +10,8 @@ function serverRefusalText(code: ErrorCode): string {
   switch (code) {
     case 'server-busy':
       return 'The server is too busy right now. Try again in a minute.';
+    case 'unavailable':
+      return 'The server cannot take new conversations right now. Try again in a minute.';
     case 'rate-limited':
       return 'The server received too much from this page too quickly and stopped relaying it. Try again.';
     case 'idle-timeout':
@@ -27,6 +29,18 @@ function serverRefusalText(code: ErrorCode): string {
   }
 }
 
+/** What stood in the way when no connection came up, given what this page could use to get through. */
+function noConnectionText(relay: RelayRoute): string {
+  if (relay.relayServer) {
+    return relay.relayOnly
+      ? 'Could not connect through the relay server (you chose “Always relay”). The relay server may be refusing connections or be out of reach.'
+      : 'Could not connect, not even through the relay server. Their network or yours may block it, or the relay server may be refusing connections.';
+  }
+  return relay.relayOnly
+    ? '“Always relay” is on, but this site has no relay server, so no connection can be made. Turn it off on the front page to connect directly.'
+    : 'Could not connect directly: a network on the way blocks direct connections between browsers, and this site has no relay (TURN) server to go through instead. Whoever runs this site can add one (see “Deploying” in the README).';
+}
+
 /** Why one member's connection ended or never came up; the room goes on with the others. */
 export function memberFailureText(failure: MemberFailure): string {
   switch (failure.kind) {
@@ -37,7 +51,7 @@ export function memberFailureText(failure: MemberFailure): string {
     case 'frame-rejected':
       return 'A message could not be verified, so that connection was closed to keep you safe. That message was not shown.';
     case 'no-connection':
-      return 'No direct connection could be opened. Their network may block peer-to-peer traffic; a TURN server in config.json helps.';
+      return noConnectionText(failure.relay);
     case 'held-overflow':
       return 'They sent more than Parley keeps while you decide whether to accept them, so their connection was closed. None of it was shown.';
     case 'flooded':
@@ -58,6 +72,10 @@ export function failureText(failure: RoomFailure): string {
       return 'The server sent a message Parley does not understand, so the connection was stopped. The server may be misconfigured or tampered with.';
     case 'too-many-members':
       return 'This room has more people than Parley connects to at once (16), so it did not join. Ask for a new link for a smaller group.';
+    case 'signaling-unreachable':
+      return `Cannot reach the connection broker at ${failure.endpoint}. It may be down, or this site’s config.json may name it wrongly. Try again later.`;
+    case 'signaling-refused':
+      return `The connection broker at ${failure.endpoint} refused this page: the key or path in this site’s config.json may be wrong, or the broker is full. Try again later.`;
     default:
       return assertNever(failure, 'room failure');
   }
@@ -90,6 +108,8 @@ export function statusText(status: RoomStatus): { readonly text: string; readonl
       return { text: 'The other person left. They can come back with the same link.', tone: 'attention' };
     case 'reconnecting':
       return { text: 'Connection lost. Reconnecting…', tone: 'attention' };
+    case 'server-unavailable':
+      return { text: 'The server cannot let anyone join right now. Trying again…', tone: 'attention' };
     case 'room-full':
       return { text: 'This room is full. Ask for a new link, or create a room of your own.', tone: 'error' };
     case 'failed':

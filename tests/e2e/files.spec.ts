@@ -1,59 +1,29 @@
 /** Files and images between two people: odd sizes, previews, paste and drop, cancel, resume, unsafe types. */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
 import { makeBlankPng, makePng } from '../fixtures/images.ts';
 import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
 import { DEFAULT_CHUNK_BYTES } from '../../src/core/transfer/transferLimits.ts';
-import { breakConnections, createRoom, expect, expectSecure, messages, securePair, tapped, test } from './fixtures.ts';
+import {
+  attach,
+  attachGenerated,
+  breakConnections,
+  createRoom,
+  expect,
+  expectSecure,
+  fileItem,
+  messages,
+  save,
+  savedSha256,
+  securePair,
+  sha256Hex,
+  tapped,
+  test,
+} from './fixtures.ts';
 
 /** What the app sends, so the edge cases below fall on a real chunk boundary. */
 const CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function fileItem(page: Page, name: string) {
-  return messages(page).filter({ hasText: name });
-}
-
-async function attach(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
-  await page.getByLabel('Attach file').setInputFiles({ name, mimeType, buffer });
-}
-
-/** Makes a file of `sizeBytes` random bytes inside the page and attaches it, keeping its SHA-256 for later. */
-async function attachGenerated(page: Page, name: string, sizeBytes: number): Promise<string> {
-  return page.evaluate(
-    async ({ name, sizeBytes }) => {
-      const bytes = new Uint8Array(sizeBytes);
-      for (let offset = 0; offset < sizeBytes; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, offset + 65_536));
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
-      const input = document.querySelector<HTMLInputElement>('input[type=file]');
-      if (input === null) throw new Error('no file input');
-      input.files = transfer.files;
-      input.dispatchEvent(new Event('change', { bubbles: true }));
-      return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-    },
-    { name, sizeBytes },
-  );
-}
-
-/** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
-async function save(page: Page, name: string) {
-  const link = fileItem(page, name).getByRole('link', { name: 'Save' });
-  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-  return download;
-}
-
-/** The SHA-256 of the file the receiver's Save link saves. */
-async function savedSha256(page: Page, name: string): Promise<string> {
-  const download = await save(page, name);
-  return sha256Hex(await readFile(await download.path()));
-}
 
 async function progressOf(page: Page, name: string): Promise<number> {
   const value = await page.getByRole('progressbar', { name }).getAttribute('value').catch(() => null);

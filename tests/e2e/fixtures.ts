@@ -1,6 +1,8 @@
 /** Playwright fixtures: the real signaling server serving the built site, and helpers that act as a person would. */
 import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer, type RunningServer } from '../../signaling/server.ts';
 
@@ -71,7 +73,14 @@ export async function expectSecure(...pages: Page[]): Promise<void> {
  */
 const WIRE_TAP = () => {
   const connections: RTCPeerConnection[] = [];
-  const tap = { messageFrames: 0, cut: false, breakAll: () => connections.splice(0).forEach((connection) => connection.close()) };
+  const tap = {
+    messageFrames: 0,
+    cut: false,
+    /** While cut, the page's WebSockets carry nothing either way, and nobody is told (an outage further away). */
+    cutSignaling: false,
+    socketsOpened: 0,
+    breakAll: () => connections.splice(0).forEach((connection) => connection.close()),
+  };
   Object.assign(window, { __wire: tap });
   const watch = (channel: RTCDataChannel): void => {
     channel.addEventListener('message', (event: MessageEvent) => {
@@ -97,6 +106,24 @@ const WIRE_TAP = () => {
     watch(channel);
     return channel;
   };
+  const OriginalSocket = window.WebSocket;
+  window.WebSocket = class extends OriginalSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      tap.socketsOpened += 1;
+      this.addEventListener(
+        'message',
+        (event) => {
+          if (tap.cutSignaling) event.stopImmediatePropagation();
+        },
+        { capture: true },
+      );
+    }
+
+    override send(data: Parameters<WebSocket['send']>[0]): void {
+      if (!tap.cutSignaling) super.send(data);
+    }
+  };
   window.RTCPeerConnection = class extends Original {
     constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
       super(...args);
@@ -116,10 +143,21 @@ export function messageFrames(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __wire: { messageFrames: number } }).__wire.messageFrames);
 }
 
-export async function cutNetwork(page: Page, cut: boolean): Promise<void> {
-  await page.evaluate((value) => {
-    (window as unknown as { __wire: { cut: boolean } }).__wire.cut = value;
-  }, cut);
+/** Silences the page's direct connections (and, with `signaling`, its WebSockets too) or gives them back. */
+export async function cutNetwork(page: Page, cut: boolean, { signaling = false } = {}): Promise<void> {
+  await page.evaluate(
+    ({ value, socketsToo }) => {
+      const wire = (window as unknown as { __wire: { cut: boolean; cutSignaling: boolean } }).__wire;
+      wire.cut = value;
+      wire.cutSignaling = value && socketsToo;
+    },
+    { value: cut, socketsToo: signaling },
+  );
+}
+
+/** How many WebSockets the page has opened since it loaded. */
+export function socketsOpened(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __wire: { socketsOpened: number } }).__wire.socketsOpened);
 }
 
 /** Closes every direct connection of the page at once, as a network failure the browser notices would. */
@@ -159,3 +197,49 @@ export function roomEvents(page: Page) {
 
 /** A message that reached its one addressee: delivered, or already read (read receipts are on by default). */
 export const DELIVERED = /Delivered|Read/;
+
+// ---- files ------------------------------------------------------------------------------------------
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function fileItem(page: Page, name: string) {
+  return messages(page).filter({ hasText: name });
+}
+
+export async function attach(page: Page, name: string, mimeType: string, buffer: Buffer): Promise<void> {
+  await page.getByLabel('Attach file').setInputFiles({ name, mimeType, buffer });
+}
+
+/** Makes a file of `sizeBytes` random bytes inside the page and attaches it, keeping its SHA-256 for later. */
+export async function attachGenerated(page: Page, name: string, sizeBytes: number): Promise<string> {
+  return page.evaluate(
+    async ({ name, sizeBytes }) => {
+      const bytes = new Uint8Array(sizeBytes);
+      for (let offset = 0; offset < sizeBytes; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, offset + 65_536));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+      const input = document.querySelector<HTMLInputElement>('input[type=file]');
+      if (input === null) throw new Error('no file input');
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+      return [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    },
+    { name, sizeBytes },
+  );
+}
+
+/** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
+export async function save(page: Page, name: string) {
+  const link = fileItem(page, name).getByRole('link', { name: 'Save' });
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  return download;
+}
+
+/** The SHA-256 of the file the receiver's Save link saves. */
+export async function savedSha256(page: Page, name: string): Promise<string> {
+  const download = await save(page, name);
+  return sha256Hex(await readFile(await download.path()));
+}

@@ -4,8 +4,8 @@
  * when the sender is looking at something else — arriving once each and in order.
  */
 import type { Page } from '@playwright/test';
-import { expect, expectSecure, messages, newContext, roomEvents, sendMessage, test, DELIVERED } from './fixtures.ts';
-import { createProfile, createRoomHere, toLanding, unlock } from './profiles.ts';
+import { expect, expectSecure, messages, roomEvents, sendMessage, test, DELIVERED } from './fixtures.ts';
+import { profilesInRoom, toLanding, unlock } from './profiles.ts';
 
 /** The texts of the conversation's messages, top to bottom. */
 function shownTexts(page: Page): Promise<string[]> {
@@ -13,14 +13,7 @@ function shownTexts(page: Page): Promise<string[]> {
 }
 
 test('a contact who closes the tab and opens the link again gets what was written meanwhile, once each and in order', async ({ browser, newPerson, parley }) => {
-  const alice = await newPerson();
-  await createProfile(alice, parley.url, 'Alice');
-  const link = await createRoomHere(alice);
-  const bobContext = await newContext(browser);
-  const bob = await bobContext.newPage();
-  await createProfile(bob, parley.url, 'Bob');
-  await bob.goto(link);
-  await expectSecure(alice, bob);
+  const { alice, bob, bobContext, link } = await profilesInRoom(browser, newPerson, parley.url);
   await sendMessage(alice, 'before you go');
   await expect(messages(bob).filter({ hasText: 'before you go' })).toBeVisible();
 
@@ -47,14 +40,7 @@ test('a contact who closes the tab and opens the link again gets what was writte
 
 test('the outbox survives the sender reloading, and leaves from the background while the sender is elsewhere in the app', async ({ browser, newPerson, parley }) => {
   test.slow();
-  const alice = await newPerson();
-  await createProfile(alice, parley.url, 'Alice');
-  const link = await createRoomHere(alice);
-  const bobContext = await newContext(browser);
-  const bob = await bobContext.newPage();
-  await createProfile(bob, parley.url, 'Bob');
-  await bob.goto(link);
-  await expectSecure(alice, bob);
+  const { alice, bob, bobContext, link } = await profilesInRoom(browser, newPerson, parley.url);
   await bob.close();
   await expect(roomEvents(alice).filter({ hasText: 'Bob left' })).toBeVisible();
 

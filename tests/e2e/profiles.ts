@@ -1,6 +1,6 @@
 /** Browser-test steps for people with a profile: create one, unlock it, create a room and go back, as a person would. */
-import type { Page } from '@playwright/test';
-import { expect } from './fixtures.ts';
+import type { Browser, BrowserContext, Page } from '@playwright/test';
+import { expect, expectSecure, newContext } from './fixtures.ts';
 
 export const PASSPHRASE = 'lamp orbit velvet cactus';
 
@@ -32,4 +32,24 @@ export async function toLanding(page: Page): Promise<void> {
 export async function unlock(page: Page, passphrase = PASSPHRASE): Promise<void> {
   await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
   await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+}
+
+/**
+ * Alice and Bob, each with a profile, secure in a room Alice created. Bob's browser context is returned so he can
+ * close his tab and come back to the same profile in a new one.
+ */
+export async function profilesInRoom(
+  browser: Browser,
+  newPerson: () => Promise<Page>,
+  baseUrl: string,
+): Promise<{ alice: Page; bob: Page; bobContext: BrowserContext; link: string }> {
+  const alice = await newPerson();
+  await createProfile(alice, baseUrl, 'Alice');
+  const link = await createRoomHere(alice);
+  const bobContext = await newContext(browser);
+  const bob = await bobContext.newPage();
+  await createProfile(bob, baseUrl, 'Bob');
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  return { alice, bob, bobContext, link };
 }

@@ -8,7 +8,7 @@ import type { Page } from '@playwright/test';
 import { makePng } from '../fixtures/images.ts';
 import { dumpContains, dumpIndexedDb, recordCount } from './indexedDbDump.ts';
 import { expect, expectSecure, messages, newContext, sendMessage, statusOf, test, DELIVERED, members } from './fixtures.ts';
-import { createProfile, createRoomHere, PASSPHRASE, toLanding, unlock } from './profiles.ts';
+import { createProfile, createRoomHere, PASSPHRASE, profilesInRoom, toLanding, unlock } from './profiles.ts';
 
 const VAULT_DB = 'parley-vault';
 
@@ -193,14 +193,7 @@ test('delete history, then delete profile, leave no Parley data in IndexedDB', a
 });
 
 test('a contact who comes back with a different identity key is held, with a warning, until accepted', async ({ browser, newPerson, parley }) => {
-  const alice = await newPerson();
-  await createProfile(alice, parley.url, 'Alice');
-  const link = await createRoomHere(alice);
-  const firstContext = await newContext(browser);
-  const bob = await firstContext.newPage();
-  await createProfile(bob, parley.url, 'Bob');
-  await bob.goto(link);
-  await expectSecure(alice, bob);
+  const { alice, bob, bobContext: firstContext, link } = await profilesInRoom(browser, newPerson, parley.url);
   await expect(members(alice)).toHaveCount(1);
   await expect(members(alice)).toContainText('Bob');
 
@@ -270,14 +263,7 @@ test('a contact who comes back with a different identity key is held, with a war
 });
 
 test('a guest arriving where a verified contact was is held: nothing reaches it until accepted', async ({ browser, newPerson, parley }) => {
-  const alice = await newPerson();
-  await createProfile(alice, parley.url, 'Alice');
-  const link = await createRoomHere(alice);
-  const bobContext = await newContext(browser);
-  const bob = await bobContext.newPage();
-  await createProfile(bob, parley.url, 'Bob');
-  await bob.goto(link);
-  await expectSecure(alice, bob);
+  const { alice, bob, bobContext, link } = await profilesInRoom(browser, newPerson, parley.url);
   await alice.getByText('Compare safety numbers').click();
   await alice.getByRole('button', { name: 'Mark as verified' }).click();
   await expect(members(alice)).toContainText('Verified');

@@ -20,10 +20,13 @@ import {
   MAX_HELD_BACK_EVENTS,
   MAX_OTHER_MEMBERS,
   PROBE_MS,
+  REDIAL_ANSWER_MS,
+  REJOIN_TIMEOUT_MS,
   RoomSession,
   type RoomEvent,
 } from '../../src/core/room/roomSession.ts';
 import { KeyPairPool } from '../../src/core/room/keyPairPool.ts';
+import { PROBE_ANSWER_MS, PROBE_INTERVAL_MS } from '../../src/core/room/signalingProbe.ts';
 import { UNDECIDED, type Admission, type KnownContact, type RoomKnowledge } from '../../src/core/room/admission.ts';
 import type { LocalIdentity, PeerIdentity, ProfileIdentity } from '../../src/core/crypto/identityProof.ts';
 import { generateIdentity } from '../../src/core/vault/identity.ts';
@@ -37,6 +40,8 @@ const SECRET = secretFromSeed(700);
 const OTHER_SECRET = secretFromSeed(701);
 const NEW_GUEST: Admission = { decision: 'admit', reason: 'new-guest', contact: null, announcedName: null };
 const NEW_PROFILE: Admission = { decision: 'admit', reason: 'new-profile', contact: null, announcedName: null };
+/** How often RoomSession applies its liveness rules to a pair. */
+const LIVENESS_TICK_MS = 2_500;
 /** RoomSession's own first signaling reconnect delay, before jitter (0.5 to 1.5 times it). */
 const FIRST_RECONNECT_MS = 500;
 
@@ -100,7 +105,13 @@ function createWorld(maxMembers = 8, options: { readonly keyPairsHeldBack?: bool
     const group = new FakeGroup();
     const session = new RoomSession({
       secret: options.secret ?? SECRET,
-      platform: { connectSignaling: server.connector(name), createPeer: net.creator(name), clock: clock.for(name), random: systemRandom },
+      platform: {
+        connectSignaling: server.connector(name),
+        createPeer: net.creator(name),
+        clock: clock.for(name),
+        random: systemRandom,
+        relayRoute: () => ({ relayServer: false, relayOnly: false }),
+      },
       onEvent: (event) => events.push(event),
       keyPairs: new KeyPairPool({ generate: options.generateKeyPair ?? pooledKeyPair, clock: clock.for(`${name}-pool`) }),
       transfers,
@@ -610,6 +621,27 @@ describe('RoomSession: server frames', () => {
     },
   );
 
+  it('error unavailable, even before the first join, is not terminal: the socket is closed and opened again, live sessions go on', async () => {
+    const world = createWorld();
+    const carol = world.add('carol');
+    await world.settle();
+    world.server.sendFrame('carol', { v: 1, type: 'error', code: 'unavailable', message: 'no directory' });
+    await world.settle();
+    expect(carol.session.currentStatus).toEqual({ kind: 'server-unavailable' });
+    expect(world.server.connectionsOf('carol')[0]?.closedByClient).toBe(true);
+    await world.advance(2 * FIRST_RECONNECT_MS);
+    expect(world.server.connectionsOf('carol')).toHaveLength(2);
+    expect(world.server.current('carol').room).not.toBeNull();
+
+    const pairWorld = createWorld();
+    const { alice, bob } = await securePair(pairWorld);
+    pairWorld.server.sendFrame('alice', { v: 1, type: 'error', code: 'unavailable', message: 'no directory' });
+    await pairWorld.settle();
+    expect(alice.session.currentStatus.kind).toBe('secure');
+    expect(pairWorld.server.connectionsOf('alice')[0]?.closedByClient).toBe(true);
+    await expectTalk(pairWorld, alice, bob, 'the server can wait');
+  });
+
   it('error unknown-peer is ignored (a peer-left is expected to follow)', async () => {
     const world = createWorld();
     const { alice } = await securePair(world);
@@ -639,6 +671,8 @@ describe('RoomSession: room-full', () => {
 
   it('after having joined once is retried: the server still counts our dead socket, then lets us back in', async () => {
     const world = createWorld(2);
+    // A server that does not replace a room session's old connection by its nonce (§3.3) holds the ghost's place.
+    world.server.replacesSameNonce = false;
     const { alice } = await securePair(world);
     world.server.drop('alice', { serverNotices: false });
     await world.advance(2 * FIRST_RECONNECT_MS);
@@ -666,8 +700,8 @@ describe('RoomSession: connection timeouts', () => {
     await world.advance(9_999);
     expect(onlyView(alice).state).toBe('connecting');
     await world.advance(1);
-    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection' } });
-    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection' } });
+    expect(onlyView(alice)).toMatchObject({ state: 'unreachable', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
+    expect(alice.session.currentStatus).toEqual({ kind: 'member-failed', failure: { kind: 'no-connection', relay: { relayServer: false, relayOnly: false } } });
   });
 
   it('a handshake that stalls on an open channel fails that member with verification-failed after connectTimeoutMs', async () => {
@@ -850,6 +884,151 @@ describe('RoomSession: our own signaling drop', () => {
     relaying = true;
     await world.advance(5_000);
     expect(alice.session.currentStatus).toEqual({ kind: 'secure', connected: 1 });
+  });
+});
+
+describe('RoomSession: a signaling socket that dies in silence (§3.1, §12.3)', () => {
+  /**
+   * Alice's network goes silently, as in the group bench: her socket and every pair of hers hold everything, her new
+   * sockets wait to connect, and nobody is told. `restore` gives the network back; the old socket stays dead.
+   */
+  function cutAlice(world: World): { restore: () => void } {
+    let cut = true;
+    world.server.silence('alice');
+    world.server.hold('alice');
+    world.net.carries = (from) => !cut || (from.owner !== 'alice' && from.partner?.owner !== 'alice');
+    return {
+      restore: () => {
+        cut = false;
+        world.server.release('alice');
+      },
+    };
+  }
+
+  it('a socket that stops answering is replaced within the bound, and the member is back with everyone, nobody seeing it leave', async () => {
+    const world = createWorld();
+    world.server.assignIds('alice', ['a-1', 'a-2']);
+    world.server.assignIds('bob', ['b-1']);
+    world.server.assignIds('carol', ['c-1']);
+    const [alice, bob, carol] = await meshOf(world, ['bob', 'carol', 'alice']).then(([b, c, a]) => [a, b, c]);
+    if (alice === undefined || bob === undefined || carol === undefined) throw new Error('setup');
+    const network = cutAlice(world);
+    // Her pairs are dead after DEAD_AFTER_MS (noticed at the next liveness tick); the ping that asks then goes unanswered.
+    await world.advance(DEAD_AFTER_MS + LIVENESS_TICK_MS + PROBE_ANSWER_MS);
+    expect(world.server.connectionsOf('alice')).toHaveLength(2);
+    // The dead one is closed only after its replacement joined: its close must not reach the server first.
+    expect(world.server.connectionsOf('alice')[0]?.closedByClient).toBe(false);
+    network.restore();
+    // The socket that was waiting connects, she joins, and every pair is dialled through it at once.
+    await world.advance(1_000);
+    expect(world.server.current('alice').room).not.toBeNull();
+    expect(world.server.connectionsOf('alice')[0]?.closedByClient).toBe(true);
+    expect(states(alice)).toEqual(['connected', 'connected']);
+    expect(states(bob)).toEqual(['connected', 'connected']);
+    expect(states(carol)).toEqual(['connected', 'connected']);
+    await expectTalk(world, bob, alice, 'welcome back');
+    await expectTalk(world, alice, carol, 'thanks');
+    // A drop and return through a new socket is not a leave and a join, for anyone.
+    for (const member of [alice, bob, carol]) {
+      expect(leftLines(member), member.name).toEqual([]);
+      expect(joinedLines(member), member.name).toHaveLength(2);
+    }
+  });
+
+  it('with a server that still lists its old connection: it does not dial itself, and the late peer-left changes nothing', async () => {
+    const world = createWorld();
+    world.server.replacesSameNonce = false;
+    const { alice, bob } = await securePair(world);
+    const network = cutAlice(world);
+    await world.advance(DEAD_AFTER_MS + LIVENESS_TICK_MS + PROBE_ANSWER_MS);
+    network.restore();
+    await world.advance(1.5 * FIRST_RECONNECT_MS + 1_000);
+    expect(world.server.membersOf(world.server.current('alice').room ?? '')).toHaveLength(3);
+    // No peer towards her own ghost, and nobody but Bob in her view.
+    expect(views(alice)).toHaveLength(1);
+    expect(onlyView(alice).state).toBe('connected');
+    expect(onlyView(bob).state).toBe('connected');
+    world.server.reapGhosts();
+    await world.advance(PROBE_MS + DEAD_AFTER_MS);
+    expect(onlyView(bob).state).toBe('connected');
+    expect(leftLines(bob)).toEqual([]);
+    await expectTalk(world, bob, alice, 'still here');
+  });
+
+  it('a socket that answers is kept, however long a member stays out of reach, and it is asked about every 10 to 15 s, not per member', async () => {
+    const world = createWorld();
+    const [alice] = await meshOf(world, ['alice', 'bob', 'carol', 'dave']);
+    if (alice === undefined) throw new Error('setup');
+    // Alice's direct links all fail, her socket is fine: the others are out of reach, the server is not.
+    world.net.carries = (from) => from.owner !== 'alice' && from.partner?.owner !== 'alice';
+    await world.advance(DEAD_AFTER_MS + LIVENESS_TICK_MS);
+    const pingsBefore = world.server.current('alice').pings;
+    expect(pingsBefore).toBe(1);
+    await world.advance(120_000);
+    expect(world.server.connectionsOf('alice')).toHaveLength(1);
+    const pings = world.server.current('alice').pings - pingsBefore;
+    // Every 10–15 s, plus a doubt now and then when a re-dial of hers goes unanswered: not one per member or per event.
+    expect(pings).toBeGreaterThanOrEqual(120_000 / (1.5 * PROBE_INTERVAL_MS) - 1);
+    expect(pings).toBeLessThanOrEqual(2 * (120_000 / PROBE_INTERVAL_MS));
+    // Once everyone is back, the asking stops.
+    world.net.carries = () => true;
+    await world.advance(60_000);
+    expect(states(alice)).toEqual(['connected', 'connected', 'connected']);
+    const settled = world.server.current('alice').pings;
+    await world.advance(60_000);
+    expect(world.server.current('alice').pings).toBe(settled);
+  });
+
+  it('a re-dial whose offer gets no answer puts the socket in doubt again, before the next periodic question', async () => {
+    const world = createWorld();
+    world.server.assignIds('alice', ['a-low']);
+    world.server.assignIds('bob', ['b-high']);
+    const { alice } = await securePair(world);
+    onlyPeer(world, 'alice').breakLink();
+    await world.settle();
+    // The break made her ask at once, and the socket answered; now it dies before her re-dial (the lower id's) goes out.
+    expect(world.server.current('alice').pings).toBe(1);
+    expect(onlyView(alice).state).toBe('reconnecting');
+    world.server.silence('alice');
+    // Re-dial within 1.5 s, no answer for REDIAL_ANSWER_MS, then PROBE_ANSWER_MS of silence: well before 10 s.
+    const boundMs = 1_500 + REDIAL_ANSWER_MS + PROBE_ANSWER_MS + 1.5 * FIRST_RECONNECT_MS;
+    // The periodic question alone would have found the dead socket only PROBE_INTERVAL_MS after the break, at the earliest.
+    expect(boundMs).toBeLessThan(PROBE_INTERVAL_MS + PROBE_ANSWER_MS);
+    await world.advance(boundMs);
+    expect(world.server.connectionsOf('alice')).toHaveLength(2);
+    await world.advance(2_000);
+    expect(onlyView(alice).state).toBe('connected');
+  });
+
+  it('nobody out of reach: the socket is never asked', async () => {
+    const world = createWorld();
+    await securePair(world);
+    await world.advance(120_000);
+    expect(world.server.current('alice').pings).toBe(0);
+    expect(world.server.current('bob').pings).toBe(0);
+  });
+
+  it('a replacement socket that never gets to join (the network still gone) is closed at once and replaced, each given longer', async () => {
+    const world = createWorld();
+    const { alice, bob } = await securePair(world);
+    const network = cutAlice(world);
+    // When her 2nd, 3rd and 4th sockets were opened, to the nearest 250 ms.
+    const openedAtMs = new Map<number, number>();
+    while (world.server.connectionsOf('alice').length < 4) {
+      await world.advance(250);
+      openedAtMs.set(world.server.connectionsOf('alice').length, openedAtMs.get(world.server.connectionsOf('alice').length) ?? world.clock.nowMs());
+    }
+    const [second = 0, third = 0, fourth = 0] = [2, 3, 4].map((count) => openedAtMs.get(count));
+    // Each that never joined was closed at once (a browser would hold the next socket back while it is still connecting)…
+    expect(world.server.connectionsOf('alice').slice(1, 3).map((conn) => conn.closedByClient)).toEqual([true, true]);
+    // …after REJOIN_TIMEOUT_MS, then twice that (each plus the reconnect back-off, at least 0.5 × 500 × 2ⁿ ms).
+    expect(third - second).toBeGreaterThanOrEqual(REJOIN_TIMEOUT_MS);
+    expect(fourth - third).toBeGreaterThanOrEqual(2 * REJOIN_TIMEOUT_MS);
+    network.restore();
+    await world.advance(1_000);
+    expect(world.server.current('alice').room).not.toBeNull();
+    expect(onlyView(alice).state).toBe('connected');
+    expect(onlyView(bob).state).toBe('connected');
   });
 });
 

@@ -9,6 +9,11 @@ const OTHER_NONCE = 'ZZZZZZZZZZZZZZZZZZZZZZ';
 /** Values that are not a connection nonce: wrong length, outside base64url, or not a string. */
 const BAD_NONCES: unknown[] = ['', 'short', `${NONCE}A`, NONCE.slice(1), `${NONCE.slice(0, 21)}=`, `${NONCE.slice(0, 21)}+`, `${NONCE.slice(0, 21)} `, 42, null, [NONCE]];
 
+/** A probe token as the client makes one: 8 random bytes, base64url. */
+const TOKEN = 'AAECAwQFBgc';
+/** Values that are not a probe token: empty, too long, outside base64url, or not a string. */
+const BAD_TOKENS: unknown[] = ['', `${NONCE}A`, 'a b', 'a+b', 'a=', 'tok\n', 7, null, [TOKEN], { token: TOKEN }];
+
 const json = (value: unknown): string => JSON.stringify(value);
 
 function expectMalformed(result: ReturnType<typeof parseClientFrame> | ReturnType<typeof parseServerFrame>, label: string): void {
@@ -17,10 +22,13 @@ function expectMalformed(result: ReturnType<typeof parseClientFrame> | ReturnTyp
 }
 
 describe('parseClientFrame', () => {
-  it('accepts well-formed join and signal frames (round trip through encodeFrame)', () => {
+  it('accepts well-formed join, signal and ping frames (round trip through encodeFrame)', () => {
     const frames: ClientFrame[] = [
       { v: 1, type: 'join', room: ROOM, nonce: NONCE },
       { v: 1, type: 'signal', to: PEER, blob: BLOB },
+      { v: 1, type: 'ping', token: TOKEN },
+      { v: 1, type: 'ping', token: 'x' },
+      { v: 1, type: 'ping', token: NONCE },
     ];
     for (const frame of frames) expect(parseClientFrame(encodeFrame(frame))).toEqual({ ok: true, value: frame });
   });
@@ -38,7 +46,7 @@ describe('parseClientFrame', () => {
   });
 
   it('refuses unknown or server-only types as unknown-type', () => {
-    for (const type of ['leave', 'joined', 'peer-joined', 'error', 'JOIN', '', undefined, 5, null]) {
+    for (const type of ['leave', 'joined', 'peer-joined', 'pong', 'error', 'JOIN', 'PING', '', undefined, 5, null]) {
       const result = parseClientFrame(json({ v: 1, type, room: ROOM }));
       expect(result.ok, String(type)).toBe(false);
       if (!result.ok) expect(result.error.code).toBe('unknown-type');
@@ -82,6 +90,24 @@ describe('parseClientFrame', () => {
   });
 });
 
+describe('probe frames (ping and pong)', () => {
+  it('refuses a ping or pong with a bad token, or with missing or extra keys', () => {
+    for (const token of BAD_TOKENS) {
+      expectMalformed(parseClientFrame(json({ v: 1, type: 'ping', token })), `ping token=${String(token)}`);
+      expectMalformed(parseServerFrame(json({ v: 1, type: 'pong', token })), `pong token=${String(token)}`);
+    }
+    expectMalformed(parseClientFrame(json({ v: 1, type: 'ping' })), 'ping without token');
+    expectMalformed(parseServerFrame(json({ v: 1, type: 'pong' })), 'pong without token');
+    expectMalformed(parseClientFrame(json({ v: 1, type: 'ping', token: TOKEN, room: ROOM })), 'ping with extra key');
+    expectMalformed(parseServerFrame(json({ v: 1, type: 'pong', token: TOKEN, peer: PEER })), 'pong with extra key');
+  });
+
+  it('keeps each direction to its own side: a pong is not a client frame, a ping not a server frame', () => {
+    expect(parseClientFrame(json({ v: 1, type: 'pong', token: TOKEN }))).toMatchObject({ ok: false, error: { code: 'unknown-type' } });
+    expect(parseServerFrame(json({ v: 1, type: 'ping', token: TOKEN }))).toMatchObject({ ok: false, error: { code: 'unknown-type' } });
+  });
+});
+
 describe('parseServerFrame', () => {
   it('accepts every well-formed server frame (round trip through encodeFrame)', () => {
     const frames: ServerFrame[] = [
@@ -98,6 +124,7 @@ describe('parseServerFrame', () => {
       { v: 1, type: 'peer-joined', peer: PEER, nonce: NONCE },
       { v: 1, type: 'peer-left', peer: PEER },
       { v: 1, type: 'signal', from: PEER, blob: BLOB },
+      { v: 1, type: 'pong', token: TOKEN },
       ...ERROR_CODES.map((code): ServerFrame => ({ v: 1, type: 'error', code, message: 'something happened' })),
     ];
     for (const frame of frames) expect(parseServerFrame(encodeFrame(frame))).toEqual({ ok: true, value: frame });

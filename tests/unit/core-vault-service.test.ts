@@ -336,7 +336,8 @@ describe('a vault with the real Argon2id (hash-wasm, default params)', () => {
     clock.advance(1000);
     const unlocked = await unlockedOrFail(vault, 'real argon2 passphrase');
     expect(unlocked.profile.identity.publicKeySpki).toEqual(publicKeySpki);
-  });
+    // Three runs of the real 64 MiB Argon2id: a second or more each on a loaded 2-core machine.
+  }, 30_000);
 });
 
 describe('UnlockedVault.storageStatus', () => {

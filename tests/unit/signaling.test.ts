@@ -41,6 +41,8 @@ describe('config', () => {
         maxConnectionsPerAddress: 50,
         trustProxy: false,
         allowedOrigins: [],
+        redisUrl: null,
+        turn: null,
         log: 'info',
       },
     });
@@ -64,6 +66,10 @@ describe('config', () => {
       MAX_CONNECTIONS_PER_IP: '5',
       TRUST_PROXY: 'true',
       ALLOWED_ORIGINS: ' https://Static.Example.org, http://localhost:5173/ ,https://x.example:443,,',
+      REDIS_URL: 'redis://:pw@redis.internal:6380/2',
+      TURN_URLS: 'turn:turn.example.org:3478?transport=udp, turns:turn.example.org:5349',
+      TURN_SECRET: 'a-long-shared-secret',
+      TURN_CREDENTIAL_TTL_S: '600',
       LOG: 'silent',
     });
     expect(parsed).toEqual({
@@ -83,6 +89,8 @@ describe('config', () => {
         maxConnectionsPerAddress: 5,
         trustProxy: true,
         allowedOrigins: ['https://static.example.org', 'http://localhost:5173', 'https://x.example'],
+        redisUrl: 'redis://:pw@redis.internal:6380/2',
+        turn: { urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'], secret: 'a-long-shared-secret', ttlSeconds: 600 },
         log: 'silent',
       },
     });
@@ -117,6 +125,10 @@ describe('config', () => {
     ['ALLOWED_ORIGINS', 'https://user@static.example.org'],
     ['ALLOWED_ORIGINS', 'https://static.example.org?'],
     ['LOG', 'verbose'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['TURN_CREDENTIAL_TTL_S', '59'],
+    ['TURN_CREDENTIAL_TTL_S', '86401'],
   ])('refuses %s=%s with a message naming the setting', (name, value) => {
     const parsed = parseConfig({ [name]: value });
     expect(parsed.ok).toBe(false);
@@ -130,6 +142,18 @@ describe('config', () => {
     const parsed = parseConfig(env);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.message).toMatch(/TLS_CERT and TLS_KEY/);
+  });
+
+  it.each([
+    [{ TURN_URLS: 'turn:t.example:3478' }, /TURN_URLS and TURN_SECRET go together/],
+    [{ TURN_SECRET: 'a-long-shared-secret' }, /TURN_URLS and TURN_SECRET go together/],
+    [{ TURN_URLS: 'turn:t.example:3478', TURN_SECRET: 'short' }, /TURN_SECRET must be at least 16/],
+    [{ TURN_URLS: 'stun:t.example:3478', TURN_SECRET: 'a-long-shared-secret' }, /TURN_URLS must list turn: or turns:/],
+    [{ TURN_URLS: ' , ', TURN_SECRET: 'a-long-shared-secret' }, /TURN_URLS must list/],
+  ])('refuses an incomplete or wrong TURN setting (%o)', (env, message) => {
+    const parsed = parseConfig(env);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.message).toMatch(message);
   });
 });
 
@@ -385,6 +409,66 @@ function expectSecurityHeaders(result: HttpResult, csp = BASE_CSP): void {
   expect(result.headers['strict-transport-security']).toBeUndefined();
 }
 
+describe('signaling probe and a room session back on a new socket', () => {
+  it('answers a ping with a pong echoing its token, before and after join, and logs nothing for it', async () => {
+    const lines: string[] = [];
+    const server = await start({ LOG: 'info' }, (line) => lines.push(line));
+    const client = await connect(server);
+    client.send({ v: 1, type: 'ping', token: 'before-join' });
+    expect(await client.next()).toEqual({ v: 1, type: 'pong', token: 'before-join' });
+    const { self } = await client.join(newRoomId());
+    client.send({ v: 1, type: 'ping', token: 'AAECAwQFBgc' });
+    expect(await client.next()).toEqual({ v: 1, type: 'pong', token: 'AAECAwQFBgc' });
+    client.send({ v: 1, type: 'ping', token: 'not a token' });
+    expect(await client.nextError()).toBe('malformed');
+    client.close();
+    await waitUntil(() => lines.some((line) => line.includes(`close peer=${self}`)), 2000, 'close line');
+    // open, the refused malformed ping, close: the good pings left no line.
+    expect(lines.filter((line) => line.includes(self)).map((line) => /(open|refused|close) peer=/.exec(line)?.[1])).toEqual(['open', 'refused', 'close']);
+  });
+
+  it('takes one rate token per ping: beyond the rate a ping gets rate-limited, not a pong', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5' });
+    const client = await connect(server);
+    for (let i = 0; i < 10; i++) client.send({ v: 1, type: 'ping', token: `t${i}` });
+    await client.sync();
+    const answers = client.pending.map((frame) => (frame.type === 'pong' ? frame.token : frame.type === 'error' ? frame.code : frame.type));
+    // A full bucket of five, perhaps one more earned while they were sent; one rate-limited reply for the rest.
+    expect(answers.filter((answer) => answer.startsWith('t')).length).toBeGreaterThanOrEqual(5);
+    expect(answers.filter((answer) => answer.startsWith('t')).length).toBeLessThanOrEqual(6);
+    expect(answers).toContain('rate-limited');
+  });
+
+  it('closes with 1008 a connection that floods pings', async () => {
+    const server = await start({ MAX_FRAMES_PER_SECOND: '5' });
+    const client = await connect(server);
+    for (let i = 0; i < 100; i++) client.send({ v: 1, type: 'ping', token: 'flood' });
+    expect((await client.closed).code).toBe(1008);
+  });
+
+  it('a join with the nonce of a member still registered replaces it: the old socket is cut, nobody hears peer-left, the others hear peer-joined', async () => {
+    const server = await start({ MAX_ROOM_MEMBERS: '2' });
+    const room = newRoomId();
+    const nonce = newNonce();
+    const stayer = await connect(server);
+    const idStayer = (await stayer.join(room)).self;
+    const old = await connect(server);
+    const idOld = (await old.join(room, nonce)).self;
+    await stayer.nextOfType('peer-joined');
+    // The member's page found its socket silent and opened another; the server has not noticed the old one is dead.
+    const fresh = await connect(server);
+    const joined = await fresh.join(room, nonce);
+    // Let in although the room holds two: the old connection no longer counts, and is not listed to itself.
+    expect(joined.peers).toEqual([{ peer: idStayer, nonce: expect.any(String) }]);
+    expect(await old.closed).toMatchObject({ code: 1006 });
+    expect(await stayer.next()).toEqual({ v: 1, type: 'peer-joined', peer: joined.self, nonce });
+    // Nothing about the old connection follows, and it can no longer be addressed.
+    stayer.signal(idOld, newBlob());
+    expect(await stayer.nextError()).toBe('unknown-peer');
+    await expectRelay(stayer, idStayer, fresh, joined.self);
+  });
+});
+
 describe('HTTP', () => {
   it('answers /healthz with JSON ok and the security headers', async () => {
     const server = await start();
@@ -461,7 +545,7 @@ describe('HTTP', () => {
       symlinkSync(path.join(parent, 'package.json'), path.join(siteDir, 'linked.json'));
     });
 
-    const csp = BASE_CSP.replace("connect-src 'self'", "connect-src 'self' wss://signal.example.org:8443");
+    const csp = BASE_CSP.replace("connect-src 'self'", "connect-src 'self' wss://signal.example.org:8443 https://signal.example.org:8443");
 
     it.each([
       ['/', 'index.html', 'text/html; charset=utf-8', 'no-cache'],
@@ -528,8 +612,13 @@ describe('HTTP', () => {
 
   it('reads the CSP connect origins only from the signaling URLs of a config.json the page would accept', () => {
     const of = (urls: unknown): string => JSON.stringify({ signaling: { mode: 'parley', urls } });
-    expect(signalingOriginsFromSiteConfig(of(['wss://sig.example.net/ws']))).toEqual(['wss://sig.example.net']);
-    expect(signalingOriginsFromSiteConfig(of(['ws://10.0.0.2:8080/ws?x=1', 'wss://b.example/ws', 'ws://10.0.0.2:8080/other']))).toEqual(['ws://10.0.0.2:8080', 'wss://b.example']);
+    expect(signalingOriginsFromSiteConfig(of(['wss://sig.example.net/ws']))).toEqual(['wss://sig.example.net', 'https://sig.example.net']);
+    expect(signalingOriginsFromSiteConfig(of(['ws://10.0.0.2:8080/ws?x=1', 'wss://b.example/ws', 'ws://10.0.0.2:8080/other']))).toEqual([
+      'ws://10.0.0.2:8080',
+      'http://10.0.0.2:8080',
+      'wss://b.example',
+      'https://b.example',
+    ]);
     expect(signalingOriginsFromSiteConfig(of([]))).toEqual([]);
     expect(signalingOriginsFromSiteConfig(of(['https://sig.example.net']))).toEqual([]);
     expect(signalingOriginsFromSiteConfig(of(['wss://a.example; script-src *']))).toEqual([]);
@@ -537,6 +626,14 @@ describe('HTTP', () => {
     expect(signalingOriginsFromSiteConfig('{"signalingUrl":"wss://old.example/ws"}')).toEqual([]);
     expect(signalingOriginsFromSiteConfig('not json')).toEqual([]);
     expect(signalingOriginsFromSiteConfig('["wss://x.example"]')).toEqual([]);
+  });
+
+  it('admits a configured PeerJS broker to connect-src, and nothing from a broker block the page would refuse', () => {
+    const of = (signaling: unknown): string => JSON.stringify({ signaling });
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'broker.example.org', port: 443, path: '/app' }))).toEqual(['wss://broker.example.org:443']);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: '127.0.0.1', port: 9000, secure: false }))).toEqual(['ws://127.0.0.1:9000']);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'a.example; script-src *', port: 443 }))).toEqual([]);
+    expect(signalingOriginsFromSiteConfig(of({ mode: 'peerjs', host: 'a.example', port: 443, urls: ['wss://b.example/ws'] }))).toEqual([]);
   });
 
   it('keeps the base CSP when config.json names no usable signaling URL', async () => {

@@ -4,13 +4,21 @@ import type { IceServerConfig } from '../../core/protocol/appConfig.ts';
 import type { RoomPlatform } from '../../core/room/roomPorts.ts';
 import { whenWritable } from './backpressure.ts';
 
-export function simplePeerFactory(iceServers: readonly IceServerConfig[]): RoomPlatform['createPeer'] {
+/** What a new peer connection uses; read for each one, so a changed setting or fresh credentials apply to the next. */
+export type IceOptions = { readonly iceServers: readonly IceServerConfig[]; readonly relayOnly: boolean };
+
+export function simplePeerFactory(iceOptions: () => IceOptions): RoomPlatform['createPeer'] {
   return (initiator, handlers) => {
+    const { iceServers, relayOnly } = iceOptions();
     const peer = new SimplePeer({
       initiator,
       trickle: true,
-      // Only what config.json lists: never a default public STUN server.
-      config: { iceServers: iceServers.map((server) => ({ ...server, urls: [...server.urls] })) },
+      config: {
+        // Only what config.json lists and what our own server handed out: never a default public STUN server.
+        iceServers: iceServers.map((server) => ({ ...server, urls: [...server.urls] })),
+        // "Always relay": only relay candidates are gathered and offered, so no peer ever learns our addresses.
+        iceTransportPolicy: relayOnly ? 'relay' : 'all',
+      },
       channelConfig: { ordered: true },
     });
     let closed = false;

@@ -12,11 +12,26 @@ export interface IceServerConfig {
   readonly credential?: string;
 }
 
-/** How browsers find each other. Parley's own signaling server is the only mode so far. */
-export type SignalingConfig = {
+/** How browsers find each other: Parley's own signaling server, or a PeerJS broker (PeerServer) for a static-only site. */
+export type SignalingConfig = ParleySignalingConfig | PeerjsSignalingConfig;
+
+export type ParleySignalingConfig = {
   readonly mode: 'parley';
   /** ws:// or wss:// URLs of the signaling server(s); empty means the server that served the page, at /ws. */
   readonly urls: readonly string[];
+};
+
+/** A PeerServer that relays Parley's sealed signals between derived slot ids (spec §3.8). */
+export type PeerjsSignalingConfig = {
+  readonly mode: 'peerjs';
+  /** A DNS name, an IPv4 address or a bracketed IPv6 address: never a URL, never "/" (PeerJS's "this page's host"). */
+  readonly host: string;
+  readonly port: number;
+  /** Starts and ends with "/"; the broker's WebSocket is at `<path>peerjs`. */
+  readonly path: string;
+  readonly key: string;
+  /** wss:// (true) or ws:// (false). */
+  readonly secure: boolean;
 };
 
 export interface AppConfig {
@@ -61,7 +76,8 @@ function parseSignalingUrl(value: unknown, index: number): string | { readonly e
 function parseSignaling(value: unknown): SignalingConfig | { readonly error: string } {
   if (value === undefined) return { mode: 'parley', urls: [] };
   if (!isRecord(value)) return { error: 'signaling must be an object such as {"mode": "parley", "urls": []}' };
-  if (value['mode'] !== 'parley') return { error: `signaling.mode must be "parley", not ${JSON.stringify(value['mode'])}` };
+  if (value['mode'] === 'peerjs') return parsePeerjsSignaling(value);
+  if (value['mode'] !== 'parley') return { error: `signaling.mode must be "parley" or "peerjs", not ${JSON.stringify(value['mode'])}` };
   const extra = unknownKey(value, ['mode', 'urls'], 'signaling');
   if (extra !== null) return { error: extra };
   const rawUrls = value['urls'] ?? [];
@@ -75,7 +91,44 @@ function parseSignaling(value: unknown): SignalingConfig | { readonly error: str
   return { mode: 'parley', urls };
 }
 
-function parseIceServer(value: unknown, index: number): IceServerConfig | string {
+const BROKER_HOST = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/;
+// Both go into the broker's URL as they are (PeerJS does not escape them), so only characters that need no escaping.
+const BROKER_PATH = /^\/(?:(?!\.\.?\/)[A-Za-z0-9._~-]+\/)*$/;
+const BROKER_KEY = /^[A-Za-z0-9._~-]{1,64}$/;
+const MAX_BROKER_PATH_CHARS = 200;
+
+function parsePeerjsSignaling(value: Record<string, unknown>): PeerjsSignalingConfig | { readonly error: string } {
+  const extra = unknownKey(value, ['mode', 'host', 'port', 'path', 'key', 'secure'], 'signaling');
+  if (extra !== null) return { error: extra };
+  const { host, port } = value;
+  if (typeof host !== 'string' || !BROKER_HOST.test(host)) {
+    return { error: 'signaling.host must be the PeerServer\'s host name or IP address, such as "broker.example.org" (no scheme, port or path)' };
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) return { error: 'signaling.port must be a port number from 1 to 65535' };
+  const rawPath = value['path'] ?? '/';
+  if (typeof rawPath !== 'string' || rawPath.length > MAX_BROKER_PATH_CHARS || !rawPath.startsWith('/')) {
+    return { error: 'signaling.path must be the PeerServer\'s path, starting with "/", such as "/" or "/myapp"' };
+  }
+  const path = rawPath.endsWith('/') ? rawPath : `${rawPath}/`;
+  if (!BROKER_PATH.test(path)) return { error: `signaling.path "${rawPath}" may hold only letters, digits, ".", "_", "~", "-" and "/" between them, and no "." or ".." segment` };
+  const key = value['key'] ?? 'peerjs';
+  if (typeof key !== 'string' || !BROKER_KEY.test(key)) return { error: 'signaling.key must be 1 to 64 letters, digits, ".", "_", "~" or "-"' };
+  const secure = value['secure'] ?? true;
+  if (typeof secure !== 'boolean') return { error: 'signaling.secure must be true (wss://) or false (ws://)' };
+  return { mode: 'peerjs', host, port, path, key, secure };
+}
+
+/** The broker's WebSocket origin, for the Content-Security-Policy's connect-src. */
+export function peerjsBrokerOrigin(signaling: PeerjsSignalingConfig): string {
+  return `${signaling.secure ? 'wss' : 'ws'}://${signaling.host}:${signaling.port}`;
+}
+
+/** How the page names the broker to a person: its host and port, and its path when it has one. */
+export function peerjsBrokerName(signaling: PeerjsSignalingConfig): string {
+  return `${signaling.host}:${signaling.port}${signaling.path === '/' ? '' : signaling.path}`;
+}
+
+export function parseIceServer(value: unknown, index: number): IceServerConfig | string {
   if (!isRecord(value)) return `iceServers[${index}] must be an object`;
   const rawUrls = value['urls'];
   const urls = typeof rawUrls === 'string' ? [rawUrls] : rawUrls;
@@ -114,7 +167,7 @@ export function parseAppConfig(value: unknown): ConfigResult {
 }
 
 /** The signaling URLs to use from a page at `pageUrl`: the configured ones, or `/ws` on the page's own origin. */
-export function resolveSignalingUrls(signaling: SignalingConfig, pageUrl: string): readonly string[] {
+export function resolveSignalingUrls(signaling: ParleySignalingConfig, pageUrl: string): readonly string[] {
   if (signaling.urls.length > 0) return signaling.urls;
   const url = new URL('/ws', pageUrl);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';

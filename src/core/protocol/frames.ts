@@ -4,8 +4,11 @@
  * ciphertext (see sessionCipher).
  */
 
-/** Version 2: group rooms (spec §12.5) replaced the two-person chat and receipt of version 1. */
-export const FRAME_VERSION = 2;
+/**
+ * Version 3: file transfers carry 255 KiB parts and a hash-list digest (spec §7.9, §7.14); version 2 brought group
+ * rooms (§12.5), version 1 was the two-person protocol. A peer of another version fails at the first frame.
+ */
+export const FRAME_VERSION = 3;
 export const FRAME_HEADER_BYTES = 10;
 /** Chromium refuses data-channel messages over 262144 bytes, so nothing larger is ever legitimate. */
 export const MAX_FRAME_BYTES = 262_144;

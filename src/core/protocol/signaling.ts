@@ -13,10 +13,15 @@ export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 export const NONCE_BYTES = 16;
 /** A sealed blob is base64url text; the frame limit bounds it further. */
 export const BLOB_PATTERN = /^[A-Za-z0-9_-]{1,60000}$/;
+/** A signaling probe's token (§3.1): clients send 8 random bytes as base64url; the server echoes whatever fits. */
+export const PROBE_TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,22}$/;
+export const PROBE_TOKEN_BYTES = 8;
 
 export type ClientFrame =
   | { readonly v: 1; readonly type: 'join'; readonly room: string; readonly nonce: string }
-  | { readonly v: 1; readonly type: 'signal'; readonly to: string; readonly blob: string };
+  | { readonly v: 1; readonly type: 'signal'; readonly to: string; readonly blob: string }
+  /** Is this socket still carrying frames both ways? The server answers `pong` with the same token. */
+  | { readonly v: 1; readonly type: 'ping'; readonly token: string };
 
 export type ErrorCode =
   | 'malformed'
@@ -27,7 +32,9 @@ export type ErrorCode =
   | 'already-joined'
   | 'unknown-peer'
   | 'idle-timeout'
-  | 'server-busy';
+  | 'server-busy'
+  /** The server cannot take a join now (its room directory is out of reach, or it is shutting down); try again, elsewhere. */
+  | 'unavailable';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'malformed',
@@ -39,6 +46,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'unknown-peer',
   'idle-timeout',
   'server-busy',
+  'unavailable',
 ];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
@@ -53,6 +61,7 @@ export type ServerFrame =
   | { readonly v: 1; readonly type: 'peer-joined'; readonly peer: string; readonly nonce: string }
   | { readonly v: 1; readonly type: 'peer-left'; readonly peer: string }
   | { readonly v: 1; readonly type: 'signal'; readonly from: string; readonly blob: string }
+  | { readonly v: 1; readonly type: 'pong'; readonly token: string }
   | { readonly v: 1; readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
 
 export type ParseResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ParseError };
@@ -113,6 +122,11 @@ export function parseClientFrame(text: unknown): ParseResult<ClientFrame> {
         return fail('malformed', 'signal needs exactly a peer id and a sealed blob');
       }
       return { ok: true, value: { v: 1, type: 'signal', to: obj['to'], blob: obj['blob'] } };
+    case 'ping':
+      if (!hasExactKeys(obj, ['v', 'type', 'token']) || !isMatching(obj['token'], PROBE_TOKEN_PATTERN)) {
+        return fail('malformed', 'ping needs exactly a short token');
+      }
+      return { ok: true, value: { v: 1, type: 'ping', token: obj['token'] } };
     default:
       return fail('unknown-type', 'unknown frame type');
   }
@@ -153,6 +167,11 @@ export function parseServerFrame(text: unknown): ParseResult<ServerFrame> {
         return fail('malformed', 'signal needs a peer id and a sealed blob');
       }
       return { ok: true, value: { v: 1, type: 'signal', from: obj['from'], blob: obj['blob'] } };
+    case 'pong':
+      if (!hasExactKeys(obj, ['v', 'type', 'token']) || !isMatching(obj['token'], PROBE_TOKEN_PATTERN)) {
+        return fail('malformed', 'pong needs exactly a short token');
+      }
+      return { ok: true, value: { v: 1, type: 'pong', token: obj['token'] } };
     case 'error': {
       const code = obj['code'];
       const message = obj['message'];

@@ -22,9 +22,10 @@ import type { TransferChannel } from '../transfer/transferManager.ts';
 import type { ChunkHeader, TransferControl } from '../transfer/transferMessages.ts';
 import { admissionFor, UNDECIDED, type Admission, type RoomKnowledge } from './admission.ts';
 import type { KeyPairSource } from './keyPairPool.ts';
-import type { PeerHandle, RoomPlatform, SignalingSocket } from './roomPorts.ts';
+import type { PeerHandle, RoomPlatform, SignalingProblem, SignalingSocket } from './roomPorts.ts';
 import { roomHeadline, type MemberFailure, type MemberState, type MemberView, type RoomFailure, type RoomPhase, type RoomStatus } from './roomStatus.ts';
 import { redialDelayMs, RedialBudget } from './redial.ts';
+import { SignalingProbe } from './signalingProbe.ts';
 
 export type RoomEvent =
   | { readonly type: 'status'; readonly status: RoomStatus }
@@ -98,6 +99,14 @@ const LIVENESS_TICK_MS = 2_500;
 export const PROBE_MS = 2_000;
 /** At most this many pings per second are answered; more ends the session (a flood). */
 const MAX_PINGS_PER_SECOND = 2;
+/** A re-dial's offer that has no answer after this long makes the signaling socket doubtful (spec §12.3). */
+export const REDIAL_ANSWER_MS = 5_000;
+/**
+ * A socket opened to replace one that closed must have joined within this long, or it is replaced in turn; the time
+ * doubles with each replacement in a row (up to MAX_REJOIN_TIMEOUT_MS), so a slow network still gets in.
+ */
+export const REJOIN_TIMEOUT_MS = 4_000;
+export const MAX_REJOIN_TIMEOUT_MS = 16_000;
 
 /** What a verified member sends that the room delivers to the app, or holds back while the member is held. */
 type PeerEvent =
@@ -131,8 +140,14 @@ interface Link {
   peerId: string;
   /** The nonce its room session joined with: the same across its reconnections, so it is recognised under a new peer id. */
   readonly nonce: string;
-  /** How we learned of it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
-  readonly learnedVia: 'joined' | 'peer-joined';
+  /** How the server last introduced it: through `joined` (we dial it first) or `peer-joined` (it dials us). */
+  learnedVia: 'joined' | 'peer-joined';
+  /**
+   * Whether the next offer goes the first-contact way (the joiner dials) rather than the lower id's: until its first
+   * secure session, and again when the server introduces it anew while its pair is down (spec §12.3), so that both
+   * sides agree on who dials whatever each remembers of the other.
+   */
+  firstContactRule: boolean;
   /**
    * Whether it was already in the room when this room session first joined: judged against what this person
    * remembered before arriving, so joining a group one is new to does not ask about each member already there.
@@ -166,6 +181,14 @@ export class RoomSession {
   private keys: RoomKeys | null = null;
   private identity: LocalIdentity | null = null;
   private socket: SignalingSocket | null = null;
+  /** Asks the server whether the current socket still carries frames (spec §3.1), when there is reason to doubt it. */
+  private socketProbe: SignalingProbe | null = null;
+  private cancelRejoinTimeout: () => void = () => {};
+  /**
+   * Sockets given up as silent, closed only once a replacement has joined: the server may still hold one, and its
+   * close frame must not reach the server before the join that replaces it, or the others would hear peer-left.
+   */
+  private abandonedSockets: SignalingSocket[] = [];
   private selfId: string | null = null;
   /**
    * Sent in every join of this room session and bound into every sealed signal (§3.4): no signal sealed to an
@@ -185,6 +208,11 @@ export class RoomSession {
   private cancelReconnect: () => void = () => {};
   private someoneWasHere = false;
   private hasJoined = false;
+  /**
+   * Until the first connection that joined closes: the members it lists in `joined` (one frame from a Parley server,
+   * one per member from a PeerJS broker, §3.8) were already here when this room session arrived.
+   */
+  private onFirstConnection = true;
   /** What this person remembered when the room session started, for the members already in the room then. */
   private knowledgeAtStart: RoomKnowledge | null = null;
   private stopped = false;
@@ -241,6 +269,8 @@ export class RoomSession {
     if (this.stopped) return;
     this.stopped = true;
     this.cancelReconnect();
+    this.endSocketWatch();
+    this.closeAbandonedSockets();
     for (const link of this.links.values()) {
       link.cancelRedial();
       this.dropAttempt(link, { sayBye: true });
@@ -262,6 +292,8 @@ export class RoomSession {
 
   private report(): void {
     if (this.stopped) return;
+    // A member out of reach may be out of reach because our own socket died in silence: keep asking while one is.
+    this.socketProbe?.watch(this.selfId !== null && [...this.links.values()].some((link) => link.state === 'reconnecting' || link.state === 'unreachable'));
     const members = this.memberViews();
     const status = roomHeadline(this.phase, members, this.someoneWasHere);
     this.options.onEvent({ type: 'members', members });
@@ -300,6 +332,7 @@ export class RoomSession {
   // ---- signaling -------------------------------------------------------------------------------
 
   private connect(): void {
+    const { clock, random } = this.options.platform;
     const socket = this.options.platform.connectSignaling({
       onOpen: () => {
         if (this.socket !== socket || this.keys === null) return;
@@ -308,27 +341,76 @@ export class RoomSession {
       onMessage: (data) => {
         if (this.socket === socket) this.onServerMessage(data);
       },
-      onClose: () => {
-        if (this.socket === socket) this.onSocketClosed();
+      onClose: (problem) => {
+        if (this.socket === socket) this.onSocketClosed(problem);
       },
     });
     this.socket = socket;
+    this.socketProbe = new SignalingProbe({
+      clock,
+      random,
+      sendPing: (token) => socket.send(encodeFrame({ v: 1, type: 'ping', token })),
+      onSilent: () => {
+        if (this.socket !== socket) return;
+        // It joined, so the server may still hold it: closed once a replacement has joined (abandonedSockets).
+        this.socket = null;
+        this.abandonedSockets.push(socket);
+        this.onSocketClosed();
+      },
+    });
+    // A replacement opened while the network is still gone may hang in TCP's connect back-off: replace it in turn.
+    if (this.hasJoined) {
+      const timeoutMs = Math.min(MAX_REJOIN_TIMEOUT_MS, REJOIN_TIMEOUT_MS * 2 ** Math.max(0, this.reconnectAttempts - 1));
+      this.cancelRejoinTimeout = clock.setTimer(timeoutMs, () => {
+        // Never in the room, so closing it tells nobody anything; and a browser opens its next socket to the same
+        // server only once this one stops connecting (RFC 6455 §4.1).
+        if (this.socket !== socket || this.selfId !== null) return;
+        this.closeSocket();
+        this.onSocketClosed();
+      });
+    }
   }
 
   private closeSocket(): void {
     const socket = this.socket;
     this.socket = null;
+    this.endSocketWatch();
     socket?.close();
   }
 
-  private onSocketClosed(): void {
+  private closeAbandonedSockets(): void {
+    for (const socket of this.abandonedSockets.splice(0)) socket.close();
+  }
+
+  private endSocketWatch(): void {
+    this.socketProbe?.end();
+    this.socketProbe = null;
+    this.cancelRejoinTimeout();
+  }
+
+  /** There is reason to think our signaling socket may be dead (spec §12.3): ask the server, if we are in the room. */
+  private doubtSignaling(): void {
+    if (this.selfId !== null) this.socketProbe?.doubt();
+  }
+
+  private onSocketClosed(problem?: SignalingProblem): void {
     this.socket = null;
     this.selfId = null;
+    this.endSocketWatch();
+    if (this.hasJoined) this.onFirstConnection = false;
     if (this.stopped || this.phase.kind === 'failed' || this.phase.kind === 'room-full') return;
-    // Verified sessions live on their direct connections and do not need the server; anything less does.
+    if (problem !== undefined && !this.hasJoined) {
+      // Never in the room, and the adapter knows why: retrying in silence would be a spinner that explains nothing.
+      this.failRoom(problem.kind === 'unreachable' ? { kind: 'signaling-unreachable', endpoint: problem.endpoint } : { kind: 'signaling-refused', endpoint: problem.endpoint });
+      return;
+    }
+    // Verified sessions live on their direct connections and do not need the server; anything less does. A member we
+    // were connected to and are re-dialling is kept a while: the next socket will most likely find it still here.
     for (const link of [...this.links.values()]) {
       link.inRoom = false;
-      if (link.attempt?.session?.isSecure !== true) this.forget(link);
+      if (link.attempt?.session?.isSecure === true) continue;
+      if (link.everSecure && link.state !== 'failed') this.awaitReintroduction(link);
+      else this.forget(link);
     }
     this.setPhase({ kind: 'reconnecting' });
     const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 500 * 2 ** this.reconnectAttempts) * this.jitter();
@@ -365,6 +447,9 @@ export class RoomSession {
       case 'signal':
         this.enqueueInboundSignal(frame.from, frame.blob);
         return;
+      case 'pong':
+        this.socketProbe?.answered(frame.token);
+        return;
       case 'error':
         this.onServerRefusal(frame.code);
         return;
@@ -380,18 +465,28 @@ export class RoomSession {
     }
     // Back-off resets only on a real join: a server that keeps answering room-full is retried ever more slowly.
     this.reconnectAttempts = 0;
+    this.cancelRejoinTimeout();
+    this.closeAbandonedSockets();
     this.selfId = self;
     for (const member of peers) {
+      // Our own earlier connection, listed by a server that has not yet seen it die (§12.3).
+      if (member.nonce === this.selfNonce) continue;
+      const known = this.recognise(member);
       // Still connected to it from before our socket (or the server) went down: keep that session.
-      if (this.recognise(member)) continue;
-      this.startAttempt(this.newLink(member, 'joined', !this.hasJoined), 'initiator');
+      if (known === null) this.startAttempt(this.newLink(member, 'joined', this.onFirstConnection), 'initiator');
+      else this.reintroduce(known, 'joined');
     }
     this.hasJoined = true;
     this.setPhase({ kind: 'joined' });
   }
 
   private onPeerJoined(member: RoomMember): void {
-    if (this.recognise(member)) return;
+    if (member.nonce === this.selfNonce) return;
+    const known = this.recognise(member);
+    if (known !== null) {
+      this.reintroduce(known, 'peer-joined');
+      return;
+    }
     if (this.activeLinks() >= MAX_OTHER_MEMBERS) return;
     const link = this.newLink(member, 'peer-joined', false);
     this.awaitOffer(link);
@@ -400,11 +495,11 @@ export class RoomSession {
 
   /**
    * A member the server lists that we already know: the same peer id, or the same room session (nonce) back under
-   * a new peer id after its socket reconnected. Its live session is kept and re-addressed; nothing is dialled.
+   * a new peer id after its socket reconnected. It is re-addressed; null if it is a stranger.
    */
-  private recognise(member: RoomMember): boolean {
+  private recognise(member: RoomMember): Link | null {
     const known = this.links.get(member.peer) ?? [...this.links.values()].find((link) => link.nonce === member.nonce);
-    if (known === undefined || known.nonce !== member.nonce) return false;
+    if (known === undefined || known.nonce !== member.nonce) return null;
     if (known.peerId !== member.peer) {
       this.links.delete(known.peerId);
       known.peerId = member.peer;
@@ -412,7 +507,33 @@ export class RoomSession {
     }
     known.inRoom = true;
     known.cancelProbe();
-    return true;
+    return known;
+  }
+
+  /**
+   * The server introduced a member we know. A live session is kept and nothing is dialled. A pair that is down starts
+   * afresh under the ids of now: signals of its attempt went to an address (its old socket or ours) that is gone, and
+   * the first-contact rule (the joiner dials) is one both sides agree on whatever each remembers of the other.
+   */
+  private reintroduce(link: Link, via: Link['learnedVia']): void {
+    if (link.attempt?.session?.isSecure === true || link.state === 'failed') return;
+    link.learnedVia = via;
+    link.firstContactRule = true;
+    link.cancelRedial();
+    this.dropAttempt(link);
+    if (link.everSecure) link.state = 'reconnecting';
+    if (via === 'joined') this.startAttempt(link, 'initiator');
+    else this.awaitOffer(link);
+    this.report();
+  }
+
+  /** While we have no socket, a member whose pair is down is kept for the next one to find, but not for ever. */
+  private awaitReintroduction(link: Link): void {
+    this.dropAttempt(link);
+    link.cancelRedial();
+    link.cancelRedial = this.options.platform.clock.setTimer(this.connectTimeoutMs, () => {
+      if (!link.inRoom && this.links.get(link.peerId) === link) this.forget(link);
+    });
   }
 
   private onPeerLeft(peerId: string): void {
@@ -443,6 +564,13 @@ export class RoomSession {
           this.stop();
         }
         return;
+      case 'unavailable':
+        // This server cannot place us in a room just now (it lost its room directory, or it is shutting down):
+        // another server, or this one a moment later, can. Live sessions go on meanwhile.
+        this.closeSocket();
+        this.onSocketClosed();
+        this.setPhase({ kind: 'server-unavailable' });
+        return;
       case 'unknown-peer':
         // Our signal raced the member leaving; the server's peer-left follows and settles the state.
         return;
@@ -470,6 +598,7 @@ export class RoomSession {
       peerId,
       nonce: member.nonce,
       learnedVia,
+      firstContactRule: true,
       wasHereFirst,
       state: 'connecting',
       failure: null,
@@ -499,9 +628,9 @@ export class RoomSession {
     this.report();
   }
 
-  /** Whether we make the offer for this link: our first contact goes the joiner's way, re-dials the lower id's. */
+  /** Whether we make the offer for this link: a first contact goes the joiner's way, re-dials the lower id's. */
   private weDial(link: Link): boolean {
-    if (!link.everSecure) return link.learnedVia === 'joined';
+    if (link.firstContactRule) return link.learnedVia === 'joined';
     return this.selfId !== null && this.selfId < link.peerId;
   }
 
@@ -604,6 +733,19 @@ export class RoomSession {
       },
     });
     const nowMs = platform.clock.nowMs();
+    const cancelConnectTimeout = platform.clock.setTimer(this.connectTimeoutMs, () => {
+      if (link.attempt !== attempt || attempt.session?.isSecure === true) return;
+      // A member we were connected to before is most likely behind a bad network again: keep trying.
+      if (attempt.session === null || link.everSecure) this.unreachable(link);
+      else this.failLink(link, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
+    });
+    // Our re-dial's offer went through the server; if no answer comes back, the server may not have it (§12.3).
+    const cancelAnswerWatch =
+      role === 'initiator' && link.everSecure
+        ? platform.clock.setTimer(REDIAL_ANSWER_MS, () => {
+            if (link.attempt === attempt && attempt.remoteFingerprint === null) this.doubtSignaling();
+          })
+        : () => {};
     const attempt: PairAttempt = {
       role,
       handle,
@@ -613,12 +755,10 @@ export class RoomSession {
       attached: false,
       heldBack: null,
       earlyMessages: [],
-      cancelTimeout: platform.clock.setTimer(this.connectTimeoutMs, () => {
-        if (link.attempt !== attempt || attempt.session?.isSecure === true) return;
-        // A member we were connected to before is most likely behind a bad network again: keep trying.
-        if (attempt.session === null || link.everSecure) this.unreachable(link);
-        else this.failLink(link, { kind: 'verification-failed', detail: 'the handshake did not finish in time' });
-      }),
+      cancelTimeout: () => {
+        cancelConnectTimeout();
+        cancelAnswerWatch();
+      },
       lastReceivedAtMs: nowMs,
       lastSentAtMs: nowMs,
       cancelLiveness: () => {},
@@ -753,6 +893,7 @@ export class RoomSession {
     link.peer = peer;
     link.memberId = memberId;
     link.everSecure = true;
+    link.firstContactRule = false;
     link.redials = 0;
     let admission: Admission;
     try {
@@ -871,12 +1012,19 @@ export class RoomSession {
   private pairBroke(link: Link): void {
     this.dropAttempt(link);
     if (this.stopped) return;
+    if (this.selfId === null) {
+      // We are between sockets ourselves: nobody can say whether it left; the next socket will tell.
+      this.setLinkState(link, 'reconnecting');
+      this.awaitReintroduction(link);
+      return;
+    }
     if (!link.inRoom) {
       if (link.state !== 'left') this.setLinkState(link, 'left');
       this.forget(link);
       return;
     }
     this.setLinkState(link, 'reconnecting');
+    this.doubtSignaling();
     this.scheduleRedial(link);
   }
 
@@ -887,7 +1035,7 @@ export class RoomSession {
     }
     if (!link.budget.take()) {
       // Out of tries for this minute: say so, and try again once the budget allows.
-      this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+      this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
       link.cancelRedial = this.options.platform.clock.setTimer(link.budget.msUntilNext(), () => this.redial(link));
       return;
     }
@@ -904,7 +1052,8 @@ export class RoomSession {
 
   private unreachable(link: Link): void {
     this.dropAttempt(link);
-    this.setLinkState(link, 'unreachable', { kind: 'no-connection' });
+    this.setLinkState(link, 'unreachable', { kind: 'no-connection', relay: this.options.platform.relayRoute() });
+    this.doubtSignaling();
     if (link.inRoom) this.scheduleRedial(link);
   }
 

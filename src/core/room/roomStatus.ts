@@ -7,11 +7,18 @@ import type { ErrorCode } from '../protocol/signaling.ts';
 import type { Admission } from './admission.ts';
 
 /** Why one member's connection ended or never came up. The room goes on with the others. */
+/**
+ * How this page reaches members: whether the site has a relay (TURN) server to fall back on when no direct path
+ * exists, and whether the person chose to go only through it ("Always relay", which hides their address).
+ */
+export type RelayRoute = { readonly relayServer: boolean; readonly relayOnly: boolean };
+
 export type MemberFailure =
   | { readonly kind: 'signal-rejected' }
   | { readonly kind: 'verification-failed'; readonly detail: string }
   | { readonly kind: 'frame-rejected'; readonly detail: string }
-  | { readonly kind: 'no-connection' }
+  /** No connection within the connect timeout, with what this page could have used to get through (see RelayRoute). */
+  | { readonly kind: 'no-connection'; readonly relay: RelayRoute }
   /** A held member sent more than MAX_HELD_BACK_EVENTS before the person decided; none of it was shown. */
   | { readonly kind: 'held-overflow' }
   /** It sent messages (or receipts) faster than a person can; its session was ended, nothing past the limit shown. */
@@ -25,7 +32,11 @@ export type RoomFailure =
   | { readonly kind: 'server-refused'; readonly code: ErrorCode }
   | { readonly kind: 'server-unintelligible'; readonly detail: string }
   /** The server listed more people than a browser meshes with (spec §12.3). */
-  | { readonly kind: 'too-many-members' };
+  | { readonly kind: 'too-many-members' }
+  /** The first signaling connection never opened (a PeerJS broker that is down or misnamed, §3.8). */
+  | { readonly kind: 'signaling-unreachable'; readonly endpoint: string }
+  /** The signaling service answered but refused this page (a PeerJS broker's key or limits, §3.8). */
+  | { readonly kind: 'signaling-refused'; readonly endpoint: string };
 
 export type MemberState =
   /** Learned of, no secure session yet (waiting for or making the connection). */
@@ -64,6 +75,8 @@ export type RoomPhase =
   | { readonly kind: 'joined' }
   /** The signaling socket is down and being re-opened; live sessions go on. */
   | { readonly kind: 'reconnecting' }
+  /** The server could not place us in the room just now (`unavailable`); trying again, at the next server if any. */
+  | { readonly kind: 'server-unavailable' }
   | { readonly kind: 'room-full' }
   | { readonly kind: 'failed'; readonly failure: RoomFailure };
 
@@ -79,6 +92,7 @@ export type RoomStatus =
   | { readonly kind: 'held' }
   /** Alone, after someone was here. */
   | { readonly kind: 'peer-left' }
+  | { readonly kind: 'server-unavailable' }
   | { readonly kind: 'reconnecting' }
   /** Nobody connected and every member here failed or is unreachable: the latest reason. */
   | { readonly kind: 'member-failed'; readonly failure: MemberFailure }
@@ -106,6 +120,7 @@ export function roomHeadline(phase: RoomPhase, members: readonly MemberView[], s
       return { kind: 'failed', failure: phase.failure };
     case 'joined':
     case 'reconnecting':
+    case 'server-unavailable':
       break;
   }
   const present = members.filter((member) => PRESENT.has(member.state));
@@ -119,5 +134,6 @@ export function roomHeadline(phase: RoomPhase, members: readonly MemberView[], s
   if (failed?.failure) return { kind: 'member-failed', failure: failed.failure };
   if (present.length > 0) return { kind: 'connecting' };
   if (phase.kind === 'reconnecting') return { kind: 'reconnecting' };
+  if (phase.kind === 'server-unavailable') return { kind: 'server-unavailable' };
   return someoneWasHere ? { kind: 'peer-left' } : { kind: 'waiting' };
 }

@@ -121,6 +121,10 @@ export interface FakeConnection {
   nonce: string | null;
   /** open: a live member; ghost: the client is gone but the server has not noticed yet; closed: gone. */
   serverState: 'open' | 'ghost' | 'closed';
+  /** The network between them holds everything in both directions, and neither end is told (a silent cut). */
+  silent: boolean;
+  /** Pings the client sent, whether or not they arrived. */
+  pings: number;
   /** Whether the client can still receive events on this socket. */
   clientOpen: boolean;
   /** Whether the client itself called close(). */
@@ -146,8 +150,12 @@ export class FakeSignalingServer {
    */
   relay: (signal: RelayedSignal) => readonly string[] | Promise<readonly string[]> = (signal) => [signal.blob];
   private relaying: Promise<void> = Promise.resolve();
+  /** Whether a join with the nonce of a member still counted replaces it, as Parley's server does (§3.3). */
+  replacesSameNonce = true;
   /** Owners whose new sockets never open (a closed tab, a machine off the network). */
   readonly unreachable = new Set<string>();
+  /** Owners whose new sockets open only once released (their connection attempts wait out a network outage). */
+  private readonly held = new Set<string>();
   /** Every signal as its sender handed it to the server, before `relay` had its way. */
   readonly relayed: RelayedSignal[] = [];
   readonly connections: FakeConnection[] = [];
@@ -172,6 +180,8 @@ export class FakeSignalingServer {
         room: null,
         nonce: null,
         serverState: 'open',
+        silent: false,
+        pings: 0,
         clientOpen: true,
         closedByClient: false,
         fromClient: [],
@@ -179,11 +189,14 @@ export class FakeSignalingServer {
       };
       this.connections.push(conn);
       if (this.unreachable.has(owner)) return { send: () => {}, close: () => {} };
-      this.toClient(conn, () => handlers.onOpen());
+      if (!this.held.has(owner)) this.toClient(conn, () => handlers.onOpen());
       return {
         send: (text) => {
           if (!conn.clientOpen || conn.serverState !== 'open') return;
           conn.fromClient.push(text);
+          const sent = parseClientFrame(text);
+          if (sent.ok && sent.value.type === 'ping') conn.pings += 1;
+          if (conn.silent) return;
           this.scheduler.schedule(() => {
             if (conn.serverState === 'open') this.onClientText(conn, text);
           });
@@ -192,7 +205,9 @@ export class FakeSignalingServer {
           if (!conn.clientOpen) return;
           conn.closedByClient = true;
           this.closeClientSide(conn);
-          this.leave(conn);
+          // Its close frame sits in the cut network with everything else: the server goes on counting it.
+          if (!conn.silent) this.leave(conn);
+          else if (conn.serverState === 'open') conn.serverState = 'ghost';
         },
       };
     };
@@ -239,6 +254,33 @@ export class FakeSignalingServer {
     else this.leave(conn);
   }
 
+  /**
+   * Cuts the owner's current socket silently, as an outage further away does: what the client sends is held and
+   * lost, nothing reaches it, and neither the client nor the server is told. The server still counts the member.
+   */
+  silence(owner: string): FakeConnection {
+    const conn = this.current(owner);
+    conn.silent = true;
+    return conn;
+  }
+
+  /** From now on the owner's new sockets wait to open until `release`, as connection attempts during an outage do. */
+  hold(owner: string): void {
+    this.held.add(owner);
+  }
+
+  /**
+   * The network is back: the close of a silent socket the client gave up reaches the server first (it was sent
+   * first), then the owner's waiting sockets that the client has not given up on open.
+   */
+  release(owner: string): void {
+    this.held.delete(owner);
+    for (const conn of this.connectionsOf(owner)) if (conn.silent && conn.closedByClient && conn.serverState === 'ghost') this.leave(conn);
+    for (const conn of this.connectionsOf(owner)) {
+      if (conn.clientOpen && conn.room === null && conn.serverState === 'open' && conn.toClient.length === 0) this.toClient(conn, () => conn.handlers.onOpen());
+    }
+  }
+
   /** The heartbeat notices every dead connection: each ghost leaves its room. */
   reapGhosts(): void {
     for (const conn of this.connections) if (conn.serverState === 'ghost') this.leave(conn);
@@ -252,7 +294,7 @@ export class FakeSignalingServer {
 
   private toClient(conn: FakeConnection, deliver: () => void): void {
     this.scheduler.schedule(() => {
-      if (conn.clientOpen) deliver();
+      if (conn.clientOpen && !conn.silent) deliver();
     });
   }
 
@@ -286,12 +328,22 @@ export class FakeSignalingServer {
       return;
     }
     const frame = parsed.value;
+    if (frame.type === 'ping') {
+      this.send(conn, { v: 1, type: 'pong', token: frame.token });
+      return;
+    }
     if (frame.type === 'join') {
       if (conn.room !== null) {
         this.refuse(conn, 'already-joined');
         return;
       }
       const room = this.roomOf(frame.room);
+      // The same room session on a new socket replaces its old connection quietly: no peer-left for it.
+      for (const old of (this.rooms.get(room) ?? []).filter((member) => this.replacesSameNonce && member.nonce === frame.nonce)) {
+        old.serverState = 'closed';
+        if (!old.silent) this.closeClientSide(old);
+        this.rooms.set(room, (this.rooms.get(room) ?? []).filter((member) => member !== old));
+      }
       const members = this.rooms.get(room) ?? [];
       if (members.length >= this.maxMembers) {
         this.refuse(conn, 'room-full');

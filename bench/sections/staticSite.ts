@@ -1,0 +1,137 @@
+/**
+ * The static site with a PeerJS broker (spec §3.8) against Parley's own server, in the same run: Link to Secure in
+ * both modes, runs interleaved so that the machine's load falls on both alike; and what each mode's first page load
+ * fetches as JavaScript, which in Parley mode must be the entry alone (the PeerJS chunk comes only in PeerJS mode).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Page } from '@playwright/test';
+import { brokerConfig, startPeerServer, startStaticSite } from '../../tests/fixtures/staticSite.ts';
+import { REPO_ROOT, type BenchContext, type Check, type JsonObject, type Section, type SectionResult } from '../harness.ts';
+import { round, roundSummary, summarize } from '../stats.ts';
+import { oneRun, type Run } from './linkToSecure.ts';
+
+/** Pairs of runs, one per mode each, after one uncounted warm-up pair. */
+const PAIRS = 5;
+const PEERJS_CHUNK = /^\/assets\/peerjsSignaling-[\w-]+\.js$/;
+
+type ScriptFile = { readonly path: string; readonly bytes: number; readonly gzipBytes: number };
+
+async function scriptFile(urlPath: string): Promise<ScriptFile> {
+  const bytes = await readFile(path.join(REPO_ROOT, 'dist', urlPath));
+  return { path: urlPath, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
+}
+
+/** Every script the page fetches from opening the site until a room is ready to share (workers included). */
+async function firstLoadScripts(page: Page, url: string): Promise<ScriptFile[]> {
+  const paths: string[] = [];
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.endsWith('.js')) paths.push(pathname);
+  });
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.getByLabel('Room link').inputValue();
+  await page.waitForFunction(() => document.querySelector('[role="status"]')?.textContent?.includes('Waiting for the other person') ?? false);
+  return Promise.all([...new Set(paths)].sort().map(scriptFile));
+}
+
+const kib = (bytes: number): string => (bytes / 1024).toFixed(2);
+const total = (files: readonly ScriptFile[], key: 'bytes' | 'gzipBytes'): number => files.reduce((sum, file) => sum + file[key], 0);
+
+export const staticSite: Section = {
+  id: 'staticSite',
+  title: 'Static site with a PeerJS broker vs Parley server (same run)',
+  timeoutMs: 180_000,
+  async run(ctx): Promise<SectionResult> {
+    const broker = await startPeerServer();
+    const site = await startStaticSite({ signaling: brokerConfig(broker.port) });
+    try {
+      const parleyCtx: BenchContext = ctx;
+      const peerjsCtx: BenchContext = { ...ctx, appUrl: site.url.replace(/\/$/, '') };
+      await oneRun(parleyCtx);
+      await oneRun(peerjsCtx);
+      const parleyRuns: Run[] = [];
+      const peerjsRuns: Run[] = [];
+      for (let i = 0; i < PAIRS; i++) {
+        // Alternate which goes first, so neither mode always follows the other.
+        const order = i % 2 === 0 ? (['parley', 'peerjs'] as const) : (['peerjs', 'parley'] as const);
+        for (const mode of order) {
+          if (mode === 'parley') parleyRuns.push(await oneRun(parleyCtx));
+          else peerjsRuns.push(await oneRun(peerjsCtx));
+        }
+        ctx.log(`pair ${i + 1}/${PAIRS}: Parley server ${parleyRuns.at(-1)?.bobMs.toFixed(0)} ms, PeerJS broker ${peerjsRuns.at(-1)?.bobMs.toFixed(0)} ms`);
+      }
+      const parley = roundSummary(summarize(parleyRuns.map((run) => run.bobMs)));
+      const peerjs = roundSummary(summarize(peerjsRuns.map((run) => run.bobMs)));
+      const ratio = round(peerjs.p50 / parley.p50, 3);
+
+      const parleyPage = await ctx.newPage();
+      const peerjsPage = await ctx.newPage();
+      const parleyScripts = await firstLoadScripts(parleyPage, ctx.appUrl);
+      const peerjsScripts = await firstLoadScripts(peerjsPage, site.url);
+      await ctx.closePages(parleyPage, peerjsPage);
+      const peerjsChunk = peerjsScripts.find((file) => PEERJS_CHUNK.test(file.path)) ?? null;
+      const entry = await readFile(path.join(REPO_ROOT, 'dist', 'index.html'), 'utf8');
+      const entryScripts = [...entry.matchAll(/<script[^>]*src="([^"]+)"/g)].map((match) => match[1] ?? '');
+
+      const checks: Check[] = [
+        {
+          name: 'Parley mode first load fetches no PeerJS code',
+          target: 'no peerjsSignaling chunk',
+          measured: parleyScripts.map((file) => file.path).join(', '),
+          met: parleyScripts.every((file) => !PEERJS_CHUNK.test(file.path)) && peerjsChunk !== null,
+        },
+        {
+          name: 'Parley mode first-load JS is the entry (and the worker) only',
+          target: `entry ${entryScripts.join(', ')}`,
+          measured: `${parleyScripts.length} files, ${kib(total(parleyScripts, 'gzipBytes'))} KiB gzip`,
+          met: entryScripts.every((script) => parleyScripts.some((file) => file.path === script)) && parleyScripts.every((file) => !PEERJS_CHUNK.test(file.path)),
+        },
+      ];
+      const files = (list: readonly ScriptFile[]): JsonObject[] => list.map((file) => ({ path: file.path, bytes: file.bytes, gzipBytes: file.gzipBytes }));
+      const data: JsonObject = {
+        pairs: PAIRS,
+        parleyServerBobMs: { median: parley.p50, min: parley.min, max: parley.max, runs: parleyRuns.map((run) => round(run.bobMs, 1)) },
+        peerjsBrokerBobMs: { median: peerjs.p50, min: peerjs.min, max: peerjs.max, runs: peerjsRuns.map((run) => round(run.bobMs, 1)) },
+        peerjsOverParleyMedianRatio: ratio,
+        firstLoadScripts: { parley: files(parleyScripts), peerjs: files(peerjsScripts) },
+        firstLoadJsGzipBytes: { parley: total(parleyScripts, 'gzipBytes'), peerjs: total(peerjsScripts, 'gzipBytes') },
+        peerjsChunk: peerjsChunk === null ? null : { path: peerjsChunk.path, bytes: peerjsChunk.bytes, gzipBytes: peerjsChunk.gzipBytes },
+      };
+      const ms = (value: number): string => value.toFixed(0);
+      return {
+        data,
+        checks,
+        tables: [
+          {
+            title: `Link to Secure by signaling mode, ${PAIRS} interleaved pairs (ms from B starting to navigate)`,
+            columns: ['mode', 'median', 'min', 'max', 'runs'],
+            rows: [
+              ['Parley server', ms(parley.p50), ms(parley.min), ms(parley.max), parleyRuns.map((run) => ms(run.bobMs)).join(' ')],
+              ['PeerJS broker (static site)', ms(peerjs.p50), ms(peerjs.min), ms(peerjs.max), peerjsRuns.map((run) => ms(run.bobMs)).join(' ')],
+              ['ratio PeerJS / Parley (median)', ratio.toFixed(2), '', '', ''],
+            ],
+          },
+          {
+            title: 'JavaScript fetched from opening the site to a room ready to share (KiB)',
+            columns: ['mode', 'files', 'raw', 'gzip'],
+            rows: [
+              ['Parley server', parleyScripts.map((file) => path.basename(file.path)).join(' '), kib(total(parleyScripts, 'bytes')), kib(total(parleyScripts, 'gzipBytes'))],
+              ['PeerJS broker', peerjsScripts.map((file) => path.basename(file.path)).join(' '), kib(total(peerjsScripts, 'bytes')), kib(total(peerjsScripts, 'gzipBytes'))],
+              ['  of which the PeerJS chunk', peerjsChunk === null ? '-' : path.basename(peerjsChunk.path), peerjsChunk === null ? '-' : kib(peerjsChunk.bytes), peerjsChunk === null ? '-' : kib(peerjsChunk.gzipBytes)],
+            ],
+          },
+        ],
+        notes: [
+          'Both modes use one browser, one machine and the same built dist/: Parley mode from the real signaling server, PeerJS mode from a plain static server with a real PeerServer (the `peer` package) on loopback.',
+          'PeerJS mode claims a slot (one broker WebSocket per slot tried) and meets the others by hello/welcome through the broker before any signal; gzip sizes are of the served files at level 9.',
+        ],
+      };
+    } finally {
+      await site.close();
+      await broker.close();
+    }
+  },
+};
