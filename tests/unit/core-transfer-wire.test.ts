@@ -61,7 +61,7 @@ describe('the content digest (§7.9): SHA-256 over the SHA-256 of each chunk', (
   });
 });
 
-describe('transfer frames on the wire (protocol 2): the PROTOCOL.md §7.2 vectors', () => {
+describe('transfer frames on the wire (frame version 3): the PROTOCOL.md §7.2 vectors', () => {
   const sealed = async (type: typeof FrameType.transferChunk | typeof FrameType.transferControl, plaintext: Uint8Array, associated?: Uint8Array, direction: 'initiator-to-responder' | 'responder-to-initiator' = 'initiator-to-responder') =>
     hex(await new FrameSealer(await vectorKey(), direction).seal(type, plaintext, associated));
 
@@ -69,9 +69,9 @@ describe('transfer frames on the wire (protocol 2): the PROTOCOL.md §7.2 vector
     const data = concatBytes(utf8('hello'), await contentDigest(utf8('hello'), MAX_CHUNK_BYTES));
     const frame = await sealed(FrameType.transferChunk, data, encodeChunkHeader({ id: ID, index: 0, isLast: true }));
     expect(frame).toBe(
-      '02210000000000000000' +
+      '03210000000000000000' +
         '000102030405060708090a0b0c0d0e0f0000000001' +
-        '2c53a1c663cf616180ac62c1e1563306645a16f386bf49b1461e2586c8a0765358cf0958917a6f5810f9dca22dcf0971b6cc9e65d0',
+        '2c53a1c663cf616180ac62c1e1563306645a16f386bf49b1461e2586c8a0765358cf095891ccd19df7970da253d1d77bcf024b536e',
     );
     const unflagged = Buffer.from(frame, 'hex');
     unflagged[30] = 0;
@@ -83,15 +83,15 @@ describe('transfer frames on the wire (protocol 2): the PROTOCOL.md §7.2 vector
   it('the one chunk of a 0-byte file: only the content digest', async () => {
     const data = await contentDigest(new Uint8Array(0), MAX_CHUNK_BYTES);
     expect(await sealed(FrameType.transferChunk, data, encodeChunkHeader({ id: ID, index: 0, isLast: true }))).toBe(
-      '02210000000000000000' + '000102030405060708090a0b0c0d0e0f0000000001' + '19c02d487a49ad7b55be10952794aa4c64be9a859b0160fa8fdd18a95321aa8624c28ff837772474c59a9b8df622dc6a',
+      '03210000000000000000' + '000102030405060708090a0b0c0d0e0f0000000001' + '19c02d487a49ad7b55be10952794aa4c64be9a859b0160fa8fdd18a95321aa8627df37655387f920c1b00c8dd2829515',
     );
   });
 
   it('an accept from the responder', async () => {
     const accept = encodeTransferControl({ type: 'accept', id: ID, offsetBytes: 0 });
     expect(await sealed(FrameType.transferControl, accept, undefined, 'responder-to-initiator')).toBe(
-      '02200000000000000000' +
-        'd75e2eb7e265d414792166ef60712a720f33e05fe0db7c3df98bb0936b8c8b007cc8c303a1322123b34db9286686d30e997819c879091c9c148ea0a40eb5c63d0fd3ecc5bd1a78adfdf24eecf464eb',
+      '03200000000000000000' +
+        'd75e2eb7e265d414792166ef60712a720f33e05fe0db7c3df98bb0936b8c8b007cc8c303a1322123b34db9286686d30e997819c879091c9c148ea0a40eb5c68bb1160bab6c1a06b323f83722215255',
     );
   });
 });
