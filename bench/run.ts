@@ -21,11 +21,12 @@ import { photoPreview } from './sections/photoPreview.ts';
 import { serverAbuse } from './sections/serverAbuse.ts';
 import { signalingLoad } from './sections/signalingLoad.ts';
 import { staticSite } from './sections/staticSite.ts';
+import { transferStages } from './sections/transferStages.ts';
 import { vault } from './sections/vault.ts';
 import { vaultGroup } from './sections/vaultGroup.ts';
 import { wireBytes } from './sections/wireBytes.ts';
 
-const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, staticSite, keyPairCost, messageRoundTrip, group, fileTransfer, photoPreview, vault, vaultGroup, serverAbuse, signalingLoad];
+const SECTIONS: readonly Section[] = [wireBytes, linkToSecure, staticSite, keyPairCost, messageRoundTrip, group, fileTransfer, transferStages, photoPreview, vault, vaultGroup, serverAbuse, signalingLoad];
 /** Past this the run has hung somewhere no section timeout reaches (a browser that will not close): give up loudly. */
 const HARD_DEADLINE_MS = 2_880_000;
 

@@ -14,20 +14,20 @@ export type RawRun = {
   readonly totalMs: number;
   readonly send: BulkSendResult;
   readonly receive: BulkReceiveResult;
-  /** WebCrypto SHA-256 of the received Blob ('keep' only), null when not checked. */
+  /** WebCrypto SHA-256 of the received Blob (not for 'count'), null when not checked. */
   readonly digest: string | null;
   readonly memory: MemoryRun | null;
   readonly cpu: CpuUse | null;
 };
 
 export type ParleyPhases = {
-  /** send() → 'offered': making the hasher and queueing (the digest now travels with the last chunk). */
+  /** send() → 'offered': building the offer and queueing it. */
   readonly hashMs: number;
   /** 'offered' → 'sending': the offer's trip, the receiver opening its hasher and sink, the accept's trip back. */
   readonly acceptMs: number;
   /** 'sending' → every byte acknowledged: chunks read, sealed, sent, opened, hashed and stored by the receiver. */
   readonly streamMs: number;
-  /** Receiver: every byte stored → 'done' (hash check, last IndexedDB part, reading the parts back into one Blob). */
+  /** Receiver: every byte stored → 'done' (the content digest compared, the Blob parts made into one). */
   readonly finishMs: number;
   /** send() → the receiver's 'done'. */
   readonly totalMs: number;
@@ -80,8 +80,25 @@ async function sampled<T>(options: RunOptions, work: () => Promise<T>): Promise<
   }
 }
 
-/** Where a raw sender takes its bytes: pieces already in memory, or the File read as the app reads it, in pieces of this size. */
-export type RawSource = { readonly from: 'memory' } | { readonly from: 'file'; readonly pieceBytes: number };
+/**
+ * Where a raw sender takes its bytes: pieces already in memory; the File read as the app reads it, in pieces of this
+ * size; or the File read in slices of `readBytes`, sent as messages of `messageBytes`.
+ */
+export type RawSource =
+  | { readonly from: 'memory' }
+  | { readonly from: 'file'; readonly pieceBytes: number }
+  | { readonly from: 'slices'; readonly messageBytes: number; readonly readBytes: number };
+
+function rawSend(pair: BenchPair, linkId: string, key: string, source: RawSource): Promise<BulkSendResult> {
+  switch (source.from) {
+    case 'memory':
+      return pair.pinger.evaluate((api, [id, file]) => api.bulkSend(id, file), [linkId, key] as const);
+    case 'file':
+      return pair.pinger.evaluate((api, [id, file, piece]) => api.bulkSendFile(id, file, piece), [linkId, key, source.pieceBytes] as const);
+    case 'slices':
+      return pair.pinger.evaluate((api, [id, file, message, read]) => api.bulkSendFileSlices(id, file, message, read), [linkId, key, source.messageBytes, source.readBytes] as const);
+  }
+}
 
 export async function rawRun(
   pair: BenchPair,
@@ -95,16 +112,14 @@ export async function rawRun(
   const { result, memory, cpu } = await sampled(options, async () => {
     await pair.echoer.evaluate((api, [id, bytes, how]) => api.bulkExpect(id, bytes, how), [linkId, sizeBytes, mode] as const);
     const [send, receive] = await Promise.all([
-      source.from === 'memory'
-        ? pair.pinger.evaluate((api, [id, file]) => api.bulkSend(id, file), [linkId, key] as const)
-        : pair.pinger.evaluate((api, [id, file, piece]) => api.bulkSendFile(id, file, piece), [linkId, key, source.pieceBytes] as const),
+      rawSend(pair, linkId, key, source),
       pair.echoer.evaluate((api, id) => api.bulkReceived(id), linkId),
     ]);
     return { send, receive };
   });
   const { send, receive } = result;
   if (receive.bytes !== sizeBytes) throw new Error(`raw ${mode}: ${receive.bytes} bytes arrived, ${sizeBytes} sent`);
-  const digest = options.digest && mode === 'keep' ? await pair.echoer.evaluate((api, id) => api.bulkReceivedDigest(id), linkId) : null;
+  const digest = options.digest && mode !== 'count' ? await pair.echoer.evaluate((api, id) => api.bulkReceivedDigest(id), linkId) : null;
   await pair.echoer.evaluate((api, id) => api.bulkRelease(id), linkId);
   return { kind: 'raw', mode, totalMs: receive.readyAtEpochMs - send.startedAtEpochMs, send, receive, digest, memory, cpu };
 }

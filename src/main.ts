@@ -12,10 +12,10 @@ import { resolveSignalingUrls, type IceServerConfig, type SignalingConfig } from
 import { assertNever } from './core/assertNever.ts';
 import type { RoomPlatform } from './core/room/roomPorts.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
-import { SpillStore } from './adapters/storage/spillSink.ts';
+import { removeAbandonedSpills } from './adapters/storage/spillCleanup.ts';
+import { blobSink } from './adapters/transfer/blobSink.ts';
 import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
-import { createSha256 } from './adapters/transfer/sha256.ts';
 import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
@@ -100,9 +100,8 @@ async function main(target: HTMLElement): Promise<void> {
     const servers = relayCredentials.servers;
     return servers.kind === 'available' ? [...loaded.config.iceServers, ...servers.iceServers] : loaded.config.iceServers;
   };
-  const spill = new SpillStore();
-  // What a crashed or closed page spilled is deleted once nobody holds it; never blocks start-up.
-  void SpillStore.removeAbandoned().catch(() => {});
+  // What older versions spilled to IndexedDB is deleted once no page holds it; never blocks start-up.
+  void removeAbandonedSpills().catch(() => {});
   const platform: AppPlatform = {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
@@ -116,8 +115,7 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      createHasher: createSha256,
-      openSink: async (offer) => spill.sink(offer),
+      openSink: async () => blobSink(),
       maxFileBytes: loaded.config.maxFileBytes,
     },
     fileSource,

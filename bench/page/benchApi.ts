@@ -96,8 +96,12 @@ export interface SampleSignals {
   readonly candidateJson: string;
 }
 
-/** What a bulk-link receiver does with the bytes: only count them, or keep them all and build a Blob at the end. */
-export type BulkReceiveMode = 'count' | 'keep';
+/**
+ * What a bulk-link receiver does with the bytes: only count them; keep them all and build a Blob at the end; or, as
+ * a correct file receiver must to keep its memory bounded, fold them into a Blob every few MiB and build the file
+ * from those Blobs at the end.
+ */
+export type BulkReceiveMode = 'count' | 'keep' | 'parts';
 
 /** The sending end of a raw bulk transfer; times are epoch ms (see StatusMark). */
 export interface BulkSendResult {
@@ -154,23 +158,26 @@ export interface TransferTimeline {
   readonly channelWaits: number;
 }
 
-/** Milliseconds each stage of Parley's transfer pipeline takes for one file, done in one page with no network. */
-export interface PipelineCosts {
-  readonly sizeBytes: number;
-  readonly chunkBytes: number;
-  /** The sender's SHA-256 (hash-wasm) of every chunk as it is first sent, for the digest that ends the last chunk. */
-  readonly hashSentMs: number;
-  /** fileSource.read of every chunk, one after another, as the sender loop reads them. */
-  readonly readChunksMs: number;
-  /** FrameSealer.seal of every chunk with its chunk header, one after another (AES-GCM, WebCrypto). */
-  readonly sealMs: number;
-  /** parseFrame + FrameOpener.open of every sealed chunk. */
-  readonly openMs: number;
-  /** The receiver's per-chunk hash-wasm SHA-256 updates and final digest. */
-  readonly hashChunksMs: number;
-  /** The receiver's SpillStore sink: append every chunk (4 MiB parts into IndexedDB), then finish() into one Blob. */
-  readonly spillMs: number;
-}
+/**
+ * One stage of a file pipeline, timed alone over the whole prepared file (see pipelineCosts.ts): reads of the File
+ * in slices of 64 KiB, 1 MiB, 4 MiB or as File.stream(); SHA-256 by hash-wasm over 64 KiB updates, or by WebCrypto
+ * per piece then over the list of digests (one at a time, or four in flight); sealing chunk frames of 64 or 255 KiB
+ * and opening the frames of the seal stage just before; keeping opened chunks as a Blob every 4 MiB.
+ */
+export type PipelineStage =
+  | 'read-64k'
+  | 'read-1m'
+  | 'read-4m'
+  | 'read-stream'
+  | 'hash-wasm-64k'
+  | 'hash-list-64k'
+  | 'hash-list-256k'
+  | 'hash-list-256k-x4'
+  | 'seal-64k'
+  | 'seal-255k'
+  | 'open'
+  | 'keep-blobs-64k'
+  | 'keep-blobs-255k';
 
 /** The latest page of a long conversation, right after unlocking (ms by the page's clock). */
 export interface LatestShown {
@@ -279,7 +286,11 @@ export interface BenchApi {
   putFile(key: string, base64: string, name: string, mimeType: string, pieceBytes: number): number;
   /** WebCrypto SHA-256 (hex) of file `key`. */
   fileDigest(key: string): Promise<string>;
-  pipelineCosts(key: string): Promise<PipelineCosts>;
+  /** Reads file `key` whole into memory for runStage; returns its size. */
+  prepareStages(key: string): Promise<number>;
+  /** Runs one pipeline stage over the prepared file; returns its wall-clock ms. */
+  runStage(stage: PipelineStage): Promise<number>;
+  releaseStages(): void;
 
   // ---- Parley transfers (the main room's MemberTransfers, composed as RoomState does) ----
   /** Sends file `key` to the one member connected, as RoomState.sendFiles; returns the transfer id both pages know it by. */
@@ -299,6 +310,8 @@ export interface BenchApi {
   bulkSend(linkId: string, key: string): Promise<BulkSendResult>;
   /** Sends file `key` itself on bulk link `linkId`, read from its File as the app reads one, in `pieceBytes` messages. */
   bulkSendFile(linkId: string, key: string, pieceBytes: number): Promise<BulkSendResult>;
+  /** Sends file `key` read in slices of `readBytes` (the next read while one is sent), as messages of `messageBytes`. */
+  bulkSendFileSlices(linkId: string, key: string, messageBytes: number, readBytes: number): Promise<BulkSendResult>;
   bulkReceived(linkId: string): Promise<BulkReceiveResult>;
   bulkReceivedDigest(linkId: string): Promise<string>;
   bulkRelease(linkId: string): void;

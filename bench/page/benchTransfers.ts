@@ -1,7 +1,6 @@
 /**
  * A room's file transfers, composed exactly as RoomState composes them (MemberTransfers: one TransferManager per
- * member, with src/main.ts's platform: hash-wasm SHA-256, the IndexedDB SpillStore sink, fileSource, default chunk
- * size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
+ * member, with src/main.ts's platform: the Blob sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
  * the app presents it: checkRasterImage, then an <img> of its object URL, here awaited until decoded. The room gets
  * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
@@ -10,10 +9,9 @@ import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { TransferEndpoint } from '../../src/core/room/roomSession.ts';
 import { MemberTransfers } from '../../src/core/transfer/memberTransfers.ts';
 import { isFinal, type TransferChannel, type TransferState, type TransferView } from '../../src/core/transfer/transferManager.ts';
-import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
+import { blobSink } from '../../src/adapters/transfer/blobSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
-import { createSha256 } from '../../src/adapters/transfer/sha256.ts';
 import type { PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
 import { epochNowMs } from './epoch.ts';
 
@@ -62,13 +60,12 @@ export class BenchTransfers {
   /** Waiters may register before the receiving page has heard of the transfer. */
   private readonly pendingWaiters = new Map<string, (() => void)[]>();
 
-  constructor(spill: SpillStore) {
+  constructor() {
     this.members = new MemberTransfers<Blob>(
       {
         clock: systemClock,
         random: systemRandom,
-        createHasher: createSha256,
-        openSink: async (offer) => spill.sink(offer),
+        openSink: async () => blobSink(),
         // public/config.json's value, which is also the default.
         maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       },

@@ -1,7 +1,8 @@
 /**
  * One end of a one-way bulk link over a bare RTCDataChannel: the baseline for file transfers. The sender applies the
  * same backpressure rule as the app's peer adapter (send while bufferedAmount < 4 MiB, else wait for the
- * 'bufferedamountlow' event at 1 MiB); the receiver only counts bytes, or also keeps them and builds a Blob at the end.
+ * 'bufferedamountlow' event at 1 MiB); the receiver only counts bytes, or also keeps them and builds a Blob at the end
+ * (at once, or from a Blob made every few MiB as a receiver with bounded memory must).
  */
 import type { BulkReceiveMode, BulkReceiveResult, BulkSendResult } from './benchApi.ts';
 import { epochNowMs } from './epoch.ts';
@@ -12,10 +13,15 @@ import { BUFFER_HIGH_BYTES, whenWritable } from '../../src/adapters/webrtc/backp
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
 import { ChunkReader } from '../../src/core/transfer/chunkReader.ts';
 
+/** 'parts' mode: received bytes become a Blob (leaving the page's memory for the browser's) every this many bytes. */
+const PART_BYTES = 4 * 1024 * 1024;
+
 interface Expectation {
   readonly totalBytes: number;
   readonly mode: BulkReceiveMode;
   readonly kept: Uint8Array<ArrayBuffer>[];
+  keptBytes: number;
+  readonly parts: Blob[];
   receivedBytes: number;
   messages: number;
   firstByteAtEpochMs: number | null;
@@ -53,17 +59,17 @@ export class BulkLink {
       reject = fail;
     });
     done.catch(() => {});
-    this.expectation = { totalBytes, mode, kept: [], receivedBytes: 0, messages: 0, firstByteAtEpochMs: null, resolve, reject, done };
+    this.expectation = { totalBytes, mode, kept: [], keptBytes: 0, parts: [], receivedBytes: 0, messages: 0, firstByteAtEpochMs: null, resolve, reject, done };
   }
 
-  /** Receiver: resolves once every expected byte arrived (and, in 'keep' mode, the Blob is built and readable). */
+  /** Receiver: resolves once every expected byte arrived (and, unless it only counts, the Blob is built and readable). */
   received(): Promise<BulkReceiveResult> {
     const expectation = this.expectation;
     if (expectation === null) return Promise.reject(new Error('this bulk link expects nothing'));
     return expectation.done;
   }
 
-  /** Receiver, 'keep' mode: the Blob built from the last transfer, until released. */
+  /** Receiver, 'keep' or 'parts' mode: the Blob built from the last transfer, until released. */
   receivedBlob(): Blob {
     if (this.lastBlob === null) throw new Error('this bulk link holds no received Blob');
     return this.lastBlob;
@@ -86,6 +92,33 @@ export class BulkLink {
       const view = await reader.read(index * pieceBytes, Math.min(file.size, (index + 1) * pieceBytes));
       // A view into a read block; RTCDataChannel.send wants a whole buffer source, and copies it anyway.
       return new Uint8Array(view);
+    });
+  }
+
+  /**
+   * Sender, "raw done well": the File read in slices of `readBytes` (a multiple of `messageBytes`; the next slice is
+   * read while this one is sent), each sent as views of `messageBytes`, so there is no copy before the channel's own.
+   */
+  sendFileSlices(file: File, messageBytes: number, readBytes: number): Promise<BulkSendResult> {
+    if (readBytes % messageBytes !== 0) throw new Error(`read slices of ${readBytes} bytes do not hold whole ${messageBytes}-byte messages`);
+    const readAt = (start: number): { start: number; buffer: Promise<ArrayBuffer> } => {
+      const buffer = file.slice(start, Math.min(file.size, start + readBytes)).arrayBuffer();
+      buffer.catch(() => {});
+      return { start, buffer };
+    };
+    let current = readAt(0);
+    let next = readBytes < file.size ? readAt(readBytes) : null;
+    const count = Math.max(1, Math.ceil(file.size / messageBytes));
+    return this.sendFrom(count, async (index) => {
+      const start = index * messageBytes;
+      if (start >= current.start + readBytes && next !== null) {
+        current = next;
+        const following = current.start + readBytes;
+        next = following < file.size ? readAt(following) : null;
+      }
+      const buffer = await current.buffer;
+      const offset = start - current.start;
+      return new Uint8Array(buffer, offset, Math.min(messageBytes, buffer.byteLength - offset));
     });
   }
 
@@ -121,7 +154,15 @@ export class BulkLink {
     expectation.firstByteAtEpochMs ??= epochNowMs();
     expectation.receivedBytes += bytes.length;
     expectation.messages += 1;
-    if (expectation.mode === 'keep') expectation.kept.push(bytes);
+    if (expectation.mode !== 'count') {
+      expectation.kept.push(bytes);
+      expectation.keptBytes += bytes.length;
+    }
+    if (expectation.mode === 'parts' && expectation.keptBytes >= PART_BYTES) {
+      expectation.parts.push(new Blob(expectation.kept));
+      expectation.kept.length = 0;
+      expectation.keptBytes = 0;
+    }
     if (expectation.receivedBytes >= expectation.totalBytes) void this.complete(expectation);
   }
 
@@ -135,7 +176,8 @@ export class BulkLink {
       return;
     }
     try {
-      const blob = new Blob(expectation.kept);
+      const blob = new Blob([...expectation.parts, ...expectation.kept]);
+      expectation.parts.length = 0;
       expectation.kept.length = 0;
       // The Blob's bytes reach the browser process asynchronously; reading its last byte waits until they have.
       if (blob.size > 0) await blob.slice(blob.size - 1).arrayBuffer();

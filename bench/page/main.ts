@@ -1,11 +1,10 @@
 /**
- * Entry of the bench page: makes the page-wide key pair pool and spill store as src/main.ts does, opens the room
+ * Entry of the bench page: makes the page-wide key pair pool as src/main.ts does, opens the room
  * named by the URL fragment (at once, or on startRoom() with `?start=manual`), and puts the bench API on `window`:
  * round trips, group messages, echo, bulk and mark baseline links, bench files, Parley transfers, the vault.
  */
 import { generateSessionKeyPair } from '../../src/core/crypto/handshake.ts';
 import { parseRoomFragment } from '../../src/core/crypto/roomSecret.ts';
-import { SpillStore } from '../../src/adapters/storage/spillSink.ts';
 import type { BenchApi, GroupBlock, RoomName, SentMark } from './benchApi.ts';
 import { adoptPickedFile, benchFile, makeRandomFile, putFile, sha256Hex } from './benchFiles.ts';
 import { BenchTransfers } from './benchTransfers.ts';
@@ -17,7 +16,7 @@ import { parseKeyPairMode, TimedKeyPairs } from './keyPairs.ts';
 import { MarkLink } from './markLinks.ts';
 import { BenchRoom } from './parleyRoom.ts';
 import { localUdpPorts, trackPeerConnections } from './peerConnections.ts';
-import { pipelineCosts } from './pipelineCosts.ts';
+import { prepareStages, releaseStages, runStage } from './pipelineCosts.ts';
 import { sampleSignals } from './sampleSignals.ts';
 import { historyProblems, openRoomHistory, vaultCreate, vaultFill, vaultGroupCosts, vaultLock, vaultUnlockAndShowLatest } from './vaultBench.ts';
 
@@ -27,10 +26,8 @@ const scriptStartAtEpochMs = epochNowMs();
 const link = parseRoomFragment(location.hash);
 const params = new URLSearchParams(location.search);
 const keyPairMode = parseKeyPairMode(params.get('keys'));
-// As src/main.ts: one pool for the page, generating its first pair while the page loads; one spill store.
+// As src/main.ts: one pool for the page, generating its first pair while the page loads.
 const keyPairs = new TimedKeyPairs(keyPairMode);
-const spill = new SpillStore();
-void SpillStore.removeAbandoned().catch(() => {});
 const rooms = new Map<RoomName, BenchRoom>();
 const echoLinks = new Map<string, EchoLink>();
 const bulkLinks = new Map<string, BulkLink>();
@@ -44,7 +41,7 @@ async function startRoom(): Promise<void> {
   if (rooms.has('main') || roomStartAtEpochMs !== null) throw new Error('the room has already started');
   if (keyPairMode === 'premade') await keyPairs.firstReady();
   roomStartAtEpochMs = epochNowMs();
-  rooms.set('main', await BenchRoom.open(link.secret, keyPairs, new BenchTransfers(spill), null));
+  rooms.set('main', await BenchRoom.open(link.secret, keyPairs, new BenchTransfers(), null));
 }
 
 if (params.get('start') !== 'manual' && link.kind === 'room') void startRoom();
@@ -146,7 +143,7 @@ const api: BenchApi = {
     const other = parseRoomFragment(fragment);
     if (other.kind !== 'room') throw new Error(`not a room fragment: ${fragment}`);
     if (rooms.has('history')) throw new Error('the history room is already open');
-    rooms.set('history', await BenchRoom.open(other.secret, keyPairs, new BenchTransfers(spill), await openRoomHistory(other.secret)));
+    rooms.set('history', await BenchRoom.open(other.secret, keyPairs, new BenchTransfers(), await openRoomHistory(other.secret)));
   },
   historyStatus: () => rooms.get('history')?.describeStatus() ?? 'none',
   historySettled: () => room('history').historySettled(),
@@ -186,7 +183,9 @@ const api: BenchApi = {
     return adoptPickedFile(key, input, pieceBytes);
   },
   fileDigest: (key) => sha256Hex(benchFile(key).file),
-  pipelineCosts: (key) => pipelineCosts(benchFile(key).file),
+  prepareStages: (key) => prepareStages(benchFile(key).file),
+  runStage,
+  releaseStages,
   sendFile(key) {
     const [recipient, ...others] = room().connectedMembers();
     if (recipient === undefined || others.length > 0) throw new Error('sendFile needs exactly one connected member');
@@ -203,6 +202,7 @@ const api: BenchApi = {
   bulkExpect: (linkId, totalBytes, mode) => found(bulkLinks, linkId, 'bulk link').expect(totalBytes, mode),
   bulkSend: (linkId, key) => found(bulkLinks, linkId, 'bulk link').send(benchFile(key).pieces),
   bulkSendFile: (linkId, key, pieceBytes) => found(bulkLinks, linkId, 'bulk link').sendFile(benchFile(key).file, pieceBytes),
+  bulkSendFileSlices: (linkId, key, messageBytes, readBytes) => found(bulkLinks, linkId, 'bulk link').sendFileSlices(benchFile(key).file, messageBytes, readBytes),
   bulkReceived: (linkId) => found(bulkLinks, linkId, 'bulk link').received(),
   bulkReceivedDigest: (linkId) => sha256Hex(found(bulkLinks, linkId, 'bulk link').receivedBlob()),
   bulkRelease: (linkId) => found(bulkLinks, linkId, 'bulk link').releaseReceived(),

@@ -33,8 +33,6 @@ export function transferStateText(view: TransferView<unknown>, maxFileBytes: num
   const outgoing = view.direction === 'outgoing';
   const state = view.state;
   switch (state.kind) {
-    case 'preparing':
-      return 'Preparing…';
     case 'queued':
       return 'Waiting to send…';
     case 'offered':

@@ -4,6 +4,7 @@ import type { Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
 import { makeBlankPng, makePng } from '../fixtures/images.ts';
 import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
+import { DEFAULT_CHUNK_BYTES } from '../../src/core/transfer/transferLimits.ts';
 import {
   attach,
   attachGenerated,
@@ -21,7 +22,8 @@ import {
   test,
 } from './fixtures.ts';
 
-const CHUNK_BYTES = 64 * 1024;
+/** What the app sends, so the edge cases below fall on a real chunk boundary. */
+const CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
 
 async function progressOf(page: Page, name: string): Promise<number> {
   const value = await page.getByRole('progressbar', { name }).getAttribute('value').catch(() => null);

@@ -38,8 +38,8 @@ let initiatorGuest: LocalIdentity;
 let responderGuest: LocalIdentity;
 /** PROTOCOL.md §12.5: the message { id and author all zero, seq 1, time 0, to everyone, "hi" } sealed as frame 0. */
 const VECTOR =
-  '0212000000000000000044' +
-  '36cdaa0c5af4a85f3c6590a9bd3580673fc9c0def43c0eb19c80960e6d3ed0fcd68a65c1e52d97235b0837d9de8287aaebd1d1fffc26713eee5451a0f535ad8a62fa';
+  '0312000000000000000044' +
+  '36cdaa0c5af4a85f3c6590a9bd3580673fc9c0def43c0eb19c80960e6d3ed0fcd68a65c1e52d97235b0837d9de8287aaebd1674139c11fefee2a4f7eff4c635f5444';
 
 beforeAll(async () => {
   const [i, r, keys, a, b] = await Promise.all([
@@ -373,7 +373,7 @@ describe('SecureSession accepts exactly one identity, and nothing before it', ()
   });
 });
 
-describe('a sealed frame on the wire (protocol 2)', () => {
+describe('a sealed frame on the wire (frame version 3)', () => {
   it('matches the PROTOCOL.md §12.5 test vector (key 00…1f, initiator to responder, sequence 0, a message)', async () => {
     const key = await crypto.subtle.importKey('raw', Uint8Array.from({ length: 32 }, (_, i) => i), 'AES-GCM', false, ['encrypt']);
     const { type, plaintext } = encodeGroupFrame({ type: 'message', message: { id: ZERO_ID, author: ZERO_ID, seq: 1, writtenAtMs: 0, stream: 'group', body: textBody('hi') } });

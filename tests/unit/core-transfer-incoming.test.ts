@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/ports.ts';
 import { chunkRange, planChunks } from '../../src/core/transfer/chunkPlan.ts';
 import { OfferGate } from '../../src/core/transfer/incomingPolicy.ts';
-import { IncomingTransfer, type ChunkVerdict, type IncrementalHasher } from '../../src/core/transfer/incomingTransfer.ts';
+import { IncomingTransfer, type ChunkVerdict } from '../../src/core/transfer/incomingTransfer.ts';
 import { ACK_EVERY_BYTES, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_FILE_BYTES, MAX_CHUNK_BYTES } from '../../src/core/transfer/transferLimits.ts';
 import { newTransferId, type ChunkHeader, type TransferOffer } from '../../src/core/transfer/transferMessages.ts';
 import { seededRandom } from './support/coreFixtures.ts';
@@ -12,13 +12,23 @@ const CHUNK = DEFAULT_CHUNK_BYTES;
 const MiB = 1024 * 1024;
 const random = seededRandom(99);
 
-function nodeHasher(): IncrementalHasher {
-  const hash = createHash('sha256');
-  return { update: (bytes) => void hash.update(bytes), digest: () => new Uint8Array(hash.digest()) };
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
 }
 
-function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest());
+/** The content digest of §7.9, by Node's own SHA-256: the digest of every chunk's bytes, then of those digests in a row. */
+function contentDigest(content: Uint8Array, chunkBytes: number): Uint8Array {
+  const plan = planChunks(content.length, chunkBytes);
+  const digests = Array.from({ length: plan.chunkCount }, (_, index) => {
+    const { startByte, endByte } = chunkRange(plan, index);
+    return sha256(content.subarray(startByte, endByte));
+  });
+  return new Uint8Array(sha256(Buffer.concat(digests)));
+}
+
+/** Whether the last verdict says the content digest matched (null if it is not a last chunk's). */
+async function hashMatches(verdict: ChunkVerdict | undefined): Promise<boolean | null> {
+  return verdict?.kind === 'store' && verdict.done !== null ? verdict.done.hashMatches : null;
 }
 
 function contentOf(sizeBytes: number): Uint8Array {
@@ -40,19 +50,19 @@ function offerFor(content: Uint8Array, chunkBytes = CHUNK, overrides: Partial<Tr
 }
 
 function open(offer: TransferOffer, maxFileBytes = DEFAULT_MAX_FILE_BYTES): IncomingTransfer {
-  const result = IncomingTransfer.fromOffer(offer, maxFileBytes, nodeHasher());
+  const result = IncomingTransfer.fromOffer(offer, maxFileBytes);
   if (!result.ok) throw new Error(`refused: ${result.detail}`);
   return result.transfer;
 }
 
-/** The chunks a correct sender produces for `content`: the last one ends with the SHA-256 of `digestOf` (the content). */
+/** The chunks a correct sender produces for `content`: the last one ends with the content digest of `digestOf` (the content). */
 function chunksOf(offer: TransferOffer, content: Uint8Array, digestOf: Uint8Array = content): { header: ChunkHeader; data: Uint8Array }[] {
   const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
   return Array.from({ length: plan.chunkCount }, (_, index) => {
     const { startByte, endByte } = chunkRange(plan, index);
     const isLast = index === plan.chunkCount - 1;
     const bytes = content.subarray(startByte, endByte);
-    return { header: { id: offer.id, index, isLast }, data: isLast ? Buffer.concat([bytes, sha256(digestOf)]) : bytes };
+    return { header: { id: offer.id, index, isLast }, data: isLast ? Buffer.concat([bytes, contentDigest(digestOf, offer.chunkBytes)]) : bytes };
   });
 }
 
@@ -82,7 +92,7 @@ describe('IncomingTransfer happy path', () => {
     ['exactly one chunk', CHUNK],
     ['one chunk and a byte', CHUNK + 1],
     ['5 MiB and 3 bytes', 5 * MiB + 3],
-  ])('%s (%i bytes) stores everything in order and ends with a matching hash', (_label, sizeBytes) => {
+  ])('%s (%i bytes) stores everything in order and ends with a matching hash', async (_label, sizeBytes) => {
     const content = contentOf(sizeBytes);
     const offer = offerFor(content);
     const transfer = open(offer);
@@ -93,14 +103,14 @@ describe('IncomingTransfer happy path', () => {
     expect(Buffer.from(stored).equals(Buffer.from(content))).toBe(true);
     expect(transfer.receivedBytes).toBe(sizeBytes);
     expect(transfer.status).toBe('done');
-    const last = verdicts.at(-1);
-    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: true });
+    expect(await hashMatches(verdicts.at(-1))).toBe(true);
     expect(verdicts.slice(0, -1).every((verdict) => verdict.kind === 'store' && verdict.done === null)).toBe(true);
   });
 
   it('acknowledges at each 1 MiB crossing and at the end, cumulatively', () => {
     const content = contentOf(5 * MiB + 3);
-    const offer = offerFor(content);
+    // 64 KiB chunks tile 1 MiB, so every crossing falls exactly on a MiB.
+    const offer = offerFor(content, 64 * 1024);
     const { verdicts } = receive(open(offer), chunksOf(offer, content));
     const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
     expect(acks).toEqual([MiB, 2 * MiB, 3 * MiB, 4 * MiB, 5 * MiB, 5 * MiB + 3]);
@@ -111,8 +121,8 @@ describe('IncomingTransfer happy path', () => {
     const offer = offerFor(content, MAX_CHUNK_BYTES);
     const { verdicts } = receive(open(offer), chunksOf(offer, content));
     const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
-    // 192 KiB chunks end at 1152 KiB (first past 1 MiB), 2112 KiB (first past 2 MiB), then 3 MiB is the end.
-    expect(acks).toEqual([6 * MAX_CHUNK_BYTES, 11 * MAX_CHUNK_BYTES, 3 * MiB]);
+    // 255 KiB chunks end at 1275 KiB (first past 1 MiB), 2295 KiB (first past 2 MiB), then 3 MiB is the end.
+    expect(acks).toEqual([5 * MAX_CHUNK_BYTES, 9 * MAX_CHUNK_BYTES, 3 * MiB]);
     expect(acks.every((ack, i) => i === 0 || ack > (acks[i - 1] ?? 0))).toBe(true);
   });
 
@@ -124,23 +134,6 @@ describe('IncomingTransfer happy path', () => {
       const acks = verdicts.flatMap((verdict) => (verdict.kind === 'store' && verdict.ack !== null ? [verdict.ack] : []));
       expect(acks).toEqual([sizeBytes]);
     }
-  });
-
-  it('resumes from held bytes with a hasher that has absorbed them', () => {
-    const content = contentOf(3 * MiB + 17);
-    const offer = offerFor(content);
-    const heldBytes = 20 * CHUNK;
-    const hasher = nodeHasher();
-    hasher.update(content.subarray(0, heldBytes));
-    const result = IncomingTransfer.resume(offer, DEFAULT_MAX_FILE_BYTES, hasher, heldBytes);
-    if (!result.ok) throw new Error(result.detail);
-    expect(result.transfer.receivedBytes).toBe(heldBytes);
-    const rest = chunksOf(offer, content).slice(20);
-    const { verdicts } = receive(result.transfer, rest);
-    expect(verdicts[0]?.kind === 'store' && verdicts[0].offsetBytes).toBe(heldBytes);
-    const last = verdicts.at(-1);
-    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: true });
-    expect(() => IncomingTransfer.resume(offer, DEFAULT_MAX_FILE_BYTES, nodeHasher(), heldBytes + 1)).toThrow();
   });
 });
 
@@ -191,31 +184,30 @@ describe('IncomingTransfer refuses hostile senders', () => {
     expect(transfer.receivedBytes).toBe(content.length);
   });
 
-  it('content that does not match the digest at its end ends with hashMatches false', () => {
+  it('content that does not match the digest at its end ends with hashMatches false', async () => {
     const offer = offerFor(content);
     const tampered = content.slice();
     tampered[CHUNK + 5] = (tampered[CHUNK + 5] ?? 0) ^ 1;
     const transfer = open(offer);
     const { verdicts } = receive(transfer, chunksOf(offer, tampered, content));
-    const last = verdicts.at(-1);
-    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: false });
+    expect(await hashMatches(verdicts.at(-1))).toBe(false);
     expect(transfer.onChunk({ id: offer.id, index: 3, isLast: true }, new Uint8Array(100)).kind).toBe('reject');
   });
 
   it('an offer larger than the receiver allows is refused as too-large', () => {
     const offer = offerFor(content);
-    const refused = IncomingTransfer.fromOffer(offer, content.length - 1, nodeHasher());
+    const refused = IncomingTransfer.fromOffer(offer, content.length - 1);
     expect(refused.ok).toBe(false);
     expect(!refused.ok && refused.reason).toBe('too-large');
-    expect(IncomingTransfer.fromOffer(offer, content.length, nodeHasher()).ok).toBe(true);
+    expect(IncomingTransfer.fromOffer(offer, content.length).ok).toBe(true);
     const huge = { ...offer, sizeBytes: 2 ** 40, chunkCount: planChunks(2 ** 40, CHUNK).chunkCount };
-    const hugeResult = IncomingTransfer.fromOffer(huge, DEFAULT_MAX_FILE_BYTES, nodeHasher());
+    const hugeResult = IncomingTransfer.fromOffer(huge, DEFAULT_MAX_FILE_BYTES);
     expect(!hugeResult.ok && hugeResult.reason).toBe('too-large');
   });
 
   it('an offer no parser would accept is refused as a protocol error', () => {
     const offer = offerFor(content, CHUNK, { chunkCount: 99 });
-    const result = IncomingTransfer.fromOffer(offer, DEFAULT_MAX_FILE_BYTES, nodeHasher());
+    const result = IncomingTransfer.fromOffer(offer, DEFAULT_MAX_FILE_BYTES);
     expect(!result.ok && result.reason).toBe('protocol-error');
   });
 });
@@ -287,23 +279,24 @@ describe('IncomingTransfer and the digest that ends the last chunk', () => {
     }
   });
 
-  it('ends with hashMatches false when the digest is not the content’s, and never stores the digest as content', () => {
+  it('ends with hashMatches false when the digest is not the content’s, and never stores the digest as content', async () => {
     const offer = offerFor(content);
     const transfer = open(offer);
     const { verdicts, stored } = receive(transfer, chunksOf(offer, content, contentOf(7)));
     const last = verdicts.at(-1);
-    expect(last?.kind === 'store' && last.done).toEqual({ hashMatches: false });
+    expect(await hashMatches(last)).toBe(false);
     expect(last?.kind === 'store' && last.content.length).toBe(100);
     expect(stored.length).toBe(content.length);
   });
 
-  it('an empty file is one last chunk that is only the digest', () => {
+  it('an empty file is one last chunk that is only the digest', async () => {
     const empty = new Uint8Array(0);
     const offer = offerFor(empty);
     const transfer = open(offer);
     const { verdicts } = receive(transfer, chunksOf(offer, empty));
     expect(verdicts).toHaveLength(1);
-    expect(verdicts[0]).toMatchObject({ kind: 'store', offsetBytes: 0, ack: 0, done: { hashMatches: true } });
+    expect(verdicts[0]).toMatchObject({ kind: 'store', offsetBytes: 0, ack: 0 });
+    expect(await hashMatches(verdicts[0])).toBe(true);
     expect(verdicts[0]?.kind === 'store' && verdicts[0].content.length).toBe(0);
   });
 });

@@ -15,7 +15,7 @@ describe('planChunks', () => {
     ['exactly one chunk', CHUNK, 1, CHUNK],
     ['one chunk and a byte', CHUNK + 1, 2, 1],
     ['two whole chunks', 2 * CHUNK, 2, CHUNK],
-    ['5 MiB and 3 bytes', 5 * 1024 * 1024 + 3, 81, 3],
+    ['5 MiB and 3 bytes', 5 * 1024 * 1024 + 3, 21, 20_483],
   ])('%s: %i bytes → %i chunks, the last %i bytes long', (_label, sizeBytes, chunkCount, lastBytes) => {
     const plan = planChunks(sizeBytes, CHUNK);
     expect(plan).toEqual({ sizeBytes, chunkBytes: CHUNK, chunkCount });

@@ -30,9 +30,9 @@ describe('OutgoingWindow sending', () => {
   });
 
   it('counts the next chunk’s own length against the window', () => {
-    // 1 224 KiB window, 192 KiB chunks: 6 chunks (1 152 KiB) fit, a seventh (1 344 KiB) would not.
-    const window = new OutgoingWindow(planChunks(8 * MiB, MAX_CHUNK_BYTES), 1224 * 1024);
-    expect(sendAll(window)).toHaveLength(6);
+    // 1 300 KiB window, 255 KiB chunks: 5 chunks (1 275 KiB) fit, a sixth (1 530 KiB) would not.
+    const window = new OutgoingWindow(planChunks(8 * MiB, MAX_CHUNK_BYTES), 1300 * 1024);
+    expect(sendAll(window)).toHaveLength(5);
     expect(window.inFlightBytes + MAX_CHUNK_BYTES).toBeGreaterThan(window.windowBytes);
   });
 

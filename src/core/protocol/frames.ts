@@ -4,8 +4,12 @@
  * ciphertext (see sessionCipher).
  */
 
-/** Version 2: group rooms (spec §12.5) replaced the two-person chat and receipt of version 1. */
-export const FRAME_VERSION = 2;
+/**
+ * Version 3: replies, deletions and typing (spec §12.5), and file transfers with 255 KiB parts and a hash-list digest
+ * (§7.9, §7.14); version 2 brought group
+ * rooms (§12.5), version 1 was the two-person protocol. A peer of another version fails at the first frame.
+ */
+export const FRAME_VERSION = 3;
 export const FRAME_HEADER_BYTES = 10;
 /** Chromium refuses data-channel messages over 262144 bytes, so nothing larger is ever legitimate. */
 export const MAX_FRAME_BYTES = 262_144;
@@ -92,7 +96,7 @@ export function parseFrame(bytes: Uint8Array): FrameParseResult {
     frame: {
       type,
       seq: view.getBigUint64(2),
-      // Views, not copies: a file chunk is 64 KiB, and decrypting writes a fresh buffer anyway.
+      // Views, not copies: a file chunk is up to 255 KiB, and decrypting writes a fresh buffer anyway.
       header: bytes.subarray(0, FRAME_HEADER_BYTES),
       body: bytes.subarray(FRAME_HEADER_BYTES),
     },

@@ -1,15 +1,10 @@
-/** The receiver's check of one transfer: every chunk against the offer, acknowledgements, and the trailing hash. */
+/** The receiver's check of one transfer: every chunk against the offer, acknowledgements, and the trailing digest. */
 import { assertNever } from '../assertNever.ts';
 import { bytesEqual } from '../encoding.ts';
-import { chunkIndexAtOffset, chunkRange, isLastChunk, planChunks, type ChunkPlan } from './chunkPlan.ts';
+import { chunkRange, isLastChunk, planChunks, type ChunkPlan } from './chunkPlan.ts';
+import { HashList } from './hashList.ts';
 import { ACK_EVERY_BYTES } from './transferLimits.ts';
 import { DIGEST_TRAILER_BYTES, offerProblem, type CancelReason, type ChunkHeader, type TransferOffer } from './transferMessages.ts';
-
-/** Streaming SHA-256, supplied by the platform: WebCrypto only digests whole buffers. */
-export interface IncrementalHasher {
-  update(bytes: Uint8Array): void;
-  digest(): Uint8Array;
-}
 
 export type ChunkVerdict =
   | {
@@ -20,8 +15,11 @@ export type ChunkVerdict =
       readonly offsetBytes: number;
       /** Cumulative bytes to acknowledge now (a multiple of ACK_EVERY_BYTES was crossed, or this is the last chunk), else null. */
       readonly ack: number | null;
-      /** Set on the last chunk: whether the content's SHA-256 equals the digest the sender appended to it. */
-      readonly done: null | { readonly hashMatches: boolean };
+      /**
+       * Set on the last chunk: whether the content digest of everything accepted (§7.9) equals the one the sender
+       * appended to it. Rejects only if WebCrypto could not hash.
+       */
+      readonly done: null | { readonly hashMatches: Promise<boolean> };
     }
   | { readonly kind: 'reject'; readonly reason: string };
 
@@ -33,41 +31,25 @@ export type IncomingResult =
 
 export class IncomingTransfer {
   private readonly plan: ChunkPlan;
-  private nextIndex: number;
-  private received: number;
+  /** Every chunk accepted, in order: after a resume the list goes on where it stood. */
+  private readonly hashes = new HashList();
+  private nextIndex = 0;
+  private received = 0;
   private state: IncomingStatus = 'receiving';
 
-  private constructor(
-    readonly offer: TransferOffer,
-    private readonly hasher: IncrementalHasher,
-    heldBytes: number,
-    heldIndex: number,
-  ) {
+  private constructor(readonly offer: TransferOffer) {
     this.plan = planChunks(offer.sizeBytes, offer.chunkBytes);
-    this.received = heldBytes;
-    this.nextIndex = heldIndex;
   }
 
   /** Refuses an offer over this receiver's size limit (`too-large`) or one no parser would have let through. */
-  static fromOffer(offer: TransferOffer, maxFileBytes: number, hasher: IncrementalHasher): IncomingResult {
-    return IncomingTransfer.resume(offer, maxFileBytes, hasher, 0);
-  }
-
-  /**
-   * Continues a transfer of which the first `heldBytes` are already stored, for a receiver that lost this
-   * object (a reload) but kept the data. `hasher` must already have absorbed exactly those bytes, and
-   * `heldBytes` must be a chunk start: it is what this receiver then sends as its `accept` offset.
-   */
-  static resume(offer: TransferOffer, maxFileBytes: number, hasher: IncrementalHasher, heldBytes: number): IncomingResult {
+  static fromOffer(offer: TransferOffer, maxFileBytes: number): IncomingResult {
     if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 0) throw new RangeError(`maximum file size ${maxFileBytes} is not a byte count`);
     const problem = offerProblem(offer);
     if (problem !== null) return { ok: false, reason: 'protocol-error', detail: problem };
     if (offer.sizeBytes > maxFileBytes) {
       return { ok: false, reason: 'too-large', detail: `${offer.sizeBytes} bytes exceeds the limit of ${maxFileBytes}` };
     }
-    const heldIndex = chunkIndexAtOffset(planChunks(offer.sizeBytes, offer.chunkBytes), heldBytes);
-    if (heldIndex === null) throw new RangeError(`held bytes ${heldBytes} is not the start of a chunk`);
-    return { ok: true, transfer: new IncomingTransfer(offer, hasher, heldBytes, heldIndex) };
+    return { ok: true, transfer: new IncomingTransfer(offer) };
   }
 
   /** Bytes accepted so far, all of them in order from the start: the offset to resume from. */
@@ -92,13 +74,14 @@ export class IncomingTransfer {
     }
     const { startByte, endByte } = chunkRange(this.plan, header.index);
     const content = data.subarray(0, endByte - startByte);
-    this.hasher.update(content);
+    this.hashes.add(content);
     this.received = endByte;
     this.nextIndex += 1;
     const crossedAckPoint = Math.floor(endByte / ACK_EVERY_BYTES) > Math.floor(startByte / ACK_EVERY_BYTES);
     if (!header.isLast) return { kind: 'store', content, offsetBytes: startByte, ack: crossedAckPoint ? endByte : null, done: null };
     this.state = 'done';
-    const hashMatches = bytesEqual(this.hasher.digest(), data.subarray(endByte - startByte));
+    const trailer = data.subarray(endByte - startByte);
+    const hashMatches = this.hashes.digest().then((digest) => bytesEqual(digest, trailer));
     return { kind: 'store', content, offsetBytes: startByte, ack: endByte, done: { hashMatches } };
   }
 

@@ -1,8 +1,8 @@
 /**
  * Runs every file transfer of one room: queues outgoing files and streams them chunk by chunk under
- * backpressure and an acknowledgement window, hashing them on the way and appending the SHA-256 to the last
- * chunk; receives incoming ones into a sink while checking every chunk against the announcement and the
- * content against that digest, and survives a dropped connection by resuming from what the receiver holds.
+ * backpressure and an acknowledgement window, hashing them on the way and appending the content digest (§7.9)
+ * to the last chunk; receives incoming ones into a sink while checking every chunk against the announcement and
+ * the content against that digest, and survives a dropped connection by resuming from what the receiver holds.
  * `F` is the platform's handle of a finished received file.
  */
 import { assertNever } from '../assertNever.ts';
@@ -10,7 +10,8 @@ import { concatBytes } from '../encoding.ts';
 import type { Clock, Random } from '../ports.ts';
 import { chunkRange, isLastChunk, planChunks } from './chunkPlan.ts';
 import { ChunkReader } from './chunkReader.ts';
-import { IncomingTransfer, type IncrementalHasher } from './incomingTransfer.ts';
+import { HashList } from './hashList.ts';
+import { IncomingTransfer } from './incomingTransfer.ts';
 import { OfferGate } from './incomingPolicy.ts';
 import { OutgoingWindow } from './outgoingWindow.ts';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES, MAX_PARKED_INCOMING, MIN_PROGRESS_BYTES, PROGRESS_WINDOW_MS } from './transferLimits.ts';
@@ -32,7 +33,6 @@ export interface ReceiveSink<F> {
 export interface TransferPlatform<F> {
   readonly clock: Clock;
   readonly random: Random;
-  readonly createHasher: () => Promise<IncrementalHasher>;
   readonly openSink: (offer: TransferOffer) => Promise<ReceiveSink<F>>;
   readonly maxFileBytes: number;
   readonly chunkBytes?: number;
@@ -54,7 +54,6 @@ export interface TransferChannel {
 export type TransferFailure = CancelReason | 'read-failed';
 
 export type TransferState =
-  | { readonly kind: 'preparing' }
   | { readonly kind: 'queued' }
   | { readonly kind: 'offered' }
   | { readonly kind: 'sending' }
@@ -109,12 +108,12 @@ interface Outgoing {
   readonly direction: 'outgoing';
   readonly id: string;
   readonly source: FileSource;
-  /** Known once the hasher is ready. */
-  offer: TransferOffer | null;
+  /** Null only for a file refused before it was announced (too large). */
+  readonly offer: TransferOffer | null;
   /** Hashes the content as it is first sent, in order; resent chunks were hashed already. */
-  hasher: IncrementalHasher | null;
+  readonly hashes: HashList;
   hashedBytes: number;
-  /** The content's SHA-256, once the last chunk was read; a resent last chunk carries the same one. */
+  /** The content digest, once the last chunk was read; a resent last chunk carries the same one. */
   digest: Uint8Array | null;
   state: TransferState;
   window: OutgoingWindow | null;
@@ -149,7 +148,7 @@ export class TransferManager<F> {
   private readonly entries = new Map<string, Entry<F>>();
   private channel: TransferChannel | null = null;
   private readonly gate: OfferGate;
-  /** Offers admitted but still being set up (hasher, sink): they count against the limit already. */
+  /** Offers admitted but still being set up (opening their sink): they count against the limit already. */
   private incomingBeingOpened = 0;
   private readonly chunkBytes: number;
   private readonly windowBytes: number;
@@ -207,29 +206,27 @@ export class TransferManager<F> {
 
   /** Queues a file and returns its transfer id. Over the size limit it is refused at once, before anything is sent. */
   send(source: FileSource): string {
+    const id = newTransferId(this.platform.random);
+    const tooLarge = source.sizeBytes > this.platform.maxFileBytes;
     const entry: Outgoing = {
       direction: 'outgoing',
-      id: newTransferId(this.platform.random),
+      id,
       source,
-      offer: null,
-      hasher: null,
+      offer: tooLarge ? null : this.offerFor(id, source),
+      hashes: new HashList(),
       hashedBytes: 0,
       digest: null,
-      state: { kind: 'preparing' },
+      state: tooLarge ? { kind: 'failed', reason: 'too-large' } : { kind: 'queued' },
       window: null,
       resentBytes: 0,
       resumedAtBytes: null,
       startedAtMs: this.platform.clock.nowMs(),
       wake: () => {},
     };
-    this.entries.set(entry.id, entry);
-    if (source.sizeBytes > this.platform.maxFileBytes) {
-      this.setState(entry, { kind: 'failed', reason: 'too-large' });
-    } else {
-      this.emit(entry);
-      void this.prepare(entry);
-    }
-    return entry.id;
+    this.entries.set(id, entry);
+    this.emit(entry);
+    this.pumpOutgoing();
+    return id;
   }
 
   /** Cancels a transfer from this side, telling the peer when connected. */
@@ -241,18 +238,10 @@ export class TransferManager<F> {
     this.finish(entry, { kind: 'cancelled', by: 'me' });
   }
 
-  private async prepare(entry: Outgoing): Promise<void> {
-    const { source } = entry;
-    try {
-      entry.hasher = await this.platform.createHasher();
-    } catch {
-      this.finish(entry, { kind: 'failed', reason: 'read-failed' });
-      return;
-    }
-    if (isFinal(entry.state)) return;
+  private offerFor(id: string, source: FileSource): TransferOffer {
     const plan = planChunks(source.sizeBytes, this.chunkBytes);
-    entry.offer = {
-      id: entry.id,
+    return {
+      id,
       // A local name or type the protocol refuses (bidi marks, odd MIME strings) is cleaned, not fatal.
       name: announceableName(source.name),
       mimeType: announceableMimeType(source.mimeType),
@@ -260,8 +249,6 @@ export class TransferManager<F> {
       chunkBytes: plan.chunkBytes,
       chunkCount: plan.chunkCount,
     };
-    this.setState(entry, { kind: 'queued' });
-    this.pumpOutgoing();
   }
 
   /** One outgoing transfer at a time gets the channel; the rest wait in order. Paused ones go first. */
@@ -322,7 +309,7 @@ export class TransferManager<F> {
         if (!stillMine()) return;
         const { startByte, endByte } = chunkRange(plan, index);
         const isLast = isLastChunk(plan, index);
-        const data = this.withDigest(entry, startByte, await reader.read(startByte, endByte), isLast);
+        const data = await this.withDigest(entry, startByte, await reader.read(startByte, endByte), isLast);
         if (!stillMine()) return;
         window.markSent(index);
         inSeal.push(channel.sendChunk({ id: entry.id, index, isLast }, data));
@@ -343,17 +330,15 @@ export class TransferManager<F> {
    * Hashes a chunk read for the first time (chunks go out in order, so that is exactly when it starts where the
    * hash stands), and appends the content's digest to the last one. A resent chunk was hashed already.
    */
-  private withDigest(entry: Outgoing, startByte: number, content: Uint8Array, isLast: boolean): Uint8Array {
-    const hasher = entry.hasher;
-    if (hasher === null) throw new Error('no hasher for an outgoing transfer');
+  private async withDigest(entry: Outgoing, startByte: number, content: Uint8Array, isLast: boolean): Promise<Uint8Array> {
     if (startByte === entry.hashedBytes && entry.digest === null) {
-      hasher.update(content);
+      entry.hashes.add(content);
       entry.hashedBytes += content.length;
     } else if (startByte > entry.hashedBytes) {
       throw new Error(`chunk at ${startByte} read before the bytes from ${entry.hashedBytes} were hashed`);
     }
     if (!isLast) return content;
-    entry.digest ??= hasher.digest();
+    entry.digest ??= await entry.hashes.digest();
     return concatBytes(content, entry.digest);
   }
 
@@ -448,15 +433,7 @@ export class TransferManager<F> {
   }
 
   private async openIncoming(offer: TransferOffer, channel: TransferChannel): Promise<void> {
-    let hasher: IncrementalHasher;
-    try {
-      hasher = await this.platform.createHasher();
-    } catch {
-      channel.sendControl({ type: 'cancel', id: offer.id, reason: 'storage-failed' });
-      this.emitRefused(offer, 'storage-failed');
-      return;
-    }
-    const accepted = IncomingTransfer.fromOffer(offer, this.platform.maxFileBytes, hasher);
+    const accepted = IncomingTransfer.fromOffer(offer, this.platform.maxFileBytes);
     if (!accepted.ok) {
       channel.sendControl({ type: 'cancel', id: offer.id, reason: accepted.reason });
       this.emitRefused(offer, accepted.reason);
@@ -514,7 +491,6 @@ export class TransferManager<F> {
       case 'failed':
         channel.sendControl({ type: 'cancel', id: offer.id, reason: 'cancelled-by-receiver' });
         return;
-      case 'preparing':
       case 'queued':
       case 'offered':
       case 'sending':
@@ -582,7 +558,14 @@ export class TransferManager<F> {
     // Progress is shown per acknowledged MiB, not per 64 KiB chunk: a thousand repaints per 64 MiB buy nothing.
     if (verdict.ack !== null || verdict.done !== null) this.emit(entry);
     if (verdict.done === null) return;
-    if (!verdict.done.hashMatches) {
+    let hashMatches: boolean;
+    try {
+      hashMatches = await verdict.done.hashMatches;
+    } catch {
+      this.fail(entry, 'storage-failed');
+      return;
+    }
+    if (!hashMatches) {
       this.fail(entry, 'hash-mismatch');
       return;
     }

@@ -8,7 +8,8 @@ import { MAX_CHUNK_BYTES, MAX_MIME_CHARS, MAX_NAME_CHARS, MIN_CHUNK_BYTES, TRANS
 
 export const SHA256_BYTES = 32;
 /**
- * The last chunk's data is the file's last bytes followed by the SHA-256 of the whole content, sealed with it.
+ * The last chunk's data is the file's last bytes followed by the content digest of the whole file (a SHA-256 hash
+ * list, §7.9, see hashList.ts), sealed with it.
  * Sent at the end instead of in the offer, so the first chunk leaves at once instead of after a whole extra
  * pass over the file, and the file is read once (§7.4).
  */
