@@ -5,9 +5,9 @@
  */
 
 /**
- * Version 3: replies, deletions and typing (spec §12.5), and file transfers with 255 KiB parts and a hash-list digest
- * (§7.9, §7.14); version 2 brought group
- * rooms (§12.5), version 1 was the two-person protocol. A peer of another version fails at the first frame.
+ * Version 3: replies, deletions and typing (spec §12.5), and file transfers with 255 KiB parts and a hash-list
+ * digest (§7.9, §7.14). Version 2 brought group rooms, version 1 was the two-person protocol. A peer of another
+ * version fails at the first frame.
  */
 export const FRAME_VERSION = 3;
 export const FRAME_HEADER_BYTES = 10;
