@@ -5,6 +5,7 @@
  * else is a download.
  */
 import { previewSizePx, sniffRasterImage, type ImageVerdict } from '../../core/transfer/imageSniff.ts';
+import { bmpHeader } from '../../core/transfer/previewBmp.ts';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -29,7 +30,9 @@ function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
 
 /**
  * Decodes once at full size (the only size browsers decode at, see MAX_IMAGE_PIXELS), checks the decoder's size
- * against the header's, draws it scaled into a canvas of preview size, and lets the full bitmap go at once.
+ * against the header's, draws it scaled into a canvas of preview size, and lets the full bitmap go at once. The
+ * render leaves the canvas uncompressed, as a BMP of its pixels: encoding it would cost more than everything else
+ * here together (previewBmp.ts).
  */
 async function renderPreview(file: Blob, mimeType: string, widthPx: number, heightPx: number): Promise<Blob | null> {
   const bitmap = await createImageBitmap(new Blob([file], { type: mimeType }));
@@ -38,14 +41,15 @@ async function renderPreview(file: Blob, mimeType: string, widthPx: number, heig
     if (bitmap.width > widthPx || bitmap.height > heightPx) return null;
     const size = previewSizePx(bitmap.width, bitmap.height);
     const canvas = new OffscreenCanvas(size.widthPx, size.heightPx);
-    const context = canvas.getContext('2d');
+    // Read back once: a canvas kept in memory the CPU reads faster than one the renderer may put elsewhere.
+    const context = canvas.getContext('2d', { willReadFrequently: true });
     if (context === null) return null;
     context.imageSmoothingQuality = 'high';
     context.drawImage(bitmap, 0, 0, size.widthPx, size.heightPx);
-    // The full-size pixels go before encoding starts (finally closes it on the early returns).
+    // The full-size pixels go at once (finally closes it on the early returns).
     bitmap.close();
-    // WebP keeps transparency and is small; a browser that cannot encode it gives PNG.
-    return await canvas.convertToBlob({ type: 'image/webp', quality: 0.9 });
+    const pixels = context.getImageData(0, 0, size.widthPx, size.heightPx).data;
+    return new Blob([bmpHeader(size.widthPx, size.heightPx), pixels], { type: 'image/bmp' });
   } finally {
     bitmap.close();
   }

@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { chromium } from '@playwright/test';
+import { makePng } from './tests/fixtures/images.ts';
+import { CHROMIUM_ARGS } from './tests/chromium.ts';
+const png = makePng(1280, 1024);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const page = await browser.newPage();
+await page.goto('about:blank');
+const fn = readFileSync('/tmp/transfer2-probe/inpage2.js', 'utf8');
+console.log(await page.evaluate(`(${fn})(${JSON.stringify(png.toString('base64'))})`));
+await browser.close();
