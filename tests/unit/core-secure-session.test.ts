@@ -66,6 +66,8 @@ interface LinkOptions {
   readonly tap?: (from: Role, frame: Uint8Array) => readonly Uint8Array[];
   /** Connects the initiator to itself: everything it sends comes straight back to it. */
   readonly reflect?: boolean;
+  /** Called with every event a side reports, as it reports it (after it is recorded). */
+  readonly onEvent?: (side: Role, event: SessionEvent) => void;
 }
 
 interface Link {
@@ -111,6 +113,7 @@ function createLink(options: LinkOptions = {}): Link {
       // As the group engine does: a message shown to the person is acknowledged with a receipt.
       onEvent: (event) => {
         events.push(event);
+        options.onEvent?.(side, event);
         if (event.type === 'group' && event.frame.type === 'message') void session.sendGroupFrame({ type: 'receipts', deliveredSeq: event.frame.message.seq, readSeq: 0 });
       },
       send: (frame) => {
@@ -552,6 +555,51 @@ describe('SecureSession after secure: any replay, reorder, drop or tampering end
     await link.settle();
     expect(chats(link.responder).map((event) => event.type === 'chat' && event.text)).toEqual(['once']);
     expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('frames that arrive together (opened while earlier ones are handled) are delivered in order; a bad one among them stops delivery there', async () => {
+    const texts = ['zero', 'one', 'two', 'three', 'four', 'five'];
+    const link = await secureLink();
+    const frames = await captureChats(link, texts);
+    // All in one turn: every frame starts opening before the first is handled.
+    for (const frame of frames) link.responder.session.receive(frame);
+    await link.settle();
+    expect(chats(link.responder).map((event) => event.text)).toEqual(texts);
+    expect(failures(link.responder)).toEqual([]);
+
+    const tampered = await secureLink();
+    const sealed = await captureChats(tampered, texts);
+    sealed.forEach((frame, index) => tampered.responder.session.receive(index === 3 ? flipBit(frame, frame.length - 1) : frame));
+    await tampered.settle();
+    expect(chats(tampered.responder).map((event) => event.text)).toEqual(['zero', 'one', 'two']);
+    expectFailedLast(tampered.responder, 'frame-rejected');
+  });
+
+  it('frames that arrive while earlier ones still wait to be opened in turn are not opened ahead of them', async () => {
+    const late: Uint8Array[] = [];
+    let identity: Uint8Array | null = null;
+    const link = createLink({
+      tap: (from, frame) => {
+        if (from !== 'initiator' || frame[1] !== FrameType.identity) return [frame];
+        identity = frame.slice();
+        return [];
+      },
+      // The moment the responder becomes secure, 'one' still waits in its inbound chain, unopened; 'two' and 'three'
+      // arrive then.
+      onEvent: (side, event) => {
+        if (side === 'responder' && event.type === 'secure') for (const frame of late) link.responder.session.receive(frame);
+      },
+    });
+    startBoth(link);
+    await link.settle();
+    const frames = await captureChats(link, ['one', 'two', 'three']);
+    late.push(...frames.slice(1));
+    if (identity === null || frames[0] === undefined) throw new Error('unreachable');
+    link.responder.session.receive(identity);
+    link.responder.session.receive(frames[0]);
+    await link.settle();
+    expect(failures(link.responder)).toEqual([]);
+    expect(chats(link.responder).map((event) => event.text)).toEqual(['one', 'two', 'three']);
   });
 
   it('two reordered frames: frame-rejected, neither delivered', async () => {

@@ -34,8 +34,8 @@ export class FrameSealer {
 
   /**
    * Seals `plaintext` into a frame: header, then `associated` in the clear, then ciphertext; the header and
-   * `associated` together are the additional data. Callers must await each seal before the next send:
-   * frames must leave in sequence order.
+   * `associated` together are the additional data. The sequence number is taken when seal is called, so several
+   * seals may run at once; callers must send the frames in the order they called seal.
    */
   async seal(type: SealedFrameType, plaintext: Uint8Array, associated: Uint8Array = EMPTY): Promise<Uint8Array> {
     if (associated.length + plaintext.length > MAX_SEALED_PLAINTEXT_BYTES) {
@@ -56,7 +56,10 @@ export class FrameSealer {
 export type OpenResult = { readonly ok: true; readonly plaintext: Uint8Array } | { readonly ok: false; readonly reason: string };
 
 export class FrameOpener {
-  private expectedSeq = 0n;
+  /** The sequence number the next call must carry: taken when open is called, so opens can overlap. */
+  private nextSeq = 0n;
+  /** Settles with whether every frame handed over so far opened; each result waits for the one before it. */
+  private previous: Promise<boolean> = Promise.resolve(true);
 
   constructor(
     private readonly key: CryptoKey,
@@ -64,29 +67,46 @@ export class FrameOpener {
   ) {}
 
   /**
-   * Opens one frame whose body starts with `associatedBytes` of clear, authenticated data (0 for most
-   * types). Callers must open frames one at a time, in arrival order.
+   * Opens one frame whose body starts with `associatedBytes` of clear, authenticated data (0 for most types). Call it
+   * in arrival order; decryption starts at once, so several frames can be opening while the data channel delivers
+   * more. Results settle in call order, and once one frame fails (wrong sequence number, too short, or not
+   * authentic), this frame and every later one fail: nothing after a bad frame is ever opened.
    */
-  async open(frame: Frame, associatedBytes = 0): Promise<OpenResult> {
-    if (frame.seq !== this.expectedSeq) {
-      return { ok: false, reason: `expected frame ${this.expectedSeq}, got ${frame.seq} (replayed, reordered or dropped)` };
-    }
-    if (frame.body.length < associatedBytes) return { ok: false, reason: `frame ${frame.seq} is shorter than its clear header` };
-    const associated = frame.body.subarray(0, associatedBytes);
+  open(frame: Frame, associatedBytes = 0): Promise<OpenResult> {
+    const problem = this.problemOf(frame, associatedBytes);
+    const decrypting = problem === null ? this.decrypt(frame, associatedBytes) : Promise.resolve(null);
+    if (problem === null) this.nextSeq += 1n;
+    const result = this.previous.then(async (allOpened): Promise<OpenResult> => {
+      if (!allOpened) return { ok: false, reason: `frame ${frame.seq} follows a frame that failed` };
+      if (problem !== null) return { ok: false, reason: problem };
+      const plaintext = await decrypting;
+      return plaintext === null ? { ok: false, reason: `frame ${frame.seq} failed authentication` } : { ok: true, plaintext };
+    });
+    this.previous = result.then((opened) => opened.ok);
+    return result;
+  }
+
+  private problemOf(frame: Frame, associatedBytes: number): string | null {
+    if (frame.seq !== this.nextSeq) return `expected frame ${this.nextSeq}, got ${frame.seq} (replayed, reordered or dropped)`;
+    if (frame.body.length < associatedBytes) return `frame ${frame.seq} is shorter than its clear header`;
+    return null;
+  }
+
+  /** The plaintext, or null if the frame is not authentic. */
+  private async decrypt(frame: Frame, associatedBytes: number): Promise<Uint8Array | null> {
     try {
       const plaintext = await crypto.subtle.decrypt(
         {
           name: 'AES-GCM',
           iv: frameIv(this.direction, frame.seq),
-          additionalData: toBufferSource(concatBytes(frame.header, associated)),
+          additionalData: toBufferSource(concatBytes(frame.header, frame.body.subarray(0, associatedBytes))),
         },
         this.key,
         toBufferSource(frame.body.subarray(associatedBytes)),
       );
-      this.expectedSeq += 1n;
-      return { ok: true, plaintext: new Uint8Array(plaintext) };
+      return new Uint8Array(plaintext);
     } catch {
-      return { ok: false, reason: `frame ${frame.seq} failed authentication` };
+      return null;
     }
   }
 }

@@ -20,7 +20,7 @@ import {
   type SessionKeyPair,
 } from '../crypto/handshake.ts';
 import { createIdentityMessage, verifyIdentityMessage, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
-import { FrameOpener, FrameSealer, type Direction } from '../crypto/sessionCipher.ts';
+import { FrameOpener, FrameSealer, type Direction, type OpenResult } from '../crypto/sessionCipher.ts';
 import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
 import { encodeGroupFrame, parseGroupFrame, type GroupFrame, type GroupFrameType } from '../protocol/groupMessages.ts';
 import {
@@ -68,6 +68,12 @@ type State =
   | { readonly kind: 'secure'; readonly sealer: FrameSealer; readonly opener: FrameOpener; readonly peer: PeerIdentity }
   | { readonly kind: 'ended' };
 
+/** A sealed frame whose opening started as it arrived (SecureSession.openEarly). */
+interface EarlyOpen {
+  readonly frame: Frame;
+  readonly opened: Promise<OpenResult>;
+}
+
 function directionOf(sender: Role): Direction {
   return sender === 'initiator' ? 'initiator-to-responder' : 'responder-to-initiator';
 }
@@ -79,6 +85,8 @@ export class SecureSession {
   // Both chains keep async crypto from reordering frames: sequence numbers must match wire order.
   private inbound: Promise<void> = Promise.resolve();
   private outbound: Promise<void> = Promise.resolve();
+  /** Received messages in the inbound chain that were not opened early: later frames must wait for them. */
+  private waitingToOpen = 0;
 
   constructor(private readonly options: SecureSessionOptions) {
     this.ownHello = createHello(options.keyPair, options.random);
@@ -93,9 +101,35 @@ export class SecureSession {
     this.options.send(concatBytes(encodeFrameHeader(FrameType.hello, 0n), encodeHello(this.ownHello)));
   }
 
-  /** Feeds one message from the data channel. Processing is strictly one message at a time. */
+  /**
+   * Feeds one message from the data channel. Processing is strictly one message at a time, in arrival order; only
+   * the decryption of a sealed frame that arrives once secure starts at once (openEarly), so a burst of file chunks
+   * is being decrypted while earlier ones are still handled.
+   */
   receive(bytes: Uint8Array): void {
-    this.inbound = this.inbound.then(() => this.handle(bytes)).catch((error: unknown) => this.failFor(`receiving failed: ${String(error)}`));
+    const early = this.openEarly(bytes);
+    if (early === null) this.waitingToOpen += 1;
+    this.inbound = this.inbound
+      .then(() => {
+        if (early === null) this.waitingToOpen -= 1;
+        return this.handle(bytes, early);
+      })
+      .catch((error: unknown) => this.failFor(`receiving failed: ${String(error)}`));
+  }
+
+  /**
+   * Starts opening a sealed frame now, when that is exactly what handling it in turn would do: the session is
+   * secure, it is a sealed frame other than an identity, and no earlier message still waits to be opened in turn
+   * (the opener takes sequence numbers in call order). Anything else is left to handle().
+   */
+  private openEarly(bytes: Uint8Array): EarlyOpen | null {
+    if (this.state.kind !== 'secure' || this.waitingToOpen > 0) return null;
+    const parsed = parseFrame(bytes);
+    if (!parsed.ok) return null;
+    const frame = parsed.frame;
+    if (frame.type === FrameType.hello || frame.type === FrameType.confirm || frame.type === FrameType.identity) return null;
+    const opened = this.state.opener.open(frame, frame.type === FrameType.transferChunk ? CHUNK_HEADER_BYTES : 0);
+    return { frame, opened };
   }
 
   /** Ends the session without an error (the peer left or the user closed the room). */
@@ -123,11 +157,18 @@ export class SecureSession {
     return this.state.kind === 'awaiting-identity' || this.state.kind === 'secure' ? this.state.sealer : null;
   }
 
+  /**
+   * Seals at once and sends in call order: the sealer numbers frames as they are handed to it, so several seals may
+   * run at the same time (WebCrypto works off the main thread) while the frames still leave in sequence order.
+   */
   private enqueueFrame(type: SealedFrameType, plaintext: Uint8Array, associated?: Uint8Array): Promise<void> {
+    const sealer = this.currentSealer();
+    const sealing = sealer === null ? null : sealer.seal(type, plaintext, associated);
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    sealing?.catch(() => {});
     const sent = this.outbound.then(async () => {
-      const sealer = this.currentSealer();
-      if (sealer === null) return;
-      const frame = await sealer.seal(type, plaintext, associated);
+      if (sealing === null) return;
+      const frame = await sealing;
       if (this.currentSealer() === sealer) this.options.send(frame);
     });
     // A throw inside the chain would otherwise wedge every later send silently; end the session instead.
@@ -141,9 +182,9 @@ export class SecureSession {
     this.options.onEvent({ type: 'failed', failure });
   }
 
-  private async handle(bytes: Uint8Array): Promise<void> {
+  private async handle(bytes: Uint8Array, early: EarlyOpen | null): Promise<void> {
     if (this.state.kind === 'ended') return;
-    const parsed = parseFrame(bytes);
+    const parsed = early === null ? parseFrame(bytes) : ({ ok: true, frame: early.frame } as const);
     if (!parsed.ok) {
       this.failFor(parsed.reason);
       return;
@@ -166,13 +207,13 @@ export class SecureSession {
       case FrameType.reply:
       case FrameType.deletion:
       case FrameType.typing:
-        await this.handleGroupFrame(frame.type, frame);
+        await this.handleGroupFrame(frame.type, frame, early);
         return;
       case FrameType.transferControl:
-        await this.handleTransferControl(frame);
+        await this.handleTransferControl(frame, early);
         return;
       case FrameType.transferChunk:
-        await this.handleTransferChunk(frame);
+        await this.handleTransferChunk(frame, early);
         return;
       default:
         assertNever(frame.type, 'frame type');
@@ -264,7 +305,7 @@ export class SecureSession {
   }
 
   /** Opens a sealed frame, or ends the session; null means it failed and nothing may be delivered. */
-  private async openSealed(frame: Frame, associatedBytes = 0): Promise<Uint8Array | null> {
+  private async openSealed(frame: Frame, early: EarlyOpen | null, associatedBytes = 0): Promise<Uint8Array | null> {
     if (this.state.kind !== 'secure') {
       this.failFor(
         this.state.kind === 'awaiting-identity'
@@ -273,7 +314,8 @@ export class SecureSession {
       );
       return null;
     }
-    const opened = await this.state.opener.open(frame, associatedBytes);
+    // It may have started opening when it arrived (openEarly).
+    const opened = await (early?.opened ?? this.state.opener.open(frame, associatedBytes));
     if (!opened.ok) {
       this.failFor(opened.reason);
       return null;
@@ -281,8 +323,8 @@ export class SecureSession {
     return opened.plaintext;
   }
 
-  private async handleGroupFrame(type: GroupFrameType, frame: Frame): Promise<void> {
-    const plaintext = await this.openSealed(frame);
+  private async handleGroupFrame(type: GroupFrameType, frame: Frame, early: EarlyOpen | null): Promise<void> {
+    const plaintext = await this.openSealed(frame, early);
     if (plaintext === null) return;
     const parsed = parseGroupFrame(type, plaintext);
     if (!parsed.ok) {
@@ -302,8 +344,8 @@ export class SecureSession {
     return this.enqueueFrame(type, plaintext);
   }
 
-  private async handleTransferControl(frame: Frame): Promise<void> {
-    const plaintext = await this.openSealed(frame);
+  private async handleTransferControl(frame: Frame, early: EarlyOpen | null): Promise<void> {
+    const plaintext = await this.openSealed(frame, early);
     if (plaintext === null) return;
     const parsed = parseTransferControl(plaintext);
     if (!parsed.ok) {
@@ -313,8 +355,8 @@ export class SecureSession {
     this.options.onEvent({ type: 'transfer-control', message: parsed.message });
   }
 
-  private async handleTransferChunk(frame: Frame): Promise<void> {
-    const data = await this.openSealed(frame, CHUNK_HEADER_BYTES);
+  private async handleTransferChunk(frame: Frame, early: EarlyOpen | null): Promise<void> {
+    const data = await this.openSealed(frame, early, CHUNK_HEADER_BYTES);
     if (data === null) return;
     // The header was authenticated with the frame; parsing it can still find it nonsensical.
     const header = parseChunkHeader(frame.body.subarray(0, CHUNK_HEADER_BYTES));
