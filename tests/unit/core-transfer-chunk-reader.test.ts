@@ -39,6 +39,18 @@ describe('ChunkReader', () => {
     expect(src.reads.length - 1).toBeLessThanOrEqual(Math.ceil(sizeBytes / (READ_BLOCK_BYTES - chunkBytes)) + 1);
   });
 
+  it('reads one chunk first, so the first chunk does not wait for a whole block, then whole blocks ahead', async () => {
+    const chunkBytes = 64 * 1024;
+    const sizeBytes = 3 * READ_BLOCK_BYTES;
+    const src = source(sizeBytes);
+    const reader = new ChunkReader(src, chunkBytes);
+    expect(await reader.read(0, chunkBytes)).toEqual((await src.read(0, chunkBytes)));
+    expect(src.reads.slice(0, 2)).toEqual([
+      [0, chunkBytes],
+      [chunkBytes, chunkBytes + READ_BLOCK_BYTES],
+    ]);
+  });
+
   it('reads an empty file as one empty chunk', async () => {
     expect((await new ChunkReader(source(0), 64 * 1024).read(0, 0)).length).toBe(0);
   });

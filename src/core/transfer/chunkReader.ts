@@ -23,7 +23,7 @@ export class ChunkReader {
 
   constructor(
     private readonly source: FileSource,
-    chunkBytes: number,
+    private readonly chunkBytes: number,
   ) {
     // A whole number of chunks per block, so that consecutive chunks never straddle two blocks.
     this.blockBytes = Math.max(1, Math.floor(READ_BLOCK_BYTES / chunkBytes)) * chunkBytes;
@@ -46,7 +46,10 @@ export class ChunkReader {
     const ahead = this.ahead;
     this.ahead = null;
     if (ahead !== null && ahead.start === start) return { start, bytes: await ahead.bytes };
-    return { start, bytes: await this.source.read(start, Math.min(this.source.sizeBytes, start + this.blockBytes)) };
+    // Nothing read ahead (the first read, or a resume): read one chunk, so it can leave at once, and let the next
+    // block be read while it is sealed and sent. A first read of a whole block held the first chunk back by the
+    // 40–90 ms that reading 4 MiB takes here (npm run bench, photoPreview).
+    return { start, bytes: await this.source.read(start, Math.min(this.source.sizeBytes, start + this.chunkBytes)) };
   }
 
   private readAhead(block: Block): void {

@@ -89,7 +89,7 @@ export interface TransferView<F> {
  */
 const MAX_QUEUED_INCOMING_BYTES = 2 * DEFAULT_WINDOW_BYTES;
 /** Chunks handed to the session but not yet sealed and sent: enough to overlap reading, sealing and sending. */
-const MAX_CHUNKS_IN_SEAL = 2;
+const MAX_CHUNKS_IN_SEAL = 4;
 
 /** An incoming transfer kept for a resume: it holds its partial file, but no slot. */
 function isParked(state: TransferState): boolean {
