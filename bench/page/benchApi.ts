@@ -125,13 +125,13 @@ export interface BulkReceiveResult {
 
 export type TransferStateKind = TransferState['kind'];
 
-/** The receiver's inline preview, as the app makes it: checkRasterImage, then an <img> of the object URL, decoded. */
+/** The receiver's inline preview, as the app makes it: checkRasterImage, then its render drawn into a canvas on the page. */
 export interface PreviewMarks {
   readonly verdict: 'image' | 'not-image' | 'error';
   readonly startedAtEpochMs: number;
   readonly verdictAtEpochMs: number;
-  /** img.decode() resolved; null unless the verdict was 'image'. */
-  readonly decodedAtEpochMs: number | null;
+  /** A frame with the render's canvas was painted; null unless the verdict was 'image'. */
+  readonly shownAtEpochMs: number | null;
   readonly widthPx: number | null;
   readonly heightPx: number | null;
   readonly error: string | null;
@@ -299,7 +299,7 @@ export interface BenchApi {
   transferSettled(id: string, timeoutMs: number): Promise<TransferTimeline>;
   /** WebCrypto SHA-256 (hex) of the Blob this page received as transfer `id`. */
   receivedDigest(id: string): Promise<string>;
-  /** Drops this page's references to transfer `id`'s Blob, <img> and object URL. */
+  /** Drops this page's references to transfer `id`'s Blob, its preview's render and canvas. */
   releaseTransfer(id: string): void;
 
   // ---- raw bulk links (baselines; signals relayed like echo links') ----

@@ -1,7 +1,7 @@
 /**
  * A room's file transfers, composed exactly as RoomState composes them (MemberTransfers: one TransferManager per
  * member, with src/main.ts's platform: the Blob sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
- * the app presents it: checkRasterImage, then an <img> of its object URL, here awaited until decoded. The room gets
+ * the app presents it: checkRasterImage, then its render drawn into a canvas, here awaited until painted. The room gets
  * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/core/protocol/appConfig.ts';
@@ -32,8 +32,9 @@ interface Tracked {
   /** Resolved once the transfer is final and, for a received file, its preview has settled. */
   settled: boolean;
   readonly waiters: (() => void)[];
-  objectUrl: string | null;
-  image: HTMLImageElement | null;
+  /** The shown preview: its render and the canvas it is drawn in, as ImageRender.svelte shows it. */
+  render: ImageBitmap | null;
+  canvas: HTMLCanvasElement | null;
 }
 
 function describeFinal(state: TransferState): string {
@@ -140,10 +141,10 @@ export class BenchTransfers {
     const entry = this.tracked.get(id);
     if (entry === undefined) return;
     entry.file = null;
-    entry.image?.remove();
-    entry.image = null;
-    if (entry.objectUrl !== null) URL.revokeObjectURL(entry.objectUrl);
-    entry.objectUrl = null;
+    entry.canvas?.remove();
+    entry.canvas = null;
+    entry.render?.close();
+    entry.render = null;
   }
 
   private waiterList(id: string): (() => void)[] {
@@ -173,8 +174,8 @@ export class BenchTransfers {
         channelWaits: 0,
         settled: false,
         waiters: this.pendingWaiters.get(view.id) ?? [],
-        objectUrl: null,
-        image: null,
+        render: null,
+        canvas: null,
       };
       this.pendingWaiters.delete(view.id);
       this.tracked.set(view.id, entry);
@@ -201,20 +202,22 @@ export class BenchTransfers {
       const verdict = await checkRasterImage(file);
       const verdictAtEpochMs = epochNowMs();
       if (verdict.kind !== 'image') {
-        entry.preview = { verdict: 'not-image', startedAtEpochMs, verdictAtEpochMs, decodedAtEpochMs: null, widthPx: null, heightPx: null, error: null };
+        entry.preview = { verdict: 'not-image', startedAtEpochMs, verdictAtEpochMs, shownAtEpochMs: null, widthPx: null, heightPx: null, error: null };
       } else {
-        entry.objectUrl = URL.createObjectURL(verdict.render);
-        const image = document.createElement('img');
-        image.alt = '';
-        image.src = entry.objectUrl;
-        document.body.append(image);
-        entry.image = image;
-        await image.decode();
+        entry.render = verdict.render;
+        const canvas = document.createElement('canvas');
+        canvas.width = verdict.render.width;
+        canvas.height = verdict.render.height;
+        canvas.getContext('2d')?.drawImage(verdict.render, 0, 0);
+        document.body.append(canvas);
+        entry.canvas = canvas;
+        // Shown once a frame with the canvas has been painted: the second animation frame starts after that one.
+        for (let frame = 0; frame < 2; frame++) await new Promise((resolve) => requestAnimationFrame(resolve));
         entry.preview = {
           verdict: 'image',
           startedAtEpochMs,
           verdictAtEpochMs,
-          decodedAtEpochMs: epochNowMs(),
+          shownAtEpochMs: epochNowMs(),
           widthPx: verdict.widthPx,
           heightPx: verdict.heightPx,
           error: null,
@@ -222,7 +225,7 @@ export class BenchTransfers {
       }
     } catch (error) {
       const at = epochNowMs();
-      entry.preview = { verdict: 'error', startedAtEpochMs, verdictAtEpochMs: at, decodedAtEpochMs: null, widthPx: null, heightPx: null, error: String(error) };
+      entry.preview = { verdict: 'error', startedAtEpochMs, verdictAtEpochMs: at, shownAtEpochMs: null, widthPx: null, heightPx: null, error: String(error) };
     }
     this.settle(entry);
   }

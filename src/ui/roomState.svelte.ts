@@ -38,7 +38,7 @@ export interface AppPlatform {
   readonly keyPairs: KeyPairSource;
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
-  readonly checkImage: (file: Blob) => Promise<ImageVerdict<Blob>>;
+  readonly checkImage: (file: Blob) => Promise<ImageVerdict<ImageBitmap>>;
   readonly profile: ProfilePlatform;
   /** The tab title's unread count and the notifications, shared by every room of the page. */
   readonly attention: Attention;
@@ -83,8 +83,8 @@ export interface FileLine {
   readonly atMs: number;
   view: TransferView<Blob>;
   bytesPerSecond: number;
-  /** An object URL of a display-sized render of the verified raster image (never the file itself); null for anything else. */
-  previewUrl: string | null;
+  /** A display-sized render of the verified raster image (never the file itself); null for anything else. */
+  preview: ImageBitmap | null;
   /** Whether the finished file was checked for a preview (whatever the answer). */
   imageChecked: boolean;
   /** An object URL typed application/octet-stream, so the browser can only save it, never render it here. */
@@ -461,6 +461,7 @@ export class RoomState {
     this.session?.stop();
     this.chat?.close();
     this.objectUrls.forEach((url) => URL.revokeObjectURL(url));
+    for (const line of this.lines) if (line.kind === 'file') line.preview?.close();
     this.platform.attention.seen(this);
   }
 
@@ -598,7 +599,7 @@ export class RoomState {
         atMs: nowMs,
         view,
         bytesPerSecond: 0,
-        previewUrl: null,
+        preview: null,
         imageChecked: false,
         downloadUrl: null,
         keep: 'auto',
@@ -608,7 +609,7 @@ export class RoomState {
     }
     line.view = view;
     line.bytesPerSecond = meter.bytesPerSecond;
-    if (view.state.kind === 'done' && line.previewUrl === null && line.downloadUrl === null) {
+    if (view.state.kind === 'done' && line.preview === null && line.downloadUrl === null) {
       void this.present(line, view);
       this.keep(line, view);
     }
@@ -652,7 +653,11 @@ export class RoomState {
     if (file === null) return;
     if (view.direction === 'incoming') line.downloadUrl = this.objectUrl(new Blob([file], { type: 'application/octet-stream' }));
     const verdict = await this.platform.checkImage(file);
-    if (verdict.kind === 'image') line.previewUrl = this.objectUrl(verdict.render);
+    if (verdict.kind === 'image') {
+      // A render that arrives after the room was left is let go at once.
+      if (this.stopped) verdict.render.close();
+      else line.preview = verdict.render;
+    }
     line.imageChecked = true;
   }
 

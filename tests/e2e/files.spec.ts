@@ -1,6 +1,6 @@
 /** Files and images between two people: odd sizes, previews, paste and drop, cancel, resume, unsafe types. */
 import { readFile } from 'node:fs/promises';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { startHostileRelay } from '../fixtures/hostileRelay.ts';
 import { makeBlankPng, makePng } from '../fixtures/images.ts';
 import { MAX_IMAGE_PIXELS, PREVIEW_MAX_EDGE_PX } from '../../src/core/transfer/imageSniff.ts';
@@ -24,6 +24,29 @@ import {
 
 /** What the app sends, so the edge cases below fall on a real chunk boundary. */
 const CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
+
+/** The pixel size of a preview: what the page holds decoded for it, whatever size CSS shows it at. */
+function renderSize(preview: Locator): Promise<number[]> {
+  return preview.evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
+}
+
+/**
+ * Whether every pixel of a preview shown at full size equals the same image decoded in the page from `png`'s bytes
+ * (drawn into a canvas the same way, so colour handling is the same on both sides).
+ */
+function renderPixelsMatch(preview: Locator, png: Buffer): Promise<boolean> {
+  return preview.evaluate(async (canvas: HTMLCanvasElement, base64) => {
+    const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+    const reference = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    const shown = canvas.getContext('2d');
+    if (reference === null || shown === null) return false;
+    reference.drawImage(bitmap, 0, 0);
+    const expected = reference.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    const actual = shown.getImageData(0, 0, canvas.width, canvas.height).data;
+    return expected.length === actual.length && expected.every((value, index) => value === actual[index]);
+  }, png.toString('base64'));
+}
 
 async function progressOf(page: Page, name: string): Promise<number> {
   const value = await page.getByRole('progressbar', { name }).getAttribute('value').catch(() => null);
@@ -59,7 +82,9 @@ test('a 5 MiB PNG arrives intact and is shown inline, and larger on click', asyn
   const preview = bob.getByRole('img', { name: 'holiday.png' });
   await expect(preview).toBeVisible({ timeout: 30_000 });
   // Exactly display size here: the render is never larger than the photo, nor than PREVIEW_MAX_EDGE_PX.
-  expect(await preview.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([1280, 1024]);
+  expect(await renderSize(preview)).toEqual([1280, 1024]);
+  // It shows the photo's own pixels: drawn, not re-encoded (a lossy encode would change them).
+  expect(await renderPixelsMatch(preview, png)).toBe(true);
   expect(await savedSha256(bob, 'holiday.png')).toBe(sha256Hex(png));
   await preview.click();
   const viewer = bob.getByRole('dialog', { name: 'holiday.png' });
@@ -79,13 +104,13 @@ test('a tiny PNG declaring a huge canvas is shown as a display-sized render; one
   const preview = bob.getByRole('img', { name: 'large.png' });
   await expect(preview).toBeVisible();
   // What the page holds decoded is the render, not the 4000-pixel image.
-  expect(await preview.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([PREVIEW_MAX_EDGE_PX, PREVIEW_MAX_EDGE_PX]);
+  expect(await renderSize(preview)).toEqual([PREVIEW_MAX_EDGE_PX, PREVIEW_MAX_EDGE_PX]);
   await preview.click();
   const viewer = bob.getByRole('dialog', { name: 'large.png' });
-  expect(await viewer.getByRole('img', { name: 'large.png' }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(PREVIEW_MAX_EDGE_PX);
+  expect(await renderSize(viewer.getByRole('img', { name: 'large.png' }))).toEqual([PREVIEW_MAX_EDGE_PX, PREVIEW_MAX_EDGE_PX]);
   await viewer.getByRole('button', { name: 'Close' }).click();
   // The sender's own preview is a render too.
-  expect(await alice.getByRole('img', { name: 'large.png' }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(PREVIEW_MAX_EDGE_PX);
+  expect(await renderSize(alice.getByRole('img', { name: 'large.png' }))).toEqual([PREVIEW_MAX_EDGE_PX, PREVIEW_MAX_EDGE_PX]);
 
   // 7000 × 7000 = 49 MP: a 6 KB file that would cost about 196 MB to decode. Received and saved whole, never decoded.
   const huge = makeBlankPng(7000, 7000);

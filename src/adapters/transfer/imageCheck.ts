@@ -1,11 +1,10 @@
 /**
  * Decides whether a received file may be shown inline: its first bytes must be a raster image (whatever
- * it claimed to be), within the pixel limit, and it must actually decode. What is shown is then a render of it
- * at display size (PREVIEW_MAX_EDGE_PX), made here; the file itself is never handed to an <img>. Everything
+ * it claimed to be), within the pixel limit, and it must actually decode. What is shown is then a decoded render of
+ * it at display size (PREVIEW_MAX_EDGE_PX), made here; the file itself is never handed to an <img>. Everything
  * else is a download.
  */
 import { previewSizePx, sniffRasterImage, type ImageVerdict } from '../../core/transfer/imageSniff.ts';
-import { bmpHeader } from '../../core/transfer/previewBmp.ts';
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -29,33 +28,34 @@ function oneAtATime<T>(task: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Decodes once at full size (the only size browsers decode at, see MAX_IMAGE_PIXELS), checks the decoder's size
- * against the header's, draws it scaled into a canvas of preview size, and lets the full bitmap go at once. The
- * render leaves the canvas uncompressed, as a BMP of its pixels: encoding it would cost more than everything else
- * here together (previewBmp.ts).
+ * Decodes once at full size (the only size browsers decode at, see MAX_IMAGE_PIXELS) and checks the decoder's size
+ * against the header's. An image within PREVIEW_MAX_EDGE_PX is its own render; a larger one is drawn scaled into a
+ * canvas of preview size and the full bitmap let go at once. The render stays decoded: the page draws it straight
+ * into a canvas (ImageRender.svelte), because encoding it (WebP: ~700 ms for a 1280 × 1024 photo here) and decoding
+ * it again for an <img> took most of the time to a first preview (§7.14).
  */
-async function renderPreview(file: Blob, mimeType: string, widthPx: number, heightPx: number): Promise<Blob | null> {
+async function renderPreview(file: Blob, mimeType: string, widthPx: number, heightPx: number): Promise<ImageBitmap | null> {
   const bitmap = await createImageBitmap(new Blob([file], { type: mimeType }));
+  // The decoder's idea of the size must be the header's: anything else means the header lied.
+  if (bitmap.width > widthPx || bitmap.height > heightPx) {
+    bitmap.close();
+    return null;
+  }
+  const size = previewSizePx(bitmap.width, bitmap.height);
+  if (size.widthPx === bitmap.width && size.heightPx === bitmap.height) return bitmap;
   try {
-    // The decoder's idea of the size must be the header's: anything else means the header lied.
-    if (bitmap.width > widthPx || bitmap.height > heightPx) return null;
-    const size = previewSizePx(bitmap.width, bitmap.height);
     const canvas = new OffscreenCanvas(size.widthPx, size.heightPx);
-    // Read back once: a canvas kept in memory the CPU reads faster than one the renderer may put elsewhere.
-    const context = canvas.getContext('2d', { willReadFrequently: true });
+    const context = canvas.getContext('2d');
     if (context === null) return null;
     context.imageSmoothingQuality = 'high';
     context.drawImage(bitmap, 0, 0, size.widthPx, size.heightPx);
-    // The full-size pixels go at once (finally closes it on the early returns).
-    bitmap.close();
-    const pixels = context.getImageData(0, 0, size.widthPx, size.heightPx).data;
-    return new Blob([bmpHeader(size.widthPx, size.heightPx), pixels], { type: 'image/bmp' });
+    return canvas.transferToImageBitmap();
   } finally {
     bitmap.close();
   }
 }
 
-export async function checkRasterImage(file: Blob): Promise<ImageVerdict<Blob>> {
+export async function checkRasterImage(file: Blob): Promise<ImageVerdict<ImageBitmap>> {
   const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
   if (isGif(head) && file.size > MAX_CHECKED_GIF_BYTES) return { kind: 'not-image' };
   const examined = isGif(head) && file.size > head.length ? new Uint8Array(await file.arrayBuffer()) : head;
@@ -64,7 +64,7 @@ export async function checkRasterImage(file: Blob): Promise<ImageVerdict<Blob>> 
   // decompression bomb is never handed to the decoder.
   if (sniffed === null) return { kind: 'not-image' };
   const mimeType = `image/${sniffed.format}`;
-  let render: Blob | null;
+  let render: ImageBitmap | null;
   try {
     render = await oneAtATime(() => renderPreview(file, mimeType, sniffed.widthPx, sniffed.heightPx));
   } catch {
