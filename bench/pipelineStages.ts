@@ -21,7 +21,9 @@ export const STAGE_LABELS: Readonly<Record<PipelineStage, string>> = {
   'hash-list-256k-x4': 'the same, 4 digests in flight',
   'seal-64k': 'seal 64 KiB chunk frames (AES-GCM)',
   'seal-255k': 'seal 255 KiB chunk frames (AES-GCM)',
+  'seal-255k-x4': 'the same, 4 seals in flight (as the sender now does)',
   open: 'open the frames just sealed',
+  'open-overlapped': 'open the frames just sealed, all started at once (as they arrive)',
   'keep-blobs-64k': 'keep 64 KiB chunks as a Blob every 4 MiB, then one Blob',
   'keep-blobs-255k': 'keep 255 KiB chunks as a Blob every 4 MiB, then one Blob',
 };
@@ -40,6 +42,8 @@ export const STAGES: readonly PipelineStage[] = [
   'open',
   'seal-255k',
   'open',
+  'seal-255k-x4',
+  'open-overlapped',
   'keep-blobs-64k',
   'keep-blobs-255k',
 ];
@@ -65,7 +69,7 @@ export async function measureStages(browser: Browser, page: Page, api: JSHandle<
       const start = cpu.read();
       const wallMs = await api.evaluate((bench, name) => bench.runStage(name), stage);
       const use = cpu.since(start);
-      costs.push({ stage, after: stage === 'open' ? (STAGES[index - 1] ?? null) : null, wallMs, rendererMs: use.senderMs, browserMs: use.browserMs, otherChromiumMs: use.otherChromiumMs });
+      costs.push({ stage, after: stage === 'open' || stage === 'open-overlapped' ? (STAGES[index - 1] ?? null) : null, wallMs, rendererMs: use.senderMs, browserMs: use.browserMs, otherChromiumMs: use.otherChromiumMs });
     }
   } finally {
     await api.evaluate((bench) => bench.releaseStages());
@@ -74,7 +78,7 @@ export async function measureStages(browser: Browser, page: Page, api: JSHandle<
 }
 
 function label(cost: StageCost): string {
-  return cost.stage === 'open' && cost.after !== null ? `${STAGE_LABELS.open} (${cost.after})` : STAGE_LABELS[cost.stage];
+  return (cost.stage === 'open' || cost.stage === 'open-overlapped') && cost.after !== null ? `${STAGE_LABELS[cost.stage]} (${cost.after})` : STAGE_LABELS[cost.stage];
 }
 
 function ms(value: number | null): string {
@@ -92,7 +96,7 @@ export function stagesTable(costs: readonly StageCost[], fileBytes: number): Tab
 export function stagesJson(costs: readonly StageCost[]): JsonObject {
   return Object.fromEntries(
     costs.map((cost) => [
-      cost.after === null ? cost.stage : `open-after-${cost.after}`,
+      cost.after === null ? cost.stage : `${cost.stage}-after-${cost.after}`,
       { wallMs: round(cost.wallMs), rendererMs: cost.rendererMs, browserMs: cost.browserMs, otherChromiumMs: cost.otherChromiumMs },
     ]),
   );

@@ -175,7 +175,9 @@ export type PipelineStage =
   | 'hash-list-256k-x4'
   | 'seal-64k'
   | 'seal-255k'
+  | 'seal-255k-x4'
   | 'open'
+  | 'open-overlapped'
   | 'keep-blobs-64k'
   | 'keep-blobs-255k';
 

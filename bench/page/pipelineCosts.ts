@@ -65,25 +65,36 @@ async function hashList(bytes: Uint8Array<ArrayBuffer>, pieceBytes: number, para
   await crypto.subtle.digest('SHA-256', digests);
 }
 
-async function seal(state: Prepared, pieceBytes: number): Promise<void> {
-  state.direction = await sealerOpenerPair();
+/** Seals every piece, `inFlight` seals running at once (the sealer numbers frames as they are handed to it). */
+async function seal(state: Prepared, pieceBytes: number, inFlight: number): Promise<void> {
+  const direction = await sealerOpenerPair();
+  state.direction = direction;
+  const all = pieces(state.bytes, pieceBytes);
   const frames: Uint8Array[] = [];
-  for (const [index, piece] of pieces(state.bytes, pieceBytes).entries()) {
-    const header = encodeChunkHeader({ id: state.id, index, isLast: false });
-    frames.push(await state.direction.sealer.seal(FrameType.transferChunk, piece, header));
+  for (let first = 0; first < all.length; first += inFlight) {
+    const batch = all.slice(first, first + inFlight).map((piece, offset) =>
+      direction.sealer.seal(FrameType.transferChunk, piece, encodeChunkHeader({ id: state.id, index: first + offset, isLast: false })),
+    );
+    frames.push(...(await Promise.all(batch)));
   }
   state.frames = frames;
 }
 
-async function open(state: Prepared): Promise<void> {
+/** Opens the frames just sealed: one at a time, or all started at once, as a receiver does when they arrive together. */
+async function open(state: Prepared, overlapped: boolean): Promise<void> {
   const opener = state.direction?.opener;
   if (opener === undefined) throw new Error('seal before open');
+  const opening: Promise<void>[] = [];
   for (const frame of state.frames) {
     const parsed = parseFrame(frame);
     if (!parsed.ok) throw new Error(parsed.reason);
-    const result = await opener.open(parsed.frame, CHUNK_HEADER_BYTES);
-    if (!result.ok) throw new Error(result.reason);
+    const result = opener.open(parsed.frame, CHUNK_HEADER_BYTES).then((opened) => {
+      if (!opened.ok) throw new Error(opened.reason);
+    });
+    if (overlapped) opening.push(result);
+    else await result;
   }
+  await Promise.all(opening);
   state.frames = [];
   state.direction = null;
 }
@@ -146,13 +157,19 @@ export async function runStage(stage: PipelineStage): Promise<number> {
       await hashList(state.bytes, 256 * KIB, 4);
       break;
     case 'seal-64k':
-      await seal(state, 64 * KIB);
+      await seal(state, 64 * KIB, 1);
       break;
     case 'seal-255k':
-      await seal(state, 255 * KIB);
+      await seal(state, 255 * KIB, 1);
+      break;
+    case 'seal-255k-x4':
+      await seal(state, 255 * KIB, 4);
       break;
     case 'open':
-      await open(state);
+      await open(state, false);
+      break;
+    case 'open-overlapped':
+      await open(state, true);
       break;
     case 'keep-blobs-64k':
       await keepAsBlobs(state.bytes, 64 * KIB, 4 * MIB);
