@@ -90,7 +90,7 @@ test('the error notices (broken configuration, offline) have no accessibility vi
 });
 
 test('a room, waiting and then with messages, files, a reply and a deletion, its settings and the image viewer have no accessibility violations', async ({ newPerson, parley }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   const alice = await newPerson();
   await alice.context().grantPermissions(['notifications']);
   const link = await createRoom(alice, parley.url);
@@ -139,7 +139,7 @@ test('with profiles: the Members panel with safety numbers, the contacts panel a
   newPerson,
   parley,
 }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(240_000);
   let bobContext: BrowserContext | undefined;
   try {
     const pair = await profilesInRoom(browser, newPerson, parley.url);
