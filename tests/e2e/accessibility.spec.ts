@@ -123,11 +123,15 @@ test('a room, waiting and then with messages, files, a reply and a deletion, its
   await line(bob, 'photos from Saturday').getByRole('button', { name: /^Reply/ }).click();
   await expectAccessible(bob, 'room with messages and files (receiver, replying)');
 
-  // Alice turns notifications on (the names-and-text choice appears) and opens a member's safety number.
+  // Alice turns notifications and typing on, writes privately to Bob, is asked to confirm a deletion, and sees Bob typing.
   await alice.getByRole('button', { name: 'Turn on notifications' }).click();
   await expect(alice.getByLabel(/Show names and message text/)).toBeVisible();
   await alice.getByRole('button', { name: /Message .* privately/ }).click();
-  await expectAccessible(alice, 'room with messages and files (sender), Members panel and settings');
+  await line(alice, 'photos from Saturday').getByRole('button', { name: 'Delete for everyone' }).click();
+  for (const page of [alice, bob]) await page.getByLabel(/Show when I am typing/).check();
+  await bob.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('Wait');
+  await expect(alice.getByText(/is typing…/)).toBeVisible();
+  await expectAccessible(alice, 'room with messages and files (sender), Members panel, settings, typing and a deletion asked');
 
   await bob.getByRole('button', { name: 'View saturday.png larger' }).click();
   await expect(bob.getByRole('dialog', { name: 'saturday.png' })).toBeVisible();
@@ -160,6 +164,10 @@ test('with profiles: the Members panel with safety numbers, the contacts panel a
     await alice.reload();
     await expect(alice.getByRole('heading', { name: 'Unlock to keep this conversation' })).toBeVisible();
     await expectAccessible(alice, 'unlock gate');
+
+    await alice.goto(parley.url);
+    await expect(alice.getByRole('heading', { name: 'Your profile is locked' })).toBeVisible();
+    await expectAccessible(alice, 'front page with a locked profile');
   } finally {
     await bobContext?.close();
   }
