@@ -1,6 +1,6 @@
 /** TransferManager between two in-memory endpoints: the whole transfer protocol without a browser. */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/core/ports.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import {
@@ -19,9 +19,24 @@ function digestOf(bytes: Uint8Array | null | undefined): string {
   return bytes === null || bytes === undefined ? 'none' : createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * WebCrypto digests run in Node's thread pool, off the event loop; on a loaded machine one can take longer than any
+ * fixed pause. They are counted as they run (the real digest, only wrapped), so settling waits for them exactly.
+ */
+let digestsRunning = 0;
+const realDigest = crypto.subtle.digest.bind(crypto.subtle);
+vi.spyOn(crypto.subtle, 'digest').mockImplementation(async (algorithm, data) => {
+  digestsRunning += 1;
+  try {
+    return await realDigest(algorithm, data);
+  } finally {
+    digestsRunning -= 1;
+  }
+});
+
 /** Lets work off the event loop (WebCrypto digests in Node's thread pool) finish, and what it set off run. */
 async function idle(): Promise<void> {
-  for (let round = 0; round < 4; round++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let round = 0; round < 4 || digestsRunning > 0; round++) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** A clock whose timers fire only when the test advances it. */
