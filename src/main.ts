@@ -4,7 +4,7 @@ import './ui/app.css';
 import App from './ui/App.svelte';
 import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
-import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
+import { webRtcPeerFactory } from './adapters/webrtc/webRtcPeer.ts';
 import { credentialEndpoints, RelayCredentials } from './adapters/webrtc/relayCredentials.ts';
 import { RelayPreference } from './adapters/webrtc/relayPreference.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
@@ -107,7 +107,7 @@ async function main(target: HTMLElement): Promise<void> {
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
     room: {
       connectSignaling: signaling.connect,
-      createPeer: simplePeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
+      createPeer: webRtcPeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
       clock: systemClock,
       random: systemRandom,
       relayRoute: () => ({ relayServer: iceServers().some((server) => server.urls.some((url) => /^turns?:/.test(url))), relayOnly: relayPreference.on }),
