@@ -11,12 +11,11 @@ import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
 import { resolveSignalingUrls, type IceServerConfig, type SignalingConfig } from './core/protocol/appConfig.ts';
 import { assertNever } from './core/assertNever.ts';
 import type { RoomPlatform } from './core/room/roomPorts.ts';
+import type { Vault } from './core/vault/vaultService.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
-import { removeAbandonedSpills } from './adapters/storage/spillCleanup.ts';
-import { blobSink } from './adapters/transfer/blobSink.ts';
-import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
-import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
+import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
+import { loadOnce, prefetchWhenIdle, profilePanel, profileRooms, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
@@ -100,8 +99,22 @@ async function main(target: HTMLElement): Promise<void> {
     const servers = relayCredentials.servers;
     return servers.kind === 'available' ? [...loaded.config.iceServers, ...servers.iceServers] : loaded.config.iceServers;
   };
-  // What older versions spilled to IndexedDB is deleted once no page holds it; never blocks start-up.
-  void removeAbandonedSpills().catch(() => {});
+  // The vault's code (IndexedDB, Argon2id, the records) is not in the first load: fetched on first use or when idle.
+  const vaultCode = loadOnce(async () => {
+    const module = await import('./adapters/vault/browserVault.ts');
+    return module;
+  });
+  // Receiving files and checking images: the same, their code comes with the first file.
+  const sinkCode = loadOnce(async () => {
+    const module = await import('./adapters/transfer/blobSink.ts');
+    return module;
+  });
+  const imageCheckCode = loadOnce(async () => {
+    const module = await import('./adapters/transfer/imageCheck.ts');
+    return module;
+  });
+  let vault: Promise<Vault> | null = null;
+  const openVault = (): Promise<Vault> => (vault ??= vaultCode().then((module) => module.openBrowserVault()));
   const platform: AppPlatform = {
     // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
     keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
@@ -115,13 +128,13 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      openSink: async () => blobSink(),
+      openSink: async () => (await sinkCode()).blobSink(),
       maxFileBytes: loaded.config.maxFileBytes,
     },
     fileSource,
-    checkImage: checkRasterImage,
+    checkImage: async (file) => (await imageCheckCode()).checkRasterImage(file),
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
-    profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    profile: { vault: openVault, mayHoldProfile, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
     update,
     relay: {
@@ -132,6 +145,19 @@ async function main(target: HTMLElement): Promise<void> {
     },
   };
   mount(App, { target, props: { platform } });
+  prefetchWhenIdle([
+    profilePanel,
+    vaultCode,
+    profileRooms,
+    transferEngine,
+    sinkCode,
+    imageCheckCode,
+    // What older versions spilled to IndexedDB is deleted once no page holds it; never in the way of start-up.
+    async () => {
+      const module = await import('./adapters/storage/spillCleanup.ts');
+      await module.removeAbandonedSpills().catch(() => {});
+    },
+  ]);
 }
 
 const target = document.getElementById('app');

@@ -5,7 +5,7 @@
 import { assertNever } from '../core/assertNever.ts';
 import type { Clock } from '../core/ports.ts';
 import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
-import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/vaultRecords.ts';
+import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/preferences.ts';
 import { watchIdle } from './idleTimer.ts';
 import { createFailureText, failureText, importFailureText } from './vaultText.ts';
 
@@ -16,7 +16,10 @@ export type ProfileView =
   | { readonly kind: 'unlocked'; readonly vault: UnlockedVault };
 
 export interface ProfilePlatform {
-  readonly vault: Vault;
+  /** The vault, its code fetched and the vault opened on the first call (it is not part of the first load). */
+  readonly vault: () => Promise<Vault>;
+  /** False when this browser certainly holds no profile: answered without loading the vault. */
+  readonly mayHoldProfile: () => Promise<boolean>;
   readonly clock: Clock;
   /** Where the person's activity is heard (the window), for the idle lock. */
   readonly activity: EventTarget;
@@ -54,7 +57,11 @@ export class ProfileState {
 
   async load(): Promise<void> {
     try {
-      const presence = await this.platform.vault.presence();
+      if (!(await this.platform.mayHoldProfile())) {
+        this.view = { kind: 'none' };
+        return;
+      }
+      const presence = await (await this.platform.vault()).presence();
       switch (presence.kind) {
         case 'none':
           this.view = { kind: 'none' };
@@ -82,7 +89,7 @@ export class ProfileState {
     if (passphrase.length < 8) return this.refuse('Choose a passphrase of at least 8 characters; several unusual words are best.');
     if (passphrase !== confirmation) return this.refuse('The two passphrases differ. Type the same one twice.');
     return this.act(async () => {
-      const created = await this.platform.vault.create(displayName, passphrase);
+      const created = await (await this.platform.vault()).create(displayName, passphrase);
       if (!created.ok) return createFailureText(created);
       this.opened(created.vault);
       return null;
@@ -91,7 +98,7 @@ export class ProfileState {
 
   async unlock(passphrase: string): Promise<boolean> {
     return this.act(async () => {
-      const result = await this.platform.vault.unlock(passphrase);
+      const result = await (await this.platform.vault()).unlock(passphrase);
       if (result.ok) {
         this.retryAtMs = 0;
         this.opened(result.vault);
@@ -204,7 +211,7 @@ export class ProfileState {
   async deleteProfile(): Promise<boolean> {
     return this.act(async () => {
       this.lock();
-      await this.platform.vault.deleteProfile();
+      await (await this.platform.vault()).deleteProfile();
       this.view = { kind: 'none' };
       this.notice = 'Your profile and everything it kept are deleted from this browser.';
       return null;
@@ -226,7 +233,7 @@ export class ProfileState {
 
   async importBackup(file: File, passphrase: string): Promise<boolean> {
     return this.act(async () => {
-      const imported = await this.platform.vault.importBackup(file, passphrase);
+      const imported = await (await this.platform.vault()).importBackup(file, passphrase);
       if (!imported.ok) return importFailureText(imported);
       this.opened(imported.vault);
       return null;

@@ -1,0 +1,82 @@
+/**
+ * A room's transfer endpoint whose engine (MemberTransfers) is loaded on first use, so that its code is not in the
+ * page's first load (spec §9, "First load"): what the room hands it before then is kept, in order, and given to the
+ * engine as soon as it is there.
+ */
+import type { TransferEndpoint } from '../room/roomSession.ts';
+import type { MemberTransfers } from './memberTransfers.ts';
+import type { FileSource, TransferChannel } from './transferManager.ts';
+import type { ChunkHeader, TransferControl } from './transferMessages.ts';
+
+export class DeferredTransfers<F> implements TransferEndpoint {
+  private engine: MemberTransfers<F> | null = null;
+  private loading: Promise<MemberTransfers<F>> | null = null;
+  /**
+   * Calls made while the engine loads. Bounded without a count of its own: chunks flow only for a transfer the
+   * engine accepted, so before it exists a peer sends at most its control messages, and a session's frames are
+   * limited by the channel's flow control.
+   */
+  private waiting: ((engine: MemberTransfers<F>) => void)[] = [];
+
+  constructor(
+    private readonly load: () => Promise<MemberTransfers<F>>,
+    /** The engine did not load (its code could not be fetched): what waited is dropped, the next call tries again. */
+    private readonly onLoadFailure: (error: unknown) => void,
+  ) {}
+
+  attach(memberId: string, channel: TransferChannel): void {
+    this.use((engine) => engine.attach(memberId, channel));
+  }
+
+  detach(memberId: string): void {
+    // Nothing was ever attached if the engine is neither there nor on its way.
+    if (this.engine !== null || this.loading !== null) this.use((engine) => engine.detach(memberId));
+  }
+
+  onControl(memberId: string, message: TransferControl): void {
+    this.use((engine) => engine.onControl(memberId, message));
+  }
+
+  onChunk(memberId: string, header: ChunkHeader, data: Uint8Array): void {
+    this.use((engine) => engine.onChunk(memberId, header, data));
+  }
+
+  /** As MemberTransfers.send, once the engine is there. */
+  async send(memberIds: readonly string[], openSource: () => FileSource): Promise<ReadonlyMap<string, string>> {
+    const engine = await this.ready();
+    return engine.send(memberIds, openSource);
+  }
+
+  cancel(memberId: string, transferId: string): void {
+    // A transfer to cancel exists only in a loaded engine.
+    this.engine?.cancel(memberId, transferId);
+  }
+
+  /** The engine, loading it if it is not there yet. */
+  ready(): Promise<MemberTransfers<F>> {
+    if (this.engine !== null) return Promise.resolve(this.engine);
+    this.loading ??= this.load().then(
+      (engine) => {
+        this.engine = engine;
+        for (const call of this.waiting.splice(0)) call(engine);
+        return engine;
+      },
+      (error: unknown) => {
+        this.loading = null;
+        this.waiting = [];
+        this.onLoadFailure(error);
+        throw error;
+      },
+    );
+    return this.loading;
+  }
+
+  private use(call: (engine: MemberTransfers<F>) => void): void {
+    if (this.engine !== null) {
+      call(this.engine);
+      return;
+    }
+    this.waiting.push(call);
+    this.ready().catch(() => {});
+  }
+}

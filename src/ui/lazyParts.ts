@@ -1,0 +1,59 @@
+/**
+ * The parts of the app a visitor may never use (the profile screens, a profile's rooms and history, the file
+ * transfer engine): each is
+ * fetched on first use, and all of them once the page has drawn and is idle, so that first use rarely waits.
+ * Keeping them out of the entry is what keeps the first load small (spec §9, "First load").
+ */
+
+/** A loader that fetches once; a failed fetch (the network dropped) is tried again on the next call. */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | null = null;
+  return () => {
+    loading ??= load().catch((error: unknown) => {
+      loading = null;
+      throw error;
+    });
+    return loading;
+  };
+}
+
+// Each import is written `const module = await import(…)`: vite.config.ts keeps such an import() plain.
+export const profilePanel = loadOnce(async () => {
+  const module = await import('./ProfilePanel.svelte');
+  return module;
+});
+export const profileRooms = loadOnce(async () => {
+  const module = await import('./profileRooms.svelte.ts');
+  return module;
+});
+export const transferEngine = loadOnce(async () => {
+  const module = await import('../core/transfer/memberTransfers.ts');
+  return module;
+});
+
+/** What the person sees when a part did not load: the network went away; reloading is the way out. */
+export function loadFailureText(error: unknown): string {
+  return `This part of Parley did not load (${error instanceof Error ? error.message : String(error)}). Reload the page to try again.`;
+}
+
+/** Pauses after the first render before fetching ahead, so that a room being joined has the machine to itself. */
+const PREFETCH_AFTER_MS = 2000;
+
+/** Fetches every loader once the page is idle, one at a time; a failure here is retried on first use. */
+export function prefetchWhenIdle(loaders: readonly (() => Promise<unknown>)[]): void {
+  const idle = (run: () => void): void => {
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 5000 });
+    else setTimeout(run, 0);
+  };
+  setTimeout(() => {
+    const next = (index: number): void => {
+      const loader = loaders[index];
+      if (loader === undefined) return;
+      idle(() => void loader().then(
+        () => next(index + 1),
+        () => next(index + 1),
+      ));
+    };
+    next(0);
+  }, PREFETCH_AFTER_MS);
+}
