@@ -15,7 +15,7 @@ import type { Vault } from './core/vault/vaultService.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
-import { loadOnce, prefetchWhenIdle, profilePanel, profileRooms, transferEngine } from './ui/lazyParts.ts';
+import { fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
@@ -150,6 +150,8 @@ async function main(target: HTMLElement): Promise<void> {
     vaultCode,
     profileRooms,
     transferEngine,
+    fileItem,
+    storedFileItem,
     sinkCode,
     imageCheckCode,
     // What older versions spilled to IndexedDB is deleted once no page holds it; never in the way of start-up.

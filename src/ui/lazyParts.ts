@@ -22,8 +22,22 @@ export const profilePanel = loadOnce(async () => {
   const module = await import('./ProfilePanel.svelte');
   return module;
 });
+/** A room link opened while a profile is locked: the vault's code is on its way then anyway. */
+export const unlockGate = loadOnce(async () => {
+  const module = await import('./UnlockGate.svelte');
+  return module;
+});
 export const profileRooms = loadOnce(async () => {
   const module = await import('./profileRooms.svelte.ts');
+  return module;
+});
+/** The file lines: shown only once a file is sent, received or kept. */
+export const fileItem = loadOnce(async () => {
+  const module = await import('./FileItem.svelte');
+  return module;
+});
+export const storedFileItem = loadOnce(async () => {
+  const module = await import('./StoredFileItem.svelte');
   return module;
 });
 export const transferEngine = loadOnce(async () => {
