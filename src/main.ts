@@ -15,7 +15,7 @@ import type { Vault } from './core/vault/vaultService.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
-import { fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
+import { afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
@@ -64,9 +64,13 @@ async function main(target: HTMLElement): Promise<void> {
     });
     return;
   }
+  // RSA-3072 takes a noticeable moment: the first pair is started before anything else (it runs off the main thread
+  // while config.json loads and the page draws), so that joining a room never waits for one.
+  const keyPairs = new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock });
   const update = new AppUpdate();
-  // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network.
-  if (import.meta.env.PROD) registerServiceWorker((apply) => (update.apply = apply));
+  // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network. Its
+  // installation fetches every file of the site, so it waits until the page is up and idle.
+  if (import.meta.env.PROD) afterStartUp(() => registerServiceWorker((apply) => (update.apply = apply)));
   const loaded = await loadConfig();
   if (!loaded.ok && !navigator.onLine) {
     // config.json is never kept (it may change), so with no network Parley cannot start: say so, and start when it can.
@@ -116,8 +120,7 @@ async function main(target: HTMLElement): Promise<void> {
   let vault: Promise<Vault> | null = null;
   const openVault = (): Promise<Vault> => (vault ??= vaultCode().then((module) => module.openBrowserVault()));
   const platform: AppPlatform = {
-    // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
-    keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
+    keyPairs,
     room: {
       connectSignaling: signaling.connect,
       createPeer: webRtcPeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
@@ -145,6 +148,7 @@ async function main(target: HTMLElement): Promise<void> {
     },
   };
   mount(App, { target, props: { platform } });
+  // Nothing here is needed to draw the page or to join a room, so it waits until that is done.
   prefetchWhenIdle([
     profilePanel,
     vaultCode,

@@ -50,24 +50,26 @@ export function loadFailureText(error: unknown): string {
   return `This part of Parley did not load (${error instanceof Error ? error.message : String(error)}). Reload the page to try again.`;
 }
 
-/** Pauses after the first render before fetching ahead, so that a room being joined has the machine to itself. */
-const PREFETCH_AFTER_MS = 2000;
+/** How long after start-up work that is not needed to draw the page or join a room waits, so that joining has the machine. */
+const AFTER_START_UP_MS = 2000;
 
-/** Fetches every loader once the page is idle, one at a time; a failure here is retried on first use. */
+function whenIdle(run: () => void): void {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 5000 });
+  else setTimeout(run, 0);
+}
+
+/** Runs `run` once start-up is over and the page is idle. */
+export function afterStartUp(run: () => void): void {
+  setTimeout(() => whenIdle(run), AFTER_START_UP_MS);
+}
+
+/** Fetches every loader after start-up, one at a time when the page is idle; a failure here is retried on first use. */
 export function prefetchWhenIdle(loaders: readonly (() => Promise<unknown>)[]): void {
-  const idle = (run: () => void): void => {
-    if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 5000 });
-    else setTimeout(run, 0);
+  const next = (index: number): void => {
+    const loader = loaders[index];
+    if (loader === undefined) return;
+    const onward = (): void => next(index + 1);
+    whenIdle(() => void loader().then(onward, onward));
   };
-  setTimeout(() => {
-    const next = (index: number): void => {
-      const loader = loaders[index];
-      if (loader === undefined) return;
-      idle(() => void loader().then(
-        () => next(index + 1),
-        () => next(index + 1),
-      ));
-    };
-    next(0);
-  }, PREFETCH_AFTER_MS);
+  afterStartUp(() => next(0));
 }

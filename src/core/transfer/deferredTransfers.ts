@@ -12,9 +12,13 @@ export class DeferredTransfers<F> implements TransferEndpoint {
   private engine: MemberTransfers<F> | null = null;
   private loading: Promise<MemberTransfers<F>> | null = null;
   /**
-   * Calls made while the engine loads. Bounded without a count of its own: chunks flow only for a transfer the
-   * engine accepted, so before it exists a peer sends at most its control messages, and a session's frames are
-   * limited by the channel's flow control.
+   * The members' live sessions while there is no engine: a session becoming secure is no reason to fetch the engine
+   * (most rooms never send a file), so only the latest channel per member is kept, and handed over on load.
+   */
+  private readonly channels = new Map<string, TransferChannel>();
+  /**
+   * What the peers sent while the engine loads, in order. Bounded without a count of its own: chunks flow only for a
+   * transfer the engine accepted, so before it exists a peer sends at most control messages, one frame each.
    */
   private waiting: ((engine: MemberTransfers<F>) => void)[] = [];
 
@@ -25,12 +29,13 @@ export class DeferredTransfers<F> implements TransferEndpoint {
   ) {}
 
   attach(memberId: string, channel: TransferChannel): void {
-    this.use((engine) => engine.attach(memberId, channel));
+    if (this.engine !== null) this.engine.attach(memberId, channel);
+    else this.channels.set(memberId, channel);
   }
 
   detach(memberId: string): void {
-    // Nothing was ever attached if the engine is neither there nor on its way.
-    if (this.engine !== null || this.loading !== null) this.use((engine) => engine.detach(memberId));
+    if (this.engine !== null) this.engine.detach(memberId);
+    else this.channels.delete(memberId);
   }
 
   onControl(memberId: string, message: TransferControl): void {
@@ -58,6 +63,8 @@ export class DeferredTransfers<F> implements TransferEndpoint {
     this.loading ??= this.load().then(
       (engine) => {
         this.engine = engine;
+        for (const [memberId, channel] of this.channels) engine.attach(memberId, channel);
+        this.channels.clear();
         for (const call of this.waiting.splice(0)) call(engine);
         return engine;
       },
