@@ -201,7 +201,7 @@ export class RoomState {
   private nextKey = 0;
   private stopped = false;
   /** The transfer engine is not in the first load: it comes when the first pair is secure (or the page is idle). */
-  private readonly transfers: DeferredTransfers<Blob>;
+  private readonly transfers: DeferredTransfers;
   private readonly meters = new Map<string, RateMeter>();
   private readonly sentFiles = new Map<string, File>();
   /** Whether each own transfer was one of a file for everyone, or a private one. */

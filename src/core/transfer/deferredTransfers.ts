@@ -4,13 +4,18 @@
  * engine as soon as it is there.
  */
 import type { TransferEndpoint } from '../room/roomSession.ts';
-import type { MemberTransfers } from './memberTransfers.ts';
 import type { FileSource, TransferChannel } from './transferManager.ts';
 import type { ChunkHeader, TransferControl } from './transferMessages.ts';
 
-export class DeferredTransfers<F> implements TransferEndpoint {
-  private engine: MemberTransfers<F> | null = null;
-  private loading: Promise<MemberTransfers<F>> | null = null;
+/** What of MemberTransfers a room uses: the endpoint its sessions feed, and sending and cancelling files. */
+export interface TransferEngine extends TransferEndpoint {
+  send(memberIds: readonly string[], openSource: () => FileSource): ReadonlyMap<string, string>;
+  cancel(memberId: string, transferId: string): void;
+}
+
+export class DeferredTransfers implements TransferEndpoint {
+  private engine: TransferEngine | null = null;
+  private loading: Promise<TransferEngine> | null = null;
   /**
    * The members' live sessions while there is no engine: a session becoming secure is no reason to fetch the engine
    * (most rooms never send a file), so only the latest channel per member is kept, and handed over on load.
@@ -20,10 +25,10 @@ export class DeferredTransfers<F> implements TransferEndpoint {
    * What the peers sent while the engine loads, in order. Bounded without a count of its own: chunks flow only for a
    * transfer the engine accepted, so before it exists a peer sends at most control messages, one frame each.
    */
-  private waiting: ((engine: MemberTransfers<F>) => void)[] = [];
+  private waiting: ((engine: TransferEngine) => void)[] = [];
 
   constructor(
-    private readonly load: () => Promise<MemberTransfers<F>>,
+    private readonly load: () => Promise<TransferEngine>,
     /** The engine did not load (its code could not be fetched): what waited is dropped, the next call tries again. */
     private readonly onLoadFailure: (error: unknown) => void,
   ) {}
@@ -46,7 +51,7 @@ export class DeferredTransfers<F> implements TransferEndpoint {
     this.use((engine) => engine.onChunk(memberId, header, data));
   }
 
-  /** As MemberTransfers.send, once the engine is there. */
+  /** As the engine's send, once it is there. */
   async send(memberIds: readonly string[], openSource: () => FileSource): Promise<ReadonlyMap<string, string>> {
     const engine = await this.ready();
     return engine.send(memberIds, openSource);
@@ -58,7 +63,7 @@ export class DeferredTransfers<F> implements TransferEndpoint {
   }
 
   /** The engine, loading it if it is not there yet. */
-  ready(): Promise<MemberTransfers<F>> {
+  ready(): Promise<TransferEngine> {
     if (this.engine !== null) return Promise.resolve(this.engine);
     this.loading ??= this.load().then(
       (engine) => {
@@ -78,7 +83,7 @@ export class DeferredTransfers<F> implements TransferEndpoint {
     return this.loading;
   }
 
-  private use(call: (engine: MemberTransfers<F>) => void): void {
+  private use(call: (engine: TransferEngine) => void): void {
     if (this.engine !== null) {
       call(this.engine);
       return;
