@@ -50,17 +50,29 @@ export function loadFailureText(error: unknown): string {
   return `This part of Parley did not load (${error instanceof Error ? error.message : String(error)}). Reload the page to try again.`;
 }
 
-/** How long after start-up work that is not needed to draw the page or join a room waits, so that joining has the machine. */
-const AFTER_START_UP_MS = 2000;
-
 function whenIdle(run: () => void): void {
   if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 5000 });
   else setTimeout(run, 0);
 }
 
-/** Runs `run` once start-up is over and the page is idle. */
+/** Work waiting for the first screen to be of use; null once it is, when work runs as soon as the page is idle. */
+let waitingForStartUp: (() => void)[] | null = [];
+
+/**
+ * Runs `run` when the page is idle after start-up: once the first screen is of use (the front page drawn, a room
+ * joined or found empty, or a question put to the person), so that nothing here competes with joining a room.
+ */
 export function afterStartUp(run: () => void): void {
-  setTimeout(() => whenIdle(run), AFTER_START_UP_MS);
+  if (waitingForStartUp === null) whenIdle(run);
+  else waitingForStartUp.push(run);
+}
+
+/** The first screen is of use; called by the views. Later calls change nothing. */
+export function startUpDone(): void {
+  const waiting = waitingForStartUp;
+  if (waiting === null) return;
+  waitingForStartUp = null;
+  for (const run of waiting) whenIdle(run);
 }
 
 /** Fetches every loader after start-up, one at a time when the page is idle; a failure here is retried on first use. */
