@@ -15,7 +15,7 @@ import type { Vault } from './core/vault/vaultService.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
-import { afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
+import { admissionText, afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
@@ -153,6 +153,7 @@ async function main(target: HTMLElement): Promise<void> {
     profilePanel,
     vaultCode,
     profileRooms,
+    admissionText,
     transferEngine,
     fileItem,
     storedFileItem,

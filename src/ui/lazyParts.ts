@@ -27,6 +27,11 @@ export const unlockGate = loadOnce(async () => {
   const module = await import('./UnlockGate.svelte');
   return module;
 });
+/** The warning about a member held for the person's decision: only a profile's room holds anyone. */
+export const admissionText = loadOnce(async () => {
+  const module = await import('./admissionText.ts');
+  return module;
+});
 export const profileRooms = loadOnce(async () => {
   const module = await import('./profileRooms.svelte.ts');
   return module;

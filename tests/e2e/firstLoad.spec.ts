@@ -24,6 +24,7 @@ const LATER = [
   'src/ui/Contacts.svelte',
   'src/ui/PassphraseFields.svelte',
   'src/ui/UnlockGate.svelte',
+  'src/ui/admissionText.ts',
   'src/ui/profileRooms.svelte.ts',
   'src/ui/roomHistory.ts',
   'src/core/transfer/transferManager.ts',
