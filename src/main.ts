@@ -11,7 +11,6 @@ import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
 import { resolveSignalingUrls, type IceServerConfig, type SignalingConfig } from './core/protocol/appConfig.ts';
 import { assertNever } from './core/assertNever.ts';
 import type { RoomPlatform } from './core/room/roomPorts.ts';
-import type { Vault } from './core/vault/vaultService.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
 import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
@@ -117,8 +116,7 @@ async function main(target: HTMLElement): Promise<void> {
     const module = await import('./adapters/transfer/imageCheck.ts');
     return module;
   });
-  let vault: Promise<Vault> | null = null;
-  const openVault = (): Promise<Vault> => (vault ??= vaultCode().then((module) => module.openBrowserVault()));
+  const openVault = loadOnce(async () => (await vaultCode()).openBrowserVault());
   const platform: AppPlatform = {
     keyPairs,
     room: {
