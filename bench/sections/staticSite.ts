@@ -121,7 +121,8 @@ const total = (files: readonly ScriptFile[], key: 'bytes' | 'gzipBytes'): number
 export const staticSite: Section = {
   id: 'staticSite',
   title: 'Static site with a PeerJS broker vs Parley server (same run)',
-  timeoutMs: 180_000,
+  // The first-load figures add three page loads and a connection to the pairs.
+  timeoutMs: 300_000,
   async run(ctx): Promise<SectionResult> {
     const broker = await startPeerServer();
     const site = await startStaticSite({ signaling: brokerConfig(broker.port) });

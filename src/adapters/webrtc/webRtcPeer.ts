@@ -51,8 +51,11 @@ export function webRtcPeerFactory(iceOptions: () => IceOptions): RoomPlatform['c
       const sdp = pc.localDescription?.sdp;
       if (!closed && sdp !== undefined) handlers.onSignal({ type, sdp });
     };
+    // Connected once the channel is open and ICE reports a working path, the two conditions simple-peer waited for
+    // (its 'connect'), in whichever order the browser announces them.
     const opened = (): void => {
-      if (connected || closed) return;
+      if (connected || closed || channel?.readyState !== 'open') return;
+      if (pc.iceConnectionState !== 'connected' && pc.iceConnectionState !== 'completed') return;
       connected = true;
       handlers.onConnect();
     };
@@ -76,6 +79,7 @@ export function webRtcPeerFactory(iceOptions: () => IceOptions): RoomPlatform['c
     });
     pc.addEventListener('iceconnectionstatechange', () => {
       if (pc.iceConnectionState === 'failed') fail('no network path');
+      else opened();
     });
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed') fail('connection');
