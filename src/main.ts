@@ -4,7 +4,7 @@ import './ui/app.css';
 import App from './ui/App.svelte';
 import Notice from './ui/Notice.svelte';
 import { loadConfig } from './adapters/config/loadConfig.ts';
-import { simplePeerFactory } from './adapters/webrtc/simplePeerAdapter.ts';
+import { webRtcPeerFactory } from './adapters/webrtc/webRtcPeer.ts';
 import { credentialEndpoints, RelayCredentials } from './adapters/webrtc/relayCredentials.ts';
 import { RelayPreference } from './adapters/webrtc/relayPreference.ts';
 import { webSocketSignaling } from './adapters/webrtc/signalingSocket.ts';
@@ -12,11 +12,9 @@ import { resolveSignalingUrls, type IceServerConfig, type SignalingConfig } from
 import { assertNever } from './core/assertNever.ts';
 import type { RoomPlatform } from './core/room/roomPorts.ts';
 import { systemClock, systemRandom } from './core/ports.ts';
-import { removeAbandonedSpills } from './adapters/storage/spillCleanup.ts';
-import { blobSink } from './adapters/transfer/blobSink.ts';
-import { checkRasterImage } from './adapters/transfer/imageCheck.ts';
 import { fileSource } from './adapters/transfer/fileSource.ts';
-import { claimProfileForThisTab, openBrowserVault } from './adapters/vault/browserVault.ts';
+import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profilePresence.ts';
+import { admissionText, afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
@@ -65,9 +63,13 @@ async function main(target: HTMLElement): Promise<void> {
     });
     return;
   }
+  // RSA-3072 takes a noticeable moment: the first pair is started before anything else (it runs off the main thread
+  // while config.json loads and the page draws), so that joining a room never waits for one.
+  const keyPairs = new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock });
   const update = new AppUpdate();
-  // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network.
-  if (import.meta.env.PROD) registerServiceWorker((apply) => (update.apply = apply));
+  // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network. Its
+  // installation fetches every file of the site, so it waits until the page is up and idle.
+  if (import.meta.env.PROD) afterStartUp(() => registerServiceWorker((apply) => (update.apply = apply)));
   const loaded = await loadConfig();
   if (!loaded.ok && !navigator.onLine) {
     // config.json is never kept (it may change), so with no network Parley cannot start: say so, and start when it can.
@@ -100,14 +102,26 @@ async function main(target: HTMLElement): Promise<void> {
     const servers = relayCredentials.servers;
     return servers.kind === 'available' ? [...loaded.config.iceServers, ...servers.iceServers] : loaded.config.iceServers;
   };
-  // What older versions spilled to IndexedDB is deleted once no page holds it; never blocks start-up.
-  void removeAbandonedSpills().catch(() => {});
+  // The vault's code (IndexedDB, Argon2id, the records) is not in the first load: fetched on first use or when idle.
+  const vaultCode = loadOnce(async () => {
+    const module = await import('./adapters/vault/browserVault.ts');
+    return module;
+  });
+  // Receiving files and checking images: the same, their code comes with the first file.
+  const sinkCode = loadOnce(async () => {
+    const module = await import('./adapters/transfer/blobSink.ts');
+    return module;
+  });
+  const imageCheckCode = loadOnce(async () => {
+    const module = await import('./adapters/transfer/imageCheck.ts');
+    return module;
+  });
+  const openVault = loadOnce(async () => (await vaultCode()).openBrowserVault());
   const platform: AppPlatform = {
-    // RSA-3072 takes a noticeable moment: the first pair is made now, while the page loads, not when someone joins.
-    keyPairs: new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock }),
+    keyPairs,
     room: {
       connectSignaling: signaling.connect,
-      createPeer: simplePeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
+      createPeer: webRtcPeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
       clock: systemClock,
       random: systemRandom,
       relayRoute: () => ({ relayServer: iceServers().some((server) => server.urls.some((url) => /^turns?:/.test(url))), relayOnly: relayPreference.on }),
@@ -115,13 +129,13 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      openSink: async () => blobSink(),
+      openSink: async () => (await sinkCode()).blobSink(),
       maxFileBytes: loaded.config.maxFileBytes,
     },
     fileSource,
-    checkImage: checkRasterImage,
+    checkImage: async (file) => (await imageCheckCode()).checkRasterImage(file),
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
-    profile: { vault: await openBrowserVault(), clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    profile: { vault: openVault, mayHoldProfile, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
     update,
     relay: {
@@ -132,6 +146,23 @@ async function main(target: HTMLElement): Promise<void> {
     },
   };
   mount(App, { target, props: { platform } });
+  // Nothing here is needed to draw the page or to join a room, so it waits until that is done.
+  prefetchWhenIdle([
+    profilePanel,
+    vaultCode,
+    profileRooms,
+    admissionText,
+    transferEngine,
+    fileItem,
+    storedFileItem,
+    sinkCode,
+    imageCheckCode,
+    // What older versions spilled to IndexedDB is deleted once no page holds it; never in the way of start-up.
+    async () => {
+      const module = await import('./adapters/storage/spillCleanup.ts');
+      await module.removeAbandonedSpills().catch(() => {});
+    },
+  ]);
 }
 
 const target = document.getElementById('app');

@@ -4,7 +4,7 @@
  * Without root or `unshare` (a laptop), it runs the command directly on the normal network instead.
  */
 import { spawnSync } from 'node:child_process';
-import { findChromium } from './chromium.ts';
+import { ensureChromium } from './chromium.ts';
 
 const command = process.argv.slice(2);
 if (command.length === 0) {
@@ -12,12 +12,8 @@ if (command.length === 0) {
   process.exit(2);
 }
 
-const chromiumPath = findChromium();
-if (chromiumPath === null) {
-  console.error('No Chromium found: install it (Debian: apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary.');
-  process.exit(1);
-}
-const env = { ...process.env, CHROMIUM_PATH: chromiumPath };
+// Here, before the private namespace: Playwright's installer, if it is needed, needs the network.
+const env = { ...process.env, CHROMIUM_PATH: ensureChromium() };
 
 const NETNS_SETUP = `
 set -e

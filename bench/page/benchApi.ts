@@ -2,8 +2,8 @@
 import type { RoomStatus } from '../../src/core/room/roomStatus.ts';
 import type { TransferState } from '../../src/core/transfer/transferManager.ts';
 
-/** Which transport an echo link uses: a bare RTCDataChannel, or the app's own simple-peer adapter without crypto. */
-export type EchoTransport = 'raw' | 'simple-peer';
+/** Which transport an echo link uses: a bare RTCDataChannel, or the app's own peer adapter (webRtcPeer.ts) without crypto. */
+export type EchoTransport = 'raw' | 'peer-adapter';
 
 /**
  * Where the room's RSA session key pairs come from. 'app': the page-wide KeyPairPool, made while the page loads, with
@@ -90,7 +90,7 @@ export interface StatusMark {
   readonly text: string;
 }
 
-/** The offer and first ICE candidate the app's simple-peer adapter produces, as the JSON the room would seal. */
+/** The offer and first ICE candidate the app's peer adapter produces, as the JSON the room would seal. */
 export interface SampleSignals {
   readonly offerJson: string;
   readonly candidateJson: string;

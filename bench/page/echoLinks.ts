@@ -1,21 +1,21 @@
 /**
  * Baseline links between the two bench pages, signalled through Node: a bare RTCDataChannel, and the app's
- * own simple-peer adapter without any crypto, so the full stack can be compared layer by layer.
+ * own peer adapter without any crypto, so the full stack can be compared layer by layer.
  */
-import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
+import { webRtcPeerFactory } from '../../src/adapters/webrtc/webRtcPeer.ts';
 import { parsePeerSignal, type PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { PeerHandle } from '../../src/core/room/roomPorts.ts';
 import type { EchoRole, EchoTransport } from './benchApi.ts';
 import { deferred, parseRelayedSignal, RawPipe, relayThroughNode, type OnBytes, type Pipe, type Relay } from './rawPipe.ts';
 
 /** The app's peer adapter exactly as RoomSession uses it, with nothing on top. */
-class SimplePeerPipe implements Pipe {
+class AdapterPipe implements Pipe {
   private readonly open = deferred();
   private readonly handle: PeerHandle;
   readonly opened = this.open.promise;
 
   constructor(initiator: boolean, relay: Relay, onBytes: OnBytes) {
-    this.handle = simplePeerFactory(() => ({ iceServers: [], relayOnly: false }))(initiator, {
+    this.handle = webRtcPeerFactory(() => ({ iceServers: [], relayOnly: false }))(initiator, {
       onSignal: (raw) => {
         const signal = parsePeerSignal(raw);
         if (signal !== null) relay(signal);
@@ -23,7 +23,7 @@ class SimplePeerPipe implements Pipe {
       onConnect: () => this.open.resolve(),
       onData: onBytes,
       // Rejecting after the link opened changes nothing; before, it explains the failure.
-      onClose: () => this.open.reject(new Error('simple-peer link closed')),
+      onClose: () => this.open.reject(new Error('peer adapter link closed')),
     });
   }
 
@@ -57,7 +57,7 @@ export class EchoLink {
             this.waiting = null;
             waiting?.();
           };
-    this.pipe = transport === 'raw' ? new RawPipe(initiator, relay, onBytes) : new SimplePeerPipe(initiator, relay, onBytes);
+    this.pipe = transport === 'raw' ? new RawPipe(initiator, relay, onBytes) : new AdapterPipe(initiator, relay, onBytes);
   }
 
   get opened(): Promise<void> {

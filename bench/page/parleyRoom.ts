@@ -5,7 +5,7 @@
  * counts change, when each message is shown, and it times message → `delivered` round trips.
  */
 import { assertNever } from '../../src/core/assertNever.ts';
-import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
+import { webRtcPeerFactory } from '../../src/adapters/webrtc/webRtcPeer.ts';
 import { webSocketSignaling } from '../../src/adapters/webrtc/signalingSocket.ts';
 import { generateGuestIdentity, type LocalIdentity } from '../../src/core/crypto/identityProof.ts';
 import { memberIdOf } from '../../src/core/crypto/memberId.ts';
@@ -137,7 +137,7 @@ export class BenchRoom {
       // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
       platform: {
         connectSignaling: loggedSignaling(resolveSignalingUrls({ mode: 'parley', urls: [] }, location.href), room.signaling),
-        createPeer: simplePeerFactory(() => ({ iceServers: [], relayOnly: false })),
+        createPeer: webRtcPeerFactory(() => ({ iceServers: [], relayOnly: false })),
         clock: systemClock,
         random: systemRandom,
         relayRoute: () => ({ relayServer: false, relayOnly: false }),

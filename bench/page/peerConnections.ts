@@ -1,12 +1,12 @@
 /**
- * Notes every RTCPeerConnection this page makes (simple-peer's inside the room as well as the bench's own), so the
+ * Notes every RTCPeerConnection this page makes (the room's as well as the bench's own), so the
  * driver can learn which UDP ports the page's WebRTC traffic uses and cut exactly that page off the network. The
  * connections themselves are Chromium's, unchanged: the subclass only keeps a list.
  */
 
 const connections: RTCPeerConnection[] = [];
 
-/** Call before anything makes a connection; simple-peer looks RTCPeerConnection up on globalThis for every peer. */
+/** Call before anything makes a connection; the peer adapter looks RTCPeerConnection up on globalThis for every peer. */
 export function trackPeerConnections(): void {
   const Native = globalThis.RTCPeerConnection;
   globalThis.RTCPeerConnection = class TrackedPeerConnection extends Native {

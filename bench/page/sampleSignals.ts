@@ -1,5 +1,5 @@
-/** Collects the offer and first ICE candidate that the app's simple-peer adapter emits, then throws the peer away. */
-import { simplePeerFactory } from '../../src/adapters/webrtc/simplePeerAdapter.ts';
+/** Collects the offer and first ICE candidate that the app's peer adapter emits, then throws the peer away. */
+import { webRtcPeerFactory } from '../../src/adapters/webrtc/webRtcPeer.ts';
 import { parsePeerSignal, type PeerSignal } from '../../src/core/protocol/peerSignal.ts';
 import type { SampleSignals } from './benchApi.ts';
 
@@ -10,7 +10,7 @@ export function sampleSignals(): Promise<SampleSignals> {
       handle.destroy();
       reject(new Error('the peer adapter produced no offer and candidate within 10 s'));
     }, 10_000);
-    const handle = simplePeerFactory(() => ({ iceServers: [], relayOnly: false }))(true, {
+    const handle = webRtcPeerFactory(() => ({ iceServers: [], relayOnly: false }))(true, {
       onSignal: (raw) => {
         const signal = parsePeerSignal(raw);
         if (signal?.type === 'offer') offer = signal;

@@ -45,7 +45,7 @@ export interface LatencyRun {
   readonly parleyOneRecipient: number[];
   /** Per Parley message: send → GroupChat handed it to the last addressee's session (stored, queued; not yet sealed). */
   readonly parleyHandOff: number[];
-  /** Per Parley message per recipient: handed to that session → shown there (seal, simple-peer, network, open, RoomSession, GroupChat). */
+  /** Per Parley message per recipient: handed to that session → shown there (seal, peer adapter, network, open, RoomSession, GroupChat). */
   readonly parleyHandedToShown: number[];
   /** Messages some recipient never reported. */
   missing: number;

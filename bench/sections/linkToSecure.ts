@@ -11,7 +11,7 @@ import { median, round, roundSummary, summarize } from '../stats.ts';
 const REPETITIONS = 5;
 /** One uncounted run first: Chromium's first WebRTC connection in a process pays one-time setup. */
 const WARMUPS = 1;
-const TARGET_MS = 1500;
+const TARGET_MS = 500;
 const SECURE_TIMEOUT_MS = 20_000;
 /**
  * A person needs seconds to pass the link on; by then A's page is idle and its RSA key pair is made. Pausing a
@@ -30,6 +30,13 @@ const PHASES = [
   ['secure', 'Secure'],
 ] as const;
 type Phase = (typeof PHASES)[number][0];
+/**
+ * B's stages that no status text shows: its first-load scripts fetched, config.json fetched, the signaling socket
+ * opened, the server's `joined`, B's offer sent and A's answer back (from B's resource timings and the socket's
+ * frames as Playwright sees them).
+ */
+const STAGES = ['scripts', 'domContentLoaded', 'config', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
+type Stage = (typeof STAGES)[number];
 
 type SignalingTally = { frames: number; bytes: number; signalFrames: number; signalBytes: number };
 
@@ -37,7 +44,7 @@ export type Run = {
   readonly bobMs: number;
   readonly aliceMs: number;
   /** Milliseconds from B's navigation start to each phase first shown, per page (from in-page clocks). */
-  readonly bobPhases: Partial<Record<Phase | 'domContentLoaded', number>>;
+  readonly bobPhases: Partial<Record<Phase | Stage, number>>;
   readonly alicePhases: Partial<Record<Phase, number>>;
   readonly bobSent: SignalingTally;
   readonly aliceSent: SignalingTally;
@@ -54,6 +61,28 @@ function recordStatusMarks(): void {
     last = text;
     marks.push({ atEpochMs: performance.timeOrigin + performance.now(), text });
   }).observe(document, { subtree: true, childList: true, characterData: true });
+}
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Epoch times of B's socket stages, as Playwright sees its WebSocket (the first of each). */
+function watchSocketStages(page: Page): Partial<Record<'socket' | 'joined' | 'offerSent' | 'answerIn', number>> {
+  const at: Partial<Record<'socket' | 'joined' | 'offerSent' | 'answerIn', number>> = {};
+  const mark = (stage: keyof typeof at): void => {
+    at[stage] ??= epochNow();
+  };
+  page.on('websocket', (socket) => {
+    mark('socket');
+    socket.on('framereceived', ({ payload }) => {
+      if (typeof payload !== 'string') return;
+      if (payload.includes('"type":"joined"')) mark('joined');
+      else if (payload.includes('"type":"signal"') && at.offerSent !== undefined) mark('answerIn');
+    });
+    socket.on('framesent', ({ payload }) => {
+      if (typeof payload === 'string' && payload.includes('"type":"signal"')) mark('offerSent');
+    });
+  });
+  return at;
 }
 
 /** Counts what a page sends to the signaling server: the whole cost of connecting, as the server sees it. */
@@ -106,6 +135,7 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
     // Both tallies cover the whole connection, each page's join included.
     const aliceSent = tallySignaling(alice);
     const bobSent = tallySignaling(bob);
+    const bobSocket = watchSocketStages(bob);
 
     await alice.goto(ctx.appUrl);
     await alice.getByRole('button', { name: 'Create room' }).click();
@@ -125,14 +155,33 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
 
     const bobNavigation = await bob.evaluate(() => {
       const entry = performance.getEntriesByType('navigation')[0];
-      return { timeOrigin: performance.timeOrigin, domContentLoaded: entry instanceof PerformanceNavigationTiming ? entry.domContentLoadedEventEnd : null };
+      const domContentLoaded = entry instanceof PerformanceNavigationTiming ? entry.domContentLoadedEventEnd : null;
+      const resources = performance.getEntriesByType('resource').filter((resource): resource is PerformanceResourceTiming => resource instanceof PerformanceResourceTiming);
+      // The first load: the scripts fetched before the page had run them (later chunks load when first needed).
+      const scripts = resources.filter((resource) => resource.name.endsWith('.js') && (domContentLoaded === null || resource.responseEnd <= domContentLoaded));
+      const config = resources.find((resource) => new URL(resource.name).pathname === '/config.json');
+      return {
+        timeOrigin: performance.timeOrigin,
+        domContentLoaded,
+        scripts: scripts.length === 0 ? null : Math.max(...scripts.map((resource) => resource.responseEnd)),
+        config: config === undefined ? null : config.responseEnd,
+      };
     });
-    const bobPhases: Run['bobPhases'] = phasesOf(await marksOf(bob), startedAtEpoch);
-    const domContentLoaded = bobNavigation.domContentLoaded;
+    const sinceStart = (epochMs: number): number => round(epochMs - startedAtEpoch, 1);
+    const pageStages: Partial<Record<Stage, number>> = {};
+    for (const stage of ['scripts', 'domContentLoaded', 'config'] as const) {
+      const value = bobNavigation[stage];
+      if (value !== null) pageStages[stage] = sinceStart(bobNavigation.timeOrigin + value);
+    }
+    for (const stage of ['socket', 'joined', 'offerSent', 'answerIn'] as const) {
+      const value = bobSocket[stage];
+      if (value !== undefined) pageStages[stage] = sinceStart(value);
+    }
+    const bobPhases: Run['bobPhases'] = { ...pageStages, ...phasesOf(await marksOf(bob), startedAtEpoch) };
     return {
       bobMs: bobSecureAt - startedAt,
       aliceMs: aliceSecureAt - startedAt,
-      bobPhases: domContentLoaded === null ? bobPhases : { domContentLoaded: round(bobNavigation.timeOrigin + domContentLoaded - startedAtEpoch, 1), ...bobPhases },
+      bobPhases,
       alicePhases: phasesOf(await marksOf(alice), startedAtEpoch),
       bobSent: { ...bobSent },
       aliceSent: { ...aliceSent },
@@ -146,6 +195,21 @@ function medianPhase<K extends string>(runs: readonly Partial<Record<K, number>>
   const values = runs.map((run) => run[key]).filter((value): value is number => value !== undefined);
   return values.length === 0 ? null : median(values);
 }
+
+const STAGE_NAMES: Readonly<Record<Phase | Stage, string>> = {
+  scripts: 'first-load scripts fetched',
+  domContentLoaded: 'scripts run (DOMContentLoaded)',
+  config: 'config.json fetched',
+  preparing: '"Getting ready" shown',
+  socket: 'signaling socket opened',
+  joined: 'joined (server answered)',
+  offerSent: 'offer sent (sealed)',
+  answerIn: 'answer back',
+  waiting: '"Waiting" shown',
+  connecting: '"Connecting" shown',
+  verifying: 'data channel open ("Verifying")',
+  secure: 'handshake and identity done ("Secure")',
+};
 
 function phaseText(value: number | null): string {
   return value === null ? '-' : value.toFixed(0);
@@ -181,7 +245,7 @@ export const linkToSecure: Section = {
 
     const bob = roundSummary(summarize(runs.map((run) => run.bobMs)));
     const alice = roundSummary(summarize(runs.map((run) => run.aliceMs)));
-    const bobPhaseKeys = ['domContentLoaded', 'preparing', 'connecting', 'verifying', 'secure'] as const;
+    const bobPhaseKeys = ['scripts', 'domContentLoaded', 'config', 'preparing', 'socket', 'joined', 'offerSent', 'answerIn', 'connecting', 'verifying', 'secure'] as const;
     const alicePhaseKeys = ['connecting', 'verifying', 'secure'] as const;
     const medianBobPhases = Object.fromEntries(bobPhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.bobPhases), key)]));
     const medianAlicePhases = Object.fromEntries(alicePhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.alicePhases), key)]));
@@ -222,12 +286,18 @@ export const linkToSecure: Section = {
           ],
         },
         {
-          title: 'Where the time goes (median ms from B starting to navigate, first time each status shows)',
-          columns: ['page', 'page loaded', 'getting ready', 'connecting', 'verifying', 'secure'],
-          rows: [
-            ['B', ...bobPhaseKeys.map((key) => phaseText(medianBobPhases[key] ?? null))],
-            ['A', '-', '-', ...alicePhaseKeys.map((key) => phaseText(medianAlicePhases[key] ?? null))],
-          ],
+          title: "Where B's time goes (median ms from B starting to navigate; each stage's first time; the step is the time since the stage before)",
+          columns: ['stage', 'at', 'step'],
+          rows: bobPhaseKeys.map((key, i) => {
+            const at = medianBobPhases[key] ?? null;
+            const before = i === 0 ? 0 : (medianBobPhases[bobPhaseKeys[i - 1] ?? key] ?? null);
+            return [STAGE_NAMES[key], phaseText(at), at === null || before === null ? '-' : (at - before).toFixed(0)];
+          }),
+        },
+        {
+          title: "A's phases (median ms from B starting to navigate)",
+          columns: ['page', 'connecting', 'verifying', 'secure'],
+          rows: [['A', ...alicePhaseKeys.map((key) => phaseText(medianAlicePhases[key] ?? null))]],
         },
       ],
       notes: [

@@ -1,7 +1,7 @@
 /**
  * Message round trip in a two-person room: messages one at a time through the full Parley stack (GroupChat, sealed
- * message frame, simple-peer, open, stored, `delivered` receipts back), sent at a person's pace, against a bare
- * RTCDataChannel between the same two pages carrying the same bytes at the same pace. The app's simple-peer adapter
+ * message frame, peer adapter, open, stored, `delivered` receipts back), sent at a person's pace, against a bare
+ * RTCDataChannel between the same two pages carrying the same bytes at the same pace. The app's peer adapter
  * without crypto, the crypto work alone, and Parley with the receiver's conversation out of view (no read receipt
  * at once) are measured too, to say where a gap comes from.
  */
@@ -31,7 +31,7 @@ const P50_TARGET_DIFF_MS = 2;
 /** RSA-3072 generation took up to about 0.8 s here on a loaded machine. */
 const SETTLE_AFTER_SECURE_MS = 1500;
 
-type Variant = 'raw' | 'simplePeer' | 'parley' | 'parleyOutOfView';
+type Variant = 'raw' | 'peerAdapter' | 'parley' | 'parleyOutOfView';
 type Measure = (count: number) => Promise<number[]>;
 
 function benchText(chars: number): string {
@@ -54,7 +54,7 @@ function echoMeasure(pinger: JSHandle<BenchApi>, linkId: string, pingBytes: numb
 interface Stages {
   /** send → GroupChat hands the message to the session (stored in the outbox, paced, not yet sealed). */
   readonly engine: number[];
-  /** handed → shown by the receiver's GroupChat (seal, simple-peer, network, open, RoomSession, GroupChat). */
+  /** handed → shown by the receiver's GroupChat (seal, peer adapter, network, open, RoomSession, GroupChat). */
   readonly toShown: number[];
   /** shown → the sender's `delivered` (store, receipts due, throttle, seal, network, open, GroupChat). */
   readonly back: number[];
@@ -100,30 +100,30 @@ export const messageRoundTrip: Section = {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_SECURE_MS));
     // The baselines carry exactly our frame sizes, so only the work done per message differs, not the bytes.
     const rawLink = await pair.openEchoLink('raw', sizes.receiptsFrameBytes, 20_000);
-    const simplePeerLink = await pair.openEchoLink('simple-peer', sizes.receiptsFrameBytes, 20_000);
+    const peerAdapterLink = await pair.openEchoLink('peer-adapter', sizes.receiptsFrameBytes, 20_000);
     const stages = { parley: emptyStages(), parleyOutOfView: emptyStages() };
     const measures: Record<Variant, Measure> = {
       raw: echoMeasure(pair.pinger, rawLink, sizes.messageFrameBytes),
-      simplePeer: echoMeasure(pair.pinger, simplePeerLink, sizes.messageFrameBytes),
+      peerAdapter: echoMeasure(pair.pinger, peerAdapterLink, sizes.messageFrameBytes),
       parley: parleyMeasure(pair.pinger, pair.echoer, text, true, stages.parley),
       parleyOutOfView: parleyMeasure(pair.pinger, pair.echoer, text, false, stages.parleyOutOfView),
     };
-    const variants: readonly Variant[] = ['raw', 'simplePeer', 'parley', 'parleyOutOfView'];
+    const variants: readonly Variant[] = ['raw', 'peerAdapter', 'parley', 'parleyOutOfView'];
     for (const variant of variants) await measures[variant](WARMUP_MESSAGES);
     // The warm-up's stages are not counted either.
     for (const kept of Object.values(stages)) for (const list of Object.values(kept)) list.length = 0;
 
-    const samples: Record<Variant, number[]> = { raw: [], simplePeer: [], parley: [], parleyOutOfView: [] };
+    const samples: Record<Variant, number[]> = { raw: [], peerAdapter: [], parley: [], parleyOutOfView: [] };
     for (let block = 0; block < BLOCKS; block++) {
       const order = variants.map((_, index) => variants[(index + block) % variants.length]).filter((v): v is Variant => v !== undefined);
       for (const variant of order) samples[variant].push(...(await measures[variant](MESSAGES / BLOCKS)));
     }
     ctx.log('round trips: measured; now the crypto path alone');
     const cryptoOnly = await pair.pinger.evaluate((api, [n, message]) => api.cryptoPath(n, message), [MESSAGES, text] as const);
-    await Promise.all([pair.closeEchoLink(rawLink), pair.closeEchoLink(simplePeerLink)]);
+    await Promise.all([pair.closeEchoLink(rawLink), pair.closeEchoLink(peerAdapterLink)]);
 
     const raw = roundSummary(summarize(samples.raw));
-    const simplePeer = roundSummary(summarize(samples.simplePeer));
+    const peerAdapter = roundSummary(summarize(samples.peerAdapter));
     const parley = roundSummary(summarize(samples.parley));
     const outOfView = roundSummary(summarize(samples.parleyOutOfView));
     const crypto = roundSummary(summarize(cryptoOnly));
@@ -135,13 +135,13 @@ export const messageRoundTrip: Section = {
       p50DiffMs,
       p99DiffMs,
     };
-    const simplePeerVsRaw = {
-      p50Ratio: round(simplePeer.p50 / raw.p50, 2),
-      p99Ratio: round(simplePeer.p99 / raw.p99, 2),
-      p50DiffMs: round(simplePeer.p50 - raw.p50),
-      p99DiffMs: round(simplePeer.p99 - raw.p99),
+    const peerAdapterVsRaw = {
+      p50Ratio: round(peerAdapter.p50 / raw.p50, 2),
+      p99Ratio: round(peerAdapter.p99 / raw.p99, 2),
+      p50DiffMs: round(peerAdapter.p50 - raw.p50),
+      p99DiffMs: round(peerAdapter.p99 - raw.p99),
     };
-    const parleyVsSimplePeer = { p50DiffMs: round(parley.p50 - simplePeer.p50), p99DiffMs: round(parley.p99 - simplePeer.p99) };
+    const parleyVsPeerAdapter = { p50DiffMs: round(parley.p50 - peerAdapter.p50), p99DiffMs: round(parley.p99 - peerAdapter.p99) };
     const outOfViewVsRaw = { p50DiffMs: round(outOfView.p50 - raw.p50), p99DiffMs: round(outOfView.p99 - raw.p99) };
     const readReceiptCost = { p50DiffMs: round(parley.p50 - outOfView.p50), p99DiffMs: round(parley.p99 - outOfView.p99) };
     const check: Check = {
@@ -160,10 +160,10 @@ export const messageRoundTrip: Section = {
       textBytes: sizes.textBytes,
       pingBytes: sizes.messageFrameBytes,
       replyBytes: sizes.receiptsFrameBytes,
-      rttMs: { raw, simplePeer, parley, parleyOutOfView: outOfView },
+      rttMs: { raw, peerAdapter, parley, parleyOutOfView: outOfView },
       parleyVsRaw: vsRaw,
-      simplePeerVsRaw,
-      parleyVsSimplePeer,
+      peerAdapterVsRaw,
+      parleyVsPeerAdapter,
       parleyOutOfViewVsRaw: outOfViewVsRaw,
       readReceiptAtOnceCost: readReceiptCost,
       cryptoPathMsPerRoundTrip: crypto,
@@ -176,11 +176,11 @@ export const messageRoundTrip: Section = {
       checks: [check],
       tables: [
         {
-          title: `Round trip, ${MESSAGES} messages of ${sizes.textChars} chars per variant, one at a time, sends ${SPACING_MS} ms apart (ms; raw and simple-peer carry ${sizes.messageFrameBytes}-byte pings and ${sizes.receiptsFrameBytes}-byte replies, our frame sizes)`,
+          title: `Round trip, ${MESSAGES} messages of ${sizes.textChars} chars per variant, one at a time, sends ${SPACING_MS} ms apart (ms; raw and the peer adapter carry ${sizes.messageFrameBytes}-byte pings and ${sizes.receiptsFrameBytes}-byte replies, our frame sizes)`,
           columns: ['variant', 'n', 'p50', 'p90', 'p99', 'max', 'mean'],
           rows: [
             summaryRow('raw RTCDataChannel', raw),
-            summaryRow('simple-peer adapter, no crypto', simplePeer),
+            summaryRow('peer adapter, no crypto', peerAdapter),
             summaryRow('Parley (message → delivered), receiver reading along', parley),
             summaryRow('Parley, receiver\'s conversation out of view', outOfView),
             summaryRow('crypto path alone, one page, no network', crypto),
@@ -191,8 +191,8 @@ export const messageRoundTrip: Section = {
           columns: ['comparison', 'p50 ratio', 'p50 diff ms', 'p99 ratio', 'p99 diff ms'],
           rows: [
             ['Parley / raw', vsRaw.p50Ratio.toFixed(2), ms(vsRaw.p50DiffMs), vsRaw.p99Ratio.toFixed(2), ms(vsRaw.p99DiffMs)],
-            ['simple-peer / raw', simplePeerVsRaw.p50Ratio.toFixed(2), ms(simplePeerVsRaw.p50DiffMs), simplePeerVsRaw.p99Ratio.toFixed(2), ms(simplePeerVsRaw.p99DiffMs)],
-            ['Parley - simple-peer', '-', ms(parleyVsSimplePeer.p50DiffMs), '-', ms(parleyVsSimplePeer.p99DiffMs)],
+            ['peer adapter / raw', peerAdapterVsRaw.p50Ratio.toFixed(2), ms(peerAdapterVsRaw.p50DiffMs), peerAdapterVsRaw.p99Ratio.toFixed(2), ms(peerAdapterVsRaw.p99DiffMs)],
+            ['Parley - peer adapter', '-', ms(parleyVsPeerAdapter.p50DiffMs), '-', ms(parleyVsPeerAdapter.p99DiffMs)],
             ['Parley out of view - raw', '-', ms(outOfViewVsRaw.p50DiffMs), '-', ms(outOfViewVsRaw.p99DiffMs)],
             ['reading along - out of view', '-', ms(readReceiptCost.p50DiffMs), '-', ms(readReceiptCost.p99DiffMs)],
           ],

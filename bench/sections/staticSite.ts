@@ -1,9 +1,10 @@
 /**
  * The static site with a PeerJS broker (spec §3.8) against Parley's own server, in the same run: Link to Secure in
- * both modes, runs interleaved so that the machine's load falls on both alike; and what each mode's first page load
- * fetches as JavaScript, which in Parley mode must be the entry alone (the PeerJS chunk comes only in PeerJS mode).
+ * both modes, runs interleaved so that the machine's load falls on both alike; and the first load (spec §9): what
+ * index.html loads and preloads, what the front page and a room link fetch before they are of use, and every chunk
+ * that loads later (the PeerJS chunk only in PeerJS mode).
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from '@playwright/test';
@@ -15,6 +16,8 @@ import { oneRun, type Run } from './linkToSecure.ts';
 /** Pairs of runs, one per mode each, after one uncounted warm-up pair. */
 const PAIRS = 5;
 const PEERJS_CHUNK = /^\/assets\/peerjsSignaling-[\w-]+\.js$/;
+/** Spec §9: the JavaScript of the first load, gzip, for the front page and for a room link. */
+const FIRST_LOAD_TARGET_BYTES = 60 * 1024;
 
 type ScriptFile = { readonly path: string; readonly bytes: number; readonly gzipBytes: number };
 
@@ -23,18 +26,93 @@ async function scriptFile(urlPath: string): Promise<ScriptFile> {
   return { path: urlPath, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
 }
 
-/** Every script the page fetches from opening the site until a room is ready to share (workers included). */
-async function firstLoadScripts(page: Page, url: string): Promise<ScriptFile[]> {
+/** Notes the path of every script `page` requests from now on (workers included). */
+function recordScripts(page: Page): string[] {
   const paths: string[] = [];
   page.on('request', (request) => {
     const { pathname } = new URL(request.url());
     if (pathname.endsWith('.js')) paths.push(pathname);
   });
+  return paths;
+}
+
+const scriptFiles = (paths: readonly string[]): Promise<ScriptFile[]> => Promise.all([...new Set(paths)].sort().map(scriptFile));
+
+/** Every script the page fetches from opening the site until a room is ready to share (workers included). */
+async function firstLoadScripts(page: Page, url: string): Promise<ScriptFile[]> {
+  const paths = recordScripts(page);
   await page.goto(url);
   await page.getByRole('button', { name: 'Create room' }).click();
   await page.getByLabel('Room link').inputValue();
   await page.waitForFunction(() => document.querySelector('[role="status"]')?.textContent?.includes('Waiting for the other person') ?? false);
-  return Promise.all([...new Set(paths)].sort().map(scriptFile));
+  return scriptFiles(paths);
+}
+
+/**
+ * Runs in the page before its scripts: notes on the root element when the first element matching each selector
+ * appeared (the page's clock), so that what the idle prefetch fetches afterwards is told apart from what was needed.
+ */
+function markArrivals(selectors: Readonly<Record<string, string>>): void {
+  const pending = new Map(Object.entries(selectors));
+  new MutationObserver((_records, observer) => {
+    for (const [name, selector] of pending) {
+      const found = document.querySelector(selector);
+      if (found === null || (name === 'secure' && found.textContent?.startsWith('Secure') !== true)) continue;
+      document.documentElement.dataset[name] = String(performance.now());
+      pending.delete(name);
+    }
+    if (pending.size === 0) observer.disconnect();
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+}
+
+/** The scripts the page had started to fetch when the mark `name` was made. */
+async function scriptsBefore(page: Page, name: string): Promise<ScriptFile[]> {
+  const paths = await page.evaluate((mark) => {
+    const atMs = Number(document.documentElement.dataset[mark] ?? NaN);
+    return performance
+      .getEntriesByType('resource')
+      .filter((entry) => new URL(entry.name).pathname.endsWith('.js') && entry.startTime < atMs)
+      .map((entry) => new URL(entry.name).pathname);
+  }, name);
+  return scriptFiles(paths);
+}
+
+/** What the front page fetches until its profile form is drawn (the panel loads right after the page). */
+async function frontPageScripts(page: Page, url: string): Promise<ScriptFile[]> {
+  await page.addInitScript(markArrivals, { form: '#display-name' });
+  await page.goto(url);
+  await page.locator('#display-name').waitFor();
+  return scriptsBefore(page, 'form');
+}
+
+/** What the person opening a room link fetches until their page says "Secure". */
+async function roomLinkScripts(ctx: BenchContext): Promise<ScriptFile[]> {
+  const alice = await ctx.newPage();
+  const bob = await ctx.newPage();
+  try {
+    await alice.goto(ctx.appUrl);
+    await alice.getByRole('button', { name: 'Create room' }).click();
+    const link = await alice.getByLabel('Room link').inputValue();
+    await bob.addInitScript(markArrivals, { secure: '[role="status"]' });
+    await bob.goto(link);
+    await bob.waitForFunction(() => document.documentElement.dataset['secure'] !== undefined, null, { timeout: 20_000 });
+    return await scriptsBefore(bob, 'secure');
+  } finally {
+    await ctx.closePages(alice, bob);
+  }
+}
+
+/** The scripts dist/index.html loads or preloads: the first load, whichever page the visitor came for. */
+async function indexScripts(): Promise<ScriptFile[]> {
+  const html = await readFile(path.join(REPO_ROOT, 'dist', 'index.html'), 'utf8');
+  const tags = [...html.matchAll(/<script[^>]*\ssrc="([^"]+)"/g), ...html.matchAll(/<link[^>]*rel="modulepreload"[^>]*href="([^"]+)"/g)];
+  return scriptFiles(tags.map((match) => match[1] ?? ''));
+}
+
+/** Every script of the build that is not in `firstLoad`: what loads on first use (or when the page is idle). */
+async function laterScripts(firstLoad: readonly ScriptFile[]): Promise<ScriptFile[]> {
+  const names = await readdir(path.join(REPO_ROOT, 'dist', 'assets'));
+  return scriptFiles(names.filter((name) => name.endsWith('.js')).map((name) => `/assets/${name}`).filter((file) => !firstLoad.some((loaded) => loaded.path === file)));
 }
 
 const kib = (bytes: number): string => (bytes / 1024).toFixed(2);
@@ -43,7 +121,8 @@ const total = (files: readonly ScriptFile[], key: 'bytes' | 'gzipBytes'): number
 export const staticSite: Section = {
   id: 'staticSite',
   title: 'Static site with a PeerJS broker vs Parley server (same run)',
-  timeoutMs: 180_000,
+  // The first-load figures add three page loads and a connection to the pairs.
+  timeoutMs: 300_000,
   async run(ctx): Promise<SectionResult> {
     const broker = await startPeerServer();
     const site = await startStaticSite({ signaling: brokerConfig(broker.port) });
@@ -73,8 +152,14 @@ export const staticSite: Section = {
       const peerjsScripts = await firstLoadScripts(peerjsPage, site.url);
       await ctx.closePages(parleyPage, peerjsPage);
       const peerjsChunk = peerjsScripts.find((file) => PEERJS_CHUNK.test(file.path)) ?? null;
-      const entry = await readFile(path.join(REPO_ROOT, 'dist', 'index.html'), 'utf8');
-      const entryScripts = [...entry.matchAll(/<script[^>]*src="([^"]+)"/g)].map((match) => match[1] ?? '');
+      const index = await indexScripts();
+      const frontPagePage = await ctx.newPage();
+      const frontPage = await frontPageScripts(frontPagePage, ctx.appUrl);
+      await ctx.closePages(frontPagePage);
+      const roomLink = await roomLinkScripts(ctx);
+      const later = await laterScripts(index);
+      const indexGzip = total(index, 'gzipBytes');
+      const onlyIndex = (files: readonly ScriptFile[]): boolean => files.every((file) => index.some((loaded) => loaded.path === file.path));
 
       const checks: Check[] = [
         {
@@ -84,10 +169,16 @@ export const staticSite: Section = {
           met: parleyScripts.every((file) => !PEERJS_CHUNK.test(file.path)) && peerjsChunk !== null,
         },
         {
-          name: 'Parley mode first-load JS is the entry (and the worker) only',
-          target: `entry ${entryScripts.join(', ')}`,
-          measured: `${parleyScripts.length} files, ${kib(total(parleyScripts, 'gzipBytes'))} KiB gzip`,
-          met: entryScripts.every((script) => parleyScripts.some((file) => file.path === script)) && parleyScripts.every((file) => !PEERJS_CHUNK.test(file.path)),
+          name: 'First-load JS, front page and room link: what index.html loads and preloads (gzip)',
+          target: `≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB`,
+          measured: `${index.length} files, ${kib(indexGzip)} KiB`,
+          met: indexGzip <= FIRST_LOAD_TARGET_BYTES,
+        },
+        {
+          name: 'Room link: JS fetched until "Secure" (gzip), nothing beyond index.html',
+          target: `≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB`,
+          measured: `${roomLink.length} files, ${kib(total(roomLink, 'gzipBytes'))} KiB${onlyIndex(roomLink) ? '' : ` (beyond index.html: ${roomLink.filter((file) => !onlyIndex([file])).map((file) => path.basename(file.path)).join(' ')})`}`,
+          met: total(roomLink, 'gzipBytes') <= FIRST_LOAD_TARGET_BYTES && onlyIndex(roomLink),
         },
       ];
       const files = (list: readonly ScriptFile[]): JsonObject[] => list.map((file) => ({ path: file.path, bytes: file.bytes, gzipBytes: file.gzipBytes }));
@@ -98,6 +189,13 @@ export const staticSite: Section = {
         peerjsOverParleyMedianRatio: ratio,
         firstLoadScripts: { parley: files(parleyScripts), peerjs: files(peerjsScripts) },
         firstLoadJsGzipBytes: { parley: total(parleyScripts, 'gzipBytes'), peerjs: total(peerjsScripts, 'gzipBytes') },
+        firstLoad: {
+          targetGzipBytes: FIRST_LOAD_TARGET_BYTES,
+          indexHtml: { files: files(index), gzipBytes: indexGzip },
+          frontPageUntilProfileForm: { files: files(frontPage), gzipBytes: total(frontPage, 'gzipBytes') },
+          roomLinkUntilSecure: { files: files(roomLink), gzipBytes: total(roomLink, 'gzipBytes') },
+          laterChunks: files(later),
+        },
         peerjsChunk: peerjsChunk === null ? null : { path: peerjsChunk.path, bytes: peerjsChunk.bytes, gzipBytes: peerjsChunk.gzipBytes },
       };
       const ms = (value: number): string => value.toFixed(0);
@@ -122,6 +220,20 @@ export const staticSite: Section = {
               ['PeerJS broker', peerjsScripts.map((file) => path.basename(file.path)).join(' '), kib(total(peerjsScripts, 'bytes')), kib(total(peerjsScripts, 'gzipBytes'))],
               ['  of which the PeerJS chunk', peerjsChunk === null ? '-' : path.basename(peerjsChunk.path), peerjsChunk === null ? '-' : kib(peerjsChunk.bytes), peerjsChunk === null ? '-' : kib(peerjsChunk.gzipBytes)],
             ],
+          },
+          {
+            title: `First load (spec §9; target ≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB gzip each), KiB`,
+            columns: ['what', 'files', 'raw', 'gzip'],
+            rows: [
+              ['index.html loads and preloads', index.map((file) => path.basename(file.path)).join(' '), kib(total(index, 'bytes')), kib(indexGzip)],
+              ['front page, until its profile form is drawn', frontPage.map((file) => path.basename(file.path)).join(' '), kib(total(frontPage, 'bytes')), kib(total(frontPage, 'gzipBytes'))],
+              ['room link, until "Secure"', roomLink.map((file) => path.basename(file.path)).join(' '), kib(total(roomLink, 'bytes')), kib(total(roomLink, 'gzipBytes'))],
+            ],
+          },
+          {
+            title: 'Chunks loaded on first use or when the page is idle, KiB',
+            columns: ['chunk', 'raw', 'gzip'],
+            rows: later.map((file) => [path.basename(file.path), kib(file.bytes), kib(file.gzipBytes)]),
           },
         ],
         notes: [

@@ -1,13 +1,13 @@
 /**
- * The person's profile as the views see it: absent, locked or unlocked, plus every action on it (create, unlock,
- * lock by hand or after idling, change passphrase, delete, export and import) with its outcome in plain words.
+ * The person's profile as the views see it: absent, locked or unlocked, locking by hand or after idling, and the
+ * preferences; the other actions on it (profileActions.ts) load with the profile screens, not with the first load.
  */
 import { assertNever } from '../core/assertNever.ts';
 import type { Clock } from '../core/ports.ts';
 import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
-import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/vaultRecords.ts';
+import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/preferences.ts';
 import { watchIdle } from './idleTimer.ts';
-import { createFailureText, failureText, importFailureText } from './vaultText.ts';
+import { failureText } from './vaultText.ts';
 
 export type ProfileView =
   | { readonly kind: 'checking' }
@@ -16,7 +16,10 @@ export type ProfileView =
   | { readonly kind: 'unlocked'; readonly vault: UnlockedVault };
 
 export interface ProfilePlatform {
-  readonly vault: Vault;
+  /** The vault, its code fetched and the vault opened on the first call (it is not part of the first load). */
+  readonly vault: () => Promise<Vault>;
+  /** False when this browser certainly holds no profile: answered without loading the vault. */
+  readonly mayHoldProfile: () => Promise<boolean>;
   readonly clock: Clock;
   /** Where the person's activity is heard (the window), for the idle lock. */
   readonly activity: EventTarget;
@@ -46,7 +49,7 @@ export class ProfileState {
   private readonly beforeLock = new Set<() => Promise<void>>();
   private releaseClaim: () => void = () => {};
 
-  constructor(private readonly platform: ProfilePlatform) {}
+  constructor(readonly platform: ProfilePlatform) {}
 
   get unlocked(): UnlockedVault | null {
     return this.view.kind === 'unlocked' ? this.view.vault : null;
@@ -54,7 +57,11 @@ export class ProfileState {
 
   async load(): Promise<void> {
     try {
-      const presence = await this.platform.vault.presence();
+      if (!(await this.platform.mayHoldProfile())) {
+        this.view = { kind: 'none' };
+        return;
+      }
+      const presence = await (await this.platform.vault()).presence();
       switch (presence.kind) {
         case 'none':
           this.view = { kind: 'none' };
@@ -75,46 +82,6 @@ export class ProfileState {
       this.view = { kind: 'none' };
       this.problem = `Saved profiles cannot be read in this browser (${String(error)}). You can still chat without one.`;
     }
-  }
-
-  async create(displayName: string, passphrase: string, confirmation: string): Promise<boolean> {
-    if (displayName.trim() === '') return this.refuse('Choose a display name: it is what the other person sees.');
-    if (passphrase.length < 8) return this.refuse('Choose a passphrase of at least 8 characters; several unusual words are best.');
-    if (passphrase !== confirmation) return this.refuse('The two passphrases differ. Type the same one twice.');
-    return this.act(async () => {
-      const created = await this.platform.vault.create(displayName, passphrase);
-      if (!created.ok) return createFailureText(created);
-      this.opened(created.vault);
-      return null;
-    });
-  }
-
-  async unlock(passphrase: string): Promise<boolean> {
-    return this.act(async () => {
-      const result = await this.platform.vault.unlock(passphrase);
-      if (result.ok) {
-        this.retryAtMs = 0;
-        this.opened(result.vault);
-        return null;
-      }
-      switch (result.reason) {
-        case 'wrong-passphrase':
-        case 'wait': {
-          this.retryAtMs = this.platform.clock.nowMs() + result.retryAfterMs;
-          const wait = Math.ceil(result.retryAfterMs / 1000);
-          return result.reason === 'wrong-passphrase'
-            ? `That passphrase is not right. Nothing was changed.${wait > 0 ? ` You can try again in ${wait} s.` : ''}`
-            : `Too many wrong tries: wait ${wait} s before the next one.`;
-        }
-        case 'no-profile':
-          this.view = { kind: 'none' };
-          return 'There is no profile in this browser any more (it was deleted, perhaps in another tab).';
-        case 'damaged':
-          return `The stored profile is damaged and cannot be unlocked (${result.detail}). You can delete it and start again, or import a backup.`;
-        default:
-          return assertNever(result, 'unlock outcome');
-      }
-    });
   }
 
   /**
@@ -167,73 +134,8 @@ export class ProfileState {
     );
   }
 
-  async changePassphrase(current: string, next: string, confirmation: string): Promise<boolean> {
-    const vault = this.unlocked;
-    if (vault === null) return this.refuse('Unlock your profile first.');
-    if (next.length < 8) return this.refuse('Choose a new passphrase of at least 8 characters.');
-    if (next !== confirmation) return this.refuse('The two new passphrases differ. Type the same one twice.');
-    return this.act(async () => {
-      const changed = await vault.changePassphrase(current, next);
-      if (changed.ok) return null;
-      switch (changed.reason) {
-        case 'wrong-passphrase':
-          return 'The current passphrase is not right. Nothing was changed.';
-        case 'wait':
-          return `Too many wrong tries: wait ${Math.ceil(changed.retryAfterMs / 1000)} s before the next one. Nothing was changed.`;
-        case 'empty-passphrase':
-          return 'Choose a new passphrase.';
-        case 'quota-exceeded':
-          return failureText({ ok: false, reason: 'quota-exceeded' });
-        case 'unreadable':
-          return failureText({ ok: false, reason: 'unreadable', detail: changed.detail });
-        default:
-          return assertNever(changed, 'passphrase change outcome');
-      }
-    });
-  }
-
-  async deleteAllHistory(): Promise<boolean> {
-    const vault = this.unlocked;
-    if (vault === null) return this.refuse('Unlock your profile first.');
-    return this.act(async () => {
-      const deleted = await vault.deleteAllHistory();
-      return deleted.ok ? null : failureText(deleted);
-    });
-  }
-
-  async deleteProfile(): Promise<boolean> {
-    return this.act(async () => {
-      this.lock();
-      await this.platform.vault.deleteProfile();
-      this.view = { kind: 'none' };
-      this.notice = 'Your profile and everything it kept are deleted from this browser.';
-      return null;
-    });
-  }
-
-  async exportBackup(): Promise<Blob | null> {
-    const vault = this.unlocked;
-    if (vault === null) return null;
-    let backup: Blob | null = null;
-    await this.act(async () => {
-      const exported = await vault.exportBackup();
-      if (!exported.ok) return failureText(exported);
-      backup = exported.blob;
-      return null;
-    });
-    return backup;
-  }
-
-  async importBackup(file: File, passphrase: string): Promise<boolean> {
-    return this.act(async () => {
-      const imported = await this.platform.vault.importBackup(file, passphrase);
-      if (!imported.ok) return importFailureText(imported);
-      this.opened(imported.vault);
-      return null;
-    });
-  }
-
-  private opened(vault: UnlockedVault): void {
+  /** The profile just opened (created, unlocked or imported): from now on it is this tab's, and it locks when idle. */
+  opened(vault: UnlockedVault): void {
     this.view = { kind: 'unlocked', vault };
     this.notice = null;
     this.releaseClaim();
@@ -264,13 +166,14 @@ export class ProfileState {
     );
   }
 
-  private refuse(problem: string): boolean {
+  /** Says why an action was not even tried; false, for the action to return. */
+  refuse(problem: string): boolean {
     this.problem = problem;
     return false;
   }
 
   /** Runs one action at a time; its result is null on success or the problem in words. */
-  private async act(action: () => Promise<string | null>): Promise<boolean> {
+  async act(action: () => Promise<string | null>): Promise<boolean> {
     if (this.busy) return false;
     this.busy = true;
     this.problem = null;

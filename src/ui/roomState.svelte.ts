@@ -17,8 +17,9 @@ import type { GroupEvent } from '../core/group/groupEvents.ts';
 import { MemoryConversationStore } from '../core/group/memoryConversationStore.ts';
 import type { GroupMessage } from '../core/protocol/groupMessages.ts';
 import { assertNever } from '../core/assertNever.ts';
-import { isFinal, type FileSource, type TransferPlatform, type TransferView } from '../core/transfer/transferManager.ts';
-import { MemberTransfers } from '../core/transfer/memberTransfers.ts';
+import type { FileSource, TransferPlatform, TransferView } from '../core/transfer/transferManager.ts';
+import { isFinal } from '../core/transfer/transferState.ts';
+import { DeferredTransfers } from '../core/transfer/deferredTransfers.ts';
 import type { ImageVerdict } from '../core/transfer/imageSniff.ts';
 import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
 import type { ProfilePlatform } from './profileState.svelte.ts';
@@ -26,6 +27,7 @@ import type { FileRecorded, HistoryOther, RoomHistory, RoomHistoryEntry } from '
 import { failureText } from './vaultText.ts';
 import { RateMeter } from './transferText.ts';
 import { Members } from './members.svelte.ts';
+import { loadFailureText, transferEngine } from './lazyParts.ts';
 import type { DeliveryState } from './memberText.ts';
 import type { Attention } from './attention.svelte.ts';
 import type { AppUpdate } from './appUpdate.svelte.ts';
@@ -198,7 +200,8 @@ export class RoomState {
   private self: { readonly identity: LocalIdentity; readonly memberId: string } | null = null;
   private nextKey = 0;
   private stopped = false;
-  private readonly transfers: MemberTransfers<Blob>;
+  /** The transfer engine is not in the first load: it comes when the first pair is secure (or the page is idle). */
+  private readonly transfers: DeferredTransfers;
   private readonly meters = new Map<string, RateMeter>();
   private readonly sentFiles = new Map<string, File>();
   /** Whether each own transfer was one of a file for everyone, or a private one. */
@@ -223,7 +226,13 @@ export class RoomState {
       },
     );
     this.rememberedCount = history?.rememberedMemberIds().length ?? 0;
-    this.transfers = new MemberTransfers(platform.transfers, ({ memberId, view }) => this.onTransfer(memberId, view));
+    this.transfers = new DeferredTransfers(
+      async () => {
+        const module = await transferEngine();
+        return new module.MemberTransfers(platform.transfers, ({ memberId, view }) => this.onTransfer(memberId, view));
+      },
+      (error) => this.event(`Files cannot be sent or received: ${loadFailureText(error)}`, 'warning'),
+    );
   }
 
   /** Opens the conversation and joins the room; call once, right after construction. */
@@ -428,13 +437,18 @@ export class RoomState {
    * Queues files for everyone in the room (or the private addressee); each goes as soon as its member is connected.
    * Returns null, or in words why nothing was queued.
    */
-  sendFiles(files: Iterable<File>): string | null {
+  async sendFiles(files: Iterable<File>): Promise<string | null> {
     const privateTo = this.privateTo;
     const recipients = privateTo === null ? this.recipients() : [privateTo];
     if (recipients.length === 0) return 'Not sent: nobody else is in this room yet. Send it once someone is connected.';
     const privacy: Privacy = privateTo === null ? { kind: 'everyone' } : { kind: 'private', memberId: privateTo };
+    try {
+      await this.transfers.ready();
+    } catch (error) {
+      return `Not sent: ${loadFailureText(error)}`;
+    }
     for (const file of files) {
-      const ids = this.transfers.send(recipients, () => this.platform.fileSource(file));
+      const ids = await this.transfers.send(recipients, () => this.platform.fileSource(file));
       for (const transferId of ids.values()) {
         this.sentFiles.set(transferId, file);
         this.filePrivacy.set(transferId, privacy);

@@ -64,7 +64,8 @@ test('the outbox survives the sender reloading, and leaves from the background w
   const again = await bobContext.newPage();
   await again.goto(link);
   await unlock(again);
-  await expectSecure(again);
+  // Not waiting to see "Secure": Alice's background room leaves as soon as what waited is delivered, so on a quick
+  // machine that state can come and go between two looks. The messages arriving are the proof.
   for (const text of written) await expect(messages(again).filter({ hasText: text })).toHaveCount(1);
   expect(await shownTexts(again)).toEqual(written);
   // Delivered: nothing waits any more, and Alice's background room has left (Bob sees her go).

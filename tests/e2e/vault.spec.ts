@@ -348,7 +348,7 @@ test('an exported backup restores the conversations in another browser', async (
   await expect(carol.getByRole('list', { name: 'Conversations' })).toContainText('carried over in the backup');
 });
 
-test('a long conversation opens at its latest messages and loads older ones on scrolling back', async ({ newPerson, parley }) => {
+test('a long conversation opens at its latest messages, loads older ones on scrolling back, and stays there when a message arrives', async ({ newPerson, parley }) => {
   // Seventy messages typed one by one through the page take most of a minute on a busy two-core machine.
   test.slow();
   const { alice, bob } = await profileAndGuest(newPerson, parley.url);
@@ -373,6 +373,15 @@ test('a long conversation opens at its latest messages and loads older ones on s
   // Every line once, in order (textContent: lines scrolled out of view are not rendered, by design).
   const texts = await alice.getByRole('list', { name: 'Conversation' }).locator('.text').allTextContents();
   expect(texts).toEqual(Array.from({ length: total }, (_, index) => label(index + 1)));
+
+  // Someone reading back is not pulled down to the end by what arrives meanwhile.
+  const conversation = alice.getByRole('list', { name: 'Conversation' });
+  const readingAt = await conversation.evaluate((list) => list.scrollTop);
+  await expectSecure(alice, bob);
+  await sendMessage(bob, 'written while Alice reads back');
+  await expect(messages(alice).filter({ hasText: 'written while Alice reads back' })).toHaveCount(1);
+  await alice.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  expect(await conversation.evaluate((list) => list.scrollTop)).toBe(readingAt);
 });
 
 test('a stored message altered on disk is shown as unreadable, never as text, and the rest still opens', async ({ newPerson, parley }) => {

@@ -4,7 +4,7 @@ import { CHROMIUM_HOST_CANDIDATE, CHROMIUM_SRFLX_CANDIDATE, chromiumDataChannelS
 
 const goodCandidate = { candidate: CHROMIUM_HOST_CANDIDATE, sdpMLineIndex: 0, sdpMid: '0' };
 
-describe('parsePeerSignal accepts what simple-peer emits for a data channel', () => {
+describe('parsePeerSignal accepts what the WebRTC adapter emits for a data channel', () => {
   it('accepts an offer', () => {
     const sdp = chromiumDataChannelSdp();
     expect(parsePeerSignal({ type: 'offer', sdp })).toEqual({ type: 'offer', sdp });

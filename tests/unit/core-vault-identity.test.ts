@@ -3,15 +3,14 @@ import { framedConcat, toBufferSource, utf8 } from '../../src/core/encoding.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import {
   generateIdentity,
-  generateIdentityForStorage,
   IDENTITY_SIGNATURE_BYTES,
   IDENTITY_SPKI_BYTES,
   importIdentityPublicKey,
   signTranscript,
-  unwrapIdentity,
   verifyTranscript,
   verifyTranscriptWithKey,
 } from '../../src/core/vault/identity.ts';
+import { generateIdentityForStorage, unwrapIdentity } from '../../src/core/vault/identityStorage.ts';
 import { openRecord, sealRecord } from '../../src/core/vault/records.ts';
 import { aesKey, flipBit } from './support/coreFixtures.ts';
 

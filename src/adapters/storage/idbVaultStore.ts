@@ -5,6 +5,7 @@
  */
 import { deleteDB, openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 import { assertNever } from '../../core/assertNever.ts';
+import { VAULT_DB_NAME } from '../vault/profilePresence.ts';
 import type {
   FilePartCursor,
   FilePartRow,
@@ -20,7 +21,7 @@ import type {
   WriteResult,
 } from '../../core/vault/storePort.ts';
 
-export const VAULT_DB_NAME = 'parley-vault';
+export { VAULT_DB_NAME };
 
 /**
  * What is stored, and what of it is in the clear: the header (salt, Argon2id params, wrapped data key), the

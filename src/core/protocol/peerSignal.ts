@@ -23,7 +23,7 @@ function hasOnlyKeys(obj: Record<string, unknown>, allowed: readonly string[]): 
 }
 
 /**
- * Turns an unknown value (a signal that simple-peer produced, or one that arrived sealed) into a
+ * Turns an unknown value (a signal the WebRTC adapter produced, or one that arrived sealed) into a
  * PeerSignal, or null. Renegotiation and transceiver requests are refused: Parley uses one data channel.
  */
 export function parsePeerSignal(value: unknown): PeerSignal | null {

@@ -14,8 +14,11 @@ import { HashList } from './hashList.ts';
 import { IncomingTransfer } from './incomingTransfer.ts';
 import { OfferGate } from './incomingPolicy.ts';
 import { OutgoingWindow } from './outgoingWindow.ts';
+import { isFinal } from './transferState.ts';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_WINDOW_BYTES, MAX_PARKED_INCOMING, MIN_PROGRESS_BYTES, PROGRESS_WINDOW_MS } from './transferLimits.ts';
 import { announceableMimeType, announceableName, isSameOffer, newTransferId, type CancelReason, type ChunkHeader, type TransferControl, type TransferOffer } from './transferMessages.ts';
+
+export { isFinal };
 
 export interface FileSource {
   readonly name: string;
@@ -98,10 +101,6 @@ function isParked(state: TransferState): boolean {
 
 function isActive(state: TransferState): boolean {
   return state.kind === 'offered' || state.kind === 'sending' || state.kind === 'verifying' || state.kind === 'receiving';
-}
-
-export function isFinal(state: TransferState): boolean {
-  return state.kind === 'done' || state.kind === 'cancelled' || state.kind === 'failed';
 }
 
 interface Outgoing {

@@ -16,7 +16,7 @@
  */
 import { base64urlToBytes, bytesEqual, bytesToBase64url, concatBytes, framedConcat, fromUtf8, parseJsonBytes, toBufferSource, utf8 } from '../encoding.ts';
 import { assertNever } from '../assertNever.ts';
-import { unwrapIdentity, IDENTITY_RECORD_ID } from './identity.ts';
+import { unwrapIdentity, IDENTITY_RECORD_ID } from './identityStorage.ts';
 import { BlobBuilder, type ByteSource } from './blobParts.ts';
 import { exactFields } from './exactFields.ts';
 import { isPartIndex, isSeq, isVaultId } from './recordIds.ts';

@@ -1,28 +1,20 @@
-/** The long-term identity key (ECDSA P-256 with SHA-256): made, stored sealed under the data key, and used to sign handshake transcripts. */
+/**
+ * The long-term identity key (ECDSA P-256 with SHA-256): made and used to sign handshake transcripts. Keeping it
+ * sealed in the vault is identityStorage.ts's, so that a guest's first load carries no vault record code.
+ */
 import { bytesEqual, framedConcat, toBufferSource, utf8 } from '../encoding.ts';
-import type { Random } from '../ports.ts';
-import { openRecord, sealRecord, type RecordKind } from './records.ts';
 
-const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
+export const ECDSA_P256: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 /** WebCrypto's ECDSA signatures are IEEE P1363 (r ‖ s), 32 bytes each on P-256, not DER. */
 export const IDENTITY_SIGNATURE_BYTES = 64;
 /** WebCrypto's own SPKI for a P-256 key: the uncompressed point (0x04 ‖ X ‖ Y) under a 26-byte prefix. */
 export const IDENTITY_SPKI_BYTES = 91;
 
-/** Where the sealed private key lives: the additional data of its record binds exactly this kind and id. */
-export const IDENTITY_RECORD_KIND: RecordKind = 'settings';
-export const IDENTITY_RECORD_ID = 'identity';
-
 export interface Identity {
   readonly publicKeySpki: Uint8Array;
   /** Non-extractable; usable only to sign. */
   readonly privateKey: CryptoKey;
-}
-
-export interface StoredIdentity extends Identity {
-  /** A sealed record (kind 'settings', id 'identity') whose plaintext is the PKCS#8 private key. */
-  readonly wrappedPrivateKey: Uint8Array;
 }
 
 /**
@@ -38,37 +30,6 @@ export async function generateIdentity(): Promise<Identity> {
   const pair = await crypto.subtle.generateKey(ECDSA_P256, false, ['sign', 'verify']);
   const publicKeySpki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
   return { publicKeySpki, privateKey: pair.privateKey };
-}
-
-/**
- * An identity to keep in the vault. Storing it needs the PKCS#8 bytes once, so the key is generated
- * extractable, exported, sealed, wiped, and re-imported non-extractable for this session. (The extractable
- * CryptoKey object cannot be wiped; it is dropped here and left to the garbage collector.)
- */
-export async function generateIdentityForStorage(dataKey: CryptoKey, random: Random): Promise<StoredIdentity> {
-  const pair = await crypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']);
-  const publicKeySpki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
-  try {
-    const wrappedPrivateKey = await sealRecord(dataKey, IDENTITY_RECORD_KIND, IDENTITY_RECORD_ID, pkcs8, random);
-    const privateKey = await crypto.subtle.importKey('pkcs8', toBufferSource(pkcs8), ECDSA_P256, false, ['sign']);
-    return { publicKeySpki, wrappedPrivateKey, privateKey };
-  } finally {
-    pkcs8.fill(0);
-  }
-}
-
-/** The stored private key, non-extractable; null when the record does not open or does not hold a P-256 key. */
-export async function unwrapIdentity(dataKey: CryptoKey, wrappedPrivateKey: Uint8Array): Promise<CryptoKey | null> {
-  const opened = await openRecord(dataKey, IDENTITY_RECORD_KIND, IDENTITY_RECORD_ID, wrappedPrivateKey);
-  if (!opened.ok) return null;
-  try {
-    return await crypto.subtle.importKey('pkcs8', toBufferSource(opened.plaintext), ECDSA_P256, false, ['sign']);
-  } catch {
-    return null;
-  } finally {
-    opened.plaintext.fill(0);
-  }
 }
 
 /** ECDSA P-256 / SHA-256 over the labelled transcript; 64 bytes (r ‖ s). */

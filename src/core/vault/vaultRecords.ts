@@ -11,6 +11,9 @@ import type { ExpiryReason } from '../group/conversationStore.ts';
 import { exactFields } from './exactFields.ts';
 import { filePartRecordId, isVaultId, MAX_SEQ, messageRecordId, outboxRecordId } from './recordIds.ts';
 import { openJsonRecord, openRecord, sealJsonRecord, sealRecord } from './records.ts';
+import { AUTO_LOCK_CHOICES_MINUTES, DEFAULT_PREFERENCES, RECEIVED_FILES_BUDGET_CHOICES_BYTES, type Preferences } from './preferences.ts';
+
+export { AUTO_LOCK_CHOICES_MINUTES, DEFAULT_PREFERENCES, RECEIVED_FILES_BUDGET_CHOICES_BYTES, type Preferences };
 
 /** The settings record holding the profile; the identity's private key is the settings record 'identity' (identity.ts). */
 export const PROFILE_RECORD_ID = 'profile';
@@ -342,23 +345,6 @@ export function parseProfile(value: unknown): ProfileRecord | null {
 
 /** The settings record holding the person's choices; absent until they change one. */
 export const PREFERENCES_RECORD_ID = 'preferences';
-/** The idle times the app offers before locking by itself, in minutes; anything else read back is refused. */
-export const AUTO_LOCK_CHOICES_MINUTES: readonly number[] = [1, 5, 15, 60, 240];
-
-const MIB = 1024 * 1024;
-/**
- * How many bytes of received files one conversation keeps in the history without asking (PROTOCOL.md §11.4); 0 asks
- * for every one. A peer can send files without asking, so without a budget it could fill the disk, file after file.
- */
-export const RECEIVED_FILES_BUDGET_CHOICES_BYTES: readonly number[] = [0, 256 * MIB, 1024 * MIB, 4096 * MIB, 16384 * MIB];
-
-export interface Preferences {
-  readonly autoLockMinutes: number;
-  readonly receivedFilesBudgetBytes: number;
-}
-
-export const DEFAULT_PREFERENCES: Preferences = { autoLockMinutes: 15, receivedFilesBudgetBytes: 1024 * MIB };
-
 /** Also reads the record as versions before the budget wrote it (the budget is then the default). */
 export function parsePreferences(value: unknown): Preferences | null {
   const field = versionedFields(value, ['autoLockMinutes', 'receivedFilesBudgetBytes']) ?? versionedFields(value, ['autoLockMinutes']);

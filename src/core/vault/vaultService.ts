@@ -41,7 +41,8 @@ import {
   type NewFileMessage,
   type StoredMessage,
 } from './history.ts';
-import { generateIdentityForStorage, IDENTITY_RECORD_ID, unwrapIdentity, type Identity } from './identity.ts';
+import type { Identity } from './identity.ts';
+import { generateIdentityForStorage, IDENTITY_RECORD_ID, unwrapIdentity } from './identityStorage.ts';
 import { DEFAULT_ARGON2ID, type Argon2idParams, type Argon2idPort } from './kdf.ts';
 import { MAX_SEQ } from './recordIds.ts';
 import { safetyNumber } from './safetyNumber.ts';

@@ -511,7 +511,7 @@ export class FakePeer implements PeerHandle {
     if (this.closed) return;
     this.closed = true;
     this.connected = false;
-    // simple-peer emits 'close' after destroy() too; the adapter passes it on.
+    // The peer adapter reports 'close' after destroy() too.
     this.net.scheduler.schedule(() => this.handlers.onClose());
   }
 
