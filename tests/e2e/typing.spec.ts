@@ -3,7 +3,7 @@
  * see "… is typing…" until it is sent; a private draft is never shown to anyone else.
  */
 import type { Page } from '@playwright/test';
-import { expect, members, messages, statusOf, test, threeGuests } from './fixtures.ts';
+import { expect, members, messages, test, threeGuests } from './fixtures.ts';
 
 const composer = (page: Page) => page.getByRole('textbox', { name: 'Message', exact: true });
 const typingLine = (page: Page) => page.locator('.composer .typing');
