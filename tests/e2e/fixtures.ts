@@ -175,6 +175,20 @@ export async function securePair(newPerson: () => Promise<Page>, baseUrl: string
   return { alice, bob, link };
 }
 
+/** Three guests in one room, each connected to the other two. */
+export async function threeGuests(newPerson: () => Promise<Page>, baseUrl: string): Promise<[Page, Page, Page]> {
+  const pages: Page[] = [await newPerson()];
+  const link = await createRoom(pages[0] as Page, baseUrl);
+  for (let i = 1; i < 3; i++) {
+    const page = await newPerson();
+    await page.goto(link);
+    await expect(statusOf(page)).toContainText('Secure');
+    pages.push(page);
+  }
+  for (const page of pages) await expect(members(page).filter({ hasText: 'Connected' })).toHaveCount(2);
+  return pages as [Page, Page, Page];
+}
+
 export async function sendMessage(page: Page, text: string): Promise<void> {
   await page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
   await page.getByRole('button', { name: 'Send' }).click();

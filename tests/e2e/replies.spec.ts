@@ -5,22 +5,9 @@
  * delete someone else's message deletes nothing but its own.
  */
 import type { Page } from '@playwright/test';
-import { createRoom, expect, expectSecure, members, messages, sendMessage, statusOf, test } from './fixtures.ts';
+import { expect, expectSecure, messages, sendMessage, test, threeGuests } from './fixtures.ts';
 import { createProfile, createRoomHere, unlock } from './profiles.ts';
 import { dumpIndexedDb } from './indexedDbDump.ts';
-
-async function threeGuests(newPerson: () => Promise<Page>, baseUrl: string): Promise<[Page, Page, Page]> {
-  const pages: Page[] = [await newPerson()];
-  const link = await createRoom(pages[0] as Page, baseUrl);
-  for (let i = 1; i < 3; i++) {
-    const page = await newPerson();
-    await page.goto(link);
-    await expect(statusOf(page)).toContainText('Secure');
-    pages.push(page);
-  }
-  for (const page of pages) await expect(members(page).filter({ hasText: 'Connected' })).toHaveCount(2);
-  return pages as [Page, Page, Page];
-}
 
 function line(page: Page, text: string | RegExp) {
   return messages(page).filter({ has: page.locator('p.text', { hasText: text }) });

@@ -3,20 +3,7 @@
  * see "… is typing…" until it is sent; a private draft is never shown to anyone else.
  */
 import type { Page } from '@playwright/test';
-import { createRoom, expect, members, messages, statusOf, test } from './fixtures.ts';
-
-async function threeGuests(newPerson: () => Promise<Page>, baseUrl: string): Promise<[Page, Page, Page]> {
-  const pages: Page[] = [await newPerson()];
-  const link = await createRoom(pages[0] as Page, baseUrl);
-  for (let i = 1; i < 3; i++) {
-    const page = await newPerson();
-    await page.goto(link);
-    await expect(statusOf(page)).toContainText('Secure');
-    pages.push(page);
-  }
-  for (const page of pages) await expect(members(page).filter({ hasText: 'Connected' })).toHaveCount(2);
-  return pages as [Page, Page, Page];
-}
+import { expect, members, messages, test, threeGuests } from './fixtures.ts';
 
 const composer = (page: Page) => page.getByRole('textbox', { name: 'Message', exact: true });
 const typingLine = (page: Page) => page.locator('.composer .typing');
