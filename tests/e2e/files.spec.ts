@@ -18,6 +18,7 @@ import {
   savedSha256,
   securePair,
   sha256Hex,
+  slowDown,
   tapped,
   test,
 } from './fixtures.ts';
@@ -191,6 +192,8 @@ test('a file over the size limit is refused before anything is sent', async ({ n
 for (const side of ['sender', 'receiver'] as const) {
   test(`the ${side} can cancel a running transfer, and both sides are told`, async ({ newPerson, parley }) => {
     const { alice, bob } = await securePair(newPerson, parley.url);
+    // A slow receiver keeps the transfer running while the test finds the button and clicks it.
+    await slowDown(bob, 6);
     await attachGenerated(alice, 'big.bin', 48 * 1024 * 1024);
     await expect.poll(() => progressOf(bob, 'big.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     const canceller = side === 'sender' ? alice : bob;
@@ -213,12 +216,15 @@ test('a transfer cut by a lost connection resumes from what was acknowledged whe
     await bob.goto(link);
     await expectSecure(alice, bob);
     const sizeBytes = 48 * 1024 * 1024;
+    // A slow receiver keeps the transfer running until the cut; then it goes back to full speed for the resume.
+    const fullSpeed = await slowDown(bob, 6);
     const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
     await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
     // Bob's direct connection breaks (his signaling socket too); both sides notice and connect again.
     relay.dropConnection(1);
     await breakConnections(bob);
     await expect(fileItem(alice, 'resume.bin')).toContainText('Paused');
+    await fullSpeed();
     await expect(fileItem(alice, 'resume.bin')).toContainText('Sent', { timeout: 45_000 });
     await expect(fileItem(bob, 'resume.bin')).toContainText('Received');
     expect(await savedSha256(bob, 'resume.bin')).toBe(sentHash);

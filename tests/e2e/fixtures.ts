@@ -246,6 +246,20 @@ export async function attachGenerated(page: Page, name: string, sizeBytes: numbe
 }
 
 /** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
+/**
+ * Makes `page`'s renderer `rate` times slower with Chromium's own CPU throttling, so a file transfer it takes part
+ * in is still running when a test acts on it (an unthrottled 48 MiB transfer can finish between two looks on a fast
+ * machine). Returns the way back to full speed.
+ */
+export async function slowDown(page: Page, rate: number): Promise<() => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate });
+  return async () => {
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    await cdp.detach();
+  };
+}
+
 export async function save(page: Page, name: string) {
   const link = fileItem(page, name).getByRole('link', { name: 'Save' });
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
