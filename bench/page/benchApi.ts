@@ -137,6 +137,25 @@ export interface PreviewMarks {
   readonly error: string | null;
 }
 
+/**
+ * The hops of one transfer as one page sees them (epoch ms, first occurrence), taken where the transfer engine meets
+ * the session: what it hands to the channel and what the session delivers to it. A control message counts as sent
+ * when it is handed to the session (sealing follows), a chunk when its sealed frame was handed to the data channel.
+ */
+export type HopMark =
+  // sender
+  | 'offerSent'
+  | 'acceptArrived'
+  | 'firstChunkSent'
+  | 'lastChunkSent'
+  | 'completeArrived'
+  // receiver
+  | 'offerArrived'
+  | 'acceptSent'
+  | 'firstChunkArrived'
+  | 'lastChunkArrived'
+  | 'completeSent';
+
 /** One transfer as one page's TransferManager reported it; times are epoch ms, first entry into each state. */
 export interface TransferTimeline {
   readonly id: string;
@@ -156,6 +175,8 @@ export interface TransferTimeline {
   /** Sender only: ms spent waiting on the data channel's backpressure (writable()), and how many such waits. */
   readonly channelWaitMs: number | null;
   readonly channelWaits: number;
+  /** Where the engine met the session, as this page saw it. */
+  readonly hops: Partial<Record<HopMark, number>>;
 }
 
 /**

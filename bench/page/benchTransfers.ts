@@ -4,6 +4,7 @@
  * the app presents it: checkRasterImage, then its render drawn into a canvas, here awaited until painted. The room gets
  * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
+import { assertNever } from '../../src/core/assertNever.ts';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/core/protocol/appConfig.ts';
 import { systemClock, systemRandom } from '../../src/core/ports.ts';
 import type { TransferEndpoint } from '../../src/core/room/roomSession.ts';
@@ -12,7 +13,8 @@ import { isFinal, type TransferChannel, type TransferState, type TransferView } 
 import { blobSink } from '../../src/adapters/transfer/blobSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
-import type { PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
+import type { HopMark, PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
+import type { ChunkHeader, TransferControl } from '../../src/core/transfer/transferMessages.ts';
 import { epochNowMs } from './epoch.ts';
 
 interface Tracked {
@@ -60,6 +62,8 @@ export class BenchTransfers {
   private readonly tracked = new Map<string, Tracked>();
   /** Waiters may register before the receiving page has heard of the transfer. */
   private readonly pendingWaiters = new Map<string, (() => void)[]>();
+  /** Hop marks per transfer id; an offer arrives before the engine reports the transfer. */
+  private readonly hops = new Map<string, Partial<Record<HopMark, number>>>();
 
   constructor() {
     this.members = new MemberTransfers<Blob>(
@@ -76,15 +80,57 @@ export class BenchTransfers {
     this.endpoint = {
       attach: (memberId, channel) => members.attach(memberId, this.timed(channel)),
       detach: (memberId) => members.detach(memberId),
-      onControl: (memberId, message) => members.onControl(memberId, message),
-      onChunk: (memberId, header, data) => members.onChunk(memberId, header, data),
+      onControl: (memberId, message) => {
+        this.markControl(message, 'arrived');
+        members.onControl(memberId, message);
+      },
+      onChunk: (memberId, header, data) => {
+        this.markChunk(header, 'Arrived');
+        members.onChunk(memberId, header, data);
+      },
     };
+  }
+
+  private mark(id: string, hop: HopMark): void {
+    const marks = this.hops.get(id) ?? {};
+    this.hops.set(id, marks);
+    marks[hop] ??= epochNowMs();
+  }
+
+  private markControl(message: TransferControl, way: 'sent' | 'arrived'): void {
+    switch (message.type) {
+      case 'offer':
+        this.mark(message.offer.id, way === 'sent' ? 'offerSent' : 'offerArrived');
+        return;
+      case 'accept':
+        this.mark(message.id, way === 'sent' ? 'acceptSent' : 'acceptArrived');
+        return;
+      case 'complete':
+        this.mark(message.id, way === 'sent' ? 'completeSent' : 'completeArrived');
+        return;
+      case 'ack':
+      case 'cancel':
+        return;
+      default:
+        assertNever(message, 'transfer control');
+    }
+  }
+
+  private markChunk(header: ChunkHeader, way: 'Sent' | 'Arrived'): void {
+    if (header.index === 0) this.mark(header.id, `firstChunk${way}`);
+    if (header.isLast) this.mark(header.id, `lastChunk${way}`);
   }
 
   private timed(channel: TransferChannel): TransferChannel {
     return {
-      sendControl: (message) => channel.sendControl(message),
-      sendChunk: (header, data) => channel.sendChunk(header, data),
+      sendControl: (message) => {
+        this.markControl(message, 'sent');
+        channel.sendControl(message);
+      },
+      sendChunk: async (header, data) => {
+        await channel.sendChunk(header, data);
+        this.markChunk(header, 'Sent');
+      },
       writable: async () => {
         const startedAt = performance.now();
         await channel.writable();
@@ -248,6 +294,7 @@ export class BenchTransfers {
       preview: entry.preview,
       channelWaitMs: entry.channelWaitMs,
       channelWaits: entry.channelWaits,
+      hops: { ...this.hops.get(entry.id) },
     };
   }
 }

@@ -31,6 +31,57 @@ interface PreviewTimes {
   readonly finishMs: number;
 }
 
+/** One moment of a Parley run, as epoch ms of the page that saw it; null if that page never saw it. */
+type Moment = (run: ParleyRun) => number | null | undefined;
+
+const moments = {
+  sendCalled: (run) => run.sender.sendCalledAtEpochMs,
+  offerSent: (run) => run.sender.hops.offerSent,
+  offerArrived: (run) => run.receiver.hops.offerArrived,
+  acceptSent: (run) => run.receiver.hops.acceptSent,
+  acceptArrived: (run) => run.sender.hops.acceptArrived,
+  firstChunkSent: (run) => run.sender.hops.firstChunkSent,
+  firstChunkArrived: (run) => run.receiver.hops.firstChunkArrived,
+  lastChunkSent: (run) => run.sender.hops.lastChunkSent,
+  lastChunkArrived: (run) => run.receiver.hops.lastChunkArrived,
+  lastChunkStored: (run) => run.receiver.allBytesAtEpochMs,
+  digestVerified: (run) => run.receiver.stateAtEpochMs.verifying,
+  done: (run) => run.receiver.stateAtEpochMs.done,
+  imageChecked: (run) => run.receiver.preview?.verdictAtEpochMs,
+  painted: (run) => run.receiver.preview?.shownAtEpochMs,
+} satisfies Record<string, Moment>;
+
+type MomentName = keyof typeof moments;
+
+/** The hops from send() to the first preview, in the order they happen (A = sender, B = receiver). */
+const HOPS: readonly { readonly label: string; readonly from: MomentName; readonly to: MomentName }[] = [
+  { label: 'A: send() → offer handed to the session', from: 'sendCalled', to: 'offerSent' },
+  { label: 'offer sealed, on the wire, opened by B', from: 'offerSent', to: 'offerArrived' },
+  { label: 'B: offer admitted, sink opened → accept handed to the session', from: 'offerArrived', to: 'acceptSent' },
+  { label: 'accept sealed, on the wire, opened by A', from: 'acceptSent', to: 'acceptArrived' },
+  { label: 'A: first chunk read, hashed, sealed, handed to the channel', from: 'acceptArrived', to: 'firstChunkSent' },
+  { label: 'first chunk on the wire, opened by B', from: 'firstChunkSent', to: 'firstChunkArrived' },
+  { label: 'B: first chunk → last chunk opened (the stream)', from: 'firstChunkArrived', to: 'lastChunkArrived' },
+  { label: 'B: last chunk hashed and stored', from: 'lastChunkArrived', to: 'lastChunkStored' },
+  { label: 'B: content digest computed and compared', from: 'lastChunkStored', to: 'digestVerified' },
+  { label: "B: Blob parts made one file → 'done'", from: 'digestVerified', to: 'done' },
+  { label: 'B: image check (sniff, decode, render)', from: 'done', to: 'imageChecked' },
+  { label: 'B: render drawn into a canvas, frame painted', from: 'imageChecked', to: 'painted' },
+];
+
+/** Ms from send() to each moment, per run; throws if a run lacks one (the marks are part of the bench's contract). */
+function momentsOf(run: ParleyRun): Record<MomentName, number> {
+  const sentAt = moments.sendCalled(run);
+  if (sentAt === null || sentAt === undefined) throw new Error('the run has no send() time');
+  const result: Partial<Record<MomentName, number>> = {};
+  for (const name of Object.keys(moments) as MomentName[]) {
+    const at = moments[name](run);
+    if (at === null || at === undefined) throw new Error(`the run has no mark '${name}'`);
+    result[name] = at - sentAt;
+  }
+  return result as Record<MomentName, number>;
+}
+
 function previewTimes(run: ParleyRun): PreviewTimes {
   const preview = run.receiver.preview;
   const sentAt = run.sender.sendCalledAtEpochMs;
@@ -79,6 +130,15 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const hashMs = pick((entry) => entry.hashMs);
   const streamMs = pick((entry) => entry.streamMs);
   const finishMs = pick((entry) => entry.finishMs);
+  const runMoments = parleys.map(momentsOf);
+  const hopRows = HOPS.map((hop) => {
+    const hopMs = median(runMoments.map((entry) => entry[hop.to] - entry[hop.from]));
+    const atMs = median(runMoments.map((entry) => entry[hop.to]));
+    return { label: hop.label, hopMs, atMs };
+  });
+  const rawFirstByteMs = median(raws.map((entry) => entry.receive.firstByteAtEpochMs - entry.send.startedAtEpochMs));
+  const senderStreamMs = median(runMoments.map((entry) => entry.lastChunkSent - entry.firstChunkSent));
+  const drainMs = median(runMoments.map((entry) => entry.lastChunkArrived - entry.lastChunkSent));
   const intact = parleys.every((entry) => entry.digest === expectedDigest);
   const sizeMib = (sizeBytes / 2 ** 20).toFixed(2);
 
@@ -102,8 +162,13 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     transferVsRaw: round(transferMs / rawMs, 3),
     rawMbPerSecond: round(mbPerSecond(sizeBytes, rawMs), 2),
     digestsMatch: intact,
+    hopsMedianMs: Object.fromEntries(hopRows.map((hop) => [hop.label, round(hop.hopMs)])),
+    rawFirstByteMs: round(rawFirstByteMs),
+    senderStreamMs: round(senderStreamMs),
+    lastChunkDrainMs: round(drainMs),
     runsMs: {
       raw: raws.map((entry) => round(entry.totalMs)),
+      moments: runMoments.map((entry) => Object.fromEntries(Object.entries(entry).map(([name, ms]) => [name, round(ms)]))),
       parley: times.map((entry) => ({ hash: round(entry.hashMs), stream: round(entry.streamMs), finish: round(entry.finishMs), transfer: round(entry.transferMs), verdict: round(entry.verdictMs), preview: round(entry.previewMs) })),
     },
   };
@@ -122,8 +187,18 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
           row('Parley: first preview (canvas painted)', previewMs),
         ],
       },
+      {
+        title: `Hops of the Parley transfer, median of ${RUNS} runs (hop ms; ms from send() to the hop's end, and that as a ratio to raw's last byte)`,
+        columns: ['hop', 'hop ms', 'at ms', 'at / raw'],
+        rows: [
+          ['raw: first byte counted', '', rawFirstByteMs.toFixed(0), (rawFirstByteMs / rawMs).toFixed(2)],
+          ['raw: last byte counted', '', rawMs.toFixed(0), '1.00'],
+          ...hopRows.map((hop) => [hop.label, hop.hopMs.toFixed(0), hop.atMs.toFixed(0), (hop.atMs / rawMs).toFixed(2)]),
+        ],
+      },
     ],
     notes: [
+      `A: first chunk → last chunk handed to the channel ${senderStreamMs.toFixed(0)} ms; last chunk handed to A's channel → opened by B ${drainMs.toFixed(0)} ms (median). Marks of the two pages are epoch ms of two renderer processes on one machine.`,
       `Parley's phases (median ms): preparing the offer ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': the content digest compared, the Blob parts made into one) ${finishMs.toFixed(0)}.`,
       `After 'done', B does what the app does: checkRasterImage (sniff, createImageBitmap: a full decode, which is the render for an image within 1280 px, else drawn scaled into a canvas of at most 1280 px), then the render drawn into a canvas on the page, awaited until a frame showing it was painted (two animation frames). Median check ${round(verdictMs - transferMs, 1)} ms, drawing and painting ${round(previewMs - verdictMs, 1)} ms.`,
       'The PNG is stored without compression (zlib level 0) so its size is predictable; a camera JPEG of the same size decodes to far more pixels.',
