@@ -152,6 +152,10 @@ export type HopMark =
   // receiver
   | 'offerArrived'
   | 'acceptSent'
+  /** The data channel delivered the chunk's frame (before it was opened). */
+  | 'firstChunkDelivered'
+  | 'lastChunkDelivered'
+  /** The session opened the chunk and handed it to the engine. */
   | 'firstChunkArrived'
   | 'lastChunkArrived'
   | 'completeSent';

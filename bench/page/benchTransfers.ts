@@ -14,7 +14,8 @@ import { blobSink } from '../../src/adapters/transfer/blobSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
 import type { HopMark, PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
-import type { ChunkHeader, TransferControl } from '../../src/core/transfer/transferMessages.ts';
+import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
+import { FRAME_HEADER_BYTES, FrameType } from '../../src/core/protocol/frames.ts';
 import { epochNowMs } from './epoch.ts';
 
 interface Tracked {
@@ -91,6 +92,16 @@ export class BenchTransfers {
     };
   }
 
+  /**
+   * A message the data channel delivered, before the session sees it: a chunk frame's clear chunk header says which
+   * chunk it is (not yet authenticated; only a mark).
+   */
+  frameDelivered(bytes: Uint8Array): void {
+    if (bytes[1] !== FrameType.transferChunk) return;
+    const header = parseChunkHeader(bytes.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + CHUNK_HEADER_BYTES));
+    if (header !== null) this.markChunk(header, 'Delivered');
+  }
+
   private mark(id: string, hop: HopMark): void {
     const marks = this.hops.get(id) ?? {};
     this.hops.set(id, marks);
@@ -116,7 +127,7 @@ export class BenchTransfers {
     }
   }
 
-  private markChunk(header: ChunkHeader, way: 'Sent' | 'Arrived'): void {
+  private markChunk(header: ChunkHeader, way: 'Sent' | 'Delivered' | 'Arrived'): void {
     if (header.index === 0) this.mark(header.id, `firstChunk${way}`);
     if (header.isLast) this.mark(header.id, `lastChunk${way}`);
   }

@@ -81,6 +81,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
+/** The app's peer adapter, with every message the data channel delivers shown to `onFrame` first (for the hop marks). */
+function deliveryTimed(createPeer: RoomPlatform['createPeer'], onFrame: (bytes: Uint8Array) => void): RoomPlatform['createPeer'] {
+  return (initiator, handlers) =>
+    createPeer(initiator, {
+      ...handlers,
+      onData: (bytes) => {
+        onFrame(bytes);
+        handlers.onData(bytes);
+      },
+    });
+}
+
 export class BenchRoom {
   private session: RoomSession | null = null;
   private chat: GroupChat | null = null;
@@ -137,7 +149,7 @@ export class BenchRoom {
       // The same composition as src/main.ts, minus config.json: the bench never uses ICE servers.
       platform: {
         connectSignaling: loggedSignaling(resolveSignalingUrls({ mode: 'parley', urls: [] }, location.href), room.signaling),
-        createPeer: webRtcPeerFactory(() => ({ iceServers: [], relayOnly: false })),
+        createPeer: deliveryTimed(webRtcPeerFactory(() => ({ iceServers: [], relayOnly: false })), (bytes) => transfers.frameDelivered(bytes)),
         clock: systemClock,
         random: systemRandom,
         relayRoute: () => ({ relayServer: false, relayOnly: false }),

@@ -41,8 +41,10 @@ const moments = {
   acceptSent: (run) => run.receiver.hops.acceptSent,
   acceptArrived: (run) => run.sender.hops.acceptArrived,
   firstChunkSent: (run) => run.sender.hops.firstChunkSent,
+  firstChunkDelivered: (run) => run.receiver.hops.firstChunkDelivered,
   firstChunkArrived: (run) => run.receiver.hops.firstChunkArrived,
   lastChunkSent: (run) => run.sender.hops.lastChunkSent,
+  lastChunkDelivered: (run) => run.receiver.hops.lastChunkDelivered,
   lastChunkArrived: (run) => run.receiver.hops.lastChunkArrived,
   lastChunkStored: (run) => run.receiver.allBytesAtEpochMs,
   digestVerified: (run) => run.receiver.stateAtEpochMs.verifying,
@@ -60,8 +62,10 @@ const HOPS: readonly { readonly label: string; readonly from: MomentName; readon
   { label: 'B: offer admitted, sink opened → accept handed to the session', from: 'offerArrived', to: 'acceptSent' },
   { label: 'accept sealed, on the wire, opened by A', from: 'acceptSent', to: 'acceptArrived' },
   { label: 'A: first chunk read, hashed, sealed, handed to the channel', from: 'acceptArrived', to: 'firstChunkSent' },
-  { label: 'first chunk on the wire, opened by B', from: 'firstChunkSent', to: 'firstChunkArrived' },
-  { label: 'B: first chunk → last chunk opened (the stream)', from: 'firstChunkArrived', to: 'lastChunkArrived' },
+  { label: 'first chunk on the wire, delivered to B', from: 'firstChunkSent', to: 'firstChunkDelivered' },
+  { label: 'B: first chunk opened', from: 'firstChunkDelivered', to: 'firstChunkArrived' },
+  { label: 'B: first chunk opened → last chunk delivered (the stream)', from: 'firstChunkArrived', to: 'lastChunkDelivered' },
+  { label: 'B: last chunk opened', from: 'lastChunkDelivered', to: 'lastChunkArrived' },
   { label: 'B: last chunk hashed and stored', from: 'lastChunkArrived', to: 'lastChunkStored' },
   { label: 'B: content digest computed and compared', from: 'lastChunkStored', to: 'digestVerified' },
   { label: "B: Blob parts made one file → 'done'", from: 'digestVerified', to: 'done' },
@@ -138,7 +142,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   });
   const rawFirstByteMs = median(raws.map((entry) => entry.receive.firstByteAtEpochMs - entry.send.startedAtEpochMs));
   const senderStreamMs = median(runMoments.map((entry) => entry.lastChunkSent - entry.firstChunkSent));
-  const drainMs = median(runMoments.map((entry) => entry.lastChunkArrived - entry.lastChunkSent));
+  const drainMs = median(runMoments.map((entry) => entry.lastChunkDelivered - entry.lastChunkSent));
   const intact = parleys.every((entry) => entry.digest === expectedDigest);
   const sizeMib = (sizeBytes / 2 ** 20).toFixed(2);
 
@@ -198,7 +202,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       },
     ],
     notes: [
-      `A: first chunk → last chunk handed to the channel ${senderStreamMs.toFixed(0)} ms; last chunk handed to A's channel → opened by B ${drainMs.toFixed(0)} ms (median). Marks of the two pages are epoch ms of two renderer processes on one machine.`,
+      `A: first chunk → last chunk handed to the channel ${senderStreamMs.toFixed(0)} ms; last chunk handed to A's channel → delivered to B ${drainMs.toFixed(0)} ms (median). Marks of the two pages are epoch ms of two renderer processes on one machine.`,
       `Parley's phases (median ms): preparing the offer ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': the content digest compared, the Blob parts made into one) ${finishMs.toFixed(0)}.`,
       `After 'done', B does what the app does: checkRasterImage (sniff, createImageBitmap: a full decode, which is the render for an image within 1280 px, else drawn scaled into a canvas of at most 1280 px), then the render drawn into a canvas on the page, awaited until a frame showing it was painted (two animation frames). Median check ${round(verdictMs - transferMs, 1)} ms, drawing and painting ${round(previewMs - verdictMs, 1)} ms.`,
       'The PNG is stored without compression (zlib level 0) so its size is predictable; a camera JPEG of the same size decodes to far more pixels.',
