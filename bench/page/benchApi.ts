@@ -181,6 +181,8 @@ export interface TransferTimeline {
   readonly channelWaits: number;
   /** Where the engine met the session, as this page saw it. */
   readonly hops: Partial<Record<HopMark, number>>;
+  /** Each chunk's marks by index: handed to the channel (sender), delivered by the channel and opened (receiver). */
+  readonly chunkTimes: { readonly Sent: readonly number[]; readonly Delivered: readonly number[]; readonly Arrived: readonly number[] } | null;
 }
 
 /**

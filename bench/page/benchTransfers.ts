@@ -65,6 +65,8 @@ export class BenchTransfers {
   private readonly pendingWaiters = new Map<string, (() => void)[]>();
   /** Hop marks per transfer id; an offer arrives before the engine reports the transfer. */
   private readonly hops = new Map<string, Partial<Record<HopMark, number>>>();
+  /** Every chunk's marks, by index (diagnostics of the stream). */
+  private readonly chunkTimes = new Map<string, Record<'Sent' | 'Delivered' | 'Arrived', number[]>>();
 
   constructor() {
     this.members = new MemberTransfers<Blob>(
@@ -128,6 +130,9 @@ export class BenchTransfers {
   }
 
   private markChunk(header: ChunkHeader, way: 'Sent' | 'Delivered' | 'Arrived'): void {
+    const series = this.chunkTimes.get(header.id) ?? { Sent: [], Delivered: [], Arrived: [] };
+    this.chunkTimes.set(header.id, series);
+    series[way][header.index] ??= epochNowMs();
     if (header.index === 0) this.mark(header.id, `firstChunk${way}`);
     if (header.isLast) this.mark(header.id, `lastChunk${way}`);
   }
@@ -306,6 +311,7 @@ export class BenchTransfers {
       channelWaitMs: entry.channelWaitMs,
       channelWaits: entry.channelWaits,
       hops: { ...this.hops.get(entry.id) },
+      chunkTimes: this.chunkTimes.get(entry.id) ?? null,
     };
   }
 }

@@ -143,6 +143,10 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const rawFirstByteMs = median(raws.map((entry) => entry.receive.firstByteAtEpochMs - entry.send.startedAtEpochMs));
   const senderStreamMs = median(runMoments.map((entry) => entry.lastChunkSent - entry.firstChunkSent));
   const drainMs = median(runMoments.map((entry) => entry.lastChunkDelivered - entry.lastChunkSent));
+  const medianRun = parleys[times.map((entry) => entry.previewMs).indexOf(previewMs)] ?? parleys[0];
+  const sentAt = medianRun?.sender.sendCalledAtEpochMs ?? 0;
+  const series = (marks: readonly number[] | undefined): string => (marks ?? []).map((at) => Math.round(at - sentAt)).join(' ');
+  const chunkNote = `The median run's chunks, ms from send(): handed to A's channel ${series(medianRun?.sender.chunkTimes?.Sent)}; delivered to B ${series(medianRun?.receiver.chunkTimes?.Delivered)}; opened by B ${series(medianRun?.receiver.chunkTimes?.Arrived)}.`;
   const intact = parleys.every((entry) => entry.digest === expectedDigest);
   const sizeMib = (sizeBytes / 2 ** 20).toFixed(2);
 
@@ -202,6 +206,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       },
     ],
     notes: [
+      chunkNote,
       `A: first chunk → last chunk handed to the channel ${senderStreamMs.toFixed(0)} ms; last chunk handed to A's channel → delivered to B ${drainMs.toFixed(0)} ms (median). Marks of the two pages are epoch ms of two renderer processes on one machine.`,
       `Parley's phases (median ms): preparing the offer ${hashMs.toFixed(0)}, stream (accept → last byte acknowledged) ${streamMs.toFixed(0)}, B's finish (last byte stored → 'done': the content digest compared, the Blob parts made into one) ${finishMs.toFixed(0)}.`,
       `After 'done', B does what the app does: checkRasterImage (sniff, createImageBitmap: a full decode, which is the render for an image within 1280 px, else drawn scaled into a canvas of at most 1280 px), then the render drawn into a canvas on the page, awaited until a frame showing it was painted (two animation frames). Median check ${round(verdictMs - transferMs, 1)} ms, drawing and painting ${round(previewMs - verdictMs, 1)} ms.`,
