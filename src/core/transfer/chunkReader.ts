@@ -11,6 +11,9 @@ import type { FileSource } from './transferManager.ts';
  */
 export const READ_BLOCK_BYTES = 4 * 1024 * 1024;
 
+/** The second read of the ramp reads at least this much, so small chunks do not cost a dozen tiny reads. */
+const RAMP_START_BYTES = 256 * 1024;
+
 interface Block {
   readonly start: number;
   readonly bytes: Uint8Array;
@@ -20,6 +23,14 @@ export class ChunkReader {
   private block: Block | null = null;
   private ahead: { readonly start: number; readonly bytes: Promise<Uint8Array> } | null = null;
   private readonly blockBytes: number;
+  /**
+   * Bytes of the previous read, 0 before the first. A transfer starts with a read of one chunk, so the first chunk
+   * leaves at once, and each read after it is twice as large as the one before (at least RAMP_START_BYTES), up to a
+   * whole block: a block read right after the first chunk left the channel idle for the 40–90 ms that reading 4 MiB
+   * takes here once that one chunk was on the wire, while a read twice the size of the one being sent is done before
+   * it is (npm run bench, photoPreview, §7.14).
+   */
+  private lastReadBytes = 0;
 
   constructor(
     private readonly source: FileSource,
@@ -46,16 +57,23 @@ export class ChunkReader {
     const ahead = this.ahead;
     this.ahead = null;
     if (ahead !== null && ahead.start === start) return { start, bytes: await ahead.bytes };
-    // Nothing read ahead (the first read, or a resume): read one chunk, so it can leave at once, and let the next
-    // block be read while it is sealed and sent. A first read of a whole block held the first chunk back by the
-    // 40–90 ms that reading 4 MiB takes here (npm run bench, photoPreview).
-    return { start, bytes: await this.source.read(start, Math.min(this.source.sizeBytes, start + this.chunkBytes)) };
+    // Nothing read ahead (the first read, or a resume): start small again.
+    this.lastReadBytes = 0;
+    return { start, bytes: await this.source.read(start, this.nextReadEnd(start)) };
+  }
+
+  /** Where a read from `start` ends: the ramp's next size in whole chunks (see lastReadBytes), never past the file. */
+  private nextReadEnd(start: number): number {
+    const wanted = this.lastReadBytes === 0 ? this.chunkBytes : Math.max(RAMP_START_BYTES, 2 * this.lastReadBytes);
+    const bytes = Math.min(this.blockBytes, Math.ceil(wanted / this.chunkBytes) * this.chunkBytes);
+    this.lastReadBytes = bytes;
+    return Math.min(this.source.sizeBytes, start + bytes);
   }
 
   private readAhead(block: Block): void {
     const start = block.start + block.bytes.length;
     if (this.ahead !== null || start >= this.source.sizeBytes) return;
-    const bytes = this.source.read(start, Math.min(this.source.sizeBytes, start + this.blockBytes));
+    const bytes = this.source.read(start, this.nextReadEnd(start));
     // Awaited, and a failure reported, only when that block is needed; a loop that stops earlier drops it.
     bytes.catch(() => {});
     this.ahead = { start, bytes };
