@@ -13,7 +13,7 @@ import { mbPerSecond, parleyRun, rawRun, type ParleyRun, type RawRun, type RunOp
 const WIDTH_PX = 1280;
 const HEIGHT_PX = 1024;
 const PIECE_BYTES = 64 * 1024;
-const RUNS = 5;
+const RUNS = 9;
 const TRANSFER_TIMEOUT_MS = 30_000;
 const SETTLE_AFTER_SECURE_MS = 1500;
 

@@ -61,6 +61,21 @@ describe('ChunkReader', () => {
     ]);
   });
 
+  it('starts the first reads of the ramp together, up to one block ahead', async () => {
+    const chunkBytes = 255 * 1024;
+    const src = source(3 * READ_BLOCK_BYTES);
+    const reader = new ChunkReader(src, chunkBytes);
+    await reader.read(0, chunkBytes);
+    const at = (chunks: number): number => chunks * chunkBytes;
+    // 1 + 2 + 4 + 8 chunks asked for before the first chunk is even served; the next block waits until one is used.
+    expect(src.reads).toEqual([
+      [0, at(1)],
+      [at(1), at(3)],
+      [at(3), at(7)],
+      [at(7), at(15)],
+    ]);
+  });
+
   it('starts the ramp again at one chunk after a resume', async () => {
     const chunkBytes = 255 * 1024;
     const src = source(3 * READ_BLOCK_BYTES);
