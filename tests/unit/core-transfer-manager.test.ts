@@ -24,8 +24,11 @@ function digestOf(bytes: Uint8Array | null | undefined): string {
  * fixed pause. They are counted as they run (the real digest, only wrapped), so settling waits for them exactly.
  */
 let digestsRunning = 0;
+/** While set, every digest waits for it before it runs (and is not counted as running): a test holds the hashing. */
+let digestGate: Promise<void> | null = null;
 const realDigest = crypto.subtle.digest.bind(crypto.subtle);
 vi.spyOn(crypto.subtle, 'digest').mockImplementation(async (algorithm, data) => {
+  if (digestGate !== null) await digestGate;
   digestsRunning += 1;
   try {
     return await realDigest(algorithm, data);
@@ -84,6 +87,8 @@ function sourceOf(bytes: Uint8Array, name = 'file.bin'): FileSource & { reads: n
 interface Stored {
   readonly chunks: Uint8Array[];
   discarded: boolean;
+  /** What the manager asked of the sink, in order. */
+  readonly calls: ('append' | 'finish' | 'discard')[];
 }
 
 type Wire = { kind: 'control'; message: TransferControl } | { kind: 'chunk'; header: ChunkHeader; data: Uint8Array };
@@ -92,6 +97,8 @@ interface Side {
   readonly manager: TransferManager<Uint8Array>;
   readonly views: Map<string, TransferView<Uint8Array>>;
   readonly sinks: Stored[];
+  /** Every view that carried a file, in order. */
+  readonly viewsWithFile: TransferView<Uint8Array>[];
 }
 
 /** Two managers joined by a wire that delivers asynchronously and in order, like a data channel. */
@@ -110,6 +117,7 @@ function pair(
   const make = (maxFileBytes: number): Side => {
     const views = new Map<string, TransferView<Uint8Array>>();
     const sinks: Stored[] = [];
+    const viewsWithFile: TransferView<Uint8Array>[] = [];
     const manager = new TransferManager<Uint8Array>(
       {
         clock,
@@ -118,14 +126,16 @@ function pair(
         chunkBytes: CHUNK,
         windowBytes: options.windowBytes ?? 1024 * 1024,
         openSink: async (_offer: TransferOffer): Promise<ReceiveSink<Uint8Array>> => {
-          const stored: Stored = { chunks: [], discarded: false };
+          const stored: Stored = { chunks: [], discarded: false, calls: [] };
           sinks.push(stored);
           return {
             append: async (bytes) => {
+              stored.calls.push('append');
               await options.beforeAppend?.(stored.chunks.length);
               stored.chunks.push(bytes.slice());
             },
             finish: async () => {
+              stored.calls.push('finish');
               const whole = new Uint8Array(stored.chunks.reduce((sum, chunk) => sum + chunk.length, 0));
               let offset = 0;
               for (const chunk of stored.chunks) {
@@ -135,15 +145,19 @@ function pair(
               return whole;
             },
             discard: async () => {
+              stored.calls.push('discard');
               stored.discarded = true;
               stored.chunks.length = 0;
             },
           };
         },
       },
-      (view) => views.set(view.id, view),
+      (view) => {
+        views.set(view.id, view);
+        if (view.file !== null) viewsWithFile.push(view);
+      },
     );
-    return { manager, views, sinks };
+    return { manager, views, sinks, viewsWithFile };
   };
   const senderLimit = options.maxFileBytes ?? 64 * 1024 * 1024;
   const a = make(senderLimit);
@@ -420,6 +434,57 @@ describe('TransferManager cancels and refuses visibly', () => {
     expect(only(a).state).toEqual({ kind: 'failed', reason: 'hash-mismatch' });
     expect(only(b).file).toBeNull();
     expect(b.sinks[0]?.discarded).toBe(true);
+  });
+
+  it('a last chunk whose trailing digest was changed is finished by the store but never handed out: hash mismatch, discarded, both told', async () => {
+    const { a, b, connect, settle } = pair({
+      tap: (wire) => {
+        if (wire.kind !== 'chunk' || !wire.header.isLast) return [wire];
+        const data = wire.data.slice();
+        data[data.length - 1] = (data[data.length - 1] ?? 0) ^ 0x01;
+        return [{ ...wire, data }];
+      },
+    });
+    connect();
+    a.manager.send(sourceOf(bytesOf(3 * CHUNK + 5)));
+    await settle();
+    expect(only(b).state).toEqual({ kind: 'failed', reason: 'hash-mismatch' });
+    expect(only(a).state).toEqual({ kind: 'failed', reason: 'hash-mismatch' });
+    // The store was asked to make the file (an image check may have started on it), then to let it go.
+    expect(b.sinks[0]?.calls.slice(-2)).toEqual(['finish', 'discard']);
+    expect(b.viewsWithFile).toEqual([]);
+  });
+
+  it('the store makes the file while the content digest is being compared; the file is handed out only after it matched', async () => {
+    let release = (): void => {};
+    const { a, b, connect, settle } = pair({
+      tap: (wire) => {
+        // The sender's digest is in the last chunk: from here on, hold every digest (the receiver's).
+        if (wire.kind === 'chunk' && wire.header.isLast) {
+          digestGate = new Promise((resolve) => {
+            release = resolve;
+          });
+        }
+        return [wire];
+      },
+    });
+    connect();
+    const bytes = bytesOf(2 * CHUNK + 9);
+    try {
+      a.manager.send(sourceOf(bytes));
+      for (let round = 0; round < 10_000 && b.sinks[0]?.calls.at(-1) !== 'finish'; round++) await new Promise((resolve) => setImmediate(resolve));
+      expect(b.sinks[0]?.calls.at(-1)).toBe('finish');
+      expect(only(b).state.kind).toBe('receiving');
+      expect(b.viewsWithFile).toEqual([]);
+    } finally {
+      digestGate = null;
+      release();
+    }
+    await settle();
+    expect(only(b).state.kind).toBe('done');
+    expect(digestOf(only(b).file)).toBe(digestOf(bytes));
+    expect(b.viewsWithFile.length).toBeGreaterThan(0);
+    expect(b.viewsWithFile.every((view) => view.state.kind === 'done')).toBe(true);
   });
 
   it('a duplicated chunk is a protocol error on both sides, nothing kept', async () => {

@@ -29,7 +29,12 @@ export interface FileSource {
 
 export interface ReceiveSink<F> {
   append(bytes: Uint8Array): Promise<void>;
+  /**
+   * Makes the file of everything appended. Called as soon as the last chunk is stored, while the content digest is
+   * still being compared: what it makes is handed out only if the digest matches, else discard() follows.
+   */
   finish(): Promise<F>;
+  /** Lets go of everything, also of a file finish() made (or is making): it is never to be shown. */
   discard(): Promise<void>;
 }
 
@@ -557,6 +562,10 @@ export class TransferManager<F> {
     // Progress is shown per acknowledged MiB, not per 64 KiB chunk: a thousand repaints per 64 MiB buy nothing.
     if (verdict.ack !== null || verdict.done !== null) this.emit(entry);
     if (verdict.done === null) return;
+    // The store makes the file (and the platform may start looking at it: an image check decodes it) while the
+    // content digest is compared; the file is handed out only once the digest matches, else discarded (§7.10).
+    const finishing = entry.sink.finish();
+    finishing.catch(() => {});
     let hashMatches: boolean;
     try {
       hashMatches = await verdict.done.hashMatches;
@@ -568,13 +577,17 @@ export class TransferManager<F> {
       this.fail(entry, 'hash-mismatch');
       return;
     }
+    if (isFinal(entry.state)) return;
     if (connected) this.setState(entry, { kind: 'verifying' });
+    let file: F;
     try {
-      entry.file = await entry.sink.finish();
+      file = await finishing;
     } catch {
       this.fail(entry, 'storage-failed');
       return;
     }
+    if (isFinal(entry.state)) return;
+    entry.file = file;
     this.channel?.sendControl({ type: 'complete', id: entry.id });
     this.finish(entry, { kind: 'done' });
   }
