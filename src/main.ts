@@ -116,6 +116,15 @@ async function main(target: HTMLElement): Promise<void> {
     const module = await import('./adapters/transfer/imageCheck.ts');
     return module;
   });
+  const earlyCheckCode = loadOnce(async () => {
+    const module = await import('./adapters/transfer/earlyImageCheck.ts');
+    return module;
+  });
+  // One per page: a received file's check starts when its store makes it, and is taken when the file is shown.
+  const imageChecks = loadOnce(async () => {
+    const [early, check] = await Promise.all([earlyCheckCode(), imageCheckCode()]);
+    return new early.EarlyImageChecks(check.checkRasterImage);
+  });
   const openVault = loadOnce(async () => (await vaultCode()).openBrowserVault());
   const platform: AppPlatform = {
     keyPairs,
@@ -129,11 +138,14 @@ async function main(target: HTMLElement): Promise<void> {
     transfers: {
       clock: systemClock,
       random: systemRandom,
-      openSink: async () => (await sinkCode()).blobSink(),
+      openSink: async () => {
+        const [sink, checks] = await Promise.all([sinkCode(), imageChecks()]);
+        return checks.sink(sink.blobSink());
+      },
       maxFileBytes: loaded.config.maxFileBytes,
     },
     fileSource,
-    checkImage: async (file) => (await imageCheckCode()).checkRasterImage(file),
+    checkImage: async (file) => (await imageChecks()).take(file),
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
     profile: { vault: openVault, mayHoldProfile, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
@@ -156,7 +168,7 @@ async function main(target: HTMLElement): Promise<void> {
     fileItem,
     storedFileItem,
     sinkCode,
-    imageCheckCode,
+    imageChecks,
     // What older versions spilled to IndexedDB is deleted once no page holds it; never in the way of start-up.
     async () => {
       const module = await import('./adapters/storage/spillCleanup.ts');

@@ -1,7 +1,8 @@
 /**
  * A room's file transfers, composed exactly as RoomState composes them (MemberTransfers: one TransferManager per
  * member, with src/main.ts's platform: the Blob sink, fileSource, default chunk size and window), minus the Svelte UI. Every view the managers emit is timed, and a received file is presented as
- * the app presents it: checkRasterImage, then its render drawn into a canvas, here awaited until painted. The room gets
+ * the app presents it: checkRasterImage (started when the receiving store made the file, taken once it is handed out),
+ * then its render drawn into a canvas, here awaited until painted. The room gets
  * the transfers through a thin endpoint that only times how long a sender waits on its channel's backpressure.
  */
 import { assertNever } from '../../src/core/assertNever.ts';
@@ -12,6 +13,7 @@ import { MemberTransfers } from '../../src/core/transfer/memberTransfers.ts';
 import { isFinal, type TransferChannel, type TransferState, type TransferView } from '../../src/core/transfer/transferManager.ts';
 import { blobSink } from '../../src/adapters/transfer/blobSink.ts';
 import { checkRasterImage } from '../../src/adapters/transfer/imageCheck.ts';
+import { EarlyImageChecks } from '../../src/adapters/transfer/earlyImageCheck.ts';
 import { fileSource } from '../../src/adapters/transfer/fileSource.ts';
 import type { HopMark, PreviewMarks, TransferStateKind, TransferTimeline } from './benchApi.ts';
 import { CHUNK_HEADER_BYTES, parseChunkHeader, type ChunkHeader, type TransferControl } from '../../src/core/transfer/transferMessages.ts';
@@ -56,6 +58,8 @@ const REAL_WAIT_MS = 0.5;
 
 export class BenchTransfers {
   private readonly members: MemberTransfers<Blob>;
+  /** As src/main.ts: a received file's check starts when its store makes it, and is taken when it is presented. */
+  private readonly imageChecks = new EarlyImageChecks(checkRasterImage);
   /** What the RoomSession is given: the member transfers, with each channel's writable() timed. */
   readonly endpoint: TransferEndpoint;
   /** The outgoing transfer that is sending now (the bench sends one file at a time). */
@@ -73,7 +77,7 @@ export class BenchTransfers {
       {
         clock: systemClock,
         random: systemRandom,
-        openSink: async () => blobSink(),
+        openSink: async () => this.imageChecks.sink(blobSink()),
         // public/config.json's value, which is also the default.
         maxFileBytes: DEFAULT_MAX_FILE_BYTES,
       },
@@ -261,7 +265,7 @@ export class BenchTransfers {
   private async present(entry: Tracked, file: Blob): Promise<void> {
     const startedAtEpochMs = epochNowMs();
     try {
-      const verdict = await checkRasterImage(file);
+      const verdict = await this.imageChecks.take(file);
       const verdictAtEpochMs = epochNowMs();
       if (verdict.kind !== 'image') {
         entry.preview = { verdict: 'not-image', startedAtEpochMs, verdictAtEpochMs, shownAtEpochMs: null, widthPx: null, heightPx: null, error: null };

@@ -624,7 +624,7 @@ function receiverAlone() {
       random: systemRandom,
       maxFileBytes: 64 * 1024 * 1024,
       openSink: async (): Promise<ReceiveSink<Uint8Array>> => {
-        const stored: Stored = { chunks: [], discarded: false };
+        const stored: Stored = { chunks: [], discarded: false, calls: [] };
         sinks.push(stored);
         return {
           append: async (bytes) => void stored.chunks.push(bytes.slice()),
