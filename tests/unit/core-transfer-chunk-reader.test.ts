@@ -37,19 +37,55 @@ describe('ChunkReader', () => {
     const src = source(sizeBytes);
     const got = await readAll(new ChunkReader(src, chunkBytes), sizeBytes, chunkBytes);
     expect(Buffer.from(got).equals(await src.read(0, sizeBytes))).toBe(true);
-    // One read per block plus the check read above; never one per chunk.
-    expect(src.reads.length - 1).toBeLessThanOrEqual(Math.ceil(sizeBytes / (READ_BLOCK_BYTES - chunkBytes)) + 1);
+    // One read per block, plus the ramp's reads (one chunk, then 256 KiB doubling up to a block: at most 6), plus the
+    // check read above; never one per chunk.
+    expect(src.reads.length - 1).toBeLessThanOrEqual(Math.ceil(sizeBytes / (READ_BLOCK_BYTES - chunkBytes)) + 1 + 6);
   });
 
-  it('reads one chunk first, so the first chunk does not wait for a whole block, then whole blocks ahead', async () => {
-    const chunkBytes = 64 * 1024;
+  it('reads one chunk first, so the first chunk does not wait for a whole block, then reads twice as large each time up to a block', async () => {
+    const chunkBytes = 255 * 1024;
     const sizeBytes = 3 * READ_BLOCK_BYTES;
     const src = source(sizeBytes);
     const reader = new ChunkReader(src, chunkBytes);
-    expect(await reader.read(0, chunkBytes)).toEqual((await src.read(0, chunkBytes)));
+    await readAll(reader, sizeBytes, chunkBytes);
+    // 1, 2, 4, 8 chunks: the ramp; then whole blocks of 16 (the last one cut at the end of the file).
+    const at = (chunks: number): number => chunks * chunkBytes;
+    expect(src.reads).toEqual([
+      [0, at(1)],
+      [at(1), at(3)],
+      [at(3), at(7)],
+      [at(7), at(15)],
+      [at(15), at(31)],
+      [at(31), at(47)],
+      [at(47), sizeBytes],
+    ]);
+  });
+
+  it('starts the first reads of the ramp together, up to one block ahead', async () => {
+    const chunkBytes = 255 * 1024;
+    const src = source(3 * READ_BLOCK_BYTES);
+    const reader = new ChunkReader(src, chunkBytes);
+    await reader.read(0, chunkBytes);
+    const at = (chunks: number): number => chunks * chunkBytes;
+    // 1 + 2 + 4 + 8 chunks asked for before the first chunk is even served; the next block waits until one is used.
+    expect(src.reads).toEqual([
+      [0, at(1)],
+      [at(1), at(3)],
+      [at(3), at(7)],
+      [at(7), at(15)],
+    ]);
+  });
+
+  it('starts the ramp again at one chunk after a resume', async () => {
+    const chunkBytes = 255 * 1024;
+    const src = source(3 * READ_BLOCK_BYTES);
+    const reader = new ChunkReader(src, chunkBytes);
+    await readAll(reader, 2 * READ_BLOCK_BYTES, chunkBytes);
+    src.reads.length = 0;
+    await reader.read(chunkBytes, 2 * chunkBytes);
     expect(src.reads.slice(0, 2)).toEqual([
-      [0, chunkBytes],
-      [chunkBytes, chunkBytes + READ_BLOCK_BYTES],
+      [chunkBytes, 2 * chunkBytes],
+      [2 * chunkBytes, 4 * chunkBytes],
     ]);
   });
 
