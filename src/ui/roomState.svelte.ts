@@ -25,7 +25,7 @@ import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
 import type { ProfilePlatform } from './profileState.svelte.ts';
 import type { FileRecorded, HistoryOther, RoomHistory, RoomHistoryEntry } from './roomHistory.ts';
 import { failureText } from './vaultText.ts';
-import { RateMeter } from './transferText.ts';
+import { RateMeter } from './rateMeter.ts';
 import { Members } from './members.svelte.ts';
 import { loadFailureText, transferEngine } from './lazyParts.ts';
 import type { DeliveryState } from './memberText.ts';
