@@ -21,7 +21,6 @@ import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
 import { Attention } from './ui/attention.svelte.ts';
 import { browserNotifier } from './adapters/notify/browserNotifier.ts';
-import { registerServiceWorker } from './adapters/offline/registerServiceWorker.ts';
 import { AppUpdate } from './ui/appUpdate.svelte.ts';
 
 interface Signaling {
@@ -49,6 +48,16 @@ async function signalingFor(signaling: SignalingConfig): Promise<Signaling> {
   }
 }
 
+/** Without the worker Parley still works online (it only cannot start offline): a failed fetch of its code is let be. */
+async function registerWorker(update: AppUpdate): Promise<void> {
+  try {
+    const module = await import('./adapters/offline/registerServiceWorker.ts');
+    module.registerServiceWorker((apply) => (update.apply = apply));
+  } catch {
+    // Tried again on the next start.
+  }
+}
+
 async function main(target: HTMLElement): Promise<void> {
   // First, so that nothing is ever drawn in the other theme.
   applyThemeChoice(loadThemeChoice(), false);
@@ -68,8 +77,8 @@ async function main(target: HTMLElement): Promise<void> {
   const keyPairs = new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock });
   const update = new AppUpdate();
   // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network. Its
-  // installation fetches every file of the site, so it waits until the page is up and idle.
-  if (import.meta.env.PROD) afterStartUp(() => registerServiceWorker((apply) => (update.apply = apply)));
+  // installation fetches every file of the site, so it waits until the page is up and idle, and so does its code.
+  if (import.meta.env.PROD) afterStartUp(() => void registerWorker(update));
   const loaded = await loadConfig();
   if (!loaded.ok && !navigator.onLine) {
     // config.json is never kept (it may change), so with no network Parley cannot start: say so, and start when it can.
