@@ -17,6 +17,8 @@ import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profile
 import { admissionText, afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
+import { startRoomHeadStart } from './core/room/roomHeadStart.ts';
+import { parseRoomFragment } from './core/crypto/roomSecret.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
 import { Attention } from './ui/attention.svelte.ts';
@@ -75,6 +77,16 @@ async function main(target: HTMLElement): Promise<void> {
   // RSA-3072 takes a noticeable moment: the first pair is started before anything else (it runs off the main thread
   // while config.json loads and the page draws), so that joining a room never waits for one.
   const keyPairs = new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock });
+  // What joining the room in the link needs from the link alone (its keys, a guest identity) is begun now too, and so
+  // is the question whether a profile may exist: both are answered while config.json is on its way.
+  const link = parseRoomFragment(location.hash);
+  const roomHeadStart = link.kind === 'room' ? startRoomHeadStart(link.secret) : () => null;
+  let earlyPresence: Promise<boolean> | null = mayHoldProfile();
+  const profilePresence = (): Promise<boolean> => {
+    const early = earlyPresence;
+    earlyPresence = null;
+    return early ?? mayHoldProfile();
+  };
   const update = new AppUpdate();
   // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network. Its
   // installation fetches every file of the site, so it waits until the page is up and idle, and so does its code.
@@ -128,6 +140,7 @@ async function main(target: HTMLElement): Promise<void> {
   const openVault = loadOnce(async () => (await vaultCode()).openBrowserVault());
   const platform: AppPlatform = {
     keyPairs,
+    roomHeadStart,
     room: {
       connectSignaling: signaling.connect,
       createPeer: webRtcPeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
@@ -144,7 +157,7 @@ async function main(target: HTMLElement): Promise<void> {
     fileSource,
     checkImage: async (file) => (await imageCheckCode()).checkRasterImage(file),
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
-    profile: { vault: openVault, mayHoldProfile, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    profile: { vault: openVault, mayHoldProfile: profilePresence, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
     update,
     relay: {
