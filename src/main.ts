@@ -27,6 +27,8 @@ import { AppUpdate } from './ui/appUpdate.svelte.ts';
 
 interface Signaling {
   readonly connect: RoomPlatform['connectSignaling'];
+  /** Opens the connection a room link will need while the page draws (Parley's servers; a broker is met later). */
+  readonly preconnect: () => void;
   /** Where to ask for short-lived TURN credentials: our own servers; a PeerServer hands out none. */
   readonly credentialEndpoints: readonly string[];
 }
@@ -39,11 +41,12 @@ async function signalingFor(signaling: SignalingConfig): Promise<Signaling> {
   switch (signaling.mode) {
     case 'parley': {
       const urls = resolveSignalingUrls(signaling, location.href);
-      return { connect: webSocketSignaling(urls, location.href), credentialEndpoints: credentialEndpoints(urls) };
+      const { connect, preconnect } = webSocketSignaling(urls, location.href);
+      return { connect, preconnect, credentialEndpoints: credentialEndpoints(urls) };
     }
     case 'peerjs': {
       const adapter = await import('./adapters/peerjs/peerjsSignaling.ts');
-      return { connect: adapter.peerjsSignaling(signaling, systemClock, systemRandom), credentialEndpoints: [] };
+      return { connect: adapter.peerjsSignaling(signaling, systemClock, systemRandom), preconnect: () => {}, credentialEndpoints: [] };
     }
     default:
       return assertNever(signaling, 'signaling mode');
@@ -115,6 +118,8 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley could not load', body: `Part of the app did not load (${String(error)}). Reload the page to try again.` } });
     return;
   }
+  // A room link joins as soon as the room has started: its socket connects meanwhile (nothing is sent on it until then).
+  if (link.kind === 'room') signaling.preconnect();
   // TURN credentials are short-lived and come from our own server; config.json's ICE servers are used as they are.
   const relayCredentials = new RelayCredentials(signaling.credentialEndpoints);
   relayCredentials.start();
