@@ -1,7 +1,8 @@
 /**
  * The way from a room link to "Secure" (spec §9): the page connects its signaling socket while it starts, before the
  * room view is drawn, and the room joins on that same socket; a socket the server closed before the room took it
- * (a person unlocking a profile first) is replaced, and the room still joins.
+ * (a person unlocking a profile first) is replaced, and the room still joins. The settings controls, a lazy part
+ * since then, say so in words when their code does not arrive.
  */
 import type { Page } from '@playwright/test';
 import { parseConfig } from '../../signaling/config.ts';
@@ -72,4 +73,18 @@ test('a socket the server closed while the person unlocked their profile is repl
   } finally {
     await server.close();
   }
+});
+
+test('the settings controls load after the first screen; when their code does not arrive the page says so and still works', async ({ newPerson, parley }) => {
+  const page = await newPerson();
+  // The network drops just for that one file.
+  await page.route(/\/assets\/settingsControls-[\w-]+\.js$/, (route) => route.abort());
+  await page.goto(parley.url);
+  await expect(page.getByRole('alert').filter({ hasText: 'This part of Parley did not load' })).toBeVisible();
+  await expect(page.getByLabel('Theme')).toHaveCount(0);
+  await page.unroute(/\/assets\/settingsControls-[\w-]+\.js$/);
+  // A room still opens and works, and there (on first use after start-up) the controls load.
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await expect(page.getByLabel('Theme')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Turn on notifications' })).toBeVisible();
 });
