@@ -2,5 +2,6 @@ import { vitePreprocess } from '@sveltejs/vite-plugin-svelte';
 
 export default {
   preprocess: vitePreprocess(),
-  compilerOptions: { runes: true },
+  // No window.__svelte version beacon: it tells nothing the app needs and costs first-load bytes.
+  compilerOptions: { runes: true, discloseVersion: false },
 };

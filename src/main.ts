@@ -17,15 +17,18 @@ import { claimProfileForThisTab, mayHoldProfile } from './adapters/vault/profile
 import { admissionText, afterStartUp, fileItem, loadOnce, prefetchWhenIdle, profilePanel, profileRooms, storedFileItem, transferEngine } from './ui/lazyParts.ts';
 import type { AppPlatform } from './ui/roomState.svelte.ts';
 import { KeyPairPool } from './core/room/keyPairPool.ts';
+import { startRoomHeadStart } from './core/room/roomHeadStart.ts';
+import { parseRoomFragment } from './core/crypto/roomSecret.ts';
 import { generateSessionKeyPair } from './core/crypto/handshake.ts';
 import { applyThemeChoice, loadThemeChoice } from './ui/theme.ts';
 import { Attention } from './ui/attention.svelte.ts';
 import { browserNotifier } from './adapters/notify/browserNotifier.ts';
-import { registerServiceWorker } from './adapters/offline/registerServiceWorker.ts';
 import { AppUpdate } from './ui/appUpdate.svelte.ts';
 
 interface Signaling {
   readonly connect: RoomPlatform['connectSignaling'];
+  /** Opens the connection a room link will need while the page draws (Parley's servers; a broker is met later). */
+  readonly preconnect: () => void;
   /** Where to ask for short-lived TURN credentials: our own servers; a PeerServer hands out none. */
   readonly credentialEndpoints: readonly string[];
 }
@@ -38,14 +41,25 @@ async function signalingFor(signaling: SignalingConfig): Promise<Signaling> {
   switch (signaling.mode) {
     case 'parley': {
       const urls = resolveSignalingUrls(signaling, location.href);
-      return { connect: webSocketSignaling(urls, location.href), credentialEndpoints: credentialEndpoints(urls) };
+      const { connect, preconnect } = webSocketSignaling(urls, location.href);
+      return { connect, preconnect, credentialEndpoints: credentialEndpoints(urls) };
     }
     case 'peerjs': {
       const adapter = await import('./adapters/peerjs/peerjsSignaling.ts');
-      return { connect: adapter.peerjsSignaling(signaling, systemClock, systemRandom), credentialEndpoints: [] };
+      return { connect: adapter.peerjsSignaling(signaling, systemClock, systemRandom), preconnect: () => {}, credentialEndpoints: [] };
     }
     default:
       return assertNever(signaling, 'signaling mode');
+  }
+}
+
+/** Without the worker Parley still works online (it only cannot start offline): a failed fetch of its code is let be. */
+async function registerWorker(update: AppUpdate): Promise<void> {
+  try {
+    const module = await import('./adapters/offline/registerServiceWorker.ts');
+    module.registerServiceWorker((apply) => (update.apply = apply));
+  } catch {
+    // Tried again on the next start.
   }
 }
 
@@ -66,10 +80,20 @@ async function main(target: HTMLElement): Promise<void> {
   // RSA-3072 takes a noticeable moment: the first pair is started before anything else (it runs off the main thread
   // while config.json loads and the page draws), so that joining a room never waits for one.
   const keyPairs = new KeyPairPool({ generate: generateSessionKeyPair, clock: systemClock });
+  // What joining the room in the link needs from the link alone (its keys, a guest identity) is begun now too, and so
+  // is the question whether a profile may exist: both are answered while config.json is on its way.
+  const link = parseRoomFragment(location.hash);
+  const roomHeadStart = link.kind === 'room' ? startRoomHeadStart(link.secret) : () => null;
+  let earlyPresence: Promise<boolean> | null = mayHoldProfile();
+  const profilePresence = (): Promise<boolean> => {
+    const early = earlyPresence;
+    earlyPresence = null;
+    return early ?? mayHoldProfile();
+  };
   const update = new AppUpdate();
   // Only the built site has a worker (the dev server serves sources); it lets the shell start with no network. Its
-  // installation fetches every file of the site, so it waits until the page is up and idle.
-  if (import.meta.env.PROD) afterStartUp(() => registerServiceWorker((apply) => (update.apply = apply)));
+  // installation fetches every file of the site, so it waits until the page is up and idle, and so does its code.
+  if (import.meta.env.PROD) afterStartUp(() => void registerWorker(update));
   const loaded = await loadConfig();
   if (!loaded.ok && !navigator.onLine) {
     // config.json is never kept (it may change), so with no network Parley cannot start: say so, and start when it can.
@@ -94,6 +118,8 @@ async function main(target: HTMLElement): Promise<void> {
     mount(Notice, { target, props: { title: 'Parley could not load', body: `Part of the app did not load (${String(error)}). Reload the page to try again.` } });
     return;
   }
+  // A room link joins as soon as the room has started: its socket connects meanwhile (nothing is sent on it until then).
+  if (link.kind === 'room') signaling.preconnect();
   // TURN credentials are short-lived and come from our own server; config.json's ICE servers are used as they are.
   const relayCredentials = new RelayCredentials(signaling.credentialEndpoints);
   relayCredentials.start();
@@ -128,6 +154,7 @@ async function main(target: HTMLElement): Promise<void> {
   const openVault = loadOnce(async () => (await vaultCode()).openBrowserVault());
   const platform: AppPlatform = {
     keyPairs,
+    roomHeadStart,
     room: {
       connectSignaling: signaling.connect,
       createPeer: webRtcPeerFactory(() => ({ iceServers: iceServers(), relayOnly: relayPreference.on })),
@@ -147,7 +174,7 @@ async function main(target: HTMLElement): Promise<void> {
     fileSource,
     checkImage: async (file) => (await imageChecks()).take(file),
     // The profile's vault: IndexedDB, with argon2id in a worker so unlocking never freezes the page.
-    profile: { vault: openVault, mayHoldProfile, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
+    profile: { vault: openVault, mayHoldProfile: profilePresence, clock: systemClock, activity: window, claimProfile: claimProfileForThisTab },
     attention: new Attention(browserNotifier),
     update,
     relay: {

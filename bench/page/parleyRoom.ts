@@ -54,7 +54,7 @@ function frameType(data: unknown): string | null {
  * reconnect can be told apart step by step. What the room sees is untouched.
  */
 function loggedSignaling(urls: readonly string[], log: SignalingMark[]): RoomPlatform['connectSignaling'] {
-  const connect = webSocketSignaling(urls, location.href);
+  const { connect } = webSocketSignaling(urls, location.href);
   const note = (event: string): void => {
     log.push({ atEpochMs: epochNowMs(), event });
   };

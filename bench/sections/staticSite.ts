@@ -16,8 +16,8 @@ import { oneRun, type Run } from './linkToSecure.ts';
 /** Pairs of runs, one per mode each, after one uncounted warm-up pair. */
 const PAIRS = 5;
 const PEERJS_CHUNK = /^\/assets\/peerjsSignaling-[\w-]+\.js$/;
-/** Spec §9: the JavaScript of the first load, gzip, for the front page and for a room link. */
-const FIRST_LOAD_TARGET_BYTES = 60 * 1024;
+/** Spec §9: the JavaScript of the first load, gzip, for the front page and for a room link: 60 000 bytes (decimal, the issue's "60 KB"). */
+const FIRST_LOAD_TARGET_BYTES = 60_000;
 
 type ScriptFile = { readonly path: string; readonly bytes: number; readonly gzipBytes: number };
 
@@ -170,14 +170,14 @@ export const staticSite: Section = {
         },
         {
           name: 'First-load JS, front page and room link: what index.html loads and preloads (gzip)',
-          target: `≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB`,
-          measured: `${index.length} files, ${kib(indexGzip)} KiB`,
+          target: `≤ ${FIRST_LOAD_TARGET_BYTES} bytes`,
+          measured: `${index.length} files, ${indexGzip} bytes (${kib(indexGzip)} KiB)`,
           met: indexGzip <= FIRST_LOAD_TARGET_BYTES,
         },
         {
           name: 'Room link: JS fetched until "Secure" (gzip), nothing beyond index.html',
-          target: `≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB`,
-          measured: `${roomLink.length} files, ${kib(total(roomLink, 'gzipBytes'))} KiB${onlyIndex(roomLink) ? '' : ` (beyond index.html: ${roomLink.filter((file) => !onlyIndex([file])).map((file) => path.basename(file.path)).join(' ')})`}`,
+          target: `≤ ${FIRST_LOAD_TARGET_BYTES} bytes`,
+          measured: `${roomLink.length} files, ${total(roomLink, 'gzipBytes')} bytes${onlyIndex(roomLink) ? '' : ` (beyond index.html: ${roomLink.filter((file) => !onlyIndex([file])).map((file) => path.basename(file.path)).join(' ')})`}`,
           met: total(roomLink, 'gzipBytes') <= FIRST_LOAD_TARGET_BYTES && onlyIndex(roomLink),
         },
       ];
@@ -222,7 +222,7 @@ export const staticSite: Section = {
             ],
           },
           {
-            title: `First load (spec §9; target ≤ ${kib(FIRST_LOAD_TARGET_BYTES)} KiB gzip each), KiB`,
+            title: `First load (spec §9; target ≤ ${FIRST_LOAD_TARGET_BYTES} bytes gzip each), KiB`,
             columns: ['what', 'files', 'raw', 'gzip'],
             rows: [
               ['index.html loads and preloads', index.map((file) => path.basename(file.path)).join(' '), kib(total(index, 'bytes')), kib(indexGzip)],

@@ -1,7 +1,6 @@
 /**
  * The parts of the app a visitor may never use (the profile screens, a profile's rooms and history, the file
- * transfer engine): each is
- * fetched on first use, and all of them once the page has drawn and is idle, so that first use rarely waits.
+ * transfer engine and file lines, the settings controls): each is fetched on first use, and all of them once the page has drawn and is idle, so that first use rarely waits.
  * Keeping them out of the entry is what keeps the first load small (spec §9, "First load").
  */
 
@@ -45,6 +44,11 @@ export const storedFileItem = loadOnce(async () => {
   const module = await import('./StoredFileItem.svelte');
   return module;
 });
+/** Theme, notifications, "Always relay": below the first screen, and rarely changed. */
+export const settingsControls = loadOnce(async () => {
+  const module = await import('./settingsControls.ts');
+  return module;
+});
 export const transferEngine = loadOnce(async () => {
   const module = await import('../core/transfer/memberTransfers.ts');
   return module;
@@ -78,6 +82,14 @@ export function startUpDone(): void {
   if (waiting === null) return;
   waitingForStartUp = null;
   for (const run of waiting) whenIdle(run);
+}
+
+/**
+ * A part a view shows but that must not be fetched before the first screen is of use (a room link fetches nothing
+ * beyond the first load until it is Secure): loaded once start-up is over and the page is idle.
+ */
+export function afterStartUpLoad<T>(load: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => afterStartUp(resolve)).then(load);
 }
 
 /** Fetches every loader after start-up, one at a time when the page is idle; a failure here is retried on first use. */

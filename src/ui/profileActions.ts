@@ -7,6 +7,7 @@ import { assertNever } from '../core/assertNever.ts';
 import type { ProfileState } from './profileState.svelte.ts';
 import type { CreateResult, ImportResult } from '../core/vault/vaultService.ts';
 import { failureText } from './vaultText.ts';
+import { openedProfile } from './profileSession.ts';
 
 export async function createProfile(profile: ProfileState, displayName: string, passphrase: string, confirmation: string): Promise<boolean> {
   if (displayName.trim() === '') return profile.refuse('Choose a display name: it is what the other person sees.');
@@ -15,7 +16,7 @@ export async function createProfile(profile: ProfileState, displayName: string, 
   return profile.act(async () => {
     const created = await (await profile.platform.vault()).create(displayName, passphrase);
     if (!created.ok) return createFailureText(created);
-    profile.opened(created.vault);
+    openedProfile(profile, created.vault);
     return null;
   });
 }
@@ -25,7 +26,7 @@ export async function unlockProfile(profile: ProfileState, passphrase: string): 
     const result = await (await profile.platform.vault()).unlock(passphrase);
     if (result.ok) {
       profile.retryAtMs = 0;
-      profile.opened(result.vault);
+      openedProfile(profile, result.vault);
       return null;
     }
     switch (result.reason) {
@@ -109,7 +110,7 @@ export async function importBackup(profile: ProfileState, file: File, passphrase
   return profile.act(async () => {
     const imported = await (await profile.platform.vault()).importBackup(file, passphrase);
     if (!imported.ok) return importFailureText(imported);
-    profile.opened(imported.vault);
+    openedProfile(profile, imported.vault);
     return null;
   });
 }

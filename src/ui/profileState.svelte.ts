@@ -1,13 +1,12 @@
 /**
- * The person's profile as the views see it: absent, locked or unlocked, locking by hand or after idling, and the
- * preferences; the other actions on it (profileActions.ts) load with the profile screens, not with the first load.
+ * The person's profile as the views see it: absent, locked or unlocked, locking, and the preferences; what an open
+ * profile runs (profileSession.ts: the tab's claim, the idle lock) and the other actions on it (profileActions.ts)
+ * load with the profile screens, not with the first load.
  */
 import { assertNever } from '../core/assertNever.ts';
 import type { Clock } from '../core/ports.ts';
 import type { UnlockedVault, Vault } from '../core/vault/vaultService.ts';
-import { DEFAULT_PREFERENCES, type Preferences } from '../core/vault/preferences.ts';
-import { watchIdle } from './idleTimer.ts';
-import { failureText } from './vaultText.ts';
+import { DEFAULT_PREFERENCES } from '../core/vault/preferences.ts';
 
 export type ProfileView =
   | { readonly kind: 'checking' }
@@ -45,9 +44,9 @@ export class ProfileState {
   retryAtMs = $state(0);
   autoLockMinutes = $state<number>(DEFAULT_PREFERENCES.autoLockMinutes);
   receivedFilesBudgetBytes = $state<number>(DEFAULT_PREFERENCES.receivedFilesBudgetBytes);
-  private stopIdle: () => void = () => {};
   private readonly beforeLock = new Set<() => Promise<void>>();
-  private releaseClaim: () => void = () => {};
+  /** Ends what opening the profile started in this tab (set by profileSession.ts); lock() calls it. */
+  endSession: () => void = () => {};
 
   constructor(readonly platform: ProfilePlatform) {}
 
@@ -89,10 +88,8 @@ export class ProfileState {
    * written (a second at most); `why` is shown when it was not the person's own click.
    */
   lock(why: string | null = null): void {
-    this.stopIdle();
-    this.stopIdle = () => {};
-    this.releaseClaim();
-    this.releaseClaim = () => {};
+    this.endSession();
+    this.endSession = () => {};
     const vault = this.unlocked;
     if (vault === null) return;
     // Asked before the view changes: the rooms that registered these are about to close.
@@ -108,62 +105,6 @@ export class ProfileState {
   onBeforeLock(hook: () => Promise<void>): () => void {
     this.beforeLock.add(hook);
     return () => this.beforeLock.delete(hook);
-  }
-
-  setAutoLock(minutes: number): void {
-    this.autoLockMinutes = minutes;
-    const vault = this.unlocked;
-    if (vault === null) return;
-    this.watch();
-    this.savePreference(vault, { autoLockMinutes: minutes });
-  }
-
-  /** How many bytes of received files each conversation keeps in the history before asking. */
-  setReceivedFilesBudget(bytes: number): void {
-    this.receivedFilesBudgetBytes = bytes;
-    const vault = this.unlocked;
-    if (vault !== null) this.savePreference(vault, { receivedFilesBudgetBytes: bytes });
-  }
-
-  private savePreference(vault: UnlockedVault, change: Partial<Preferences>): void {
-    void vault.savePreferences(change).then(
-      (saved) => {
-        if (!saved.ok) this.problem = failureText(saved);
-      },
-      () => {},
-    );
-  }
-
-  /** The profile just opened (created, unlocked or imported): from now on it is this tab's, and it locks when idle. */
-  opened(vault: UnlockedVault): void {
-    this.view = { kind: 'unlocked', vault };
-    this.notice = null;
-    this.releaseClaim();
-    this.releaseClaim = this.platform.claimProfile(() => {
-      if (this.unlocked === vault) this.lock('Your profile was unlocked in another tab, so it was locked here. Unlock it here to continue in this tab.');
-    });
-    this.autoLockMinutes = DEFAULT_PREFERENCES.autoLockMinutes;
-    this.receivedFilesBudgetBytes = DEFAULT_PREFERENCES.receivedFilesBudgetBytes;
-    this.watch();
-    // The saved choice arrives a moment later; until then the default (15 min) is in force, never longer.
-    void vault.preferences().then(
-      (preferences) => {
-        if (this.unlocked !== vault) return;
-        this.receivedFilesBudgetBytes = preferences.receivedFilesBudgetBytes;
-        if (preferences.autoLockMinutes === this.autoLockMinutes) return;
-        this.autoLockMinutes = preferences.autoLockMinutes;
-        this.watch();
-      },
-      () => {},
-    );
-  }
-
-  private watch(): void {
-    this.stopIdle();
-    const minutes = this.autoLockMinutes;
-    this.stopIdle = watchIdle(this.platform.activity, this.platform.clock, minutes * 60_000, () =>
-      this.lock(`Locked after ${minutes} minute${minutes === 1 ? '' : 's'} without activity. Unlock to continue.`),
-    );
   }
 
   /** Says why an action was not even tried; false, for the action to return. */

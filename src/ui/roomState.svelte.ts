@@ -7,8 +7,10 @@
 import type { RelayControl } from './relayControl.ts';
 import { RoomSession, type RoomEvent } from '../core/room/roomSession.ts';
 import { chatEndpoint } from '../core/group/chatEndpoint.ts';
-import { generateGuestIdentity, type LocalIdentity } from '../core/crypto/identityProof.ts';
+import type { LocalIdentity } from '../core/crypto/identityProof.ts';
+import type { RoomKeys } from '../core/crypto/roomSecret.ts';
 import { memberIdOf } from '../core/crypto/memberId.ts';
+import { makeGuestSelf, type RoomHeadStart, type RoomSelf } from '../core/room/roomHeadStart.ts';
 import type { KeyPairSource } from '../core/room/keyPairPool.ts';
 import type { RoomPlatform } from '../core/room/roomPorts.ts';
 import { isTerminal, type MemberView, type RoomStatus } from '../core/room/roomStatus.ts';
@@ -25,7 +27,7 @@ import type { StoredFileInfo } from '../core/vault/vaultRecords.ts';
 import type { ProfilePlatform } from './profileState.svelte.ts';
 import type { FileRecorded, HistoryOther, RoomHistory, RoomHistoryEntry } from './roomHistory.ts';
 import { failureText } from './vaultText.ts';
-import { RateMeter } from './transferText.ts';
+import { RateMeter } from './rateMeter.ts';
 import { Members } from './members.svelte.ts';
 import { loadFailureText, transferEngine } from './lazyParts.ts';
 import type { DeliveryState } from './memberText.ts';
@@ -38,6 +40,8 @@ export interface AppPlatform {
   readonly room: RoomPlatform;
   /** The page's RSA key pairs, made while it loads so that joining a room never waits for one. */
   readonly keyPairs: KeyPairSource;
+  /** What was begun for the room link the page opened with, while config.json loaded; null for any other room. */
+  readonly roomHeadStart: (secret: Uint8Array) => RoomHeadStart | null;
   readonly transfers: TransferPlatform<Blob>;
   readonly fileSource: (file: File) => FileSource;
   readonly checkImage: (file: Blob) => Promise<ImageVerdict<ImageBitmap>>;
@@ -139,6 +143,11 @@ export function quotedLine(lines: readonly ChatLine[], id: string): TextLine | D
 }
 
 /** A member as the history kept it: its id when known (else a key made from the kept name), and that name. */
+async function profileSelf(history: RoomHistory): Promise<RoomSelf> {
+  const identity: LocalIdentity = { kind: 'profile', displayName: history.displayName, ...history.identity };
+  return { identity, memberId: await memberIdOf(identity.publicKeySpki) };
+}
+
 function keptMember(other: HistoryOther): { readonly memberId: string; readonly keptName?: string } {
   const keptName = other.kind === 'contact' ? (other.contact?.displayName ?? undefined) : other.label;
   const memberId = other.memberId ?? (other.kind === 'contact' ? `contact:${other.contactId}` : `guest:${other.label}`);
@@ -197,7 +206,9 @@ export class RoomState {
   private oldestSeq: number | null = null;
   private session: RoomSession | null = null;
   private chat: GroupChat | null = null;
-  private self: { readonly identity: LocalIdentity; readonly memberId: string } | null = null;
+  private self: RoomSelf | null = null;
+  /** The room's keys if their derivation was begun with the page (the same for every session of this room). */
+  private keys: Promise<RoomKeys> | null = null;
   private nextKey = 0;
   private stopped = false;
   /** The transfer engine is not in the first load: it comes when the first pair is secure (or the page is idle). */
@@ -238,13 +249,13 @@ export class RoomState {
   /** Opens the conversation and joins the room; call once, right after construction. */
   async start(): Promise<void> {
     const history = this.history;
-    const identity: LocalIdentity =
-      history === null ? await generateGuestIdentity() : { kind: 'profile', displayName: history.displayName, ...history.identity };
-    const memberId = await memberIdOf(identity.publicKeySpki);
-    this.self = { identity, memberId };
+    const headStart = this.platform.roomHeadStart(this.secret);
+    this.keys = headStart?.keys ?? null;
+    const self = history === null ? await (headStart?.guest ?? makeGuestSelf()) : await profileSelf(history);
+    this.self = self;
     if (history !== null) await this.loadLatest(history);
     this.chat = await GroupChat.open({
-      self: memberId,
+      self: self.memberId,
       store: history?.conversationStore() ?? new MemoryConversationStore(),
       clock: this.platform.room.clock,
       random: this.platform.room.random,
@@ -492,6 +503,7 @@ export class RoomState {
       group: chatEndpoint(() => this.chat, (memberId) => this.history?.rememberedMemberIds().includes(memberId) ?? false),
       onEvent: (event) => this.apply(event),
       ...(history === null ? {} : { knowledge: () => history.knowledge() }),
+      ...(this.keys === null ? {} : { keys: this.keys }),
     });
     void session.start();
     return session;

@@ -64,19 +64,3 @@ export function formatDuration(seconds: number): string {
   const minutes = Math.floor(seconds / 60);
   return minutes < 60 ? `${minutes} min ${Math.round(seconds % 60)} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
-
-/** Smooths bytes/second so the figure does not jump with every acknowledgement. */
-export class RateMeter {
-  private lastBytes = 0;
-  private lastAtMs = 0;
-  bytesPerSecond = 0;
-
-  sample(bytes: number, atMs: number): void {
-    if (this.lastAtMs !== 0 && atMs > this.lastAtMs && bytes >= this.lastBytes) {
-      const instant = ((bytes - this.lastBytes) * 1000) / (atMs - this.lastAtMs);
-      this.bytesPerSecond = this.bytesPerSecond === 0 ? instant : this.bytesPerSecond * 0.7 + instant * 0.3;
-    }
-    this.lastBytes = bytes;
-    this.lastAtMs = atMs;
-  }
-}

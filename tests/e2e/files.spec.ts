@@ -193,9 +193,9 @@ for (const side of ['sender', 'receiver'] as const) {
   test(`the ${side} can cancel a running transfer, and both sides are told`, async ({ newPerson, parley }) => {
     const { alice, bob } = await securePair(newPerson, parley.url);
     // A slow receiver keeps the transfer running while the test finds the button and clicks it.
-    await slowDown(bob, 6);
+    await slowDown(bob, 4);
     await attachGenerated(alice, 'big.bin', 48 * 1024 * 1024);
-    await expect.poll(() => progressOf(bob, 'big.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => progressOf(bob, 'big.bin'), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     const canceller = side === 'sender' ? alice : bob;
     const other = side === 'sender' ? bob : alice;
     await fileItem(canceller, 'big.bin').getByRole('button', { name: 'Cancel' }).click();
@@ -217,9 +217,10 @@ test('a transfer cut by a lost connection resumes from what was acknowledged whe
     await expectSecure(alice, bob);
     const sizeBytes = 48 * 1024 * 1024;
     // A slow receiver keeps the transfer running until the cut; then it goes back to full speed for the resume.
-    const fullSpeed = await slowDown(bob, 6);
+    const fullSpeed = await slowDown(bob, 4);
     const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
-    await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
+    // Some of it acknowledged, so the resume has something to start from.
+    await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
     // Bob's direct connection breaks (his signaling socket too); both sides notice and connect again.
     relay.dropConnection(1);
     await breakConnections(bob);

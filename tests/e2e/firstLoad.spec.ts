@@ -133,3 +133,31 @@ test('the service worker keeps every chunk the page fetches later, so that loadi
   });
   expect(later.filter((script) => !kept.includes(script))).toEqual([]);
 });
+
+test('config.json is fetched once per load: the page reads the response index.html preloads, never cached by the worker', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  const link = await createRoom(alice, parley.url);
+  const bob = await newPerson();
+  const configRequests: string[] = [];
+  bob.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/config.json') configRequests.push(request.url());
+  });
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  expect(configRequests).toHaveLength(1);
+  // Once the service worker is in charge, the next load still asks the network (once) and nothing keeps the file.
+  await bob.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  configRequests.length = 0;
+  await bob.reload();
+  await expect(bob.getByLabel('Room link')).toBeVisible();
+  await expect.poll(() => bob.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+  expect(configRequests).toHaveLength(1);
+  const kept = await bob.evaluate(async () => {
+    const paths: string[] = [];
+    for (const name of await caches.keys()) for (const cached of await (await caches.open(name)).keys()) paths.push(new URL(cached.url).pathname);
+    return paths;
+  });
+  expect(kept).not.toContain('/config.json');
+});

@@ -11,6 +11,7 @@ import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
 import { TestClient, wsUrl } from '../fixtures/signalingClient.ts';
 import { createRoom, cutNetwork, DELIVERED, expect, expectSecure, members, messageFrames, messages, roomEvents, sendMessage, socketsOpened, statusOf, tapped, test } from './fixtures.ts';
+import { expectAccessible } from './axe.ts';
 import { createProfile } from './profiles.ts';
 
 /** `count` guests in one room, each joining once the previous one is in; all end connected to all. */
@@ -29,8 +30,6 @@ async function guestRoom(newPerson: () => Promise<Page>, baseUrl: string, count:
   }
   return { pages, link };
 }
-
-
 
 test('four people with profiles: each accepts the newcomers once, then sees the other three with matching safety numbers', async ({ newPerson, parley }) => {
   test.slow();
@@ -54,6 +53,7 @@ test('four people with profiles: each accepts the newcomers once, then sees the 
       for (const earlier of pages.slice(0, index)) {
         const held = members(earlier).filter({ hasText: names[index] ?? '' });
         await expect(held).toContainText('is new in this room');
+        if (index === 2 && earlier === ada) await expectAccessible(ada, 'a member held for a decision');
         await held.getByRole('button', { name: /^Accept/ }).click();
       }
     }

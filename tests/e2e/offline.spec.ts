@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { parseConfig } from '../../signaling/config.ts';
 import { startServer } from '../../signaling/server.ts';
+import { expectAccessible } from './axe.ts';
 import { createRoom, expect, test } from './fixtures.ts';
 
 /** Waits until the page's service worker is installed and active (its files are kept by then). */
@@ -76,6 +77,7 @@ test('a new version is announced with “Reload to update” and replaces the op
     });
     const reloadButton = page.getByRole('button', { name: 'Reload to update' });
     await expect(reloadButton).toBeVisible();
+    await expectAccessible(page, 'room with "Reload to update"');
     // Announced, not applied: the same document, the same room.
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     expect(page.url()).toBe(link);

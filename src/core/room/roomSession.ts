@@ -72,6 +72,8 @@ export interface RoomSessionOptions {
   readonly group?: GroupEndpoint;
   /** This side's profile, proven to every member; without one this side is a guest with a key for this room session. */
   readonly identity?: LocalIdentity;
+  /** The room's keys, when their derivation from `secret` was begun before the room (roomHeadStart.ts). */
+  readonly keys?: Promise<RoomKeys>;
   /**
    * What this person remembers (the room's contacts and every contact's key), read once per verified
    * session and judged by the admission policy. Absent: nothing is remembered. If it throws, the member is held.
@@ -233,7 +235,7 @@ export class RoomSession {
   }
 
   async start(): Promise<void> {
-    const [keys, identity] = await Promise.all([deriveRoomKeys(this.options.secret), this.options.identity ?? generateGuestIdentity()]);
+    const [keys, identity] = await Promise.all([this.options.keys ?? deriveRoomKeys(this.options.secret), this.options.identity ?? generateGuestIdentity()]);
     this.keys = keys;
     this.identity = identity;
     try {
