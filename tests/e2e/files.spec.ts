@@ -217,7 +217,7 @@ test('a transfer cut by a lost connection resumes from what was acknowledged whe
     await expectSecure(alice, bob);
     const sizeBytes = 48 * 1024 * 1024;
     // A slow receiver keeps the transfer running until the cut; then it goes back to full speed for the resume.
-    const fullSpeed = await slowDown(bob, 4);
+    const fullSpeed = await slowDown(bob, 20);
     const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
     // Some of it acknowledged, so the resume has something to start from.
     await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
