@@ -12,6 +12,7 @@ import { brokerConfig, startPeerServer, startStaticSite } from '../../tests/fixt
 import { REPO_ROOT, type BenchContext, type Check, type JsonObject, type Section, type SectionResult } from '../harness.ts';
 import { round, roundSummary, summarize } from '../stats.ts';
 import { oneRun, type Run } from './linkToSecure.ts';
+import { recordScripts } from '../../tests/fixtures/scriptRequests.ts';
 
 /** Pairs of runs, one per mode each, after one uncounted warm-up pair. */
 const PAIRS = 5;
@@ -24,16 +25,6 @@ type ScriptFile = { readonly path: string; readonly bytes: number; readonly gzip
 async function scriptFile(urlPath: string): Promise<ScriptFile> {
   const bytes = await readFile(path.join(REPO_ROOT, 'dist', urlPath));
   return { path: urlPath, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
-}
-
-/** Notes the path of every script `page` requests from now on (workers included). */
-function recordScripts(page: Page): string[] {
-  const paths: string[] = [];
-  page.on('request', (request) => {
-    const { pathname } = new URL(request.url());
-    if (pathname.endsWith('.js')) paths.push(pathname);
-  });
-  return paths;
 }
 
 const scriptFiles = (paths: readonly string[]): Promise<ScriptFile[]> => Promise.all([...new Set(paths)].sort().map(scriptFile));

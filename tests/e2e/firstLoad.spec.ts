@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { APIRequestContext, Page } from '@playwright/test';
 import { attach, createRoom, expect, expectSecure, fileItem, save, sha256Hex, test } from './fixtures.ts';
+import { recordScripts } from '../fixtures/scriptRequests.ts';
 
 /** Source paths (as the maps name them, from the repository root) that must not be in the first load. */
 const LATER = [
@@ -54,16 +55,6 @@ async function sourcesOf(request: APIRequestContext, baseUrl: string, script: st
   const map: unknown = await (await request.get(new URL(`${script}.map`, baseUrl).href)).json();
   if (typeof map !== 'object' || map === null || !('sources' in map) || !Array.isArray(map.sources)) throw new Error(`${script}.map has no sources`);
   return map.sources.map((source: unknown) => String(source).replace(/^(\.\.\/)+/, ''));
-}
-
-/** Notes the path of every script the page requests from now on. */
-function recordScripts(page: Page): string[] {
-  const paths: string[] = [];
-  page.on('request', (request) => {
-    const { pathname } = new URL(request.url());
-    if (pathname.endsWith('.js')) paths.push(pathname);
-  });
-  return paths;
 }
 
 /** Runs in the page before its scripts: notes on the root element when its status first says "Secure". */

@@ -6,30 +6,17 @@
  * with a hash mismatch on both sides (what the app shows the person as a failed file).
  */
 import { test, expect } from '@playwright/test';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { parseConfig } from '../../signaling/config.ts';
-import { startServer, type RunningServer } from '../../signaling/server.ts';
+import type { RunningServer } from '../../signaling/server.ts';
+import { serveTestPage } from './pages/testPage.ts';
 import { makePng } from '../fixtures/images.ts';
 
-const PAGE_ROOT = fileURLToPath(new URL('./pages/receivedImage', import.meta.url));
-const PAGE_OUT = fileURLToPath(new URL('../../test-results/received-image-page', import.meta.url));
 // Three chunks of 255 KiB and a bit: the decode has real work while the digest is compared.
 const PNG_BASE64 = makePng(400, 500).toString('base64');
 
 let server: RunningServer;
 
 test.beforeAll(async () => {
-  await build({
-    root: PAGE_ROOT,
-    configFile: false,
-    publicDir: false,
-    logLevel: 'warn',
-    build: { outDir: PAGE_OUT, emptyOutDir: true, target: 'es2022', assetsInlineLimit: 0 },
-  });
-  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: 'silent', STATIC_DIR: PAGE_OUT });
-  if (!parsed.ok) throw new Error(parsed.message);
-  server = await startServer(parsed.config);
+  server = await serveTestPage('receivedImage');
 });
 
 test.afterAll(async () => {

@@ -6,28 +6,15 @@
  */
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { parseConfig } from '../../signaling/config.ts';
-import { startServer, type RunningServer } from '../../signaling/server.ts';
+import type { RunningServer } from '../../signaling/server.ts';
+import { serveTestPage } from './pages/testPage.ts';
 
-const PAGE_ROOT = fileURLToPath(new URL('./pages/vaultStore', import.meta.url));
-const PAGE_OUT = fileURLToPath(new URL('../../test-results/vault-store-page', import.meta.url));
 const FIXTURE = readFileSync(new URL('../fixtures/twoPersonVault.json', import.meta.url), 'utf8');
 
 let server: RunningServer;
 
 test.beforeAll(async () => {
-  await build({
-    root: PAGE_ROOT,
-    configFile: false,
-    publicDir: false,
-    logLevel: 'warn',
-    build: { outDir: PAGE_OUT, emptyOutDir: true, target: 'es2022', assetsInlineLimit: 0 },
-  });
-  const parsed = parseConfig({ PORT: '0', HOST: '127.0.0.1', LOG: 'silent', STATIC_DIR: PAGE_OUT });
-  if (!parsed.ok) throw new Error(parsed.message);
-  server = await startServer(parsed.config);
+  server = await serveTestPage('vaultStore');
 });
 
 test.afterAll(async () => {
