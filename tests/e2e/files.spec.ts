@@ -13,12 +13,13 @@ import {
   expect,
   expectSecure,
   fileItem,
+  heldInbound,
+  holdInboundAfter,
   messages,
   save,
   savedSha256,
   securePair,
   sha256Hex,
-  slowDown,
   tapped,
   test,
 } from './fixtures.ts';
@@ -191,15 +192,17 @@ test('a file over the size limit is refused before anything is sent', async ({ n
 
 for (const side of ['sender', 'receiver'] as const) {
   test(`the ${side} can cancel a running transfer, and both sides are told`, async ({ newPerson, parley }) => {
-    const { alice, bob } = await securePair(newPerson, parley.url);
-    // A slow receiver keeps the transfer running while the test finds the button and clicks it.
-    await slowDown(bob, 4);
+    const { alice, bob } = await securePair(() => tapped(newPerson), parley.url);
+    // Bob takes the first 2 MiB, then holds what arrives: the transfer is still running when the button is clicked.
+    const flowAgain = await holdInboundAfter(bob, 2 * 1024 * 1024);
     await attachGenerated(alice, 'big.bin', 48 * 1024 * 1024);
     await expect.poll(() => progressOf(bob, 'big.bin'), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     const canceller = side === 'sender' ? alice : bob;
     const other = side === 'sender' ? bob : alice;
     await fileItem(canceller, 'big.bin').getByRole('button', { name: 'Cancel' }).click();
     await expect(fileItem(canceller, 'big.bin')).toContainText('You cancelled this.');
+    // Bob now gets what was held, in order: chunks still on their way when the cancel was sent, then the cancel.
+    await flowAgain();
     await expect(fileItem(other, 'big.bin')).toContainText('The other person cancelled this.');
     // Nothing half-received is left to save, and the conversation goes on.
     await expect(fileItem(bob, 'big.bin').getByRole('link', { name: 'Save' })).toHaveCount(0);
@@ -216,16 +219,18 @@ test('a transfer cut by a lost connection resumes from what was acknowledged whe
     await bob.goto(link);
     await expectSecure(alice, bob);
     const sizeBytes = 48 * 1024 * 1024;
-    // A slow receiver keeps the transfer running until the cut; then it goes back to full speed for the resume.
-    const fullSpeed = await slowDown(bob, 20);
+    // Bob takes the first 4 MiB and then nothing more arrives: the transfer is stalled mid-way when the cut comes.
+    const flowAgain = await holdInboundAfter(bob, 4 * 1024 * 1024);
     const sentHash = await attachGenerated(alice, 'resume.bin', sizeBytes);
     // Some of it acknowledged, so the resume has something to start from.
     await expect.poll(() => progressOf(bob, 'resume.bin'), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
-    // Bob's direct connection breaks (his signaling socket too); both sides notice and connect again.
+    await expect.poll(() => heldInbound(bob)).toBeGreaterThan(0);
+    // Bob's direct connection breaks (his signaling socket too); both sides notice and connect again. What was held
+    // was on the broken connection and is lost with it.
     relay.dropConnection(1);
     await breakConnections(bob);
     await expect(fileItem(alice, 'resume.bin')).toContainText('Paused');
-    await fullSpeed();
+    await flowAgain();
     await expect(fileItem(alice, 'resume.bin')).toContainText('Sent', { timeout: 45_000 });
     await expect(fileItem(bob, 'resume.bin')).toContainText('Received');
     expect(await savedSha256(bob, 'resume.bin')).toBe(sentHash);

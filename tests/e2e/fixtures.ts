@@ -69,17 +69,38 @@ export async function expectSecure(...pages: Page[]): Promise<void> {
 
 /**
  * Counts, in each page, the group message frames (type 0x12) its data channels receive, and lets a test cut the
- * page's data channels as a vanished network would: nothing in, nothing out, until restored.
+ * page's data channels as a vanished network would: nothing in, nothing out, until restored. It can also hold what
+ * arrives after a given number of bytes (a stalled path: the sender's window fills and it waits), and hand it over
+ * later in arrival order, so a transfer is still running at a point the test chose, however fast the machine is.
  */
 const WIRE_TAP = () => {
   const connections: RTCPeerConnection[] = [];
+  const held: { channel: RTCDataChannel; data: unknown }[] = [];
+  const handedOver = new WeakSet<Event>();
   const tap = {
     messageFrames: 0,
     cut: false,
     /** While cut, the page's WebSockets carry nothing either way, and nobody is told (an outage further away). */
     cutSignaling: false,
     socketsOpened: 0,
+    /** Bytes the page's data channels have let through; past `holdAt`, what arrives waits in `held`. */
+    inboundBytes: 0,
+    holdAt: Number.POSITIVE_INFINITY,
     breakAll: () => connections.splice(0).forEach((connection) => connection.close()),
+    holdAfter: (bytes: number) => {
+      tap.holdAt = tap.inboundBytes + bytes;
+    },
+    heldCount: () => held.length,
+    /** Hands over what was held, in arrival order; what arrived on a channel that has closed since is lost with it. */
+    release: () => {
+      tap.holdAt = Number.POSITIVE_INFINITY;
+      for (const { channel, data } of held.splice(0)) {
+        if (channel.readyState !== 'open') continue;
+        const event = new MessageEvent('message', { data });
+        handedOver.add(event);
+        channel.dispatchEvent(event);
+      }
+    },
   };
   Object.assign(window, { __wire: tap });
   const watch = (channel: RTCDataChannel): void => {
@@ -90,11 +111,22 @@ const WIRE_TAP = () => {
     channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
       if (!tap.cut) send(data);
     }) as typeof channel.send;
-    // While cut, nothing arrives either: stop the app's own handler from seeing it.
+    // While cut, nothing arrives either: stop the app's own handler from seeing it. While held, it waits.
     channel.addEventListener(
       'message',
-      (event) => {
-        if (tap.cut) event.stopImmediatePropagation();
+      (event: MessageEvent) => {
+        if (tap.cut) {
+          event.stopImmediatePropagation();
+          return;
+        }
+        if (handedOver.has(event)) return;
+        const size = event.data instanceof ArrayBuffer ? event.data.byteLength : 0;
+        if (held.length > 0 || tap.inboundBytes + size > tap.holdAt) {
+          event.stopImmediatePropagation();
+          held.push({ channel, data: event.data });
+          return;
+        }
+        tap.inboundBytes += size;
       },
       { capture: true },
     );
@@ -158,6 +190,21 @@ export async function cutNetwork(page: Page, cut: boolean, { signaling = false }
 /** How many WebSockets the page has opened since it loaded. */
 export function socketsOpened(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __wire: { socketsOpened: number } }).__wire.socketsOpened);
+}
+
+/**
+ * Lets the next `bytes` reach the page's data channels and holds everything after them (a tapped page), so the peer's
+ * transfer stalls at its window; returns what hands the held frames over, in order, and lets the rest through again.
+ */
+export async function holdInboundAfter(page: Page, bytes: number): Promise<() => Promise<void>> {
+  type Wire = { holdAfter(bytes: number): void; release(): void };
+  await page.evaluate((limit) => (window as unknown as { __wire: Wire }).__wire.holdAfter(limit), bytes);
+  return () => page.evaluate(() => (window as unknown as { __wire: Wire }).__wire.release());
+}
+
+/** How many data-channel messages the tapped page is holding. */
+export function heldInbound(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __wire: { heldCount(): number } }).__wire.heldCount());
 }
 
 /** Closes every direct connection of the page at once, as a network failure the browser notices would. */
@@ -246,20 +293,6 @@ export async function attachGenerated(page: Page, name: string, sizeBytes: numbe
 }
 
 /** Clicks Save as a person would and returns the download, so the bytes checked are the bytes saved. */
-/**
- * Makes `page`'s renderer `rate` times slower with Chromium's own CPU throttling, so a file transfer it takes part
- * in is still running when a test acts on it (an unthrottled 48 MiB transfer can finish between two looks on a fast
- * machine). Returns the way back to full speed.
- */
-export async function slowDown(page: Page, rate: number): Promise<() => Promise<void>> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Emulation.setCPUThrottlingRate', { rate });
-  return async () => {
-    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
-    await cdp.detach();
-  };
-}
-
 export async function save(page: Page, name: string) {
   const link = fileItem(page, name).getByRole('link', { name: 'Save' });
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
