@@ -1,5 +1,5 @@
 /** Two people, two browser contexts, the real server and the built site: the conversation itself. */
-import { createRoom, expect, expectSecure, messages, securePair, sendMessage, statusOf, test, DELIVERED } from './fixtures.ts';
+import { createRoom, expect, expectSecure, messages, securePair, sendMessage, statusOf, tapped, test, DELIVERED } from './fixtures.ts';
 
 test('creating a room shows its link, copies it, and waits for the other person', async ({ newPerson, parley }) => {
   const alice = await newPerson();
@@ -22,6 +22,17 @@ test('two people reach Secure and talk both ways', async ({ newPerson, parley })
   await expect(messages(alice).last()).toContainText('Hi Alice');
   await expect(messages(alice)).toHaveCount(2);
   await expect(messages(bob)).toHaveCount(2);
+});
+
+test('a newcomer whose channel loses what arrives before its first word still reaches Secure: the member answers, never speaks first', async ({ newPerson, parley }) => {
+  const alice = await newPerson();
+  const link = await createRoom(alice, parley.url);
+  // Bob dials (he joined last); his first frame leaves 400 ms late and anything arriving before it is lost.
+  const bob = await tapped(newPerson, { lateSpeaker: true });
+  await bob.goto(link);
+  await expectSecure(alice, bob);
+  await sendMessage(alice, 'heard you');
+  await expect(messages(bob).last()).toContainText('heard you');
 });
 
 test('a message that looks like HTML is shown as text and never rendered', async ({ newPerson, parley }) => {

@@ -83,6 +83,12 @@ const WIRE_TAP = () => {
     /** While cut, the page's WebSockets carry nothing either way, and nobody is told (an outage further away). */
     cutSignaling: false,
     socketsOpened: 0,
+    /**
+     * A slow first word (set before the page connects): the page's first frame on each data channel leaves 400 ms
+     * late, and whatever reaches a channel before that is lost, as Chromium was seen to lose a message that arrived
+     * at an initiator's channel just before it opened there.
+     */
+    lateSpeaker: false,
     /** Bytes the page's data channels have let through; past `holdAt`, what arrives waits in `held`. */
     inboundBytes: 0,
     holdAt: Number.POSITIVE_INFINITY,
@@ -108,14 +114,30 @@ const WIRE_TAP = () => {
       if (event.data instanceof ArrayBuffer && new Uint8Array(event.data)[1] === 0x12) tap.messageFrames += 1;
     });
     const send = channel.send.bind(channel);
+    let spoken = false;
+    // Frames waiting behind a late first one, so that they still leave in order.
+    let late: Promise<void> | null = null;
     channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
-      if (!tap.cut) send(data);
+      if (tap.cut) return;
+      if (!tap.lateSpeaker || (spoken && late === null)) {
+        spoken = true;
+        send(data);
+        return;
+      }
+      late = (late ?? new Promise<void>((resolve) => setTimeout(resolve, 400))).then(() => {
+        spoken = true;
+        if (channel.readyState === 'open') send(data);
+      });
+      const mine = late;
+      void mine.then(() => {
+        if (late === mine) late = null;
+      });
     }) as typeof channel.send;
     // While cut, nothing arrives either: stop the app's own handler from seeing it. While held, it waits.
     channel.addEventListener(
       'message',
       (event: MessageEvent) => {
-        if (tap.cut) {
+        if (tap.cut || (tap.lateSpeaker && !spoken)) {
           event.stopImmediatePropagation();
           return;
         }
@@ -165,9 +187,10 @@ const WIRE_TAP = () => {
   };
 };
 
-export async function tapped(newPerson: () => Promise<Page>): Promise<Page> {
+export async function tapped(newPerson: () => Promise<Page>, { lateSpeaker = false } = {}): Promise<Page> {
   const page = await newPerson();
   await page.addInitScript(WIRE_TAP);
+  if (lateSpeaker) await page.addInitScript(() => Object.assign((window as unknown as { __wire: object }).__wire, { lateSpeaker: true }));
   return page;
 }
 

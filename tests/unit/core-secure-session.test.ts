@@ -230,6 +230,41 @@ describe('SecureSession between two honest endpoints', () => {
     expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
   });
 
+  it('the responder says nothing until the initiator’s hello arrives, then answers with its hello before its confirm', async () => {
+    const link = createLink();
+    link.hold('initiator');
+    startBoth(link);
+    await link.settle();
+    expect(link.responder.sent).toEqual([]);
+    const [hello] = link.held.initiator;
+    if (hello === undefined) throw new Error('unreachable');
+    link.deliver('initiator', hello);
+    await link.settle();
+    expect(frameTypes(link.responder.sent)).toEqual([FrameType.hello, FrameType.confirm]);
+  });
+
+  it('an initiator whose channel loses what arrives before it has sent anything still becomes secure', async () => {
+    // Chromium was seen to lose a message that reached the initiator's channel just before it opened there. Here
+    // the responder's channel opens first and everything reaching the initiator before its own first frame is lost.
+    const lostBeforeSpeaking: Uint8Array[] = [];
+    const link = createLink({
+      tap: (from, frame) => {
+        if (from === 'responder' && link.initiator.sent.length === 0) {
+          lostBeforeSpeaking.push(frame);
+          return [];
+        }
+        return [frame];
+      },
+    });
+    link.responder.session.start();
+    await link.settle();
+    link.initiator.session.start();
+    await link.settle();
+    expect(lostBeforeSpeaking).toEqual([]);
+    expect(link.initiator.events).toEqual([secureWithGuest(bobGuest)]);
+    expect(link.responder.events).toEqual([secureWithGuest(aliceGuest)]);
+  });
+
   it('messages go both ways with identical text, and each brings a receipt with its seq back to the sender', async () => {
     const link = await secureLink();
     const fromAlice = sendText(link.initiator.session, 'Hello Bob 👋');
@@ -521,13 +556,14 @@ describe('a sealed frame before the handshake completes', () => {
     link.hold('initiator');
     startBoth(link);
     await link.settle();
-    // The initiator answered the responder's hello with its confirm; both are held back so far.
-    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm]);
+    // The initiator spoke first; its hello is held back, and the responder says nothing until it hears it.
+    expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello]);
+    expect(link.responder.sent).toEqual([]);
     const [hello] = link.held.initiator;
     if (hello === undefined) throw new Error('unreachable');
     link.deliver('initiator', hello);
     await link.settle();
-    // The responder answered with its confirm, so the initiator sealed its identity; it is not secure itself
+    // The responder answered with its hello and confirm, so the initiator made its confirm and sealed its identity; it is not secure itself
     // (no identity from the responder, which has not verified it), so it cannot seal a chat yet.
     expect(frameTypes(link.held.initiator)).toEqual([FrameType.hello, FrameType.confirm, FrameType.identity]);
     expect(link.initiator.events).toEqual([]);

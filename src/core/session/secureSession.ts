@@ -96,8 +96,18 @@ export class SecureSession {
     return this.state.kind === 'secure';
   }
 
-  /** Sends our hello; call once, as soon as the data channel opens. */
+  /**
+   * Call once, as soon as the data channel opens. The initiator sends its hello now; the responder only when the
+   * initiator's hello arrives (spec §5.3). Chromium was seen to lose, rarely and under load, a message that reached
+   * the initiator's channel just before that channel opened on its side: a responder that spoke at once could have
+   * its hello lost and its confirm taken as an attack. A side that has sent on its channel has it open, so
+   * nothing the responder sends in answer can arrive too early.
+   */
   start(): void {
+    if (this.options.role === 'initiator') this.sendHello();
+  }
+
+  private sendHello(): void {
     this.options.send(concatBytes(encodeFrameHeader(FrameType.hello, 0n), encodeHello(this.ownHello)));
   }
 
@@ -231,6 +241,8 @@ export class SecureSession {
       return;
     }
     if (type === FrameType.hello && this.state.kind === 'awaiting-hello') {
+      // The responder answers with its own hello before any work, so the initiator's confirm is made meanwhile.
+      if (this.options.role === 'responder') this.sendHello();
       await this.acceptHello(frame.body);
     } else if (type === FrameType.confirm && this.state.kind === 'awaiting-confirm') {
       await this.acceptConfirm(this.state.transcript, this.state.ownIdentity, frame.body);
