@@ -44,6 +44,11 @@ export const storedFileItem = loadOnce(async () => {
   const module = await import('./StoredFileItem.svelte');
   return module;
 });
+/** The room link as a QR code: drawn only when the person asks for it. */
+export const qrCode = loadOnce(async () => {
+  const module = await import('./QrCode.svelte');
+  return module;
+});
 /** Theme, notifications, "Always relay": below the first screen, and rarely changed. */
 export const settingsControls = loadOnce(async () => {
   const module = await import('./settingsControls.ts');

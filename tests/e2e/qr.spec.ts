@@ -45,3 +45,19 @@ test('“Show QR code” draws the room link as a QR code that decodes to exactl
   await page.getByRole('button', { name: 'Hide QR code' }).click();
   await expect(qr).toHaveCount(0);
 });
+
+test('when the QR code’s code does not arrive the page says so in words, and the next press tries again', async ({ newPerson, parley }) => {
+  const page = await newPerson();
+  const qrScript = /\/assets\/QrCode-[\w-]+\.js$/;
+  // The network drops just for that one file.
+  await page.route(qrScript, (route) => route.abort());
+  await createRoom(page, parley.url);
+  await page.getByRole('button', { name: 'Show QR code' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'This part of Parley did not load' })).toBeVisible();
+  await expect(page.getByRole('img', { name: 'QR code of the room link' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Show QR code' })).toHaveAttribute('aria-expanded', 'false');
+  await page.unroute(qrScript);
+  await page.getByRole('button', { name: 'Show QR code' }).click();
+  await expect(page.getByRole('img', { name: 'QR code of the room link' })).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'This part of Parley did not load' })).toHaveCount(0);
+});
