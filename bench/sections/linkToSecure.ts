@@ -32,10 +32,10 @@ const PHASES = [
 type Phase = (typeof PHASES)[number][0];
 /**
  * B's stages that no status text shows: its first-load scripts fetched, config.json fetched, the signaling socket
- * opened, the server's `joined`, B's offer sent and A's answer back (from B's resource timings and the socket's
- * frames as Playwright sees them).
+ * made and opened, the server's `joined`, B's offer sent and A's answer back (from B's resource timings and its socket's
+ * events, stamped in the page).
  */
-const STAGES = ['scripts', 'domContentLoaded', 'config', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
+const STAGES = ['scripts', 'domContentLoaded', 'config', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
 type Stage = (typeof STAGES)[number];
 
 type SignalingTally = { frames: number; bytes: number; signalFrames: number; signalBytes: number };
@@ -63,26 +63,36 @@ function recordStatusMarks(): void {
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
-const epochNow = (): number => performance.timeOrigin + performance.now();
+type SocketStage = 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn';
 
-/** Epoch times of B's socket stages, as Playwright sees its WebSocket (the first of each). */
-function watchSocketStages(page: Page): Partial<Record<'socket' | 'joined' | 'offerSent' | 'answerIn', number>> {
-  const at: Partial<Record<'socket' | 'joined' | 'offerSent' | 'answerIn', number>> = {};
-  const mark = (stage: keyof typeof at): void => {
-    at[stage] ??= epochNow();
+/**
+ * Runs in B's page before its scripts: notes, with the page's own clock, when its signaling socket opened, when the
+ * server's `joined` came, when the first sealed signal (the offer) left and when the first signal after it came back.
+ * Stamped in the page, not in Node when Playwright reports the frame, which came out late on a loaded machine.
+ */
+function recordSocketStages(): void {
+  // No function is bound to a name in here: tsx would wrap it in a helper that the page does not have.
+  const at: Partial<Record<SocketStage, number>> = {};
+  window.parleySocketStages = at;
+  window.WebSocket = class extends window.WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      at.socketMade ??= performance.timeOrigin + performance.now();
+      this.addEventListener('open', () => {
+        at.socket ??= performance.timeOrigin + performance.now();
+      });
+      this.addEventListener('message', (event: MessageEvent<unknown>) => {
+        if (typeof event.data !== 'string') return;
+        if (event.data.includes('"type":"joined"')) at.joined ??= performance.timeOrigin + performance.now();
+        else if (event.data.includes('"type":"signal"') && at.offerSent !== undefined) at.answerIn ??= performance.timeOrigin + performance.now();
+      });
+    }
+
+    override send(data: Parameters<WebSocket['send']>[0]): void {
+      if (typeof data === 'string' && data.includes('"type":"signal"')) at.offerSent ??= performance.timeOrigin + performance.now();
+      super.send(data);
+    }
   };
-  page.on('websocket', (socket) => {
-    mark('socket');
-    socket.on('framereceived', ({ payload }) => {
-      if (typeof payload !== 'string') return;
-      if (payload.includes('"type":"joined"')) mark('joined');
-      else if (payload.includes('"type":"signal"') && at.offerSent !== undefined) mark('answerIn');
-    });
-    socket.on('framesent', ({ payload }) => {
-      if (typeof payload === 'string' && payload.includes('"type":"signal"')) mark('offerSent');
-    });
-  });
-  return at;
 }
 
 /** Counts what a page sends to the signaling server: the whole cost of connecting, as the server sees it. */
@@ -135,7 +145,7 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
     // Both tallies cover the whole connection, each page's join included.
     const aliceSent = tallySignaling(alice);
     const bobSent = tallySignaling(bob);
-    const bobSocket = watchSocketStages(bob);
+    await bob.context().addInitScript(recordSocketStages);
 
     await alice.goto(ctx.appUrl);
     await alice.getByRole('button', { name: 'Create room' }).click();
@@ -173,7 +183,8 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
       const value = bobNavigation[stage];
       if (value !== null) pageStages[stage] = sinceStart(bobNavigation.timeOrigin + value);
     }
-    for (const stage of ['socket', 'joined', 'offerSent', 'answerIn'] as const) {
+    const bobSocket = await bob.evaluate(() => window.parleySocketStages ?? {});
+    for (const stage of ['socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const) {
       const value = bobSocket[stage];
       if (value !== undefined) pageStages[stage] = sinceStart(value);
     }
@@ -201,6 +212,7 @@ const STAGE_NAMES: Readonly<Record<Phase | Stage, string>> = {
   domContentLoaded: 'scripts run (DOMContentLoaded)',
   config: 'config.json fetched',
   preparing: '"Getting ready" shown',
+  socketMade: 'signaling socket made (new WebSocket)',
   socket: 'signaling socket opened',
   joined: 'joined (server answered)',
   offerSent: 'offer sent (sealed)',
@@ -245,7 +257,7 @@ export const linkToSecure: Section = {
 
     const bob = roundSummary(summarize(runs.map((run) => run.bobMs)));
     const alice = roundSummary(summarize(runs.map((run) => run.aliceMs)));
-    const bobPhaseKeys = ['scripts', 'domContentLoaded', 'config', 'preparing', 'socket', 'joined', 'offerSent', 'answerIn', 'connecting', 'verifying', 'secure'] as const;
+    const bobPhaseKeys = ['scripts', 'domContentLoaded', 'config', 'preparing', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn', 'connecting', 'verifying', 'secure'] as const;
     const alicePhaseKeys = ['connecting', 'verifying', 'secure'] as const;
     const medianBobPhases = Object.fromEntries(bobPhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.bobPhases), key)]));
     const medianAlicePhases = Object.fromEntries(alicePhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.alicePhases), key)]));
