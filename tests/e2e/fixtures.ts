@@ -115,22 +115,18 @@ const WIRE_TAP = () => {
     });
     const send = channel.send.bind(channel);
     let spoken = false;
-    // Frames waiting behind a late first one, so that they still leave in order.
-    let late: Promise<void> | null = null;
+    // A late speaker's frames all leave through one chain that starts 400 ms late, so they stay in order.
+    let outbox: Promise<void> | null = null;
     channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
       if (tap.cut) return;
-      if (!tap.lateSpeaker || (spoken && late === null)) {
+      if (!tap.lateSpeaker) {
         spoken = true;
         send(data);
         return;
       }
-      late = (late ?? new Promise<void>((resolve) => setTimeout(resolve, 400))).then(() => {
+      outbox = (outbox ?? new Promise<void>((resolve) => setTimeout(resolve, 400))).then(() => {
         spoken = true;
         if (channel.readyState === 'open') send(data);
-      });
-      const mine = late;
-      void mine.then(() => {
-        if (late === mine) late = null;
       });
     }) as typeof channel.send;
     // While cut, nothing arrives either: stop the app's own handler from seeing it. While held, it waits.
