@@ -354,7 +354,7 @@ declare global {
     parleyBenchRelay?: (linkId: string, json: string) => Promise<void>;
     /** Filled by an init script in the real app's pages: every change of the role="status" text. */
     parleyStatusMarks?: StatusMark[];
-    /** Filled by an init script in the page opening the link: epoch ms of its signaling socket's first events. */
-    parleySocketStages?: Partial<Record<'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn', number>>;
+    /** Filled by an init script in the page opening the link: epoch ms of its first key pair and its signaling socket's first events. */
+    parleySocketStages?: Partial<Record<'keyPairAsked' | 'keyPairMade' | 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn', number>>;
   }
 }

@@ -35,7 +35,7 @@ type Phase = (typeof PHASES)[number][0];
  * made and opened, the server's `joined`, B's offer sent and A's answer back (from B's resource timings and its socket's
  * events, stamped in the page).
  */
-const STAGES = ['scripts', 'domContentLoaded', 'config', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
+const STAGES = ['scripts', 'domContentLoaded', 'config', 'keyPairAsked', 'keyPairMade', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
 type Stage = (typeof STAGES)[number];
 
 type SignalingTally = { frames: number; bytes: number; signalFrames: number; signalBytes: number };
@@ -71,17 +71,26 @@ function recordStatusMarks(): void {
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
-type SocketStage = 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn';
+type SocketStage = 'keyPairAsked' | 'keyPairMade' | 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn';
 
 /**
- * Runs in B's page before its scripts: notes, with the page's own clock, when its signaling socket opened, when the
- * server's `joined` came, when the first sealed signal (the offer) left and when the first signal after it came back.
- * Stamped in the page, not in Node when Playwright reports the frame, which came out late on a loaded machine.
+ * Runs in B's page before its scripts: notes, with the page's own clock, when its first RSA key pair was asked for and
+ * made (the handshake needs it at "Verifying"), when its signaling socket opened, when the server's `joined` came, when
+ * the first sealed signal (the offer) left and when the first signal after it came back. Stamped in the page, not in
+ * Node when Playwright reports the frame, which came out late on a loaded machine.
  */
 function recordSocketStages(): void {
   // No function is bound to a name in here: tsx would wrap it in a helper that the page does not have.
   const at: Partial<Record<SocketStage, number>> = {};
   window.parleySocketStages = at;
+  const generateKey = SubtleCrypto.prototype.generateKey;
+  SubtleCrypto.prototype.generateKey = function (this: SubtleCrypto, ...args: Parameters<SubtleCrypto['generateKey']>) {
+    const rsa = typeof args[0] === 'object' && args[0].name === 'RSA-OAEP';
+    if (rsa) at.keyPairAsked ??= performance.timeOrigin + performance.now();
+    const pending = Reflect.apply(generateKey, this, args) as ReturnType<SubtleCrypto['generateKey']>;
+    if (rsa) void pending.then(() => (at.keyPairMade ??= performance.timeOrigin + performance.now()));
+    return pending;
+  } as SubtleCrypto['generateKey'];
   window.WebSocket = class extends window.WebSocket {
     constructor(...args: ConstructorParameters<typeof WebSocket>) {
       super(...args);
@@ -212,7 +221,7 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
       if (value !== null) pageStages[stage] = sinceStart(bobNavigation.timeOrigin + value);
     }
     const bobSocket = await bob.evaluate(() => window.parleySocketStages ?? {});
-    for (const stage of ['socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const) {
+    for (const stage of ['keyPairAsked', 'keyPairMade', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const) {
       const value = bobSocket[stage];
       if (value !== undefined) pageStages[stage] = sinceStart(value);
     }
@@ -239,6 +248,8 @@ const STAGE_NAMES: Readonly<Record<Phase | Stage, string>> = {
   scripts: 'first-load scripts fetched',
   domContentLoaded: 'scripts run (DOMContentLoaded)',
   config: 'config.json fetched',
+  keyPairAsked: 'first RSA key pair asked for',
+  keyPairMade: 'first RSA key pair made',
   preparing: '"Getting ready" shown',
   socketMade: 'signaling socket made (new WebSocket)',
   socket: 'signaling socket opened',
@@ -285,7 +296,7 @@ export const linkToSecure: Section = {
 
     const bob = roundSummary(summarize(runs.map((run) => run.bobMs)));
     const alice = roundSummary(summarize(runs.map((run) => run.aliceMs)));
-    const bobPhaseKeys = ['scripts', 'domContentLoaded', 'config', 'preparing', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn', 'connecting', 'verifying', 'secure'] as const;
+    const bobPhaseKeys = ['scripts', 'domContentLoaded', 'config', 'keyPairAsked', 'preparing', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn', 'connecting', 'verifying', 'keyPairMade', 'secure'] as const;
     const alicePhaseKeys = ['connecting', 'verifying', 'secure'] as const;
     const medianBobPhases = Object.fromEntries(bobPhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.bobPhases), key)]));
     const medianAlicePhases = Object.fromEntries(alicePhaseKeys.map((key) => [key, medianPhase(runs.map((run) => run.alicePhases), key)]));
