@@ -793,3 +793,97 @@ describe('a failure inside the session is never silent', () => {
     expect(chats(link.responder)).toHaveLength(0);
   });
 });
+
+describe('file chunks (§7.2): a 31-byte chunk frame, then its sealed data as the next message', () => {
+  const ID = 'AAECAwQFBgcICQoLDA0ODw';
+  const chunkEvents = (endpoint: Endpoint) =>
+    endpoint.events.flatMap((event) => (event.type === 'transfer-chunk' ? [{ index: event.header.index, isLast: event.header.isLast, data: Array.from(event.data) }] : []));
+  const bytesOf = (index: number, length: number) => Array.from({ length }, (_, i) => (i * 7 + index) & 0xff);
+
+  /** Holds the initiator after the handshake and lets it send `count` chunks; returns what it handed to the channel. */
+  async function captureChunks(link: Link, count: number, length = 300): Promise<Uint8Array[]> {
+    link.hold('initiator');
+    for (let index = 0; index < count; index++) void link.initiator.session.sendChunk({ id: ID, index, isLast: index === count - 1 }, Uint8Array.from(bytesOf(index, length)));
+    await link.settle();
+    return link.held.initiator.slice();
+  }
+
+  it('each chunk leaves as its frame and then its sealed data, and arrives whole, in order, with its authenticated header', async () => {
+    const link = await secureLink();
+    const sent = await captureChunks(link, 3);
+    expect(sent.map((message) => message.length)).toEqual([31, 316, 31, 316, 31, 316]);
+    expect(frameTypes(sent.filter((_, i) => i % 2 === 0))).toEqual([FrameType.transferChunk, FrameType.transferChunk, FrameType.transferChunk]);
+    // The data travels sealed: none of the chunk's bytes appear in the clear.
+    expect(Buffer.from(sent[1] ?? []).includes(Buffer.from(bytesOf(0, 300).slice(0, 16)))).toBe(false);
+    for (const message of sent) link.deliver('initiator', message);
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([0, 1, 2].map((index) => ({ index, isLast: index === 2, data: bytesOf(index, 300) })));
+    expect(failures(link.responder)).toEqual([]);
+  });
+
+  it('chunks and messages sent together arrive in the order they were sent', async () => {
+    const link = await secureLink();
+    link.hold('initiator');
+    void link.initiator.session.sendChunk({ id: ID, index: 0, isLast: false }, Uint8Array.from(bytesOf(0, 10)));
+    sendText(link.initiator.session, 'between');
+    void link.initiator.session.sendChunk({ id: ID, index: 1, isLast: true }, Uint8Array.from(bytesOf(1, 10)));
+    await link.settle();
+    for (const message of link.held.initiator) link.deliver('initiator', message);
+    await link.settle();
+    const order = link.responder.events.map((event) => (event.type === 'transfer-chunk' ? `chunk ${event.header.index}` : event.type === 'group' && event.frame.type === 'message' ? messageText(event.frame.message) : event.type));
+    expect(order).toEqual(['secure', 'chunk 0', 'between', 'chunk 1']);
+  });
+
+  it('a flipped bit in the chunk frame (its chunk header) or in the sealed data: frame-rejected, the chunk never delivered', async () => {
+    for (const [which, position] of [[0, 20], [0, 30], [1, 0], [1, -1]] as const) {
+      const link = await secureLink();
+      const sent = await captureChunks(link, 1);
+      const message = sent[which] ?? new Uint8Array(0);
+      sent[which] = flipBit(message, position < 0 ? message.length + position : position);
+      for (const out of sent) link.deliver('initiator', out);
+      await link.settle();
+      expect(chunkEvents(link.responder), `message ${which}, byte ${position}`).toEqual([]);
+      expectFailedLast(link.responder, 'frame-rejected');
+    }
+  });
+
+  it('a message slipped in between a chunk frame and its data is taken as that data: frame-rejected, neither delivered', async () => {
+    const link = await secureLink();
+    const [frame, data] = await captureChunks(link, 1);
+    link.held.initiator.length = 0;
+    const [chat] = await captureChats(link, ['slipped in']);
+    for (const out of [frame, chat, data]) link.deliver('initiator', out ?? new Uint8Array(0));
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([]);
+    expect(chats(link.responder)).toEqual([]);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+
+  it('a chunk frame that carries its data inline (the version 3 layout) is refused at once, without taking the next message with it', async () => {
+    const link = await secureLink();
+    const [frame, data] = await captureChunks(link, 1);
+    link.deliver('initiator', concatBytes(frame ?? new Uint8Array(0), data ?? new Uint8Array(0)));
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([]);
+    expect(failures(link.responder)).toEqual([{ kind: 'frame-rejected', detail: expect.stringMatching(/carries \d+ bytes, not its 21-byte chunk header/) }]);
+  });
+
+  it('sealed data larger than 262144 bytes is refused without opening it', async () => {
+    const link = await secureLink();
+    const [frame] = await captureChunks(link, 1);
+    link.deliver('initiator', frame ?? new Uint8Array(0));
+    link.deliver('initiator', new Uint8Array(MAX_FRAME_BYTES + 1));
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([]);
+    expect(failures(link.responder)).toEqual([{ kind: 'frame-rejected', detail: expect.stringMatching(/sealed data of 262145 bytes exceeds 262144/) }]);
+  });
+
+  it('a chunk frame alone, its data never sent: nothing is delivered and the session waits (no partial chunk)', async () => {
+    const link = await secureLink();
+    const [frame] = await captureChunks(link, 1);
+    link.deliver('initiator', frame ?? new Uint8Array(0));
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([]);
+    expect(failures(link.responder)).toEqual([]);
+  });
+});
