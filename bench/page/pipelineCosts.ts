@@ -8,8 +8,7 @@ import { createSHA256 } from 'hash-wasm';
 import { sealerOpenerPair, type SealedDirection } from '../frames.ts';
 import { systemRandom } from '../../src/core/ports.ts';
 import { FrameType, parseFrame } from '../../src/core/protocol/frames.ts';
-import { encodeChunkHeader, newTransferId } from '../../src/core/transfer/transferMessages.ts';
-import type { SplitFrame } from '../../src/core/crypto/sessionCipher.ts';
+import { CHUNK_HEADER_BYTES, encodeChunkHeader, newTransferId } from '../../src/core/transfer/transferMessages.ts';
 import type { PipelineStage } from './benchApi.ts';
 
 const KIB = 1024;
@@ -20,8 +19,8 @@ interface Prepared {
   /** The whole file, read once, for the stages that do not read. */
   readonly bytes: Uint8Array<ArrayBuffer>;
   readonly id: string;
-  /** The last seal stage's frames, each with its sealed data, for the matching open stage. */
-  frames: SplitFrame[];
+  /** The last seal stage's frames, for the matching open stage. */
+  frames: Uint8Array[];
   direction: SealedDirection | null;
 }
 
@@ -71,10 +70,10 @@ async function seal(state: Prepared, pieceBytes: number, inFlight: number): Prom
   const direction = await sealerOpenerPair();
   state.direction = direction;
   const all = pieces(state.bytes, pieceBytes);
-  const frames: SplitFrame[] = [];
+  const frames: Uint8Array[] = [];
   for (let first = 0; first < all.length; first += inFlight) {
     const batch = all.slice(first, first + inFlight).map((piece, offset) =>
-      direction.sealer.sealSplit(FrameType.transferChunk, piece, encodeChunkHeader({ id: state.id, index: first + offset, isLast: false })),
+      direction.sealer.seal(FrameType.transferChunk, piece, encodeChunkHeader({ id: state.id, index: first + offset, isLast: false })),
     );
     frames.push(...(await Promise.all(batch)));
   }
@@ -86,10 +85,10 @@ async function open(state: Prepared, overlapped: boolean): Promise<void> {
   const opener = state.direction?.opener;
   if (opener === undefined) throw new Error('seal before open');
   const opening: Promise<void>[] = [];
-  for (const { frame, sealedData } of state.frames) {
+  for (const frame of state.frames) {
     const parsed = parseFrame(frame);
     if (!parsed.ok) throw new Error(parsed.reason);
-    const result = opener.open(parsed.frame, sealedData).then((opened) => {
+    const result = opener.open(parsed.frame, CHUNK_HEADER_BYTES).then((opened) => {
       if (!opened.ok) throw new Error(opened.reason);
     });
     if (overlapped) opening.push(result);

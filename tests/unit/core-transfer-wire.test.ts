@@ -27,22 +27,18 @@ async function vectorKey(): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', Uint8Array.from({ length: 32 }, (_, i) => i), 'AES-GCM', false, ['encrypt', 'decrypt']);
 }
 
-describe('chunk frames and the message limit', () => {
-  it('a chunk is a 31-byte frame and then its sealed data, exactly the ciphertext and tag; the largest a receiver accepts fits one message', async () => {
+describe('chunk frames and the frame limit', () => {
+  it('the largest chunk a receiver accepts fits one frame as a last chunk with its digest; 1 KiB more would not', async () => {
     const key = await vectorKey();
     const seal = (dataBytes: number) =>
-      new FrameSealer(key, 'initiator-to-responder').sealSplit(FrameType.transferChunk, new Uint8Array(dataBytes), encodeChunkHeader({ id: ID, index: 0, isLast: true }));
-    const { frame, sealedData } = await seal(MAX_CHUNK_BYTES + DIGEST_TRAILER_BYTES);
-    expect(frame.length).toBe(10 + CHUNK_HEADER_BYTES);
-    expect(sealedData.length).toBe(MAX_CHUNK_BYTES + DIGEST_TRAILER_BYTES + 16);
-    // Sent as WebCrypto returned it: the whole of its own buffer, not a view into a copy.
-    expect(sealedData.byteOffset).toBe(0);
-    expect(sealedData.buffer.byteLength).toBe(sealedData.length);
-    expect(sealedData.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+      new FrameSealer(key, 'initiator-to-responder').seal(FrameType.transferChunk, new Uint8Array(dataBytes), encodeChunkHeader({ id: ID, index: 0, isLast: true }));
+    const frame = await seal(MAX_CHUNK_BYTES + DIGEST_TRAILER_BYTES);
+    expect(frame.length).toBe(47 + MAX_CHUNK_BYTES + DIGEST_TRAILER_BYTES);
+    expect(frame.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
     const parsed = parseFrame(frame);
     expect(parsed.ok).toBe(true);
-    if (parsed.ok) expect((await new FrameOpener(key, 'initiator-to-responder').open(parsed.frame, sealedData)).ok).toBe(true);
-    await expect(seal(MAX_FRAME_BYTES - 16 + 1)).rejects.toThrow('does not fit one message');
+    if (parsed.ok) expect((await new FrameOpener(key, 'initiator-to-responder').open(parsed.frame, CHUNK_HEADER_BYTES)).ok).toBe(true);
+    await expect(seal(MAX_CHUNK_BYTES + 1024 + DIGEST_TRAILER_BYTES)).rejects.toThrow('does not fit one frame');
   });
 });
 
@@ -65,41 +61,37 @@ describe('the content digest (§7.9): SHA-256 over the SHA-256 of each chunk', (
   });
 });
 
-describe('transfer frames on the wire (frame version 4): the PROTOCOL.md §7.2 vectors', () => {
-  const sealedChunk = async (data: Uint8Array) => {
-    const { frame, sealedData } = await new FrameSealer(await vectorKey(), 'initiator-to-responder').sealSplit(FrameType.transferChunk, data, encodeChunkHeader({ id: ID, index: 0, isLast: true }));
-    return { frame: hex(frame), sealedData: hex(sealedData) };
-  };
-  const sealed = async (type: typeof FrameType.transferControl, plaintext: Uint8Array, direction: 'initiator-to-responder' | 'responder-to-initiator') =>
-    hex(await new FrameSealer(await vectorKey(), direction).seal(type, plaintext));
+describe('transfer frames on the wire (frame version 3): the PROTOCOL.md §7.2 vectors', () => {
+  const sealed = async (type: typeof FrameType.transferChunk | typeof FrameType.transferControl, plaintext: Uint8Array, associated?: Uint8Array, direction: 'initiator-to-responder' | 'responder-to-initiator' = 'initiator-to-responder') =>
+    hex(await new FrameSealer(await vectorKey(), direction).seal(type, plaintext, associated));
 
   it('the one chunk of the 5-byte file "hello": its bytes, then its content digest; without its last flag it does not open', async () => {
     const data = concatBytes(utf8('hello'), await contentDigest(utf8('hello'), MAX_CHUNK_BYTES));
-    const { frame, sealedData } = await sealedChunk(data);
-    expect(frame).toBe('04210000000000000000' + '000102030405060708090a0b0c0d0e0f0000000001');
-    // Checked against Node's OpenSSL AES-256-GCM with the same key, IV and AAD.
-    expect(sealedData).toBe('2c53a1c663cf616180ac62c1e1563306645a16f386bf49b1461e2586c8a0765358cf09589149e9c4439f3aa32989cd4ca26a60d256');
-    const opener = async (clearBytes: Buffer) => {
-      const parsed = parseFrame(clearBytes);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      return (await new FrameOpener(await vectorKey(), 'initiator-to-responder').open(parsed.frame, Buffer.from(sealedData, 'hex'))).ok;
-    };
-    expect(await opener(Buffer.from(frame, 'hex'))).toBe(true);
+    const frame = await sealed(FrameType.transferChunk, data, encodeChunkHeader({ id: ID, index: 0, isLast: true }));
+    expect(frame).toBe(
+      '03210000000000000000' +
+        '000102030405060708090a0b0c0d0e0f0000000001' +
+        '2c53a1c663cf616180ac62c1e1563306645a16f386bf49b1461e2586c8a0765358cf095891ccd19df7970da253d1d77bcf024b536e',
+    );
     const unflagged = Buffer.from(frame, 'hex');
     unflagged[30] = 0;
-    expect(await opener(unflagged)).toBe(false);
+    const parsed = parseFrame(unflagged);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect((await new FrameOpener(await vectorKey(), 'initiator-to-responder').open(parsed.frame, CHUNK_HEADER_BYTES)).ok).toBe(false);
   });
 
   it('the one chunk of a 0-byte file: only the content digest', async () => {
     const data = await contentDigest(new Uint8Array(0), MAX_CHUNK_BYTES);
-    expect(await sealedChunk(data)).toEqual({ frame: '04210000000000000000' + '000102030405060708090a0b0c0d0e0f0000000001', sealedData: '19c02d487a49ad7b55be10952794aa4c64be9a859b0160fa8fdd18a95321aa862e8f1cb76d55eb8cdd65e98d2de36b68' });
+    expect(await sealed(FrameType.transferChunk, data, encodeChunkHeader({ id: ID, index: 0, isLast: true }))).toBe(
+      '03210000000000000000' + '000102030405060708090a0b0c0d0e0f0000000001' + '19c02d487a49ad7b55be10952794aa4c64be9a859b0160fa8fdd18a95321aa8627df37655387f920c1b00c8dd2829515',
+    );
   });
 
   it('an accept from the responder', async () => {
     const accept = encodeTransferControl({ type: 'accept', id: ID, offsetBytes: 0 });
-    expect(await sealed(FrameType.transferControl, accept, 'responder-to-initiator')).toBe(
-      '04200000000000000000' +
-        'd75e2eb7e265d414792166ef60712a720f33e05fe0db7c3df98bb0936b8c8b007cc8c303a1322123b34db9286686d30e997819c879091c9c148ea0a40eb5c60e894fbfa35b1b7ceb39cf5a4a0ad36d',
+    expect(await sealed(FrameType.transferControl, accept, undefined, 'responder-to-initiator')).toBe(
+      '03200000000000000000' +
+        'd75e2eb7e265d414792166ef60712a720f33e05fe0db7c3df98bb0936b8c8b007cc8c303a1322123b34db9286686d30e997819c879091c9c148ea0a40eb5c68bb1160bab6c1a06b323f83722215255',
     );
   });
 });

@@ -1,10 +1,10 @@
 /**
  * Seals and opens data-channel frames for one direction of one session. The IV is a 4-byte direction
- * prefix followed by the 64-bit sequence number, so it never repeats under a key; the header (and a split frame's
- * clear part) is the additional data; the opener accepts only the next sequence number, refusing replays and reorders.
+ * prefix followed by the 64-bit sequence number, so it never repeats under a key; the header is the
+ * additional data; the opener accepts only the next sequence number, refusing replays and reorders.
  */
 import { concatBytes, toBufferSource } from '../encoding.ts';
-import { encodeFrameHeader, FRAME_HEADER_BYTES, MAX_FRAME_BYTES, type Frame, type SealedFrameType } from '../protocol/frames.ts';
+import { encodeFrameHeader, MAX_FRAME_BYTES, type Frame, type SealedFrameType } from '../protocol/frames.ts';
 
 export type Direction = 'initiator-to-responder' | 'responder-to-initiator';
 const EMPTY = new Uint8Array(0);
@@ -23,16 +23,6 @@ function frameIv(direction: Direction, seq: bigint): Uint8Array<ArrayBuffer> {
 
 /** Largest plaintext that still fits one frame after the header and the GCM tag. */
 export const MAX_SEALED_PLAINTEXT_BYTES = MAX_FRAME_BYTES - 10 - GCM_TAG_BYTES;
-/** Largest plaintext whose sealed data still fits one message of its own (a chunk's, see `sealSplit`). */
-export const MAX_SPLIT_PLAINTEXT_BYTES = MAX_FRAME_BYTES - GCM_TAG_BYTES;
-
-/** A frame with a clear part and the message that follows it with the sealed data (spec §6.2). */
-export interface SplitFrame {
-  /** `header ‖ associated`. */
-  readonly frame: Uint8Array;
-  /** `ciphertext ‖ tag`, exactly as WebCrypto returned it: never copied. */
-  readonly sealedData: Uint8Array;
-}
 
 export class FrameSealer {
   private nextSeq = 0n;
@@ -43,31 +33,14 @@ export class FrameSealer {
   ) {}
 
   /**
-   * Seals `plaintext` into one frame: header, then ciphertext and tag; the header is the additional data. The sequence
-   * number is taken when seal is called, so several seals may run at once; callers must send the frames in the order
-   * they called seal (or sealSplit).
+   * Seals `plaintext` into a frame: header, then `associated` in the clear, then ciphertext; the header and
+   * `associated` together are the additional data. The sequence number is taken when seal is called, so several
+   * seals may run at once; callers must send the frames in the order they called seal.
    */
-  async seal(type: SealedFrameType, plaintext: Uint8Array): Promise<Uint8Array> {
-    if (plaintext.length > MAX_SEALED_PLAINTEXT_BYTES) throw new Error(`plaintext of ${plaintext.length} bytes does not fit one frame`);
-    const { header, sealed } = await this.encrypt(type, plaintext, EMPTY);
-    return concatBytes(header, sealed);
-  }
-
-  /**
-   * Seals `plaintext` with a clear, authenticated `associated` part (a chunk header) into two messages: the frame
-   * `header ‖ associated`, then the sealed data on its own. Both are sent, in this order, with nothing between them.
-   * The ciphertext is the one large part; sending it as WebCrypto returned it saves copying it behind a header
-   * (spec §6.2: about as much main-thread time as encrypting it).
-   */
-  async sealSplit(type: SealedFrameType, plaintext: Uint8Array, associated: Uint8Array): Promise<SplitFrame> {
-    if (plaintext.length > MAX_SPLIT_PLAINTEXT_BYTES || FRAME_HEADER_BYTES + associated.length > MAX_FRAME_BYTES) {
-      throw new Error(`plaintext of ${plaintext.length} bytes does not fit one message`);
+  async seal(type: SealedFrameType, plaintext: Uint8Array, associated: Uint8Array = EMPTY): Promise<Uint8Array> {
+    if (associated.length + plaintext.length > MAX_SEALED_PLAINTEXT_BYTES) {
+      throw new Error(`plaintext of ${plaintext.length} bytes does not fit one frame`);
     }
-    const { header, sealed } = await this.encrypt(type, plaintext, associated);
-    return { frame: concatBytes(header, associated), sealedData: sealed };
-  }
-
-  private async encrypt(type: SealedFrameType, plaintext: Uint8Array, associated: Uint8Array): Promise<{ header: Uint8Array; sealed: Uint8Array }> {
     const seq = this.nextSeq;
     this.nextSeq += 1n;
     const header = encodeFrameHeader(type, seq);
@@ -76,7 +49,7 @@ export class FrameSealer {
       this.key,
       toBufferSource(plaintext),
     );
-    return { header, sealed: new Uint8Array(ciphertext) };
+    return concatBytes(header, associated, new Uint8Array(ciphertext));
   }
 }
 
@@ -94,16 +67,14 @@ export class FrameOpener {
   ) {}
 
   /**
-   * Opens one frame: its body is the sealed data, or, when `sealedData` is given (the message that followed a split
-   * frame, see FrameSealer.sealSplit), its body is the clear associated part and `sealedData` is opened. Call it in
-   * arrival order; decryption starts at once, so several frames can be opening while the data channel delivers more.
-   * Results settle in call order, and once one frame fails (wrong sequence number or not authentic), this frame and
-   * every later one fail: nothing after a bad frame is ever opened.
+   * Opens one frame whose body starts with `associatedBytes` of clear, authenticated data (0 for most types). Call it
+   * in arrival order; decryption starts at once, so several frames can be opening while the data channel delivers
+   * more. Results settle in call order, and once one frame fails (wrong sequence number, too short, or not
+   * authentic), this frame and every later one fail: nothing after a bad frame is ever opened.
    */
-  open(frame: Frame, sealedData?: Uint8Array): Promise<OpenResult> {
-    const problem = frame.seq === this.nextSeq ? null : `expected frame ${this.nextSeq}, got ${frame.seq} (replayed, reordered or dropped)`;
-    const associated = sealedData === undefined ? EMPTY : frame.body;
-    const decrypting = problem === null ? this.decrypt(frame, associated, sealedData ?? frame.body) : Promise.resolve(null);
+  open(frame: Frame, associatedBytes = 0): Promise<OpenResult> {
+    const problem = this.problemOf(frame, associatedBytes);
+    const decrypting = problem === null ? this.decrypt(frame, associatedBytes) : Promise.resolve(null);
     if (problem === null) this.nextSeq += 1n;
     const result = this.previous.then(async (allOpened): Promise<OpenResult> => {
       if (!allOpened) return { ok: false, reason: `frame ${frame.seq} follows a frame that failed` };
@@ -115,13 +86,23 @@ export class FrameOpener {
     return result;
   }
 
+  private problemOf(frame: Frame, associatedBytes: number): string | null {
+    if (frame.seq !== this.nextSeq) return `expected frame ${this.nextSeq}, got ${frame.seq} (replayed, reordered or dropped)`;
+    if (frame.body.length < associatedBytes) return `frame ${frame.seq} is shorter than its clear header`;
+    return null;
+  }
+
   /** The plaintext, or null if the frame is not authentic. */
-  private async decrypt(frame: Frame, associated: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | null> {
+  private async decrypt(frame: Frame, associatedBytes: number): Promise<Uint8Array | null> {
     try {
       const plaintext = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: frameIv(this.direction, frame.seq), additionalData: toBufferSource(concatBytes(frame.header, associated)) },
+        {
+          name: 'AES-GCM',
+          iv: frameIv(this.direction, frame.seq),
+          additionalData: toBufferSource(concatBytes(frame.header, frame.body.subarray(0, associatedBytes))),
+        },
         this.key,
-        toBufferSource(sealed),
+        toBufferSource(frame.body.subarray(associatedBytes)),
       );
       return new Uint8Array(plaintext);
     } catch {

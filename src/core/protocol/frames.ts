@@ -1,17 +1,15 @@
 /**
  * Binary frames on the data channel. Header: version (u8), type (u8), sequence number (u64, big endian).
  * Hello and confirm carry a plaintext body; every later frame's body, from the identity frame on, is AES-GCM
- * ciphertext (see sessionCipher), except a chunk frame's: its clear chunk header, with the sealed data in the next
- * message.
+ * ciphertext (see sessionCipher).
  */
 
 /**
- * Version 4: a chunk frame carries only its clear chunk header, and its sealed data follows as the next message
- * (spec §6.2, §7.2). Version 3 brought replies, deletions and typing (§12.5) and file transfers with 255 KiB parts
- * and a hash-list digest (§7.9, §7.14); version 2 group rooms; version 1 was the two-person protocol. A peer of another
+ * Version 3: replies, deletions and typing (spec §12.5), and file transfers with 255 KiB parts and a hash-list
+ * digest (§7.9, §7.14). Version 2 brought group rooms, version 1 was the two-person protocol. A peer of another
  * version fails at the first frame.
  */
-export const FRAME_VERSION = 4;
+export const FRAME_VERSION = 3;
 export const FRAME_HEADER_BYTES = 10;
 /** Chromium refuses data-channel messages over 262144 bytes, so nothing larger is ever legitimate. */
 export const MAX_FRAME_BYTES = 262_144;
@@ -40,10 +38,7 @@ export const FrameType = {
   typing: 0x1a,
   /** Transfer control (offer, accept, ack, cancel, complete): sealed JSON. */
   transferControl: 0x20,
-  /**
-   * One chunk of a file: a clear 21-byte chunk header, authenticated as additional data; its sealed bytes are the
-   * next message on the channel, not part of this frame (spec §7.2).
-   */
+  /** One chunk of a file: a clear 21-byte chunk header, authenticated as additional data, then sealed bytes. */
   transferChunk: 0x21,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];

@@ -21,7 +21,7 @@ import {
 } from '../crypto/handshake.ts';
 import { createIdentityMessage, verifyIdentityMessage, type LocalIdentity, type PeerIdentity } from '../crypto/identityProof.ts';
 import { FrameOpener, FrameSealer, type Direction, type OpenResult } from '../crypto/sessionCipher.ts';
-import { encodeFrameHeader, FrameType, MAX_FRAME_BYTES, parseFrame, type Frame, type FrameParseResult, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
+import { encodeFrameHeader, FrameType, parseFrame, type Frame, type HandshakeFrameType, type SealedFrameType } from '../protocol/frames.ts';
 import { encodeGroupFrame, parseGroupFrame, type GroupFrame, type GroupFrameType } from '../protocol/groupMessages.ts';
 import {
   CHUNK_HEADER_BYTES,
@@ -68,26 +68,10 @@ type State =
   | { readonly kind: 'secure'; readonly sealer: FrameSealer; readonly opener: FrameOpener; readonly peer: PeerIdentity }
   | { readonly kind: 'ended' };
 
-/**
- * What one turn of the inbound chain handles: a message parsed as a frame, or a chunk frame together with the message
- * after it, its sealed data (spec §7.2). `sealedData` is null for every other frame.
- */
-interface Inbound {
-  readonly parsed: FrameParseResult;
-  readonly sealedData: Uint8Array | null;
-}
-
 /** A sealed frame whose opening started as it arrived (SecureSession.openEarly). */
 interface EarlyOpen {
+  readonly frame: Frame;
   readonly opened: Promise<OpenResult>;
-}
-
-/** Why a chunk frame cannot be opened as it stands (no sealed data paired with it, or too much), or null. */
-function chunkDataProblem(frame: Frame, sealedData: Uint8Array | null): string | null {
-  if (frame.body.length !== CHUNK_HEADER_BYTES) return `chunk frame ${frame.seq} carries ${frame.body.length} bytes, not its ${CHUNK_HEADER_BYTES}-byte chunk header`;
-  if (sealedData === null) return `chunk frame ${frame.seq} arrived before the session was secure`;
-  if (sealedData.length > MAX_FRAME_BYTES) return `chunk ${frame.seq}'s sealed data of ${sealedData.length} bytes exceeds ${MAX_FRAME_BYTES}`;
-  return null;
 }
 
 function directionOf(sender: Role): Direction {
@@ -103,8 +87,6 @@ export class SecureSession {
   private outbound: Promise<void> = Promise.resolve();
   /** Received messages in the inbound chain that were not opened early: later frames must wait for them. */
   private waitingToOpen = 0;
-  /** A chunk frame that arrived while secure: the next message is its sealed data, and the two are handled as one. */
-  private chunkAwaitingData: Frame | null = null;
 
   constructor(private readonly options: SecureSessionOptions) {
     this.ownHello = createHello(options.keyPair, options.random);
@@ -135,48 +117,29 @@ export class SecureSession {
    * is being decrypted while earlier ones are still handled.
    */
   receive(bytes: Uint8Array): void {
-    const inbound = this.pair(bytes);
-    if (inbound === null) return;
-    const early = this.openEarly(inbound);
+    const early = this.openEarly(bytes);
     if (early === null) this.waitingToOpen += 1;
     this.inbound = this.inbound
       .then(() => {
         if (early === null) this.waitingToOpen -= 1;
-        return this.handle(inbound, early);
+        return this.handle(bytes, early);
       })
       .catch((error: unknown) => this.failFor(`receiving failed: ${String(error)}`));
   }
 
   /**
-   * Parses a message as it arrives, and keeps a chunk frame back until its sealed data, the next message, arrives
-   * (null until then). Only a well-formed chunk frame that arrives while secure waits: any other goes on at once, so
-   * that handle() refuses it now instead of taking the next message with it.
-   */
-  private pair(bytes: Uint8Array): Inbound | null {
-    const chunk = this.chunkAwaitingData;
-    if (chunk !== null) {
-      this.chunkAwaitingData = null;
-      return { parsed: { ok: true, frame: chunk }, sealedData: bytes };
-    }
-    const parsed = parseFrame(bytes);
-    if (parsed.ok && parsed.frame.type === FrameType.transferChunk && parsed.frame.body.length === CHUNK_HEADER_BYTES && this.state.kind === 'secure') {
-      this.chunkAwaitingData = parsed.frame;
-      return null;
-    }
-    return { parsed, sealedData: null };
-  }
-
-  /**
    * Starts opening a sealed frame now, when that is exactly what handling it in turn would do: the session is
-   * secure, it is a sealed frame other than an identity (a chunk with its sealed data), and no earlier message still
-   * waits to be opened in turn (the opener takes sequence numbers in call order). Anything else is left to handle().
+   * secure, it is a sealed frame other than an identity, and no earlier message still waits to be opened in turn
+   * (the opener takes sequence numbers in call order). Anything else is left to handle().
    */
-  private openEarly(inbound: Inbound): EarlyOpen | null {
-    if (this.state.kind !== 'secure' || this.waitingToOpen > 0 || !inbound.parsed.ok) return null;
-    const frame = inbound.parsed.frame;
+  private openEarly(bytes: Uint8Array): EarlyOpen | null {
+    if (this.state.kind !== 'secure' || this.waitingToOpen > 0) return null;
+    const parsed = parseFrame(bytes);
+    if (!parsed.ok) return null;
+    const frame = parsed.frame;
     if (frame.type === FrameType.hello || frame.type === FrameType.confirm || frame.type === FrameType.identity) return null;
-    if (frame.type === FrameType.transferChunk && chunkDataProblem(frame, inbound.sealedData) !== null) return null;
-    return { opened: this.state.opener.open(frame, inbound.sealedData ?? undefined) };
+    const opened = this.state.opener.open(frame, frame.type === FrameType.transferChunk ? CHUNK_HEADER_BYTES : 0);
+    return { frame, opened };
   }
 
   /** Ends the session without an error (the peer left or the user closed the room). */
@@ -196,11 +159,7 @@ export class SecureSession {
    */
   sendChunk(header: ChunkHeader, data: Uint8Array): Promise<void> {
     if (this.state.kind !== 'secure') return Promise.reject(new Error('The conversation is not secure; the chunk was not sent.'));
-    const chunkHeader = encodeChunkHeader(header);
-    return this.enqueue(async (sealer) => {
-      const { frame, sealedData } = await sealer.sealSplit(FrameType.transferChunk, data, chunkHeader);
-      return [frame, sealedData];
-    });
+    return this.enqueueFrame(FrameType.transferChunk, data, encodeChunkHeader(header));
   }
 
   /** Our identity frame goes out while awaiting the peer's; everything else only once secure (the public senders check). */
@@ -212,21 +171,15 @@ export class SecureSession {
    * Seals at once and sends in call order: the sealer numbers frames as they are handed to it, so several seals may
    * run at the same time (WebCrypto works off the main thread) while the frames still leave in sequence order.
    */
-  private enqueueFrame(type: SealedFrameType, plaintext: Uint8Array): Promise<void> {
-    return this.enqueue(async (sealer) => [await sealer.seal(type, plaintext)]);
-  }
-
-  /** `seal` makes the messages of one frame; they leave together, in order, after those of every earlier call. */
-  private enqueue(seal: (sealer: FrameSealer) => Promise<readonly Uint8Array[]>): Promise<void> {
+  private enqueueFrame(type: SealedFrameType, plaintext: Uint8Array, associated?: Uint8Array): Promise<void> {
     const sealer = this.currentSealer();
-    const sealing = sealer === null ? null : seal(sealer);
+    const sealing = sealer === null ? null : sealer.seal(type, plaintext, associated);
     // Awaited in turn below; until then a failure must not count as unhandled.
     sealing?.catch(() => {});
     const sent = this.outbound.then(async () => {
       if (sealing === null) return;
-      const messages = await sealing;
-      if (this.currentSealer() !== sealer) return;
-      for (const message of messages) this.options.send(message);
+      const frame = await sealing;
+      if (this.currentSealer() === sealer) this.options.send(frame);
     });
     // A throw inside the chain would otherwise wedge every later send silently; end the session instead.
     this.outbound = sent.catch((error: unknown) => this.failFor(`sending failed: ${String(error)}`));
@@ -239,9 +192,9 @@ export class SecureSession {
     this.options.onEvent({ type: 'failed', failure });
   }
 
-  private async handle(inbound: Inbound, early: EarlyOpen | null): Promise<void> {
+  private async handle(bytes: Uint8Array, early: EarlyOpen | null): Promise<void> {
     if (this.state.kind === 'ended') return;
-    const parsed = inbound.parsed;
+    const parsed = early === null ? parseFrame(bytes) : ({ ok: true, frame: early.frame } as const);
     if (!parsed.ok) {
       this.failFor(parsed.reason);
       return;
@@ -270,7 +223,7 @@ export class SecureSession {
         await this.handleTransferControl(frame, early);
         return;
       case FrameType.transferChunk:
-        await this.handleTransferChunk(frame, inbound.sealedData, early);
+        await this.handleTransferChunk(frame, early);
         return;
       default:
         assertNever(frame.type, 'frame type');
@@ -364,7 +317,7 @@ export class SecureSession {
   }
 
   /** Opens a sealed frame, or ends the session; null means it failed and nothing may be delivered. */
-  private async openSealed(frame: Frame, early: EarlyOpen | null, sealedData?: Uint8Array): Promise<Uint8Array | null> {
+  private async openSealed(frame: Frame, early: EarlyOpen | null, associatedBytes = 0): Promise<Uint8Array | null> {
     if (this.state.kind !== 'secure') {
       this.failFor(
         this.state.kind === 'awaiting-identity'
@@ -374,7 +327,7 @@ export class SecureSession {
       return null;
     }
     // It may have started opening when it arrived (openEarly).
-    const opened = await (early?.opened ?? this.state.opener.open(frame, sealedData));
+    const opened = await (early?.opened ?? this.state.opener.open(frame, associatedBytes));
     if (!opened.ok) {
       this.failFor(opened.reason);
       return null;
@@ -414,17 +367,11 @@ export class SecureSession {
     this.options.onEvent({ type: 'transfer-control', message: parsed.message });
   }
 
-  private async handleTransferChunk(frame: Frame, sealedData: Uint8Array | null, early: EarlyOpen | null): Promise<void> {
-    // Before secure, openSealed says why nothing sealed may arrive yet; that comes first.
-    const problem = this.state.kind === 'secure' ? chunkDataProblem(frame, sealedData) : null;
-    if (problem !== null) {
-      this.failFor(problem);
-      return;
-    }
-    const data = await this.openSealed(frame, early, sealedData ?? undefined);
+  private async handleTransferChunk(frame: Frame, early: EarlyOpen | null): Promise<void> {
+    const data = await this.openSealed(frame, early, CHUNK_HEADER_BYTES);
     if (data === null) return;
     // The header was authenticated with the frame; parsing it can still find it nonsensical.
-    const header = parseChunkHeader(frame.body);
+    const header = parseChunkHeader(frame.body.subarray(0, CHUNK_HEADER_BYTES));
     if (header === null) {
       this.fail({ kind: 'frame-rejected', detail: 'malformed chunk header' });
       return;
