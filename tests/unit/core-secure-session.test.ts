@@ -793,3 +793,64 @@ describe('a failure inside the session is never silent', () => {
     expect(chats(link.responder)).toHaveLength(0);
   });
 });
+
+describe('file chunks through the session (§7.2): one frame each, its chunk header clear and authenticated', () => {
+  const ID = 'AAECAwQFBgcICQoLDA0ODw';
+  const chunkEvents = (endpoint: Endpoint) =>
+    endpoint.events.flatMap((event) => (event.type === 'transfer-chunk' ? [{ index: event.header.index, isLast: event.header.isLast, data: Array.from(event.data) }] : []));
+  const bytesOf = (index: number, length: number) => Array.from({ length }, (_, i) => (i * 7 + index) & 0xff);
+
+  /** Holds the initiator after the handshake and lets it send `count` chunks; returns what it handed to the channel. */
+  async function captureChunks(link: Link, count: number, length = 300): Promise<Uint8Array[]> {
+    link.hold('initiator');
+    for (let index = 0; index < count; index++) void link.initiator.session.sendChunk({ id: ID, index, isLast: index === count - 1 }, Uint8Array.from(bytesOf(index, length)));
+    await link.settle();
+    return link.held.initiator.slice();
+  }
+
+  it('each chunk arrives whole, in order, with its authenticated header, and its bytes never cross in the clear', async () => {
+    const link = await secureLink();
+    const sent = await captureChunks(link, 3);
+    expect(sent.map((frame) => frame.length)).toEqual([347, 347, 347]);
+    expect(frameTypes(sent)).toEqual([FrameType.transferChunk, FrameType.transferChunk, FrameType.transferChunk]);
+    expect(Buffer.from(sent[0] ?? []).includes(Buffer.from(bytesOf(0, 300).slice(0, 16)))).toBe(false);
+    for (const frame of sent) link.deliver('initiator', frame);
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([0, 1, 2].map((index) => ({ index, isLast: index === 2, data: bytesOf(index, 300) })));
+    expect(failures(link.responder)).toEqual([]);
+  });
+
+  it('chunks and messages sent together arrive in the order they were sent', async () => {
+    const link = await secureLink();
+    link.hold('initiator');
+    void link.initiator.session.sendChunk({ id: ID, index: 0, isLast: false }, Uint8Array.from(bytesOf(0, 10)));
+    sendText(link.initiator.session, 'between');
+    void link.initiator.session.sendChunk({ id: ID, index: 1, isLast: true }, Uint8Array.from(bytesOf(1, 10)));
+    await link.settle();
+    for (const frame of link.held.initiator) link.deliver('initiator', frame);
+    await link.settle();
+    const order = link.responder.events.map((event) => (event.type === 'transfer-chunk' ? `chunk ${event.header.index}` : event.type === 'group' && event.frame.type === 'message' ? messageText(event.frame.message) : event.type));
+    expect(order).toEqual(['secure', 'chunk 0', 'between', 'chunk 1']);
+  });
+
+  it('a flipped bit in the chunk header (id, index, last flag), the ciphertext or the tag: frame-rejected, the chunk never delivered', async () => {
+    for (const position of [12, 28, 30, 31, -1]) {
+      const link = await secureLink();
+      const [frame] = await captureChunks(link, 1);
+      const chunk = frame ?? new Uint8Array(0);
+      link.deliver('initiator', flipBit(chunk, position < 0 ? chunk.length + position : position));
+      await link.settle();
+      expect(chunkEvents(link.responder), `byte ${position}`).toEqual([]);
+      expectFailedLast(link.responder, 'frame-rejected');
+    }
+  });
+
+  it('a chunk frame shorter than its 21-byte chunk header: frame-rejected, nothing delivered', async () => {
+    const link = await secureLink();
+    const [frame] = await captureChunks(link, 1);
+    link.deliver('initiator', (frame ?? new Uint8Array(0)).subarray(0, 10 + 20));
+    await link.settle();
+    expect(chunkEvents(link.responder)).toEqual([]);
+    expectFailedLast(link.responder, 'frame-rejected');
+  });
+});
