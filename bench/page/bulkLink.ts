@@ -84,9 +84,9 @@ export class BulkLink {
     return this.sendFrom(pieces.length, async (index) => pieces[index] ?? new Uint8Array(0));
   }
 
-  /** Sender: the File read as the app reads one (fileSource and ChunkReader: its stream, the next piece asked for ahead), cut into `pieceBytes`. */
+  /** Sender: the File read as the app reads one (fileSource, 1 MiB blocks with read-ahead), cut into `pieceBytes`. */
   sendFile(file: File, pieceBytes: number): Promise<BulkSendResult> {
-    const reader = new ChunkReader(fileSource(file));
+    const reader = new ChunkReader(fileSource(file), pieceBytes);
     const count = Math.ceil(file.size / pieceBytes);
     return this.sendFrom(count, async (index) => {
       const view = await reader.read(index * pieceBytes, Math.min(file.size, (index + 1) * pieceBytes));

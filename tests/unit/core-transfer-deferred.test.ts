@@ -36,7 +36,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
 }
 
 const ack: TransferControl = { type: 'ack', id: 'x', receivedBytes: 1 };
-const source: FileSource = { name: 'a', mimeType: 'text/plain', sizeBytes: 1, stream: () => ({ next: async () => null, cancel: () => {} }) };
+const source: FileSource = { name: 'a', mimeType: 'text/plain', sizeBytes: 1, read: async () => new Uint8Array(1) };
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('DeferredTransfers', () => {

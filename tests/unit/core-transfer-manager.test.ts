@@ -76,19 +76,9 @@ function sourceOf(bytes: Uint8Array, name = 'file.bin'): FileSource & { reads: n
     mimeType: 'application/octet-stream',
     sizeBytes: bytes.length,
     reads: 0,
-    /** Pieces of 100 000 bytes: chunk boundaries fall inside them and across them. */
-    stream: (startByte: number) => {
-      let at = startByte;
-      return {
-        next: async () => {
-          source.reads += 1;
-          if (at >= bytes.length) return null;
-          const piece = bytes.slice(at, at + 100_000);
-          at += piece.length;
-          return piece;
-        },
-        cancel: () => {},
-      };
+    read: async (start: number, end: number) => {
+      source.reads += 1;
+      return bytes.slice(start, end);
     },
   };
   return source;

@@ -1,88 +1,108 @@
 /**
- * The sender's reads of one file, as one stream from wherever the sending starts. A browser File's stream hands over
- * its bytes in pieces that grow to 2 MiB (64 KiB first), through shared memory; reading the same 64 MiB as 4 MiB
- * slices, each its own round trip to the browser process and its own copy, cost about half again as much CPU
- * (`npm run bench`, transferStages; spec §7.5). Chunks are cut from the pieces: a chunk inside one piece is a view
- * of it, and only a chunk that straddles two pieces is copied (one in eight of 255 KiB chunks from 2 MiB pieces).
- * Holds the current piece and the next one, which is asked for as soon as the current one arrives, so the file is
- * read while the chunks before are sealed and sent.
+ * The sender's reads of one file, in blocks. Every FileSource read is a round trip to wherever the bytes live (in
+ * the browser, a Blob read crosses to the browser process and back), so chunks are cut from blocks of about 4 MiB,
+ * and the next block is read while the current one is being sent. Holds at most two blocks (the current one and up to
+ * one block of reads ahead), for one sending loop.
  */
-import type { ByteStream, FileSource } from './transferManager.ts';
+import type { FileSource } from './transferManager.ts';
 
-const EMPTY = new Uint8Array(0);
+/**
+ * Large enough that the per-read cost vanishes next to the bytes, small enough that two blocks are cheap. `npm run
+ * bench` (transferStages) measured reading 64 MiB here at about half the CPU in 4 MiB slices as in 1 MiB ones.
+ */
+export const READ_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/** The second read of the ramp reads at least this much, so small chunks do not cost a dozen tiny reads. */
+const RAMP_START_BYTES = 256 * 1024;
+
+interface Block {
+  readonly start: number;
+  readonly bytes: Uint8Array;
+}
+
+interface PendingRead {
+  readonly start: number;
+  readonly endByte: number;
+  readonly bytes: Promise<Uint8Array>;
+}
 
 export class ChunkReader {
-  private stream: ByteStream | null = null;
-  /** The unread rest of the latest piece. */
-  private piece: Uint8Array = EMPTY;
-  /** Where in the file `piece` starts: the stream's next unread byte. */
-  private position = 0;
-  /** The piece after `piece`, asked for already; null once the stream has ended or before anything was asked. */
-  private ahead: Promise<Uint8Array | null> | null = null;
-  private ended = false;
+  private block: Block | null = null;
+  /** Reads started ahead of the current block, in file order; together at most one block (or the one next read). */
+  private ahead: PendingRead[] = [];
+  private readonly blockBytes: number;
+  /**
+   * Bytes of the latest read started, 0 before the first. A transfer starts with a read of one chunk, so the first
+   * chunk leaves at once, and each read after it is twice as large as the one before (at least RAMP_START_BYTES), up to
+   * a whole block; the first ones are started together. A block read right after the first chunk left the channel idle
+   * for the 40–90 ms that reading 4 MiB takes here once that one chunk was on the wire (npm run bench, photoPreview,
+   * §7.14).
+   */
+  private lastReadBytes = 0;
 
-  constructor(private readonly source: FileSource) {}
+  constructor(
+    private readonly source: FileSource,
+    private readonly chunkBytes: number,
+  ) {
+    // A whole number of chunks per block, so that consecutive chunks never straddle two blocks.
+    this.blockBytes = Math.max(1, Math.floor(READ_BLOCK_BYTES / chunkBytes)) * chunkBytes;
+  }
+
+  /** Bytes `startByte`..`endByte` (end exclusive), as a view into a block; the caller must not modify them. */
+  async read(startByte: number, endByte: number): Promise<Uint8Array> {
+    let block = this.block;
+    if (block === null || startByte < block.start || endByte > block.start + block.bytes.length) {
+      block = await this.fetch(startByte);
+      this.block = block;
+    }
+    // A source that returned less than asked for: read this chunk on its own, as before blocks existed.
+    if (endByte > block.start + block.bytes.length) return this.source.read(startByte, endByte);
+    return block.bytes.subarray(startByte - block.start, endByte - block.start);
+  }
+
+  private async fetch(start: number): Promise<Block> {
+    const next = this.ahead.shift();
+    if (next?.start !== start) {
+      // Nothing read ahead from here (the first read, or a resume): start small again.
+      this.ahead = [];
+      this.lastReadBytes = 0;
+      const first = this.startRead(start);
+      this.readAhead(first.endByte);
+      return { start, bytes: await first.bytes };
+    }
+    this.readAhead(next.endByte);
+    return { start, bytes: await next.bytes };
+  }
+
+  /** The ramp's next read size in whole chunks (see lastReadBytes). */
+  private nextReadBytes(): number {
+    const wanted = this.lastReadBytes === 0 ? this.chunkBytes : Math.max(RAMP_START_BYTES, 2 * this.lastReadBytes);
+    return Math.min(this.blockBytes, Math.ceil(wanted / this.chunkBytes) * this.chunkBytes);
+  }
+
+  /** Starts the ramp's next read from `start`, never past the file. */
+  private startRead(start: number): PendingRead {
+    this.lastReadBytes = this.nextReadBytes();
+    const endByte = Math.min(this.source.sizeBytes, start + this.lastReadBytes);
+    const bytes = this.source.read(start, endByte);
+    // Awaited, and a failure reported, only when that block is needed; a loop that stops earlier drops it.
+    bytes.catch(() => {});
+    return { start, endByte, bytes };
+  }
 
   /**
-   * Bytes `startByte`..`endByte` (end exclusive), usually a view into a piece; the caller must not modify them. Reads
-   * follow one another through the file; a read anywhere else (a resume) starts a new stream there.
+   * Keeps reads going ahead of the block that ends at `fromByte`: at least the next one, and more while they fit in one
+   * block together (the ramp's small first reads all start at once).
    */
-  async read(startByte: number, endByte: number): Promise<Uint8Array> {
-    if (this.stream === null || startByte !== this.position) this.restart(startByte);
-    const length = endByte - startByte;
-    while (this.piece.length === 0 && length > 0) await this.nextPiece(endByte);
-    if (this.piece.length >= length) return this.take(length);
-    const chunk = new Uint8Array(length);
-    let filled = 0;
-    while (filled < length) {
-      if (this.piece.length === 0) await this.nextPiece(endByte);
-      const part = this.take(Math.min(length - filled, this.piece.length));
-      chunk.set(part, filled);
-      filled += part.length;
+  private readAhead(fromByte: number): void {
+    let aheadBytes = this.ahead.reduce((sum, read) => sum + (read.endByte - read.start), 0);
+    let start = this.ahead.at(-1)?.endByte ?? fromByte;
+    while (start < this.source.sizeBytes) {
+      if (this.ahead.length > 0 && aheadBytes + this.nextReadBytes() > this.blockBytes) return;
+      const read = this.startRead(start);
+      this.ahead.push(read);
+      aheadBytes += read.endByte - read.start;
+      start = read.endByte;
     }
-    return chunk;
-  }
-
-  /** Lets the file go (the sending loop ended, finished or not). */
-  close(): void {
-    this.stream?.cancel();
-    this.stream = null;
-    this.ahead = null;
-    this.piece = EMPTY;
-  }
-
-  private restart(startByte: number): void {
-    this.close();
-    this.stream = this.source.stream(startByte);
-    this.position = startByte;
-    this.ended = false;
-    this.ahead = this.ask();
-  }
-
-  private ask(): Promise<Uint8Array | null> | null {
-    if (this.stream === null || this.ended) return null;
-    const next = this.stream.next();
-    // Awaited, and a failure reported, when that piece is needed; a loop that stops earlier drops it.
-    next.catch(() => {});
-    return next;
-  }
-
-  /** Moves to the next piece (and asks for the one after it); the file ending before `endByte` is an error. */
-  private async nextPiece(endByte: number): Promise<void> {
-    const next = this.ahead === null ? null : await this.ahead;
-    if (next === null) {
-      this.ended = true;
-      this.ahead = null;
-      throw new Error(`the file ended at byte ${this.position}, before byte ${endByte}: it changed while it was being sent`);
-    }
-    this.piece = next;
-    this.ahead = this.ask();
-  }
-
-  private take(length: number): Uint8Array {
-    const part = this.piece.subarray(0, length);
-    this.piece = this.piece.subarray(length);
-    this.position += length;
-    return part;
   }
 }

@@ -20,20 +20,11 @@ import { announceableMimeType, announceableName, isSameOffer, newTransferId, typ
 
 export { isFinal };
 
-/** A file's bytes in order, in pieces of the platform's choosing. */
-export interface ByteStream {
-  /** The next piece, or null at the end of the file; rejects if the file cannot be read. */
-  next(): Promise<Uint8Array | null>;
-  /** Stops reading: no piece is asked for after this. */
-  cancel(): void;
-}
-
 export interface FileSource {
   readonly name: string;
   readonly mimeType: string;
   readonly sizeBytes: number;
-  /** The file's bytes from `startByte` to its end (ChunkReader cuts the chunks from them). */
-  stream(startByte: number): ByteStream;
+  read(startByte: number, endByte: number): Promise<Uint8Array>;
 }
 
 export interface ReceiveSink<F> {
@@ -308,7 +299,7 @@ export class TransferManager<F> {
     const plan = planChunks(offer.sizeBytes, offer.chunkBytes);
     const stillMine = (): boolean => entry.state.kind === 'sending' && this.channel === channel;
     const inSeal: Promise<void>[] = [];
-    const reader = new ChunkReader(entry.source);
+    const reader = new ChunkReader(entry.source, plan.chunkBytes);
     try {
       for (let index = window.nextIndex; index !== null; index = window.nextIndex) {
         if (!window.canSend()) {
@@ -335,8 +326,6 @@ export class TransferManager<F> {
         this.finish(entry, { kind: 'failed', reason: 'read-failed' });
       }
       return;
-    } finally {
-      reader.close();
     }
     if (stillMine()) this.setState(entry, { kind: 'verifying' });
   }

@@ -7,7 +7,6 @@
 import { blobSink } from '../../../../src/adapters/transfer/blobSink.ts';
 import { EarlyImageChecks } from '../../../../src/adapters/transfer/earlyImageCheck.ts';
 import { checkRasterImage } from '../../../../src/adapters/transfer/imageCheck.ts';
-import { fileSource } from '../../../../src/adapters/transfer/fileSource.ts';
 import { systemClock, systemRandom } from '../../../../src/core/ports.ts';
 import type { ImageVerdict } from '../../../../src/core/transfer/imageSniff.ts';
 import { TransferManager, type TransferChannel, type TransferView } from '../../../../src/core/transfer/transferManager.ts';
@@ -83,7 +82,7 @@ async function run(base64: string, tamperDigest: boolean): Promise<ReceivedImage
   };
   receiver.attach(channelTo(toManager(sender)));
   sender.attach(channelTo(toManager(receiver)));
-  sender.send(fileSource(new File([bytes], 'photo.png', { type: 'image/png' })));
+  sender.send({ name: 'photo.png', mimeType: 'image/png', sizeBytes: bytes.length, read: async (start, end) => bytes.slice(start, end) });
   await settled;
   const file = receiverView?.file ?? null;
   let taken: ReceivedImageResult['taken'] = null;
