@@ -353,7 +353,7 @@ export const linkToSecure: Section = {
       ],
       notes: [
         `B from "Verifying" to "Secure" (median): ${bobVerifyingToSecure.length === 0 ? '-' : median(bobVerifyingToSecure).toFixed(0)} ms. The app's RSA-3072 session key pair alone takes ${keygen.p50.toFixed(0)} ms median (min ${keygen.min.toFixed(0)}, max ${keygen.max.toFixed(0)}, ${KEYGEN_SAMPLES} in a row in one page); B's page-wide key pair pool starts it as the page loads (src/main.ts), and the handshake needs it at "Verifying".`,
-        `Node-measured times include Playwright's polling (one animation frame) and IPC; the phase table uses the pages' own clocks.`,
+        `Node-measured times include the console message's trip to Node (IPC); the phase table uses the pages' own clocks.`,
         `Warm-up run (not counted): ${warmups.map((value) => value.toFixed(0)).join(', ')} ms. A pauses ${LINK_SHARING_PAUSE_MS} ms after "Waiting" before B navigates.`,
         `Signaling sent per connection (median): B ${median(runs.map((run) => run.bobSent.frames))} frames / ${median(runs.map((run) => run.bobSent.bytes))} bytes, A ${median(runs.map((run) => run.aliceSent.frames))} frames / ${median(runs.map((run) => run.aliceSent.bytes))} bytes.`,
       ],
