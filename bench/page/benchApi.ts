@@ -355,6 +355,6 @@ declare global {
     /** Filled by an init script in the real app's pages: every change of the role="status" text. */
     parleyStatusMarks?: StatusMark[];
     /** Filled by an init script in the page opening the link: epoch ms of its first key pair and its signaling socket's first events. */
-    parleySocketStages?: Partial<Record<'keyPairAsked' | 'keyPairMade' | 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn', number>>;
+    parleyPageStages?: Partial<Record<'keyPairAsked' | 'keyPairMade' | 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn', number>>;
   }
 }

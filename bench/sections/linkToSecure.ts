@@ -35,7 +35,10 @@ type Phase = (typeof PHASES)[number][0];
  * made and opened, the server's `joined`, B's offer sent and A's answer back (from B's resource timings and its socket's
  * events, stamped in the page).
  */
-const STAGES = ['scripts', 'domContentLoaded', 'config', 'keyPairAsked', 'keyPairMade', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const;
+/** The stages `recordPageStages` stamps in B's page. */
+type PageStage = keyof NonNullable<Window['parleyPageStages']>;
+const PAGE_STAGES = ['keyPairAsked', 'keyPairMade', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const satisfies readonly PageStage[];
+const STAGES = ['scripts', 'domContentLoaded', 'config', ...PAGE_STAGES] as const;
 type Stage = (typeof STAGES)[number];
 
 type SignalingTally = { frames: number; bytes: number; signalFrames: number; signalBytes: number };
@@ -71,18 +74,16 @@ function recordStatusMarks(): void {
   }).observe(document, { subtree: true, childList: true, characterData: true });
 }
 
-type SocketStage = 'keyPairAsked' | 'keyPairMade' | 'socketMade' | 'socket' | 'joined' | 'offerSent' | 'answerIn';
-
 /**
  * Runs in B's page before its scripts: notes, with the page's own clock, when its first RSA key pair was asked for and
  * made (the handshake needs it at "Verifying"), when its signaling socket opened, when the server's `joined` came, when
  * the first sealed signal (the offer) left and when the first signal after it came back. Stamped in the page, not in
  * Node when Playwright reports the frame, which came out late on a loaded machine.
  */
-function recordSocketStages(): void {
+function recordPageStages(): void {
   // No function is bound to a name in here: tsx would wrap it in a helper that the page does not have.
-  const at: Partial<Record<SocketStage, number>> = {};
-  window.parleySocketStages = at;
+  const at: Partial<Record<PageStage, number>> = {};
+  window.parleyPageStages = at;
   const generateKey = SubtleCrypto.prototype.generateKey;
   SubtleCrypto.prototype.generateKey = function (this: SubtleCrypto, ...args: Parameters<SubtleCrypto['generateKey']>) {
     const rsa = typeof args[0] === 'object' && args[0].name === 'RSA-OAEP';
@@ -180,7 +181,7 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
     // Both tallies cover the whole connection, each page's join included.
     const aliceSent = tallySignaling(alice);
     const bobSent = tallySignaling(bob);
-    await bob.context().addInitScript(recordSocketStages);
+    await bob.context().addInitScript(recordPageStages);
 
     await alice.goto(ctx.appUrl);
     await alice.getByRole('button', { name: 'Create room' }).click();
@@ -220,9 +221,9 @@ export async function oneRun(ctx: BenchContext): Promise<Run> {
       const value = bobNavigation[stage];
       if (value !== null) pageStages[stage] = sinceStart(bobNavigation.timeOrigin + value);
     }
-    const bobSocket = await bob.evaluate(() => window.parleySocketStages ?? {});
-    for (const stage of ['keyPairAsked', 'keyPairMade', 'socketMade', 'socket', 'joined', 'offerSent', 'answerIn'] as const) {
-      const value = bobSocket[stage];
+    const bobPageStages = await bob.evaluate(() => window.parleyPageStages ?? {});
+    for (const stage of PAGE_STAGES) {
+      const value = bobPageStages[stage];
       if (value !== undefined) pageStages[stage] = sinceStart(value);
     }
     const bobPhases: Run['bobPhases'] = { ...pageStages, ...phasesOf(await marksOf(bob), startedAtEpoch) };

@@ -120,7 +120,6 @@ const WIRE_TAP = () => {
     channel.send = ((data: string & Blob & ArrayBuffer & ArrayBufferView) => {
       if (tap.cut) return;
       if (!tap.lateSpeaker) {
-        spoken = true;
         send(data);
         return;
       }
